@@ -1,0 +1,119 @@
+"""Shared fixtures: a real TimescaleDB database and a real Redis, both from ``make services``.
+
+The session creates its own database (dropped at the end) with the production migrations, and
+uses its own Redis database number; each test starts from empty tables and an empty Redis.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from httpx import ASGITransport, AsyncClient
+from psycopg import sql
+
+from tracker.app import create_app, lifespan
+from tracker.db import migrate
+from tracker.registry import repo
+from tracker.settings import Settings
+
+BASE_DB_URL = os.environ.get(
+    "TRACKER_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/tracker"
+)
+BASE_REDIS_URL = os.environ.get("TRACKER_REDIS_URL", "redis://127.0.0.1:56379/0")
+TEST_REDIS_DB = 13
+
+
+def _with_db(url: str, dbname: str) -> str:
+    return str(psycopg.conninfo.make_conninfo(url, dbname=dbname))
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = f"tracker_test_{os.getpid()}"
+    admin = _with_db(BASE_DB_URL, "postgres")
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"TimescaleDB is not reachable ({exc}); run `make services` first")
+    url = _with_db(BASE_DB_URL, name)
+    migrate(url)
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    base = BASE_REDIS_URL.rsplit("/", 1)[0] if BASE_REDIS_URL.count("/") > 2 else BASE_REDIS_URL
+    return f"{base}/{TEST_REDIS_DB}"
+
+
+@pytest.fixture
+def clean(database_url: str, redis_url: str) -> Iterator[None]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE pings, terminals, vehicles, companies RESTART IDENTITY CASCADE")
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    r.close()
+    yield
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, clean: None) -> Settings:
+    return Settings(env="test", database_url=database_url, redis_url=redis_url,
+                    migrate_on_start=False, staff_token="test-staff")  # fmt: skip
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def rdb(redis_url: str) -> Iterator[redis.Redis]:
+    r = redis.Redis.from_url(redis_url)
+    yield r
+    r.close()
+
+
+class Fleet:
+    """Registers vehicles with terminals and hands out their tokens."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def truck(self, plate: str, company: str = "Acme Haulage") -> tuple[int, str]:
+        company_id = repo.ensure_company(self.conn, company)
+        vehicle_id = repo.ensure_vehicle(self.conn, plate, company_id, 16.0)
+        terminal_id = repo.ensure_terminal(self.conn, f"T-{plate}", vehicle_id)
+        return vehicle_id, repo.issue_token(self.conn, terminal_id)
+
+
+@pytest.fixture
+def fleet(db: psycopg.Connection[Any], clean: None) -> Fleet:
+    return Fleet(db)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncClient]:
+    app = create_app(settings)
+    async with lifespan(app):
+        transport = ASGITransport(app=app)
+        async with AsyncClient(transport=transport, base_url="http://test") as c:
+            c.app = app  # type: ignore[attr-defined]
+            yield c
+
+
+@pytest.fixture
+def staff() -> dict[str, str]:
+    return {"Authorization": "Bearer test-staff"}

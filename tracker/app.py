@@ -1,0 +1,96 @@
+"""The app factory: ``create_app(settings)`` wires the platform's services in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from tracker import __version__
+from tracker.db import make_pool, migrate
+from tracker.deps import Platform, PlatformDep
+from tracker.errors import register_error_handlers
+from tracker.history import api as history_api
+from tracker.history import latest as latest_store
+from tracker.ingest import api as ingest_api
+from tracker.ingest.auth import TerminalAuthenticator
+from tracker.ingest.service import IngestService
+from tracker.ingest.stream import StreamPublisher
+from tracker.ingest.writer import GroupCommitWriter
+from tracker.registry.directory import VehicleDirectory
+from tracker.responses import JSONResponse
+from tracker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_platform(settings: Settings) -> Platform:
+    pool = make_pool(settings)
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    publisher = StreamPublisher(redis, shards=settings.shards, maxlen=settings.stream_maxlen)
+    writer = GroupCommitWriter(
+        settings.database_url,
+        h3_resolution=settings.h3_resolution,
+        max_rows=settings.writer_max_rows,
+        connections=settings.writer_connections,
+    )
+    ingest = IngestService(writer, settings.filters)
+
+    def after_commit(stored: list) -> None:  # type: ignore[type-arg]
+        ingest.remember(stored)
+        publisher.submit(stored)
+
+    writer.on_stored = after_commit
+    return Platform(settings, pool, redis, writer, publisher, ingest,
+                    TerminalAuthenticator(pool), VehicleDirectory(pool))  # fmt: skip
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    platform: Platform = app.state.platform
+    settings = platform.settings
+    if settings.migrate_on_start:
+        await asyncio.to_thread(migrate, settings.database_url)
+    await platform.pool.open(wait=True)
+    await platform.writer.start()
+    await platform.publisher.start()
+    await latest_store.ensure_latest(platform.pool, platform.redis)
+    try:
+        yield
+    finally:
+        await platform.writer.stop()
+        await platform.publisher.stop()
+        await platform.pool.close()
+        await platform.redis.aclose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.load()
+    app = FastAPI(
+        title="muck-tracker",
+        version=__version__,
+        description="GPS tracking and enforcement for muck trucks. Coordinates are lon, lat "
+        "(WGS-84); times are RFC 3339 UTC.",
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+    )
+    app.state.platform = build_platform(settings)
+    register_error_handlers(app)
+    app.include_router(ingest_api.router)
+    app.include_router(history_api.router)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")
+    async def healthz(platform: PlatformDep) -> dict[str, object]:
+        return {
+            "status": "ok",
+            "groups_committed": platform.writer.groups_committed,
+            "rows_committed": platform.writer.rows_committed,
+            "published_fixes": platform.publisher.published_fixes,
+            "dropped_stream_groups": platform.publisher.dropped_groups,
+        }
+
+    return app

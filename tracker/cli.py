@@ -1,0 +1,60 @@
+"""The ``tracker`` command.
+
+Subcommands are small; each heavy one lives in its domain package and is imported lazily so that
+``tracker --help`` stays fast. Benchmarks are modules exposing ``main(argv) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+BENCHES: dict[str, str] = {
+    "ingest": "tracker.ingest.bench_ingest",
+    "history": "tracker.ingest.bench_history",
+    "geofence": "tracker.geofence.bench",
+}
+
+
+def _run_module(module: str, argv: Sequence[str]) -> int:
+    mod = importlib.import_module(module)
+    result: int = mod.main(list(argv))
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="tracker", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the HTTP API", add_help=False)
+    sub.add_parser("migrate", help="apply database migrations", add_help=False)
+    sub.add_parser(
+        "seed", help="register a demo fleet (company, trucks, terminals)", add_help=False
+    )
+    sub.add_parser("simulate", help="drive simulated trucks on real roads", add_help=False)
+    bench = sub.add_parser("bench", help="run a benchmark and print its figures")
+    bench.add_argument("name", choices=sorted(BENCHES))
+    if not args or args[0] in {"-h", "--help"}:
+        parser.print_help()
+        return 0
+    command, rest = args[0], args[1:]
+    if command == "bench":
+        if not rest or rest[0] not in BENCHES:
+            parser.parse_args(args)  # prints the usage error and exits
+        return _run_module(BENCHES[rest[0]], rest[1:])
+    modules = {
+        "serve": "tracker.serve",
+        "migrate": "tracker.db",
+        "seed": "tracker.registry.seed",
+        "simulate": "tracker.sim.cli",
+    }
+    if command not in modules:
+        parser.parse_args(args)
+        return 2
+    return _run_module(modules[command], rest)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

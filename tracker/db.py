@@ -1,0 +1,104 @@
+"""Database access: the connection pool and versioned migrations.
+
+Migrations are the ``tracker/sql/NNNN_name.sql`` files, applied in order, each in its own
+transaction, and recorded in ``schema_migrations``. An advisory lock lets several processes
+start at once without racing. ``tracker migrate`` runs them by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from tracker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_LOCK = 0x6D75636B  # "muck"
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations() -> list[Migration]:
+    found = []
+    for entry in resources.files("tracker.sql").iterdir():
+        m = _NAME.match(entry.name)
+        if m:
+            found.append(Migration(int(m.group(1)), m.group(2), entry.read_text("utf-8")))
+    found.sort(key=lambda mig: mig.version)
+    versions = [mig.version for mig in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration versions in {versions}")
+    return found
+
+
+def migrate(conninfo: str) -> list[int]:
+    """Apply pending migrations; return the versions applied now."""
+    applied_now: list[int] = []
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        try:
+            conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                       version    integer PRIMARY KEY,
+                       name       text NOT NULL,
+                       checksum   text NOT NULL,
+                       applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            rows = conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
+            done = dict(rows)
+            for mig in load_migrations():
+                if mig.version in done:
+                    if done[mig.version] != mig.checksum:
+                        log.warning(
+                            "migration %04d_%s changed after it was applied", mig.version, mig.name
+                        )
+                    continue
+                with conn.transaction():
+                    conn.execute(mig.sql.encode())
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s,%s,%s)",
+                        (mig.version, mig.name, mig.checksum),
+                    )
+                applied_now.append(mig.version)
+                log.info("applied migration %04d_%s", mig.version, mig.name)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+    return applied_now
+
+
+def make_pool(settings: Settings) -> AsyncConnectionPool:
+    return AsyncConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.db_pool_size,
+        open=False,
+        kwargs={"autocommit": True},
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="tracker migrate", description=__doc__)
+    parser.add_argument("--database-url", help="defaults to TRACKER_DATABASE_URL")
+    args = parser.parse_args(argv)
+    settings = Settings.load()
+    applied = migrate(args.database_url or settings.database_url)
+    print(f"migrations applied: {applied or 'none (up to date)'}")
+    return 0

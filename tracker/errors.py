@@ -1,0 +1,122 @@
+"""Errors, defined once. Domain code raises these; the app maps them to HTTP in one place.
+
+Bodies are stable JSON: ``{"error": code, "message": text, "field": name?, "details": [...]}``.
+Database errors are translated by SQLSTATE at one boundary (:func:`translate_db_error`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+
+from tracker.responses import JSONResponse
+
+
+class TrackerError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.field is not None:
+            out["field"] = self.field
+        if self.details is not None:
+            out["details"] = self.details
+        return out
+
+
+class BadRequest(TrackerError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(TrackerError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(TrackerError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(TrackerError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(TrackerError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(TrackerError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(TrackerError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class Unavailable(TrackerError):
+    status_code = 503
+    code = "unavailable"
+
+
+_SQLSTATE_MAP: dict[str, type[TrackerError]] = {
+    "23505": Conflict,  # unique_violation
+    "23503": BadRequest,  # foreign_key_violation: a dangling reference
+    "23514": BadRequest,  # check_violation
+    "23502": BadRequest,  # not_null_violation
+    "22P02": BadRequest,  # invalid_text_representation
+}
+
+
+def translate_db_error(exc: psycopg.Error) -> TrackerError:
+    """Map a database error to a TrackerError by its SQLSTATE; unknown ones become 503."""
+    diag = exc.diag
+    cls = _SQLSTATE_MAP.get(exc.sqlstate or "")
+    if cls is None:
+        return Unavailable("database error")
+    field = diag.column_name or diag.constraint_name
+    return cls(diag.message_detail or diag.message_primary or str(exc), field=field)
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    async def tracker_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, TrackerError)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+
+    async def db_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, psycopg.Error)
+        err = translate_db_error(exc)
+        return JSONResponse(err.body(), status_code=err.status_code)
+
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        details = [
+            {
+                "field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
+                "message": e["msg"],
+            }
+            for e in exc.errors()
+        ]
+        first = details[0]["field"] if details else None
+        body = {"error": "bad_request", "message": "invalid request", "field": first}
+        return JSONResponse({**body, "details": details}, status_code=422)
+
+    app.add_exception_handler(TrackerError, tracker_error)
+    app.add_exception_handler(psycopg.Error, db_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

@@ -1,0 +1,121 @@
+"""Read endpoints: latest positions and a vehicle's track, as GeoJSON (lon, lat)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from tracker.deps import PlatformDep, StaffDep
+from tracker.errors import BadRequest, NotFound
+from tracker.history import latest as latest_store
+from tracker.history import repo
+from tracker.ingest.validate import parse_time
+from tracker.responses import JSONResponse
+
+router = APIRouter(prefix="/api/v1", tags=["positions"])
+MAX_RANGE = timedelta(days=31)
+
+
+def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        min_lon, min_lat, max_lon, max_lat = (float(p) for p in text.split(","))
+    except ValueError:
+        raise BadRequest("bbox is min_lon,min_lat,max_lon,max_lat", field="bbox") from None
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise BadRequest("bbox corners out of range or out of order", field="bbox")
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def _time_param(value: str | None, field: str, default: datetime) -> datetime:
+    if value is None:
+        return default
+    parsed = parse_time(value)
+    if isinstance(parsed, str):
+        raise BadRequest(parsed, field=field)
+    return parsed
+
+
+def _point(lon: float, lat: float, props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": props}  # fmt: skip
+
+
+@router.get("/positions/latest", summary="Latest position of every vehicle (staff)")
+async def latest_positions(
+    platform: PlatformDep,
+    _: StaffDep,
+    company_id: int | None = None,
+    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
+) -> JSONResponse:
+    box = _bbox(bbox)
+    vehicles = await platform.vehicles.get_all()
+    features = []
+    for rec in await latest_store.latest_all(platform.pool, platform.redis):
+        vehicle = vehicles.get(rec["vehicle_id"])
+        if company_id is not None and (vehicle is None or vehicle.company_id != company_id):
+            continue
+        lon, lat = rec.pop("lon"), rec.pop("lat")
+        if box is not None and not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
+            continue
+        if vehicle is not None:
+            rec["plate"], rec["company_id"] = vehicle.plate, vehicle.company_id
+        features.append(_point(lon, lat, rec))
+    return JSONResponse({"type": "FeatureCollection", "count": len(features), "features": features})
+
+
+@router.get("/vehicles/{vehicle_id}/track", summary="A vehicle's track for a time range (staff)")
+async def vehicle_track(
+    request: Request,
+    platform: PlatformDep,
+    _: StaffDep,
+    vehicle_id: int,
+    start: str | None = None,
+    end: str | None = None,
+    after: Annotated[str | None, Query(description="cursor from `next`")] = None,
+    interval_s: Annotated[int | None, Query(ge=1, le=86_400)] = None,
+    include_flagged: bool = False,
+    limit: Annotated[int, Query(ge=1, le=20_000)] = 5000,
+    shape: Literal["points", "line"] = "points",
+) -> JSONResponse:
+    """Fixes in time order as GeoJSON; `interval_s` keeps the first fix of each interval;
+    a full page carries `next`, the URL of the following page."""
+    now = datetime.now(UTC)
+    end_t = _time_param(end, "end", now)
+    start_t = _time_param(start, "start", end_t - timedelta(hours=24))
+    if start_t >= end_t:
+        raise BadRequest("start must be before end", field="start")
+    if end_t - start_t > MAX_RANGE:
+        raise BadRequest("at most 31 days per query", field="end")
+    if await platform.vehicles.get(vehicle_id) is None:
+        raise NotFound(f"no vehicle {vehicle_id}", field="vehicle_id")
+    after_t = None if after is None else _time_param(after, "after", now)
+    q = repo.TrackQuery(vehicle_id, start_t, end_t, after_t, interval_s, include_flagged, limit)
+    async with platform.pool.connection() as conn:
+        rows = await repo.track(conn, q)
+    body = _track_body(rows, vehicle_id, shape)
+    if len(rows) == limit:
+        last = rows[-1]["fix_time"].astimezone(UTC).isoformat().replace("+00:00", "Z")
+        body["next"] = str(request.url.include_query_params(after=last))
+    return JSONResponse(body)
+
+
+def _track_body(rows: list[dict[str, Any]], vehicle_id: int, shape: str) -> dict[str, Any]:
+    times = [r["fix_time"].astimezone(UTC).isoformat().replace("+00:00", "Z") for r in rows]
+    if shape == "line":
+        coords = [[r["lon"], r["lat"]] for r in rows]
+        geometry = {"type": "LineString", "coordinates": coords} if len(coords) > 1 else None
+        feature = {"type": "Feature", "geometry": geometry,
+                   "properties": {"vehicle_id": vehicle_id, "times": times}}  # fmt: skip
+        return {"type": "FeatureCollection", "count": len(rows), "features": [feature]}
+    features = []
+    for r, t in zip(rows, times, strict=True):
+        props = {k: v for k, v in r.items() if v is not None and k not in ("lon", "lat")}
+        props["fix_time"] = t
+        props["received_at"] = r["received_at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
+        features.append(_point(r["lon"], r["lat"], props))
+    return {"type": "FeatureCollection", "vehicle_id": vehicle_id, "count": len(rows),
+            "features": features}  # fmt: skip

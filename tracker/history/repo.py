@@ -1,0 +1,59 @@
+"""Track and latest-position queries against ``pings``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+_FIELDS = (
+    "fix_time, received_at, lon, lat, speed_kmh, heading_deg, altitude_m, satellites, hdop, "
+    "valid, ignition, loaded, body_lifted, cover_closed, alarm_bits, flags"
+)
+AConn = psycopg.AsyncConnection[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackQuery:
+    vehicle_id: int
+    start: datetime
+    end: datetime
+    after: datetime | None = None  # pagination cursor: fixes strictly after this time
+    interval_s: int | None = None  # downsample: the first fix of each interval
+    include_flagged: bool = False
+    limit: int = 5000
+
+
+async def track(conn: AConn, q: TrackQuery) -> list[dict[str, Any]]:
+    where = ["vehicle_id = %(vehicle_id)s", "fix_time >= %(start)s", "fix_time < %(end)s"]
+    params: dict[str, Any] = {"vehicle_id": q.vehicle_id, "start": q.start, "end": q.end,
+                              "limit": q.limit, "interval_s": q.interval_s}  # fmt: skip
+    if q.after is not None:
+        where.append("fix_time > %(after)s")
+        params["after"] = q.after
+    if not q.include_flagged:
+        where.append("flags = 0")
+    cond = " AND ".join(where)
+    if q.interval_s:
+        bucket = "time_bucket(make_interval(secs => %(interval_s)s), fix_time)"
+        sql = (f"SELECT DISTINCT ON ({bucket}) {_FIELDS} FROM pings WHERE {cond} "
+               f"ORDER BY {bucket}, fix_time LIMIT %(limit)s")  # fmt: skip
+    else:
+        sql = f"SELECT {_FIELDS} FROM pings WHERE {cond} ORDER BY fix_time LIMIT %(limit)s"
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql.encode(), params)
+        return await cur.fetchall()
+
+
+async def latest_from_db(conn: AConn, since: datetime) -> list[dict[str, Any]]:
+    """Newest unflagged fix per registered vehicle since a time (one index probe per vehicle)."""
+    sql = f"""SELECT v.id AS vehicle_id, p.* FROM vehicles v CROSS JOIN LATERAL (
+                SELECT {_FIELDS}, source FROM pings
+                 WHERE vehicle_id = v.id AND fix_time >= %s AND flags = 0
+                 ORDER BY fix_time DESC LIMIT 1) p"""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql.encode(), (since,))
+        return await cur.fetchall()

@@ -1,0 +1,89 @@
+"""``POST /api/v1/positions``: terminals post batches of fixes over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+
+from tracker.deps import PlatformDep
+from tracker.errors import Forbidden, PayloadTooLarge
+from tracker.ingest.models import Fix
+from tracker.ingest.validate import FieldErrors, parse_batch, validate_fix
+from tracker.responses import JSONResponse
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+
+_FIX_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["time", "lon", "lat"],
+    "properties": {
+        "time": {"type": "string", "format": "date-time", "description": "RFC 3339, with offset"},
+        "lon": {"type": "number", "minimum": -180, "maximum": 180},
+        "lat": {"type": "number", "minimum": -90, "maximum": 90},
+        "speed_kmh": {"type": "number", "minimum": 0, "maximum": 300},
+        "heading_deg": {"type": "number", "minimum": 0, "maximum": 360},
+        "altitude_m": {"type": "number"},
+        "satellites": {"type": "integer"},
+        "hdop": {"type": "number"},
+        "valid": {"type": "boolean"},
+        "ignition": {"type": "boolean"},
+        "loaded": {"type": "boolean"},
+        "body_lifted": {"type": "boolean"},
+        "cover_closed": {"type": "boolean"},
+        "alarm_bits": {"type": "integer", "minimum": 0, "maximum": 4294967295},
+        "extra": {"type": "object"},
+    },
+}
+_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["fixes"],
+                    "properties": {
+                        "vehicle_id": {"type": "integer"},
+                        "fixes": {"type": "array", "items": _FIX_SCHEMA},
+                    },
+                }
+            },
+            "application/x-ndjson": {"schema": _FIX_SCHEMA},
+        },
+    }
+}
+
+
+@router.post(
+    "/positions",
+    openapi_extra=_OPENAPI,
+    summary="Post a batch of fixes (terminal token)",
+    description="Answered only after the accepted fixes are committed. One result per fix: "
+    "`stored`, `duplicate` (already stored: same vehicle and fix time) or `rejected` with "
+    "errors naming the field. Retrying a batch is safe.",
+)
+async def post_positions(
+    request: Request,
+    platform: PlatformDep,
+    authorization: Annotated[str | None, Header()] = None,
+    content_type: Annotated[str, Header()] = "application/json",
+) -> JSONResponse:
+    terminal = await platform.terminals.authenticate(authorization)
+    limit = platform.settings.max_body_bytes
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise PayloadTooLarge(f"body larger than {limit} bytes", field="body")
+    body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body larger than {limit} bytes", field="body")
+    batch = parse_batch(body, content_type, platform.settings.max_batch_fixes)
+    if batch.vehicle_id is not None and batch.vehicle_id != terminal.vehicle_id:
+        raise Forbidden("this terminal may post only for its own vehicle", field="vehicle_id")
+    received_at = datetime.now(UTC)
+    items: list[Fix | FieldErrors] = [
+        validate_fix(raw, terminal.vehicle_id, terminal.terminal_id, received_at)
+        for raw in batch.fixes
+    ]
+    outcome = await platform.ingest.ingest(items)
+    return JSONResponse(outcome.body())

@@ -1,0 +1,193 @@
+"""Group-commit writer: fixes from concurrent requests are stored together, then acknowledged.
+
+Requests put their fixes on a queue and wait. Each writer task takes everything waiting (up to a
+row limit), binary-COPYs it into a session-local staging table, moves it into ``pings`` with
+``ON CONFLICT DO NOTHING`` (the unique (vehicle, fix time) index makes retries idempotent) and
+commits. Only then are the waiting requests answered, each fix marked stored or duplicate, and
+the new fixes handed to the stream publisher. A failed write fails just the requests of that
+group (HTTP 503: nothing was acknowledged, the terminal retries) and the task reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import h3.api.basic_int as h3
+import psycopg
+from psycopg.types.json import Jsonb
+
+from tracker.errors import Unavailable
+from tracker.ingest.models import Fix
+
+log = logging.getLogger(__name__)
+
+SOURCES = {"http": 1, "jt808": 2}
+COLUMNS = (
+    "vehicle_id", "fix_time", "received_at", "terminal_id", "lon", "lat", "h3_cell",
+    "speed_kmh", "heading_deg", "altitude_m", "satellites", "hdop", "valid", "ignition",
+    "loaded", "body_lifted", "cover_closed", "alarm_bits", "flags", "source", "extra",
+)  # fmt: skip
+TYPES = (
+    "int8", "timestamptz", "timestamptz", "int8", "float8", "float8", "int8",
+    "float4", "float4", "float4", "int2", "float4", "bool", "bool",
+    "bool", "bool", "bool", "int8", "int2", "int2", "jsonb",
+)  # fmt: skip
+_COLS = ", ".join(COLUMNS)
+_STAGING = "pings_staging"
+
+
+@dataclass(slots=True)
+class _Job:
+    fixes: Sequence[Fix]
+    future: asyncio.Future[list[bool]] = field(repr=False)
+
+
+def fix_row(fix: Fix, h3_resolution: int) -> tuple[object, ...]:
+    return (
+        fix.vehicle_id, fix.fix_time, fix.received_at, fix.terminal_id, fix.lon, fix.lat,
+        h3.latlng_to_cell(fix.lat, fix.lon, h3_resolution),
+        fix.speed_kmh, fix.heading_deg, fix.altitude_m, fix.satellites, fix.hdop, fix.valid,
+        fix.ignition, fix.loaded, fix.body_lifted, fix.cover_closed, fix.alarm_bits, fix.flags,
+        SOURCES[fix.source], None if fix.extra is None else Jsonb(fix.extra),
+    )  # fmt: skip
+
+
+async def copy_fixes(
+    conn: psycopg.AsyncConnection[object], fixes: Sequence[Fix], h3_resolution: int
+) -> set[tuple[int, datetime]]:
+    """Store fixes in the current transaction; return the (vehicle, fix time) keys that were new."""
+    async with conn.cursor() as cur:
+        async with cur.copy(f"COPY {_STAGING} ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(list(TYPES))
+            for fix in fixes:
+                await copy.write_row(fix_row(fix, h3_resolution))
+        await cur.execute(
+            f"INSERT INTO pings ({_COLS}) SELECT {_COLS} FROM {_STAGING} "
+            "ON CONFLICT DO NOTHING RETURNING vehicle_id, fix_time"
+        )
+        return {(int(v), t) for v, t in await cur.fetchall()}  # type: ignore[misc]
+
+
+class GroupCommitWriter:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        h3_resolution: int,
+        max_rows: int,
+        connections: int = 2,
+        on_stored: Callable[[list[Fix]], None] | None = None,
+    ) -> None:
+        self._conninfo = conninfo
+        self._h3_resolution = h3_resolution
+        self._max_rows = max_rows
+        self._connections = connections
+        self.on_stored = on_stored
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.groups_committed = 0
+        self.rows_committed = 0
+
+    async def start(self) -> None:
+        for n in range(self._connections):
+            self._tasks.append(asyncio.create_task(self._run(), name=f"group-commit-{n}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.set_exception(Unavailable("the writer is shutting down"))
+
+    async def write(self, fixes: Sequence[Fix]) -> list[bool]:
+        """Store fixes; return per fix True (stored now) or False (already stored)."""
+        if not fixes:
+            return []
+        if not self._tasks:
+            raise Unavailable("the writer is not running")
+        future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(fixes, future))
+        return await future
+
+    def _take_group(self, first: _Job) -> list[_Job]:
+        jobs, rows = [first], len(first.fixes)
+        while rows < self._max_rows and not self._queue.empty():
+            job = self._queue.get_nowait()
+            jobs.append(job)
+            rows += len(job.fixes)
+        return jobs
+
+    async def _connect(self) -> psycopg.AsyncConnection[object]:
+        delay_s = 0.2
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._conninfo)
+                await conn.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} "
+                    "(LIKE pings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+                await conn.commit()
+                return conn  # type: ignore[return-value]
+            except psycopg.OperationalError as exc:
+                log.warning("writer cannot connect (%s); retrying in %.1f s", exc, delay_s)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 5.0)
+
+    async def _run(self) -> None:
+        conn = await self._connect()
+        try:
+            while True:
+                jobs = self._take_group(await self._queue.get())
+                try:
+                    new_keys = await self._commit(conn, jobs)
+                except (psycopg.Error, OSError) as exc:
+                    log.error("group commit of %d requests failed: %s", len(jobs), exc)
+                    for job in jobs:
+                        if not job.future.done():
+                            job.future.set_exception(Unavailable("storage failed; retry"))
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                    conn = await self._connect()
+                    continue
+                self._answer(jobs, new_keys)
+        finally:
+            await conn.close()
+
+    async def _commit(
+        self, conn: psycopg.AsyncConnection[object], jobs: list[_Job]
+    ) -> set[tuple[int, datetime]]:
+        fixes = [fix for job in jobs for fix in job.fixes]
+        async with conn.transaction():
+            new_keys = await copy_fixes(conn, fixes, self._h3_resolution)
+        self.groups_committed += 1
+        self.rows_committed += len(new_keys)
+        return new_keys
+
+    def _answer(self, jobs: list[_Job], new_keys: set[tuple[int, datetime]]) -> None:
+        stored: list[Fix] = []
+        for job in jobs:
+            marks = []
+            for fix in job.fixes:
+                key = (fix.vehicle_id, fix.fix_time)
+                is_new = key in new_keys
+                if is_new:
+                    new_keys.discard(key)  # a second copy in the same group is a duplicate
+                    stored.append(fix)
+                marks.append(is_new)
+            if not job.future.done():
+                job.future.set_result(marks)
+        if self.on_stored is not None and stored:
+            try:
+                self.on_stored(stored)
+            except Exception:
+                log.exception("post-commit hook failed")

@@ -1,0 +1,111 @@
+"""Companies, vehicles and terminals: the SQL, in one place.
+
+Terminal HTTP tokens are random 256-bit secrets; only their SHA-256 is stored (a fast hash is
+right for high-entropy tokens; passwords, which are not, get a slow KDF in the permit issue).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+
+TOKEN_PREFIX = "mt_"
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalAuth:
+    terminal_id: int
+    identity: str
+    vehicle_id: int | None
+    company_id: int | None
+    active: bool
+    vehicle_active: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleRow:
+    id: int
+    plate: str
+    company_id: int
+    rated_volume_m3: Decimal
+    active: bool
+
+
+Conn = psycopg.Connection[Any]
+AConn = psycopg.AsyncConnection[Any]
+
+
+def ensure_company(conn: Conn, name: str) -> int:
+    row = conn.execute(
+        "INSERT INTO companies (name) VALUES (%s) ON CONFLICT (name) "
+        "DO UPDATE SET name = EXCLUDED.name RETURNING id",
+        (name,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def ensure_vehicle(conn: Conn, plate: str, company_id: int, rated_volume_m3: float) -> int:
+    row = conn.execute(
+        "INSERT INTO vehicles (plate, company_id, rated_volume_m3) VALUES (%s, %s, %s) "
+        "ON CONFLICT (plate) DO UPDATE SET company_id = EXCLUDED.company_id RETURNING id",
+        (plate, company_id, rated_volume_m3),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def ensure_terminal(conn: Conn, identity: str, vehicle_id: int, model: str | None = None) -> int:
+    row = conn.execute(
+        "INSERT INTO terminals (identity, vehicle_id, model) VALUES (%s, %s, %s) "
+        "ON CONFLICT (identity) DO UPDATE SET vehicle_id = EXCLUDED.vehicle_id RETURNING id",
+        (identity, vehicle_id, model),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def issue_token(conn: Conn, terminal_id: int) -> str:
+    """Issue a new HTTP token for a terminal; the old one stops working."""
+    token = new_token()
+    cur = conn.execute(
+        "UPDATE terminals SET token_hash = %s, token_issued_at = now() WHERE id = %s",
+        (token_hash(token), terminal_id),
+    )
+    if cur.rowcount != 1:
+        raise LookupError(f"no terminal {terminal_id}")
+    return token
+
+
+async def terminal_by_token(conn: AConn, token: str) -> TerminalAuth | None:
+    async with conn.cursor(row_factory=class_row(TerminalAuth)) as cur:
+        await cur.execute(
+            """SELECT t.id AS terminal_id, t.identity, t.vehicle_id, v.company_id, t.active,
+                      v.active AS vehicle_active
+                 FROM terminals t LEFT JOIN vehicles v ON v.id = t.vehicle_id
+                WHERE t.token_hash = %s""",
+            (token_hash(token),),
+        )
+        return await cur.fetchone()
+
+
+async def all_vehicles(conn: AConn) -> list[VehicleRow]:
+    async with conn.cursor(row_factory=class_row(VehicleRow)) as cur:
+        await cur.execute(
+            "SELECT id, plate, company_id, rated_volume_m3, active FROM vehicles ORDER BY id"
+        )
+        return await cur.fetchall()

@@ -1,0 +1,66 @@
+"""Settings, one class per concern, all read from ``TRACKER_*`` environment variables.
+
+Settings are built once (``Settings.load()``) and passed in; nothing reads the environment at
+import time.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_STAFF_TOKEN = "dev-staff-token"
+
+
+class FilterSettings(BaseModel):
+    """Noise filters in the spirit of Traccar's FilterHandler.
+
+    Each filter either ``reject``s a fix (it is answered as refused and not stored), ``flag``s it
+    (stored with a flag bit set, so history shows it but rules may skip it) or is ``off``.
+    """
+
+    zero: Literal["reject", "flag", "off"] = "reject"
+    future: Literal["reject", "flag", "off"] = "reject"
+    future_limit_s: int = 86_400
+    past: Literal["reject", "flag", "off"] = "reject"
+    past_limit_s: int = 90 * 86_400
+    invalid: Literal["reject", "flag", "off"] = "flag"
+    jump: Literal["reject", "flag", "off"] = "flag"
+    jump_max_speed_kmh: float = 200.0
+    jump_min_distance_m: float = 300.0
+    accuracy: Literal["reject", "flag", "off"] = "flag"
+    accuracy_max_hdop: float = 10.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TRACKER_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = "postgresql://postgres@127.0.0.1:55432/tracker"
+    redis_url: str = "redis://127.0.0.1:56379/0"
+    # Bearer token for staff read endpoints until staff accounts land (permit issue).
+    staff_token: str = DEV_STAFF_TOKEN
+    shards: int = Field(default=8, ge=1, le=1024)
+    stream_maxlen: int = Field(default=200_000, ge=1000)
+    h3_resolution: int = Field(default=9, ge=0, le=15)
+    max_batch_fixes: int = Field(default=5_000, ge=1)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    writer_max_rows: int = Field(default=20_000, ge=100)
+    writer_connections: int = Field(default=2, ge=1, le=16)
+    migrate_on_start: bool = True
+    db_pool_size: int = Field(default=8, ge=1)
+    filters: FilterSettings = FilterSettings()
+
+    @model_validator(mode="after")
+    def _no_default_secret_in_prod(self) -> Settings:
+        if self.env == "prod" and self.staff_token == DEV_STAFF_TOKEN:
+            raise ValueError("TRACKER_STAFF_TOKEN must be set outside dev")
+        return self
+
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        return cls(**overrides)  # type: ignore[arg-type]

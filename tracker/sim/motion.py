@@ -1,0 +1,239 @@
+"""Where a simulated truck truly is: a timeline of straight pieces, planned leg by leg.
+
+Pure: times are float seconds since the fleet's start, randomness comes from the ``Random`` passed
+in. The terminal (``terminal.py``) samples this ground truth and adds the noise.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+
+from tracker.sim.places import Place
+from tracker.sim.roads import Edge, RoadNetwork, bearing_deg, haversine_m
+
+
+@dataclass(frozen=True, slots=True)
+class DrivingConfig:
+    load_min_s: float = 120.0
+    load_max_s: float = 360.0
+    unload_min_s: float = 120.0
+    unload_max_s: float = 300.0
+    lift_min_s: float = 45.0  # body raised while tipping
+    lift_max_s: float = 75.0
+    signal_stop_prob: float = 0.5  # chance of a red light at a mapped traffic signal
+    junction_stop_prob: float = 0.02  # unmapped lights, give-way, traffic at other junctions
+    stop_min_s: float = 10.0
+    stop_max_s: float = 90.0
+    turn_deg: float = 60.0  # a sharper change of direction is a turn
+    turn_speed_kmh: float = 20.0
+    site_speed_kmh: float = 10.0  # between the gate and the loading or tipping point
+    start_spread_s: float = 600.0  # trucks start idle for up to this long, to spread them out
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Constant-speed straight motion (or standing still) between two instants."""
+
+    t0_s: float
+    t1_s: float
+    lon0: float
+    lat0: float
+    lon1: float
+    lat1: float
+    heading_deg: float
+    tunnel: bool
+    loaded: bool
+    body_lifted: bool
+
+    @property
+    def length_m(self) -> float:
+        return haversine_m(self.lon0, self.lat0, self.lon1, self.lat1)
+
+    @property
+    def speed_kmh(self) -> float:
+        duration_s = self.t1_s - self.t0_s
+        return self.length_m / duration_s * 3.6 if duration_s > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TruthState:
+    """The noise-free state of a truck at one instant."""
+
+    lon: float
+    lat: float
+    speed_kmh: float
+    heading_deg: float
+    tunnel: bool
+    loaded: bool
+    body_lifted: bool
+
+    @property
+    def cover_closed(self) -> bool:
+        # The cover is shut whenever there is a load, except while tipping it out.
+        return self.loaded and not self.body_lifted
+
+
+class Phase(Enum):
+    LOADING = "loading"
+    TO_YARD = "to_yard"
+    UNLOADING = "unloading"
+    TO_SITE = "to_site"
+
+
+class TruckMotion:
+    """Plans a truck's cycle site → yard → site … and answers where it is at any later time."""
+
+    def __init__(
+        self,
+        network: RoadNetwork,
+        sites: list[Place],
+        yard: Place,
+        rng: random.Random,
+        config: DrivingConfig,
+        start_at_yard: bool,
+    ) -> None:
+        self.network, self.sites, self.yard = network, sites, yard
+        self.rng, self.config = rng, config
+        self.site = rng.choice(sites)
+        self.trips = 0  # completed deliveries
+        self._pieces: deque[Piece] = deque()
+        self._heading_deg = rng.uniform(0.0, 360.0)
+        self._loaded = False
+        here = yard if start_at_yard else self.site
+        self.phase = Phase.UNLOADING if start_at_yard else Phase.TO_SITE
+        self._dwell(rng.uniform(0.0, config.start_spread_s), here)
+
+    @property
+    def _end_s(self) -> float:
+        return self._pieces[-1].t1_s
+
+    def state_at(self, t_s: float) -> TruthState:
+        """The true state at ``t_s``; times must not go backwards between calls."""
+        while self._end_s < t_s:
+            self._plan_next()
+        while self._pieces[0].t1_s < t_s:
+            self._pieces.popleft()
+        piece = self._pieces[0]
+        duration_s = piece.t1_s - piece.t0_s
+        f = (t_s - piece.t0_s) / duration_s if duration_s > 0 else 1.0
+        f = min(max(f, 0.0), 1.0)
+        return TruthState(
+            lon=piece.lon0 + (piece.lon1 - piece.lon0) * f,
+            lat=piece.lat0 + (piece.lat1 - piece.lat0) * f,
+            speed_kmh=piece.speed_kmh,
+            heading_deg=piece.heading_deg,
+            tunnel=piece.tunnel,
+            loaded=piece.loaded,
+            body_lifted=piece.body_lifted,
+        )
+
+    def _plan_next(self) -> None:
+        """Append the pieces of the phase that follows the current one."""
+        if self.phase is Phase.TO_SITE:
+            self.phase = Phase.LOADING
+            self._load(self.site)
+        elif self.phase is Phase.LOADING:
+            self.phase = Phase.TO_YARD
+            self._drive(self.site, self.yard)
+        elif self.phase is Phase.TO_YARD:
+            self.phase = Phase.UNLOADING
+            self._unload(self.yard)
+            self.trips += 1
+        else:
+            self.phase = Phase.TO_SITE
+            self.site = self.rng.choice(self.sites)
+            self._drive(self.yard, self.site)
+
+    def _append(self, duration_s: float, lon1: float, lat1: float, tunnel: bool = False) -> None:
+        lon0, lat0 = self._position()
+        if (lon0, lat0) != (lon1, lat1):
+            self._heading_deg = bearing_deg(lon0, lat0, lon1, lat1)
+        t0_s = self._end_s if self._pieces else 0.0
+        self._pieces.append(
+            Piece(
+                t0_s,
+                t0_s + max(duration_s, 0.0),
+                lon0,
+                lat0,
+                lon1,
+                lat1,
+                self._heading_deg,
+                tunnel,
+                self._loaded,
+                False,
+            )
+        )
+
+    def _position(self) -> tuple[float, float]:
+        last = self._pieces[-1] if self._pieces else None
+        return (last.lon1, last.lat1) if last else (math.nan, math.nan)
+
+    def _dwell(self, duration_s: float, place: Place, lifted: bool = False) -> None:
+        lon, lat = place.dwell_lon, place.dwell_lat
+        start_s = self._end_s if self._pieces else 0.0
+        piece = Piece(
+            start_s,
+            start_s + duration_s,
+            lon,
+            lat,
+            lon,
+            lat,
+            self._heading_deg,
+            False,
+            self._loaded,
+            lifted,
+        )
+        self._pieces.append(piece)
+
+    def _load(self, place: Place) -> None:
+        self._dwell(self.rng.uniform(self.config.load_min_s, self.config.load_max_s), place)
+        self._loaded = True
+
+    def _unload(self, place: Place) -> None:
+        cfg = self.config
+        total_s = self.rng.uniform(cfg.unload_min_s, cfg.unload_max_s)
+        lift_s = self.rng.uniform(cfg.lift_min_s, cfg.lift_max_s)
+        before_s = self.rng.uniform(0.2, 0.5) * max(total_s - lift_s, 0.0)
+        self._dwell(before_s, place)
+        self._dwell(lift_s, place, lifted=True)
+        self._loaded = False
+        self._dwell(max(total_s - lift_s - before_s, 0.0), place)
+
+    def _site_move(self, lon: float, lat: float) -> None:
+        distance_m = haversine_m(*self._position(), lon, lat)
+        self._append(distance_m / (self.config.site_speed_kmh / 3.6), lon, lat)
+
+    def _drive(self, origin: Place, destination: Place) -> None:
+        network = self.network
+        self._site_move(*network.coord(origin.node))
+        path = network.shortest_path(origin.node, destination.node)
+        pace = self.rng.uniform(0.85, 1.05)  # this driver, this trip
+        previous: Edge | None = None
+        for node, edge in zip(path, network.path_edges(path), strict=False):
+            self._maybe_stop(node, previous is not None)
+            lon1, lat1 = network.coord(edge.target)
+            speed_kmh = edge.speed_kmh * pace
+            if previous is not None and self._is_turn(lon1, lat1):
+                speed_kmh = min(speed_kmh, self.config.turn_speed_kmh)
+            self._append(edge.length_m / (speed_kmh / 3.6), lon1, lat1, edge.tunnel)
+            previous = edge
+        self._site_move(destination.dwell_lon, destination.dwell_lat)
+
+    def _is_turn(self, lon1: float, lat1: float) -> bool:
+        turn = bearing_deg(*self._position(), lon1, lat1) - self._heading_deg
+        return abs((turn + 180.0) % 360.0 - 180.0) > self.config.turn_deg
+
+    def _maybe_stop(self, node: int, en_route: bool) -> None:
+        if not en_route:
+            return
+        cfg = self.config
+        junction = len(self.network.adjacency[node]) >= 3
+        prob = cfg.signal_stop_prob if node in self.network.signals else 0.0
+        prob = max(prob, cfg.junction_stop_prob if junction else 0.0)
+        if prob > 0 and self.rng.random() < prob:
+            lon, lat = self._position()
+            self._append(self.rng.uniform(cfg.stop_min_s, cfg.stop_max_s), lon, lat)
