@@ -73,10 +73,11 @@ need_root() {
 }
 
 # Serialise concurrent invocations (two `up`s at once would race on initdb and the build).
+# The daemons are started with fd 9 closed, or they would hold the lock for their lifetime.
 take_lock() {
     mkdir -p "$SVC"
     exec 9>"$SVC/.lock"
-    flock 9
+    flock -w 600 9 || die "another services.sh holds $SVC/.lock"
 }
 
 # --------------------------------------------------------------------------- apt
@@ -371,7 +372,7 @@ start_pg() {
         fi
         write_pg_config
         say "starting PostgreSQL on 127.0.0.1:$PG_PORT (log $PG_LOG)"
-        if ! as_pg "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t 120 >/dev/null; then
+        if ! as_pg "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t 120 >/dev/null 9>&-; then
             tail -n 20 "$PG_LOG" >&2 || true
             die "PostgreSQL did not start (see $PG_LOG)"
         fi
@@ -445,7 +446,7 @@ start_redis() {
     redis-server --daemonize yes \
         --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \
         --dir "$REDIS_DIR" --pidfile "$REDIS_PID" --logfile "$REDIS_LOG" \
-        --appendonly yes --appendfsync everysec \
+        --appendonly yes --appendfsync everysec 9>&- \
         || die "redis-server failed to start (see $REDIS_LOG)"
     for ((i = 0; i < 60; i++)); do redis_ping && break; sleep 0.5; done
     redis_ping || { tail -n 20 "$REDIS_LOG" >&2 || true; die "Redis does not answer on 127.0.0.1:$REDIS_PORT (see $REDIS_LOG)"; }
@@ -490,17 +491,21 @@ cmd_up() {
 cmd_status() {
     local ok=1
     if [[ -x "$PG_BIN/pg_ctl" ]] && pg_running && pg_ready; then
-        local ts lic inst
+        local ts pre inst lic
         ts="$(pg_sql postgres -c "SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'" 2>/dev/null || true)"
-        lic="$(pg_sql postgres -c "SHOW timescaledb.license" 2>/dev/null || true)"
+        pre="$(pg_sql postgres -c "SHOW shared_preload_libraries" 2>/dev/null || true)"
         inst="$(pg_sql "$PG_DB" -c "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'" 2>/dev/null || true)"
+        # timescaledb.license only exists once the extension is loaded in a database.
+        lic="$(pg_sql "$PG_DB" -c "SELECT current_setting('timescaledb.license', true)" 2>/dev/null || true)"
         say "postgresql: running on 127.0.0.1:$PG_PORT (data $PG_DATA)"
-        if [[ -n "$ts" && -n "$lic" ]]; then
-            say "timescaledb: $ts available and preloaded (license $lic); in database $PG_DB: ${inst:-not created yet}"
-        elif [[ -n "$ts" ]]; then
-            say "timescaledb: $ts available but NOT preloaded"
-        else
+        if [[ -z "$ts" ]]; then
             say "timescaledb: NOT available"
+        elif [[ ",${pre// /}," != *,timescaledb,* ]]; then
+            say "timescaledb: $ts available but NOT in shared_preload_libraries"
+        elif [[ -n "$inst" ]]; then
+            say "timescaledb: $ts available and preloaded; extension $inst in database $PG_DB (license ${lic:-unknown})"
+        else
+            say "timescaledb: $ts available and preloaded; not yet created in database $PG_DB"
         fi
     else
         ok=0

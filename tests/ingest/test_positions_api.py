@@ -11,7 +11,7 @@ import pytest
 import redis
 from httpx import AsyncClient
 
-from tracker.ingest.stream import LATEST_KEY, STREAM_PREFIX
+from tracker.ingest.stream import LATEST_KEY, STREAM_PREFIX, decode_rows
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -198,7 +198,7 @@ async def test_streams_and_latest_in_redis(
                       headers=auth(token))  # fmt: skip
     await client.app.state.platform.publisher.stop()  # type: ignore[attr-defined]
     entries = [e for key in rdb.keys(f"{STREAM_PREFIX}*") for e in rdb.xrange(key)]
-    published = [f for _, e in entries for f in orjson.loads(e[b"fixes"])]
+    published = [f for _, e in entries for f in decode_rows(e[b"fixes"])]
     assert [f["lon"] for f in published] == [7.42, 7.421]
     assert all(f["vehicle_id"] == vid for f in published)
     assert orjson.loads(rdb.hget(LATEST_KEY, str(vid)) or b"{}")["lon"] == 7.421

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def test_shortest_path_is_connected_and_not_shorter_than_the_crow_flies(
     b = monaco.nearest_node(7.3900, 43.7530)  # towards La Turbie
     path = monaco.shortest_path(a, b)
     assert path[0] == a and path[-1] == b
-    for u, v in zip(path, path[1:], strict=False):
+    for u, v in itertools.pairwise(path):
         assert any(e.target == v for e in monaco.adjacency[u])
     crow_km = haversine_m(*monaco.coord(a), *monaco.coord(b)) / 1000
     assert monaco.path_length_km(path) >= crow_km

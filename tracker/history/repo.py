@@ -38,7 +38,7 @@ async def track(conn: AConn, q: TrackQuery) -> list[dict[str, Any]]:
         where.append("flags = 0")
     cond = " AND ".join(where)
     if q.interval_s:
-        bucket = "time_bucket(make_interval(secs => %(interval_s)s), fix_time)"
+        bucket = "time_bucket(make_interval(secs => %(interval_s)s), fix_time, %(start)s::timestamptz)"
         sql = (f"SELECT DISTINCT ON ({bucket}) {_FIELDS} FROM pings WHERE {cond} "
                f"ORDER BY {bucket}, fix_time LIMIT %(limit)s")  # fmt: skip
     else:

@@ -38,6 +38,8 @@ def _zero(fix: Fix, _: FilterSettings) -> str | None:
 
 
 def _future(fix: Fix, cfg: FilterSettings) -> str | None:
+    if fix.fix_time <= fix.received_at:
+        return None
     ahead_s = (fix.fix_time - fix.received_at).total_seconds()
     return f"fix time {ahead_s:.0f} s ahead of now" if ahead_s > cfg.future_limit_s else None
 
@@ -73,20 +75,23 @@ def _implied_speed_kmh(a: Fix, b: Fix) -> tuple[float, float]:
     return distance_m, (math.inf if dt_s == 0 else distance_m / dt_s * 3.6)
 
 
+def _active_rules(cfg: FilterSettings) -> list[tuple[FixFlag, str, Rule, bool]]:
+    return [(flag, field, rule, getattr(cfg, attr) == "reject")
+            for attr, flag, field, rule in _RULES if getattr(cfg, attr) != "off"]  # fmt: skip
+
+
 def apply_filters(
     fixes: list[Fix], cfg: FilterSettings, last_fix: Mapping[int, Fix]
 ) -> list[Refusal | None]:
     """Flag fixes in place; return a refusal (or None) per fix, in input order."""
     out: list[Refusal | None] = [None] * len(fixes)
+    rules = _active_rules(cfg)
     for i, fix in enumerate(fixes):
-        for attr, flag, field, rule in _RULES:
-            action = getattr(cfg, attr)
-            if action == "off":
-                continue
+        for flag, field, rule, reject in rules:
             reason = rule(fix, cfg)
             if reason is None:
                 continue
-            if action == "reject":
+            if reject:
                 out[i] = Refusal(field, reason)
                 break
             fix.flags |= flag

@@ -29,6 +29,7 @@ _NUMERIC: tuple[tuple[str, float, float, bool], ...] = (
     ("hdop", 0.0, 99.9, False),
 )
 _SENSORS = ("ignition", "loaded", "body_lifted", "cover_closed")
+_FLAGS = (*_SENSORS, "valid")
 _KNOWN = frozenset(
     {"time", "lon", "lat", "valid", "alarm_bits", "extra", "vehicle_id"}
     | {n for n, *_ in _NUMERIC}
@@ -133,6 +134,9 @@ def _optional_fields(raw: dict[str, Any], out: dict[str, Any], errors: FieldErro
         value = raw.get(name)
         if value is None:
             continue
+        if type(value) is float and not integer and low <= value <= high:
+            out[name] = value  # the common case, without the general checks
+            continue
         checked = _number(value, low, high, integer)
         if isinstance(checked, str):
             errors.append({"field": name, "message": checked})
@@ -140,17 +144,17 @@ def _optional_fields(raw: dict[str, Any], out: dict[str, Any], errors: FieldErro
             out[name] = checked
     if out.get("heading_deg") == 360.0:
         out["heading_deg"] = 0.0
-    for name in (*_SENSORS, "valid"):
+    for name in _FLAGS:
         value = raw.get(name)
         if value is None:
             continue
-        if isinstance(value, bool):
+        if value is True or value is False:
             out[name] = value
         else:
             errors.append({"field": name, "message": "must be true, false or null"})
     alarm = raw.get("alarm_bits")
     if alarm is not None:
-        if isinstance(alarm, bool) or not isinstance(alarm, int) or not 0 <= alarm < 2**32:
+        if type(alarm) is not int or not 0 <= alarm < 2**32:
             errors.append({"field": "alarm_bits", "message": "must be an integer 0..2^32-1"})
         else:
             out["alarm_bits"] = alarm
@@ -176,13 +180,15 @@ def validate_fix(
         errors.append({"field": "time", "message": fix_time})
     elif fix_time < _EPOCH_MIN:
         errors.append({"field": "time", "message": "before 2000-01-01"})
-    lon, lat = _coordinates(raw, errors)
+    lon, lat = raw.get("lon"), raw.get("lat")
+    if not (type(lon) is float and type(lat) is float and -180 <= lon <= 180 and -90 <= lat <= 90):
+        lon, lat = _coordinates(raw, errors)
     fields: dict[str, Any] = {}
     _optional_fields(raw, fields, errors)
-    if raw.get("vehicle_id") is not None and raw.get("vehicle_id") != vehicle_id:
+    if "vehicle_id" in raw and raw["vehicle_id"] is not None and raw["vehicle_id"] != vehicle_id:
         errors.append({"field": "vehicle_id", "message": "not the vehicle of this terminal"})
-    unknown = sorted(k for k in raw if k not in _KNOWN)
-    if unknown:
+    if not _KNOWN.issuperset(raw):
+        unknown = sorted(k for k in raw if k not in _KNOWN)
         errors.append({"field": unknown[0], "message": f"unknown field(s): {', '.join(unknown)}"})
     if errors:
         return errors

@@ -95,6 +95,11 @@ class Fleet:
         self.stats.fixes += sum(len(b.fixes) for b in batches)
         return batches
 
+    def warm_up(self, until: datetime) -> None:
+        """Run to ``until`` and discard what was sent, so trucks are mid-cycle from then on."""
+        self.advance(until)
+        self.stats = FleetStats()
+
     def truth(self, truck: int, time: str) -> tuple[float, float] | None:
         """The noise-free ``lon, lat`` of a sent fix (only with ``record_truth``)."""
         return self.trucks[truck].terminal.truth.get(time)

@@ -11,9 +11,11 @@ import random
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
+from itertools import pairwise
 
 from tracker.sim.places import Place
-from tracker.sim.roads import Edge, RoadNetwork, bearing_deg, haversine_m
+from tracker.sim.roads import RoadNetwork, bearing_deg, haversine_m
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,40 @@ class TruthState:
     def cover_closed(self) -> bool:
         # The cover is shut whenever there is a load, except while tipping it out.
         return self.loaded and not self.body_lifted
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """Per-edge profile of the fastest path between two nodes; entry ``i`` is edge ``i``."""
+
+    lons: tuple[float, ...]  # where the edge ends
+    lats: tuple[float, ...]
+    length_m: tuple[float, ...]
+    speed_kmh: tuple[float, ...]
+    heading_deg: tuple[float, ...]
+    turn_deg: tuple[float, ...]  # change of heading from the previous edge
+    tunnel: tuple[bool, ...]
+    signal: tuple[bool, ...]  # traffic lights where the edge starts
+    junction: tuple[bool, ...]  # three or more ways out where the edge starts
+
+
+@lru_cache(maxsize=1024)
+def leg_between(network: RoadNetwork, source: int, target: int) -> Leg:
+    path = network.shortest_path(source, target)
+    edges = network.path_edges(path)
+    headings = [bearing_deg(*network.coord(a), *network.coord(b)) for a, b in pairwise(path)]
+    turns = [0.0] + [abs((b - a + 180.0) % 360.0 - 180.0) for a, b in pairwise(headings)]
+    return Leg(
+        lons=tuple(network.lons[n] for n in path[1:]),
+        lats=tuple(network.lats[n] for n in path[1:]),
+        length_m=tuple(e.length_m for e in edges),
+        speed_kmh=tuple(e.speed_kmh for e in edges),
+        heading_deg=tuple(headings),
+        turn_deg=tuple(turns),
+        tunnel=tuple(e.tunnel for e in edges),
+        signal=tuple(n in network.signals for n in path[:-1]),
+        junction=tuple(len(network.adjacency[n]) >= 3 for n in path[:-1]),
+    )
 
 
 class Phase(Enum):
@@ -148,9 +184,18 @@ class TruckMotion:
             self.site = self.rng.choice(self.sites)
             self._drive(self.yard, self.site)
 
-    def _append(self, duration_s: float, lon1: float, lat1: float, tunnel: bool = False) -> None:
+    def _append(
+        self,
+        duration_s: float,
+        lon1: float,
+        lat1: float,
+        tunnel: bool = False,
+        heading_deg: float | None = None,
+    ) -> None:
         lon0, lat0 = self._position()
-        if (lon0, lat0) != (lon1, lat1):
+        if heading_deg is not None:
+            self._heading_deg = heading_deg
+        elif (lon0, lat0) != (lon1, lat1):
             self._heading_deg = bearing_deg(lon0, lat0, lon1, lat1)
         t0_s = self._end_s if self._pieces else 0.0
         self._pieces.append(
@@ -208,31 +253,23 @@ class TruckMotion:
         self._append(distance_m / (self.config.site_speed_kmh / 3.6), lon, lat)
 
     def _drive(self, origin: Place, destination: Place) -> None:
-        network = self.network
-        self._site_move(*network.coord(origin.node))
-        path = network.shortest_path(origin.node, destination.node)
+        cfg = self.config
+        self._site_move(*self.network.coord(origin.node))
+        leg = leg_between(self.network, origin.node, destination.node)
         pace = self.rng.uniform(0.85, 1.05)  # this driver, this trip
-        previous: Edge | None = None
-        for node, edge in zip(path, network.path_edges(path), strict=False):
-            self._maybe_stop(node, previous is not None)
-            lon1, lat1 = network.coord(edge.target)
-            speed_kmh = edge.speed_kmh * pace
-            if previous is not None and self._is_turn(lon1, lat1):
-                speed_kmh = min(speed_kmh, self.config.turn_speed_kmh)
-            self._append(edge.length_m / (speed_kmh / 3.6), lon1, lat1, edge.tunnel)
-            previous = edge
+        for i in range(len(leg.length_m)):
+            if i > 0:
+                self._maybe_stop(leg.signal[i], leg.junction[i])
+            speed_kmh = leg.speed_kmh[i] * pace
+            if leg.turn_deg[i] > cfg.turn_deg:
+                speed_kmh = min(speed_kmh, cfg.turn_speed_kmh)
+            duration_s = leg.length_m[i] / (speed_kmh / 3.6)
+            self._append(duration_s, leg.lons[i], leg.lats[i], leg.tunnel[i], leg.heading_deg[i])
         self._site_move(destination.dwell_lon, destination.dwell_lat)
 
-    def _is_turn(self, lon1: float, lat1: float) -> bool:
-        turn = bearing_deg(*self._position(), lon1, lat1) - self._heading_deg
-        return abs((turn + 180.0) % 360.0 - 180.0) > self.config.turn_deg
-
-    def _maybe_stop(self, node: int, en_route: bool) -> None:
-        if not en_route:
-            return
+    def _maybe_stop(self, signal: bool, junction: bool) -> None:
         cfg = self.config
-        junction = len(self.network.adjacency[node]) >= 3
-        prob = cfg.signal_stop_prob if node in self.network.signals else 0.0
+        prob = cfg.signal_stop_prob if signal else 0.0
         prob = max(prob, cfg.junction_stop_prob if junction else 0.0)
         if prob > 0 and self.rng.random() < prob:
             lon, lat = self._position()

@@ -10,7 +10,9 @@ import shapely
 from shapely.geometry import Point, Polygon
 from shapely.ops import nearest_points
 
-from tracker.sim.roads import EARTH_RADIUS_M, LanduseArea, RoadNetwork
+from tracker.sim.geo import EARTH_RADIUS_M
+from tracker.sim.landuse import LanduseArea
+from tracker.sim.roads import RoadNetwork
 
 ORIGIN_KINDS = ("construction",)
 YARD_KINDS = ("quarry", "landfill")

@@ -1,4 +1,6 @@
-"""A drivable road graph and landuse areas read from an OpenStreetMap ``.osm.pbf`` file.
+"""A drivable road graph read from an OpenStreetMap ``.osm.pbf`` (or ``.osm``) file.
+
+Landuse areas live in ``landuse.py`` and are re-exported here.
 
 Pure: reads one local file, no database, no network. Nodes are indexed ``0..n-1`` after keeping
 the largest strongly connected component, so every node can reach every other one.
@@ -9,6 +11,7 @@ Map data © OpenStreetMap contributors, available under the Open Database Licenc
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,7 +24,17 @@ import osmium
 import shapely
 from shapely.geometry import Polygon
 
-EARTH_RADIUS_M = 6_371_008.8
+from tracker.sim.geo import EARTH_RADIUS_M, bearing_deg, haversine_m
+from tracker.sim.landuse import LanduseArea, load_landuse
+
+__all__ = [
+    "Edge",
+    "LanduseArea",
+    "RoadNetwork",
+    "bearing_deg",
+    "haversine_m",
+    "load_landuse",
+]
 
 # Typical speeds of a loaded 8x4 tipper by road class, not the legal limits.
 CLASS_SPEED_KMH: dict[str, float] = {
@@ -44,7 +57,11 @@ CLASS_SPEED_KMH: dict[str, float] = {
 }
 EXCLUDED_SERVICE = frozenset({"parking_aisle", "drive-through", "emergency_access"})
 NO_ACCESS = frozenset({"no"})
-LANDUSE_KINDS = frozenset({"construction", "quarry", "landfill"})
+# Oneway roads cut by the extract's edge (the A8 carriageways) are joined to the opposite
+# carriageway as if the truck turned round off the map, so they stay in the connected graph.
+CUT_END_EDGE_M = 300.0  # how close to the extract's bounding box a cut end lies
+CUT_END_JOIN_M = 150.0  # how far the opposite carriageway may start
+OFF_MAP_DETOUR_M = 4000.0  # assumed loop through the next interchange outside the extract
 
 Weight = Literal["time", "distance"]
 
@@ -62,33 +79,9 @@ class Edge:
         return self.length_m / (self.speed_kmh / 3.6)
 
 
-@dataclass(frozen=True, slots=True)
-class LanduseArea:
-    kind: str  # "construction" | "quarry" | "landfill"
-    name: str | None
-    polygon: Polygon  # lon/lat
-    osm_id: int
-
-
-def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi = phi2 - phi1
-    dlmb = math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-def bearing_deg(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dlmb = math.radians(lon2 - lon1)
-    x = math.sin(dlmb) * math.cos(phi2)
-    y = math.cos(phi1) * math.sin(phi2) - math.sin(phi1) * math.cos(phi2) * math.cos(dlmb)
-    return math.degrees(math.atan2(x, y)) % 360.0
-
-
 def _speed_kmh(tags: osmium.osm.TagList, road_class: str) -> float:
     speed_kmh = CLASS_SPEED_KMH[road_class]
-    maxspeed = tags.get("maxspeed", "")
+    maxspeed = tags.get("maxspeed") or ""
     if maxspeed.isdigit():
         speed_kmh = min(speed_kmh, float(maxspeed))
     return speed_kmh
@@ -146,7 +139,7 @@ class _GraphBuilder:
         direction = _direction(tags, road_class)
         tunnel = tags.get("tunnel", "no") not in {"no", "building_passage"}
         refs = [(n.ref, n.lon, n.lat) for n in way.nodes if n.location.valid()]
-        for (id_a, lon_a, lat_a), (id_b, lon_b, lat_b) in zip(refs, refs[1:], strict=False):
+        for (id_a, lon_a, lat_a), (id_b, lon_b, lat_b) in itertools.pairwise(refs):
             a, b = self.node(id_a, lon_a, lat_a), self.node(id_b, lon_b, lat_b)
             if a == b:
                 continue
@@ -155,6 +148,33 @@ class _GraphBuilder:
                 self.adjacency[a].append(Edge(b, length_m, speed_kmh, tunnel, road_class))
             if direction <= 0:
                 self.adjacency[b].append(Edge(a, length_m, speed_kmh, tunnel, road_class))
+
+
+def _join_cut_ends(builder: _GraphBuilder) -> None:
+    lons, lats, adjacency = builder.lons, builder.lats, builder.adjacency
+    if not lons:
+        return
+    has_incoming = [False] * len(lons)
+    for edges in adjacency:
+        for e in edges:
+            has_incoming[e.target] = True
+    starts = [n for n, incoming in enumerate(has_incoming) if not incoming]
+    west, east, south, north = min(lons), max(lons), min(lats), max(lats)
+    for end in (n for n, edges in enumerate(adjacency) if not edges):
+        lon, lat = lons[end], lats[end]
+        to_edge_m = min(
+            haversine_m(lon, lat, west, lat),
+            haversine_m(lon, lat, east, lat),
+            haversine_m(lon, lat, lon, south),
+            haversine_m(lon, lat, lon, north),
+        )
+        if to_edge_m > CUT_END_EDGE_M or not starts:
+            continue
+        start = min(starts, key=lambda n: haversine_m(lon, lat, lons[n], lats[n]))
+        gap_m = haversine_m(lon, lat, lons[start], lats[start])
+        if gap_m <= CUT_END_JOIN_M:
+            # Off the map there are no fixes to see: marked like a tunnel.
+            adjacency[end].append(Edge(start, gap_m + OFF_MAP_DETOUR_M, 60.0, True, "off_map"))
 
 
 def _largest_scc(adjacency: list[list[Edge]]) -> list[int]:
@@ -168,8 +188,8 @@ def _largest_scc(adjacency: list[list[Edge]]) -> list[int]:
         seen[root] = True
         stack: list[tuple[int, Iterator[Edge]]] = [(root, iter(adjacency[root]))]
         while stack:
-            node, edges = stack[-1]
-            nxt = next((e.target for e in edges if not seen[e.target]), None)
+            node, pending = stack[-1]
+            nxt = next((e.target for e in pending if not seen[e.target]), None)
             if nxt is None:
                 stack.pop()
                 order.append(node)
@@ -237,6 +257,7 @@ class RoadNetwork:
 
     @classmethod
     def _from_builder(cls, builder: _GraphBuilder) -> RoadNetwork:
+        _join_cut_ends(builder)
         keep = _largest_scc(builder.adjacency)
         renumber = {old: new for new, old in enumerate(keep)}
         adjacency = [
@@ -273,7 +294,7 @@ class RoadNetwork:
         """Length of road, counting a two-way street once."""
         total_m = 0.0
         for a, edges in enumerate(self.adjacency):
-            for e in edges:
+            for e in (e for e in edges if e.road_class != "off_map"):
                 twin = any(back.target == a for back in self.adjacency[e.target])
                 total_m += e.length_m / 2 if twin else e.length_m
         return total_m / 1000.0
@@ -296,7 +317,10 @@ class RoadNetwork:
         return min((e for e in self.adjacency[a] if e.target == b), key=lambda e: e.length_m)
 
     def _shortest_path(self, source: int, target: int, weight: Weight = "time") -> list[int]:
-        """Dijkstra; by travel time (what a driver takes) or by distance."""
+        """Dijkstra; by travel time (what a driver takes) or by distance.
+
+        Exposed as the cached ``shortest_path``: the list returned is shared, do not mutate it.
+        """
         best = {source: 0.0}
         previous: dict[int, int] = {}
         queue = [(0.0, source)]
@@ -325,39 +349,7 @@ class RoadNetwork:
         return [(self.lons[n], self.lats[n]) for n in path]
 
     def path_edges(self, path: list[int]) -> list[Edge]:
-        return [self.edge(a, b) for a, b in zip(path, path[1:], strict=False)]
+        return [self.edge(a, b) for a, b in itertools.pairwise(path)]
 
     def path_length_km(self, path: list[int]) -> float:
         return sum(e.length_m for e in self.path_edges(path)) / 1000.0
-
-
-def _area_polygon(area: osmium.osm.Area) -> Polygon | None:
-    """The largest outer ring of an area with its holes, as a lon/lat polygon."""
-    best: Polygon | None = None
-    for outer in area.outer_rings():
-        shell = [(n.lon, n.lat) for n in outer]
-        holes = [[(n.lon, n.lat) for n in inner] for inner in area.inner_rings(outer)]
-        if len(shell) < 4:
-            continue
-        polygon = shapely.make_valid(Polygon(shell, holes))
-        if isinstance(polygon, Polygon) and (best is None or polygon.area > best.area):
-            best = polygon
-    return best
-
-
-def load_landuse(pbf: Path, kinds: frozenset[str] = LANDUSE_KINDS) -> list[LanduseArea]:
-    """Landuse polygons of the given kinds (construction, quarry, landfill by default)."""
-    processor = (
-        osmium.FileProcessor(str(pbf))
-        .with_areas(osmium.filter.KeyFilter("landuse"))
-        .with_filter(osmium.filter.KeyFilter("landuse"))
-    )
-    found: list[LanduseArea] = []
-    for obj in processor:
-        if not isinstance(obj, osmium.osm.Area) or obj.tags.get("landuse") not in kinds:
-            continue
-        polygon = _area_polygon(obj)
-        if polygon is not None:
-            kind = obj.tags["landuse"]
-            found.append(LanduseArea(kind, obj.tags.get("name"), polygon, obj.orig_id()))
-    return found

@@ -12,8 +12,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from tracker.sim.geo import EARTH_RADIUS_M
 from tracker.sim.motion import TruthState
-from tracker.sim.roads import EARTH_RADIUS_M
 
 FixDict = dict[str, object]
 

@@ -17,6 +17,7 @@ class DecodeOptions:
     strict_length: bool = False
 
 
+DEFAULT_OPTIONS = DecodeOptions()
 STRICT = DecodeOptions(verify_checksum=True, strict_length=True)
 LENIENT = DecodeOptions(verify_checksum=False, strict_length=False)
 
@@ -29,7 +30,7 @@ class Frame:
     raw: bytes  # unescaped header + body + checksum, worth storing for later re-decoding
 
 
-def decode_frame(content: bytes, options: DecodeOptions = DecodeOptions()) -> Frame:
+def decode_frame(content: bytes, options: DecodeOptions = DEFAULT_OPTIONS) -> Frame:
     """Escaped frame content (no delimiters) to a :class:`Frame`.
 
     Raises :class:`CorruptFrameError` / :class:`HeaderError` (drop), or, with the header

@@ -39,7 +39,7 @@ def unescape(content: bytes) -> bytes:
     out = bytearray(parts[0])
     for part in parts[1:]:
         if not part or part[0] not in (1, 2):
-            raise CorruptFrameError("invalid escape sequence 0x7D %s" % part[:1].hex())
+            raise CorruptFrameError(f"invalid escape sequence 0x7D {part[:1].hex()}")
         out.append(ESCAPE if part[0] == 1 else FLAG)
         out += part[1:]
     return bytes(out)

@@ -97,18 +97,25 @@ def _fixed_size(version: Version) -> int:
     return 4 + sum(REGISTRATION_WIDTHS[version]) + 1
 
 
-def registration_version(body_length: int, header_version: Version) -> Version:
-    """Which layout a 0x0100 body uses: the header's if it fits, else the largest that fits.
+MAX_PLATE_COLOR = 9  # JT/T 697.7 colour codes run 0-9 (9 = other)
 
-    2011 and 2013 share a header, so the body length decides (fixed part 25 vs 37 bytes).
+
+def registration_version(body: bytes, header_version: Version) -> Version:
+    """Which layout a 0x0100 body uses.
+
+    2011 and 2013 share a header, so the body decides: the fixed part is 25 vs 37 bytes, and
+    when both fit (a 2011 body carrying a 17-character VIN is 42 bytes) the plate-colour byte
+    must hold a colour code, not text.
     """
-    preferred = Version.V2019 if header_version is Version.V2019 else Version.V2013
-    if body_length >= _fixed_size(preferred):
-        return preferred
-    for version in (Version.V2013, Version.V2011):
-        if body_length >= _fixed_size(version):
+    if header_version is Version.V2019 and len(body) >= _fixed_size(Version.V2019):
+        return Version.V2019
+    fits = [v for v in (Version.V2013, Version.V2011) if len(body) >= _fixed_size(v)]
+    if not fits:
+        raise ValueError(f"registration body of {len(body)} bytes is too short")
+    for version in fits:
+        if body[_fixed_size(version) - 1] <= MAX_PLATE_COLOR:
             return version
-    raise ValueError(f"registration body of {body_length} bytes is too short")
+    return fits[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,17 +134,19 @@ class Registration:
 
     @classmethod
     def decode(cls, body: bytes, version: Version) -> Self:
-        body_version = registration_version(len(body), version)
+        body_version = registration_version(body, version)
         maker_w, model_w, id_w = REGISTRATION_WIDTHS[body_version]
         province, city = _REG_HEAD.unpack_from(body)
         pos = _REG_HEAD.size
-        fields = []
-        for width in (maker_w, model_w, id_w):
-            fields.append(decode_text(body[pos : pos + width]))
-            pos += width
+        maker = decode_text(body[pos : pos + maker_w])
+        pos += maker_w
+        model = decode_text(body[pos : pos + model_w])
+        pos += model_w
+        terminal_id = decode_text(body[pos : pos + id_w])
+        pos += id_w
         color = body[pos]
         plate = decode_text(body[pos + 1 :])
-        return cls(province, city, *fields, color, plate, body_version)
+        return cls(province, city, maker, model, terminal_id, color, plate, body_version)
 
     def encode(self, version: Version) -> bytes:
         maker_w, model_w, id_w = REGISTRATION_WIDTHS[self.body_version]

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tracker.ingest.jt808.frame import Frame
-
 from tracker.ingest.jt808.errors import SubpacketError
+from tracker.ingest.jt808.frame import Frame
 from tracker.ingest.jt808.header import SUBPACKET_BIT
 
 Key = tuple[bytes, int, int, int]  # phone, message id, total, first serial

@@ -1,0 +1,59 @@
+"""H3 cell arithmetic on 64-bit integers, scalar and vectorised.
+
+Every lookup computes the point's cell once at ``QUERY_RES``; coarser cells are reached as
+*logical* parents by bit masks (cheaper than an H3 call). A coarser cell therefore stands for
+the union of its ``QUERY_RES`` descendants, and covers are built for that region (see cover.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+U64 = NDArray[np.uint64]
+
+QUERY_RES = 12
+MIN_RES = 7  # covers are not compacted coarser than this
+BUCKET_RES = 9  # a point's res-9 parent says which resolutions to probe
+
+_RES_SHIFT = 52
+_RES_BITS = 0xF << _RES_SHIFT
+_ALL = (1 << 64) - 1
+
+
+def _low_digits(res: int) -> int:
+    return (1 << (3 * (15 - res))) - 1
+
+
+def parent_masks(res: int) -> tuple[int, int]:
+    """``(and_mask, or_mask)`` with ``parent = (cell & and_mask) | or_mask``."""
+    low = _low_digits(res)
+    return _ALL & ~_RES_BITS & ~low, (res << _RES_SHIFT) | low
+
+
+def resolution_of(cells: U64) -> NDArray[np.int64]:
+    return ((cells >> np.uint64(_RES_SHIFT)) & np.uint64(0xF)).astype(np.int64)
+
+
+def parents(cells: U64, res: int) -> U64:
+    and_mask, or_mask = parent_masks(res)
+    out: U64 = (cells & np.uint64(and_mask)) | np.uint64(or_mask)
+    return out
+
+
+def descendants_at(cells: U64, res: int) -> U64:
+    """All children at ``res`` of cells no finer than ``res`` (pentagons get a few phantom
+    children, which is harmless where this is used)."""
+    out = np.asarray(cells, dtype=np.uint64)
+    if out.size == 0:
+        return out
+    for level in range(int(resolution_of(out).min()) + 1, res + 1):
+        coarse = resolution_of(out) < level
+        keep, grow = out[~coarse], out[coarse]
+        and_mask = np.uint64(_ALL & ~_RES_BITS)
+        base = (grow & and_mask) | np.uint64(level << _RES_SHIFT)
+        shift = np.uint64(3 * (15 - level))
+        cleared = base & ~(np.uint64(7) << shift)
+        kids = cleared[:, None] | (np.arange(7, dtype=np.uint64)[None, :] << shift)
+        out = np.concatenate([keep, kids.ravel()])
+    return out

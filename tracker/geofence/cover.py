@@ -1,0 +1,105 @@
+"""H3 covers of one fence: interior cells (inside, no geometry needed) and boundary cells
+(exact test needed); every other cell is outside.
+
+A cell at resolution ``r`` stands for the union of its ``QUERY_RES`` descendants. That region
+lies within ``rho_m`` of the cell's centre (measured once per place and resolution, with a safety
+factor). So a cell whose centre lies deeper than ``rho_m`` inside the fence is interior, and a
+cell whose centre is farther than ``rho_m`` from it is outside: the covers come from two
+centroid polyfills of the fence shrunk and grown by ``rho_m``.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import shapely
+from h3.api import basic_int as h3
+from h3ronpy import compact
+from h3ronpy.vector import geometry_to_cells
+
+from tracker.geofence.cells import MIN_RES, QUERY_RES, U64, descendants_at, resolution_of
+from tracker.geofence.fences import Fence
+from tracker.geofence.projection import LocalProjection
+
+COARSEST_LEAF_RES = 8
+# Cells a quarter of the fence's half-width across leave most of it interior.
+SIZE_TO_RHO = 4.0
+RHO_SAFETY = 1.1
+RHO_MARGIN_M = 0.5
+
+_EMPTY = np.zeros(0, dtype=np.uint64)
+
+
+@dataclass(frozen=True, slots=True)
+class Cover:
+    fence: Fence
+    res: int
+    interior: U64  # compacted, resolutions MIN_RES..res
+    boundary: U64  # all at res
+
+
+@lru_cache(maxsize=4096)
+def _rho_at(res: int, lon_dd: int, lat_dd: int) -> float:
+    lon, lat = lon_dd / 10.0, lat_dd / 10.0
+    cell = h3.latlng_to_cell(lat, lon, res)
+    clat, clon = h3.cell_to_latlng(cell)
+    proj = LocalProjection.around(clon, clat)
+    kids = [cell] if res == QUERY_RES else h3.cell_to_children(cell, QUERY_RES)
+    far = 0.0
+    for kid in kids:
+        for vlat, vlon in h3.cell_to_boundary(kid):
+            x, y = proj.xy(vlon, vlat)
+            far = max(far, math.hypot(x, y))
+    return far
+
+
+def rho_m(res: int, fence: Fence) -> float:
+    """Bound on the distance from a cell centre to any point of the cell's region, near fence."""
+    minx, miny, maxx, maxy = fence.bounds()
+    samples = [(minx, miny), (minx, maxy), (maxx, miny), (maxx, maxy)]
+    far = max(_rho_at(res, round(lon * 10), round(lat * 10)) for lon, lat in samples)
+    return far * RHO_SAFETY + RHO_MARGIN_M
+
+
+def choose_res(fence: Fence) -> int:
+    for res in range(COARSEST_LEAF_RES, QUERY_RES):
+        if rho_m(res, fence) * SIZE_TO_RHO <= fence.size_m:
+            return res
+    return QUERY_RES
+
+
+def _polyfill(shape: shapely.Geometry, res: int) -> U64:
+    if shape.is_empty:
+        return _EMPTY
+    return np.asarray(geometry_to_cells(shape, res), dtype=np.uint64)
+
+
+def _compact(cells: U64) -> U64:
+    if cells.size == 0:
+        return cells
+    packed = np.asarray(compact(cells), dtype=np.uint64)
+    coarse = resolution_of(packed) < MIN_RES
+    if not coarse.any():
+        return packed
+    return np.concatenate([packed[~coarse], descendants_at(packed[coarse], MIN_RES)])
+
+
+def cover_of(fence: Fence) -> Cover:
+    res = choose_res(fence)
+    rho = rho_m(res, fence)
+    inner = np.unique(_polyfill(fence.lonlat_shape(-rho), res))
+    outer = np.unique(_polyfill(fence.lonlat_shape(rho), res))
+    boundary = np.setdiff1d(outer, inner, assume_unique=True)
+    return Cover(fence, res, _compact(inner), boundary)
+
+
+def covers_of(fences: list[Fence], workers: int = 2) -> list[Cover]:
+    """Covers of many fences; h3ronpy and shapely release the GIL, so threads help."""
+    if workers <= 1 or len(fences) < 8:
+        return [cover_of(f) for f in fences]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(cover_of, fences, chunksize=16))

@@ -1,0 +1,126 @@
+"""The live geofence index: lookups on an immutable snapshot, updates by snapshot swap.
+
+A worker builds it from fences loaded from the database (``GeofenceIndex(fences)``) and applies
+changes as they arrive (``apply``/``upsert``/``remove``). Covers of changed fences are computed
+before the writer lock is taken; the swap itself is one reference assignment.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import shapely
+
+from tracker.geofence.batch import BatchResult, BatchTable
+from tracker.geofence.cover import covers_of
+from tracker.geofence.fences import CorridorFence, Fence, FenceKey
+from tracker.geofence.projection import FloatArray
+from tracker.geofence.snapshot import Snapshot
+
+Event = Literal["enter", "exit", "cross"]
+
+
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    fence: Fence
+
+
+@dataclass(frozen=True, slots=True)
+class Remove:
+    fence_id: str
+
+
+Change = Upsert | Remove
+
+
+class GeofenceIndex:
+    def __init__(self, fences: Iterable[Fence] = (), *, workers: int = 2) -> None:
+        self._workers = workers
+        self._write_lock = threading.Lock()
+        self._snapshot = Snapshot.empty()
+        self.apply(Upsert(f) for f in fences)
+
+    # -- updates -------------------------------------------------------------------------
+    def apply(self, changes: Iterable[Change]) -> None:
+        """Apply changes atomically: lookups see all of them or none. Last change per id wins."""
+        last: dict[str, Change] = {}
+        for change in changes:
+            last[change.fence.fence_id if isinstance(change, Upsert) else change.fence_id] = change
+        if not last:
+            return
+        upserts = [c.fence for c in last.values() if isinstance(c, Upsert)]
+        removes = {i for i, c in last.items() if isinstance(c, Remove)}
+        covers = covers_of(upserts, self._workers)
+        with self._write_lock:
+            if not self._snapshot.fences and not removes:
+                self._snapshot = Snapshot.from_covers(covers)
+            else:
+                self._snapshot = self._snapshot.with_changes(covers, removes)
+
+    def upsert(self, fence: Fence) -> None:
+        self.apply([Upsert(fence)])
+
+    def remove(self, fence_id: str) -> None:
+        self.apply([Remove(fence_id)])
+
+    # -- reads ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._snapshot.fences)
+
+    def get(self, fence_id: str) -> Fence | None:
+        return self._snapshot.fences.get(fence_id)
+
+    def containing(self, lon: float, lat: float) -> list[FenceKey]:
+        """``(fence_id, kind)`` of every fence containing the point (edges count as inside)."""
+        return self._snapshot.containing(lon, lat)
+
+    def containing_many(self, lons: FloatArray, lats: FloatArray) -> BatchResult:
+        snap = self._snapshot
+        table = snap.cache.get("batch")
+        if not isinstance(table, BatchTable):
+            table = BatchTable.build(list(snap.covers.values()))
+            snap.cache["batch"] = table
+        return table.containing_many(lons, lats)
+
+    def corridor_distance_m(self, fence_id: str, lon: float, lat: float) -> float:
+        fence = self._snapshot.fences.get(fence_id)
+        if fence is None:
+            raise KeyError(fence_id)
+        if not isinstance(fence, CorridorFence):
+            raise ValueError(f"fence {fence_id!r} is a {fence.kind}, not a corridor")
+        return fence.distance_m(lon, lat)
+
+    def segment_events(
+        self, lon1: float, lat1: float, lon2: float, lat2: float
+    ) -> list[tuple[str, Event]]:
+        """Fences the straight segment between two fixes enters, exits or crosses (entered and
+        left between the fixes). A segment that starts and ends inside gives no event."""
+        snap = self._snapshot
+        fences, tree = _envelopes(snap)
+        seg = shapely.LineString([(lon1, lat1), (lon2, lat2)])
+        events: list[tuple[str, Event]] = []
+        for i in tree.query(seg).tolist():
+            fence = fences[i]
+            was, now = fence.covers_xy(lon1, lat1), fence.covers_xy(lon2, lat2)
+            if was and not now:
+                events.append((fence.fence_id, "exit"))
+            elif now and not was:
+                events.append((fence.fence_id, "enter"))
+            elif not was and fence.intersects_segment(lon1, lat1, lon2, lat2):
+                events.append((fence.fence_id, "cross"))
+        return events
+
+
+def _envelopes(snap: Snapshot) -> tuple[list[Fence], shapely.STRtree]:
+    cached = snap.cache.get("envelopes")
+    if cached is None:
+        fences = list(snap.fences.values())
+        boxes = shapely.box(*np.array([f.bounds() for f in fences]).T) if fences else []
+        cached = (fences, shapely.STRtree(boxes))
+        snap.cache["envelopes"] = cached
+    result: tuple[list[Fence], shapely.STRtree] = cached
+    return result

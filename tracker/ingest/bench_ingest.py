@@ -1,0 +1,170 @@
+"""``tracker bench ingest``: concurrent terminals post batches to the real HTTP API.
+
+Server, TimescaleDB and Redis all run on this machine. The run first measures a baseline (the
+same server with group commit disabled: one transaction per request), then the real
+configuration, and finally checks that the database holds exactly the acknowledged fixes.
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+import redis
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tracker.bench.common import (
+    free_port,
+    percentile,
+    redis_db_url,
+    scratch_database,
+    start_server,
+    stop_server,
+)
+from tracker.registry.seed import seed_fleet
+from tracker.settings import Settings
+
+BENCH_DB = "tracker_bench_ingest"
+BENCH_REDIS_DB = 14
+
+
+def _fixes(seq: int, n: int, t0: datetime, rng: random.Random) -> list[dict[str, Any]]:
+    out = []
+    for s in range(seq, seq + n):
+        out.append({
+            "time": (t0 + timedelta(seconds=s)).isoformat(),
+            "lon": 7.40 + rng.random() * 0.05, "lat": 43.70 + rng.random() * 0.05,
+            "speed_kmh": rng.random() * 60, "heading_deg": rng.random() * 359,
+            "satellites": 12, "hdop": 0.9, "ignition": True, "loaded": s % 2 == 0,
+        })  # fmt: skip
+    return out
+
+
+async def _client(args: dict[str, Any], tokens: list[str], counter: Any) -> dict[str, Any]:
+    rng = random.Random(args["seed"])
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=20)
+    seq = dict.fromkeys(tokens, 0)
+    latencies_ms: list[float] = []
+    stats = {"acked": 0, "sent": 0, "errors": 0}
+    end = time.monotonic() + args["duration_s"]
+    async with httpx.AsyncClient(timeout=60) as http:
+
+        async def worker(mine: list[str]) -> None:
+            while time.monotonic() < end:
+                token = rng.choice(mine)
+                n = rng.randint(args["batch_min"], args["batch_max"])
+                body = orjson.dumps({"fixes": _fixes(seq[token], n, t0, rng)})
+                seq[token] += n
+                started = time.perf_counter()
+                try:
+                    resp = await http.post(args["url"], content=body, headers={
+                        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})  # fmt: skip
+                except httpx.HTTPError:
+                    stats["errors"] += 1
+                    continue
+                latencies_ms.append((time.perf_counter() - started) * 1000)
+                stats["sent"] += n
+                if resp.status_code != 200:
+                    stats["errors"] += 1
+                    continue
+                got = orjson.loads(resp.content)
+                acked = got["accepted"] + got["duplicates"]
+                stats["acked"] += acked
+                with counter.get_lock():
+                    counter.value += acked
+
+        conc = args["concurrency"]
+        await asyncio.gather(*(worker(tokens[i::conc]) for i in range(conc)))
+    return {**stats, "latencies_ms": latencies_ms}
+
+
+def _client_proc(args: dict[str, Any], tokens: list[str], counter: Any, out: Any) -> None:
+    out.put(asyncio.run(_client(args, tokens, counter)))
+
+
+def _phase(label: str, env: dict[str, str], opts: argparse.Namespace, tokens: list[str],
+           duration_s: int) -> dict[str, Any]:  # fmt: skip
+    port = free_port()
+    server = start_server(port, env, workers=opts.workers)
+    ctx = mp.get_context("spawn")
+    counter, out = ctx.Value("q", 0), ctx.Queue()
+    args = {"url": f"http://127.0.0.1:{port}/api/v1/positions", "duration_s": duration_s,
+            "batch_min": opts.batch_min, "batch_max": opts.batch_max,
+            "concurrency": opts.concurrency}  # fmt: skip
+    procs = [ctx.Process(target=_client_proc, args=({**args, "seed": i}, tokens[i::opts.clients],
+                                                    counter, out)) for i in range(opts.clients)]  # fmt: skip
+    started = time.monotonic()
+    try:
+        for p in procs:
+            p.start()
+        with Progress(TextColumn(f"[bold]{label}"), BarColumn(), TimeRemainingColumn(),
+                      TextColumn("{task.fields[rate]}")) as progress:  # fmt: skip
+            task = progress.add_task(label, total=duration_s, rate="")
+            while any(p.is_alive() for p in procs) and out.qsize() < len(procs):
+                elapsed = time.monotonic() - started
+                rate = counter.value / max(elapsed, 1e-3)
+                progress.update(task, completed=min(elapsed, duration_s),
+                                rate=f"{counter.value:,} acked · {rate:,.0f} fixes/s")  # fmt: skip
+                time.sleep(0.5)
+        results = [out.get(timeout=120) for _ in procs]
+        elapsed_s = time.monotonic() - started
+    finally:
+        for p in procs:
+            p.join(10)
+        stop_server(server)
+    latencies = [v for r in results for v in r["latencies_ms"]]
+    acked = sum(r["acked"] for r in results)
+    return {"fixes_per_s": round(acked / elapsed_s), "acknowledged": acked,
+            "sent": sum(r["sent"] for r in results), "errors": sum(r["errors"] for r in results),
+            "requests": len(latencies), "p50_ack_ms": round(percentile(latencies, 50), 1),
+            "p99_ack_ms": round(percentile(latencies, 99), 1), "duration_s": round(elapsed_s, 1)}  # fmt: skip
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="tracker bench ingest", description=__doc__)
+    parser.add_argument("--duration", type=int, default=60, help="seconds of the measured run")
+    parser.add_argument("--baseline-duration", type=int, default=20)
+    parser.add_argument("--trucks", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--concurrency", type=int, default=6, help="requests in flight per client")
+    parser.add_argument("--batch-min", type=int, default=100)
+    parser.add_argument("--batch-max", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2, help="API server processes")
+    opts = parser.parse_args(argv)
+    settings = Settings.load()
+    db_url = scratch_database(settings, BENCH_DB)
+    r_url = redis_db_url(settings, BENCH_REDIS_DB)
+    redis.Redis.from_url(r_url).flushdb()
+    print(f"registering {opts.trucks} trucks …")
+    tokens = [str(t["token"]) for t in seed_fleet(db_url, opts.trucks, prefix="BENCH")]
+    env = {"TRACKER_DATABASE_URL": db_url, "TRACKER_REDIS_URL": r_url, "TRACKER_ENV": "test"}
+    baseline = None
+    if opts.baseline_duration > 0:
+        baseline = _phase("baseline: one commit per request",
+                          {**env, "TRACKER_WRITER_MAX_ROWS": "100", "TRACKER_WRITER_CONNECTIONS": "8"},
+                          opts, tokens, opts.baseline_duration)  # fmt: skip
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("TRUNCATE pings")
+        redis.Redis.from_url(r_url).flushdb()
+        print(f"baseline: {baseline}")
+    result = _phase("group commit", env, opts, tokens, opts.duration)
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT count(*) FROM pings").fetchone()
+    result["stored"] = int(row[0]) if row else 0
+    result["stored_equals_acknowledged"] = result["stored"] == result["acknowledged"]
+    if baseline:
+        result["baseline"] = baseline
+        result["vs_baseline"] = round(result["fixes_per_s"] / max(1, baseline["fixes_per_s"]), 2)
+    result.update(workers=opts.workers, clients=opts.clients * opts.concurrency,
+                  batch=[opts.batch_min, opts.batch_max])  # fmt: skip
+    print(orjson.dumps(result).decode())
+    return 0 if result["stored_equals_acknowledged"] else 1
