@@ -15,6 +15,7 @@ BENCHES: dict[str, str] = {
     "ingest": "tracker.ingest.bench_ingest",
     "history": "tracker.ingest.bench_history",
     "geofence": "tracker.geofence.bench",
+    "jt808": "tracker.ingest.jt808.bench",
 }
 
 
@@ -34,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed", help="register a demo fleet (company, trucks, terminals)", add_help=False
     )
     sub.add_parser("simulate", help="drive simulated trucks on real roads", add_help=False)
+    sub.add_parser("gateway", help="run the JT/T 808 TCP gateway", add_help=False)
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", choices=sorted(BENCHES))
     if not args or args[0] in {"-h", "--help"}:
@@ -49,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "migrate": "tracker.db",
         "seed": "tracker.registry.seed",
         "simulate": "tracker.sim.cli",
+        "gateway": "tracker.ingest.jt808.gateway",
     }
     if command not in modules:
         parser.parse_args(args)

@@ -90,7 +90,8 @@ def make_pool(settings: Settings) -> AsyncConnectionPool:
         min_size=1,
         max_size=settings.db_pool_size,
         open=False,
-        kwargs={"autocommit": True},
+        # UTC sessions: times come back as UTC and serialise as ``…Z``
+        kwargs={"autocommit": True, "options": "-c TimeZone=UTC"},
     )
 
 

@@ -34,6 +34,25 @@ class FilterSettings(BaseModel):
     accuracy_max_hdop: float = 10.0
 
 
+class Jt808Settings(BaseModel):
+    """The JT/T 808 TCP gateway (``tracker gateway``, or inside the API when ``in_api``)."""
+
+    in_api: bool = False  # also start the gateway in the API process (single worker only)
+    host: str = "127.0.0.1"
+    port: int = Field(default=6808, ge=0, le=65535)
+    idle_timeout_s: float = Field(default=300.0, gt=0)
+    strict_checksum: bool = True
+    require_auth: bool = True  # refuse locations before a successful 0x0102
+    auto_register: bool = False  # register unknown terminals whose plate names a known vehicle
+    utc_offset_h: float = Field(default=8.0, ge=-14, le=14)  # zone of terminals' BCD times
+    max_connections: int = Field(default=20_000, ge=1)
+    # terminal model -> {"loaded"|"body_lifted"|"cover_closed": source}; "default" for the rest
+    models: dict[str, dict[str, str | None]] = {
+        # the simulator's terminals (`tracker simulate --protocol jt808`)
+        "SIM-ZT": {"body_lifted": "status:29", "cover_closed": "!status:28"},
+    }
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACKER_", env_nested_delimiter="__", extra="ignore"
@@ -54,6 +73,7 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     db_pool_size: int = Field(default=8, ge=1)
     filters: FilterSettings = FilterSettings()
+    jt808: Jt808Settings = Jt808Settings()
 
     @model_validator(mode="after")
     def _no_default_secret_in_prod(self) -> Settings:

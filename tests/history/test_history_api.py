@@ -51,6 +51,9 @@ async def test_track_in_time_order_with_pages(
     assert pages == 3
     assert [f["properties"]["fix_time"] for f in got] == [f["time"] for f in fixes]
     assert got[0]["geometry"] == {"type": "Point", "coordinates": [7.40, 43.72]}
+    assert got[0]["properties"]["speed_kmh"] == 12.0 and "received_at" not in got[0]["properties"]
+    detailed = await client.get(url, params={**params, "detail": "true"}, headers=staff)
+    assert "received_at" in detailed.json()["features"][0]["properties"]
 
 
 async def test_track_time_range_and_downsampling(

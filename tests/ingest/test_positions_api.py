@@ -114,7 +114,7 @@ async def test_late_and_out_of_order_fixes_stored_by_fix_time(
     assert [r[1] for r in stored_rows(db, vid)] == [7.41, 7.42, 7.425, 7.43]
     await client.app.state.platform.publisher.stop()  # type: ignore[attr-defined]
     latest = orjson.loads(rdb.hget(LATEST_KEY, str(vid)) or b"{}")
-    assert latest["lon"] == 7.43, "a late fix must not replace the newest position"
+    assert latest["geometry"]["coordinates"][0] == 7.43, "a late fix must not win"
 
 
 async def test_ndjson_batch(client: AsyncClient, fleet: Any, db: Any) -> None:
@@ -201,4 +201,6 @@ async def test_streams_and_latest_in_redis(
     published = [f for _, e in entries for f in decode_rows(e[b"fixes"])]
     assert [f["lon"] for f in published] == [7.42, 7.421]
     assert all(f["vehicle_id"] == vid for f in published)
-    assert orjson.loads(rdb.hget(LATEST_KEY, str(vid)) or b"{}")["lon"] == 7.421
+    latest = orjson.loads(rdb.hget(LATEST_KEY, str(vid)) or b"{}")
+    assert latest["geometry"]["coordinates"] == [7.421, 43.73]
+    assert latest["properties"]["time"] == fix(10)["time"].replace("+00:00", "Z")

@@ -1,25 +1,30 @@
-"""Vectorised lookups: numpy tables built from a snapshot's covers.
+"""Vectorised lookups: the snapshot's answers as sorted numpy tables.
 
-Cells come from h3ronpy (one call for the whole batch: about 0.4 µs a fix here, against ~1 µs
-a fix for a Python loop over ``h3.latlng_to_cell``); parents by bit masks; keys found with
-``searchsorted`` on one sorted table per resolution; boundary hits are tested fence by fence
-with the fence's vectorised exact test.
+Cells come from h3ronpy (one call for the whole batch), buckets by bit masks; a fix's answer is
+found with ``searchsorted`` among the leaf cells, else among the buckets. Answers are shared
+entries stored as CSR rows of (fence, needs exact test); rows that need a test are settled fence
+by fence with the fence's vectorised exact test. After a live update the table is patched for the
+changed buckets only (rows cut out and spliced in), lazily on the next batch call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from h3ronpy.vector import coordinates_to_cells
 from numpy.typing import NDArray
 
-from tracker.geofence.cells import QUERY_RES, U64, parents, resolution_of
-from tracker.geofence.cover import Cover
-from tracker.geofence.fences import Fence
+from tracker.geofence.cells import BUCKET_RES, QUERY_RES, U64, parents, resolution_of
+from tracker.geofence.fences import Fence, FenceKey
 from tracker.geofence.projection import FloatArray
+from tracker.geofence.rows import Grouped, ragged_ranges
 
 I64 = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+Entry = tuple[tuple[FenceKey, ...], tuple[Fence, ...]]
+Node = tuple[Entry, dict[int, Entry]]  # (bucket answer, cell -> own answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,52 +35,67 @@ class BatchResult:
     fence_idx: I64
     fences: tuple[Fence, ...]
 
-    def keys_of(self, i: int) -> list[tuple[str, str]]:
+    def keys_of(self, i: int) -> list[FenceKey]:
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
         return [self.fences[j].key for j in self.fence_idx[lo:hi].tolist()]
 
 
 @dataclass(frozen=True, slots=True)
-class _Level:
-    res: int
-    keys: U64
-    offsets: I64
-    fence_idx: I64
-    boundary: NDArray[np.bool_]
-
-
-@dataclass(frozen=True, slots=True)
 class BatchTable:
     fences: tuple[Fence, ...]
-    levels: tuple[_Level, ...]
+    leaf_cells: U64  # sorted, QUERY_RES
+    leaf_entry: I64
+    bucket_cells: U64  # sorted, BUCKET_RES
+    bucket_entry: I64
+    entry_off: I64  # the last entry is the empty answer
+    entry_fence: I64
+    entry_test: BoolArray
 
     @classmethod
-    def build(cls, covers: list[Cover]) -> BatchTable:
-        fences = tuple(c.fence for c in covers)
-        cells = [np.concatenate([c.interior, c.boundary]) for c in covers]
-        sizes = np.array([c.size for c in cells], dtype=np.int64)
-        all_cells = np.concatenate(cells) if cells else np.zeros(0, np.uint64)
-        fidx = np.repeat(np.arange(len(covers), dtype=np.int64), sizes)
-        flag = (
-            np.concatenate(
-                [
-                    np.r_[np.zeros(c.interior.size, bool), np.ones(c.boundary.size, bool)]
-                    for c in covers
-                ]
-            )
-            if covers
-            else np.zeros(0, bool)
+    def from_grouped(cls, grouped: Grouped, fences: list[Fence]) -> BatchTable:
+        leaf = resolution_of(grouped.cells) == QUERY_RES
+        off = np.r_[grouped.entry_off, grouped.entry_off[-1]]
+        return cls(
+            tuple(fences),
+            grouped.cells[leaf],
+            grouped.entry_of_cell[leaf],
+            grouped.cells[~leaf],
+            grouped.entry_of_cell[~leaf],
+            off.astype(np.int64),
+            grouped.entry_codes >> 1,
+            (grouped.entry_codes & 1).astype(bool),
         )
-        res = resolution_of(all_cells)
-        levels = []
-        for r in np.unique(res).tolist():
-            pick = np.flatnonzero(res == r)
-            order = pick[np.argsort(all_cells[pick], kind="stable")]
-            keys = all_cells[order]
-            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-            offsets = np.r_[starts, keys.size].astype(np.int64)
-            levels.append(_Level(r, keys[starts], offsets, fidx[order], flag[order]))
-        return cls(fences, tuple(levels))
+
+    @classmethod
+    def from_nodes(cls, nodes: Mapping[int, Node], fences: Mapping[str, Fence]) -> BatchTable:
+        empty = np.zeros(0, dtype=np.int64)
+        blank = cls((), empty.astype(np.uint64), empty, empty.astype(np.uint64), empty,
+                    np.zeros(2, np.int64), empty, empty.astype(bool))  # fmt: skip
+        return blank.patched(nodes, fences, frozenset(nodes))
+
+    def patched(
+        self, nodes: Mapping[int, Node], fences: Mapping[str, Fence], buckets: frozenset[int]
+    ) -> BatchTable:
+        """This table with the rows of ``buckets`` replaced by the answers now in ``nodes``."""
+        builder = _EntryBuilder(self, fences)
+        changed = np.fromiter(buckets, dtype=np.uint64, count=len(buckets))
+        keep_leaf = ~np.isin(parents(self.leaf_cells, BUCKET_RES), changed)
+        keep_bucket = ~np.isin(self.bucket_cells, changed)
+        new_leaf: list[tuple[int, int]] = []
+        new_bucket: list[tuple[int, int]] = []
+        for bucket in buckets:
+            node = nodes.get(bucket)
+            if node is None:
+                continue
+            if node[0][0] or node[0][1]:  # a bucket without an answer of its own: no row
+                new_bucket.append((bucket, builder.entry_id(node[0])))
+            new_leaf.extend((cell, builder.entry_id(e)) for cell, e in node[1].items())
+        leaf_cells, leaf_entry = _splice(self.leaf_cells[keep_leaf], self.leaf_entry[keep_leaf],
+                                         new_leaf)  # fmt: skip
+        bucket_cells, bucket_entry = _splice(
+            self.bucket_cells[keep_bucket], self.bucket_entry[keep_bucket], new_bucket
+        )
+        return builder.table(leaf_cells, leaf_entry, bucket_cells, bucket_entry)
 
     def containing_many(self, lons: FloatArray, lats: FloatArray) -> BatchResult:
         lons = np.ascontiguousarray(lons, dtype=np.float64)
@@ -83,47 +103,98 @@ class BatchTable:
         if lons.shape != lats.shape or lons.ndim != 1:
             raise ValueError("lons and lats must be 1-d arrays of the same length")
         cells = np.asarray(coordinates_to_cells(lats, lons, QUERY_RES), dtype=np.uint64)
-        fix_parts, fence_parts = [], []
-        for level in self.levels:
-            fix, fidx, boundary = _hits(level, cells)
-            fix_parts.append(fix[~boundary])
-            fence_parts.append(fidx[~boundary])
-            fix_b, fidx_b = self._exact(fix[boundary], fidx[boundary], lons, lats)
-            fix_parts.append(fix_b)
-            fence_parts.append(fidx_b)
-        fix_all = np.concatenate(fix_parts) if fix_parts else np.zeros(0, np.int64)
-        fence_all = np.concatenate(fence_parts) if fence_parts else np.zeros(0, np.int64)
-        order = np.argsort(fix_all, kind="stable")
-        counts = np.bincount(fix_all, minlength=lons.size)
+        entry = np.full(cells.size, self.entry_off.size - 2, dtype=np.int64)
+        hit, where = _find(self.leaf_cells, cells)
+        entry[hit] = self.leaf_entry[where]
+        miss = np.flatnonzero(~hit)
+        bhit, bwhere = _find(self.bucket_cells, parents(cells[miss], BUCKET_RES))
+        entry[miss[bhit]] = self.bucket_entry[bwhere]
+        start = self.entry_off[entry]
+        count = self.entry_off[entry + 1] - start
+        rows = ragged_ranges(start, count)
+        fix = np.repeat(np.arange(cells.size, dtype=np.int64), count)
+        fence, test = self.entry_fence[rows], self.entry_test[rows]
+        keep = ~test
+        keep[test] = self._exact(fix[test], fence[test], lons, lats)
+        counts = np.bincount(fix[keep], minlength=cells.size)
         offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
-        return BatchResult(offsets, fence_all[order], self.fences)
+        return BatchResult(offsets, fence[keep], self.fences)
 
-    def _exact(self, fix: I64, fidx: I64, lons: FloatArray, lats: FloatArray) -> tuple[I64, I64]:
-        if fix.size == 0:
-            return fix, fidx
-        order = np.argsort(fidx, kind="stable")
-        fix, fidx = fix[order], fidx[order]
-        starts = np.flatnonzero(np.r_[True, fidx[1:] != fidx[:-1]])
-        ends = np.r_[starts[1:], fidx.size]
+    def _exact(self, fix: I64, fence: I64, lons: FloatArray, lats: FloatArray) -> BoolArray:
         keep = np.zeros(fix.size, dtype=bool)
+        if fix.size == 0:
+            return keep
+        order = np.argsort(fence, kind="stable")
+        sorted_fence = fence[order]
+        starts = np.flatnonzero(np.r_[True, sorted_fence[1:] != sorted_fence[:-1]])
+        ends = np.r_[starts[1:], fence.size]
         for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
-            sub = fix[lo:hi]
-            keep[lo:hi] = self.fences[int(fidx[lo])].covers_many(lons[sub], lats[sub])
-        return fix[keep], fidx[keep]
+            pick = order[lo:hi]
+            sub = fix[pick]
+            keep[pick] = self.fences[int(sorted_fence[lo])].covers_many(lons[sub], lats[sub])
+        return keep
 
 
-def _hits(level: _Level, cells: U64) -> tuple[I64, I64, NDArray[np.bool_]]:
-    """(fix, fence index, needs exact test) for every cover cell of ``level`` over a fix."""
-    if level.keys.size == 0:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, np.zeros(0, bool)
-    probe = parents(cells, level.res)
-    pos = np.searchsorted(level.keys, probe)
-    pos[pos == level.keys.size] = 0
-    fix = np.flatnonzero(level.keys[pos] == probe)
-    start = level.offsets[pos[fix]]
-    count = level.offsets[pos[fix] + 1] - start
-    total = int(count.sum())
-    first = np.cumsum(count) - count
-    rows = np.arange(total, dtype=np.int64) + np.repeat(start - first, count)
-    return np.repeat(fix, count), level.fence_idx[rows], level.boundary[rows]
+def _find(table: U64, cells: U64) -> tuple[BoolArray, I64]:
+    """Which ``cells`` are in the sorted ``table``, and the positions of those that are."""
+    if table.size == 0:
+        return np.zeros(cells.size, dtype=bool), np.zeros(0, dtype=np.int64)
+    pos = np.searchsorted(table, cells)
+    pos[pos == table.size] = 0
+    hit = table[pos] == cells
+    return hit, pos[hit]
+
+
+def _splice(cells: U64, entry: I64, new: list[tuple[int, int]]) -> tuple[U64, I64]:
+    if not new:
+        return cells, entry
+    new.sort()
+    add_cells = np.array([c for c, _ in new], dtype=np.uint64)
+    add_entry = np.array([e for _, e in new], dtype=np.int64)
+    at = np.searchsorted(cells, add_cells)
+    return np.insert(cells, at, add_cells), np.insert(entry, at, add_entry)
+
+
+class _EntryBuilder:
+    """Appends new entries (and the fences they name) to a table's CSR; the empty answer stays
+    last."""
+
+    def __init__(self, table: BatchTable, fences: Mapping[str, Fence]) -> None:
+        self.base = table
+        self.fences = list(table.fences)
+        self.position = {id(f): i for i, f in enumerate(self.fences)}
+        self.by_id = fences
+        self.ids: dict[Entry, int] = {}
+        self.lengths: list[int] = []
+        self.codes: list[int] = []
+        self.first_new = table.entry_off.size - 2
+
+    def _fence_position(self, fence: Fence) -> int:
+        pos = self.position.get(id(fence))
+        if pos is None:
+            pos = self.position[id(fence)] = len(self.fences)
+            self.fences.append(fence)
+        return pos
+
+    def entry_id(self, entry: Entry) -> int:
+        found = self.ids.get(entry)
+        if found is not None:
+            return found
+        keys, tests = entry
+        codes = [2 * self._fence_position(self.by_id[k[0]]) for k in keys]
+        codes += [2 * self._fence_position(f) + 1 for f in tests]
+        self.ids[entry] = found = self.first_new + len(self.lengths)
+        self.lengths.append(len(codes))
+        self.codes.extend(codes)
+        return found
+
+    def table(self, leaf: U64, leaf_entry: I64, buckets: U64, bucket_entry: I64) -> BatchTable:
+        base = self.base  # no row names the empty answer, so its id may move
+        old_off = base.entry_off[:-1]
+        new_off = old_off[-1] + np.cumsum(np.array(self.lengths, dtype=np.int64))
+        off = np.r_[old_off, new_off, old_off[-1] + sum(self.lengths)].astype(np.int64)
+        codes = np.array(self.codes, dtype=np.int64)
+        fence = np.r_[base.entry_fence, codes >> 1].astype(np.int64)
+        test = np.r_[base.entry_test, (codes & 1).astype(bool)]
+        return BatchTable(tuple(self.fences), leaf, leaf_entry, buckets, bucket_entry,
+                          off, fence, test)  # fmt: skip

@@ -1,8 +1,8 @@
 """H3 cell arithmetic on 64-bit integers, scalar and vectorised.
 
-Every lookup computes the point's cell once at ``QUERY_RES``; coarser cells are reached as
-*logical* parents by bit masks (cheaper than an H3 call). A coarser cell therefore stands for
-the union of its ``QUERY_RES`` descendants, and covers are built for that region (see cover.py).
+Every lookup computes the point's cell once at ``QUERY_RES`` and its ``BUCKET_RES`` parent by
+bit masks (cheaper than an H3 call). A coarser cell stands for the union of its ``QUERY_RES``
+descendants, and covers are built for that region (see cover.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ U64 = NDArray[np.uint64]
 
 QUERY_RES = 12
 MIN_RES = 7  # covers are not compacted coarser than this
-BUCKET_RES = 9  # a point's res-9 parent says which resolutions to probe
+BUCKET_RES = 9  # a point's res-9 parent selects the bucket holding its answers
 
 _RES_SHIFT = 52
 _RES_BITS = 0xF << _RES_SHIFT
@@ -41,19 +41,32 @@ def parents(cells: U64, res: int) -> U64:
     return out
 
 
-def descendants_at(cells: U64, res: int) -> U64:
-    """All children at ``res`` of cells no finer than ``res`` (pentagons get a few phantom
-    children, which is harmless where this is used)."""
-    out = np.asarray(cells, dtype=np.uint64)
+def _children_once(cells: U64, level: int) -> U64:
+    """The 7 children at ``level`` of each cell at ``level - 1``, row-major per parent."""
+    base = (cells & np.uint64(_ALL & ~_RES_BITS)) | np.uint64(level << _RES_SHIFT)
+    shift = np.uint64(3 * (15 - level))
+    cleared = base & ~(np.uint64(7) << shift)
+    kids: U64 = (cleared[:, None] | (np.arange(7, dtype=np.uint64)[None, :] << shift)).ravel()
+    return kids
+
+
+def expand_to(cells: U64, values: NDArray[np.int64], res: int) -> tuple[U64, NDArray[np.int64]]:
+    """Cells no finer than ``res`` replaced by their descendants at ``res``, each carrying its
+    ancestor's value (pentagons get a few phantom children, never produced by a lookup)."""
+    out, vals = np.asarray(cells, dtype=np.uint64), np.asarray(values, dtype=np.int64)
     if out.size == 0:
-        return out
+        return out, vals
     for level in range(int(resolution_of(out).min()) + 1, res + 1):
         coarse = resolution_of(out) < level
-        keep, grow = out[~coarse], out[coarse]
-        and_mask = np.uint64(_ALL & ~_RES_BITS)
-        base = (grow & and_mask) | np.uint64(level << _RES_SHIFT)
-        shift = np.uint64(3 * (15 - level))
-        cleared = base & ~(np.uint64(7) << shift)
-        kids = cleared[:, None] | (np.arange(7, dtype=np.uint64)[None, :] << shift)
-        out = np.concatenate([keep, kids.ravel()])
+        if not coarse.any():
+            continue
+        kids = _children_once(out[coarse], level)
+        out = np.concatenate([out[~coarse], kids])
+        vals = np.concatenate([vals[~coarse], np.repeat(vals[coarse], 7)])
+    return out, vals
+
+
+def descendants_at(cells: U64, res: int) -> U64:
+    """All children at ``res`` of cells no finer than ``res``."""
+    out, _ = expand_to(cells, np.zeros(np.asarray(cells).size, dtype=np.int64), res)
     return out

@@ -27,7 +27,9 @@ FenceKey = tuple[str, str]
 # the radius by cos(half the chord angle) makes it enclose the true one.
 _QUAD_SEGS = 8
 _CHORD_FACTOR = 1.0 / math.cos(math.pi / (4 * _QUAD_SEGS))
-_SEGMENTIZE_M = 100.0  # short edges keep H3's and shapely's notion of an edge metres apart
+# Edges no longer than this keep H3's (geodesic) and RFC 7946's (straight in lon/lat) notion of
+# an edge within ~0.02 m of each other at mid latitudes, well inside the covers' margin.
+_SEGMENTIZE_M = 1000.0
 
 
 class Fence(ABC):
@@ -105,6 +107,10 @@ class PolygonFence(Fence):
         self.geom = geom
         self.metric = self.projection.to_metric(geom)
         shapely.prepare(self.geom)
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        minx, miny, maxx, maxy = self.geom.bounds
+        return float(minx), float(miny), float(maxx), float(maxy)
 
     def covers_xy(self, lon: float, lat: float) -> bool:
         return bool(shapely.intersects_xy(self.geom, lon, lat))

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import shapely
 
-from tracker.geofence.batch import BatchResult, BatchTable
+from tracker.geofence.batch import BatchResult
 from tracker.geofence.cover import covers_of
 from tracker.geofence.fences import CorridorFence, Fence, FenceKey
 from tracker.geofence.projection import FloatArray
@@ -74,17 +74,12 @@ class GeofenceIndex:
     def get(self, fence_id: str) -> Fence | None:
         return self._snapshot.fences.get(fence_id)
 
-    def containing(self, lon: float, lat: float) -> list[FenceKey]:
+    def containing(self, lon: float, lat: float) -> tuple[FenceKey, ...]:
         """``(fence_id, kind)`` of every fence containing the point (edges count as inside)."""
         return self._snapshot.containing(lon, lat)
 
     def containing_many(self, lons: FloatArray, lats: FloatArray) -> BatchResult:
-        snap = self._snapshot
-        table = snap.cache.get("batch")
-        if not isinstance(table, BatchTable):
-            table = BatchTable.build(list(snap.covers.values()))
-            snap.cache["batch"] = table
-        return table.containing_many(lons, lats)
+        return self._snapshot.batch_table().containing_many(lons, lats)
 
     def corridor_distance_m(self, fence_id: str, lon: float, lat: float) -> float:
         fence = self._snapshot.fences.get(fence_id)

@@ -1,188 +1,189 @@
-"""An immutable index snapshot: cell -> (answers, exact tests), plus which resolutions to probe.
+"""An immutable index snapshot: bucket -> (bucket answer, cell -> answer), plus its fences.
 
-A lookup reads ``GeofenceIndex._snapshot`` once and works on that object only; updates build a
-new snapshot (copying the dicts, then rewriting only the affected cells) and publish it with one
-reference assignment, so no lookup ever sees half an update.
+A lookup computes its ``QUERY_RES`` cell, finds the ``BUCKET_RES`` bucket by bit masks, and
+takes the cell's answer or, when the cell has no own entry, the bucket's: two dict hits. An
+answer is ``(keys inside, fences to test exactly)``. A lookup reads ``GeofenceIndex._snapshot``
+once and works on that object only. Updates rebuild only the buckets the changed fences touch
+(copy on write, a few hundred cells each) and publish a new snapshot with one reference
+assignment, so no lookup ever sees half an update.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from h3.api.basic_int import latlng_to_cell
 
-from tracker.geofence.cells import (
-    BUCKET_RES,
-    QUERY_RES,
-    U64,
-    descendants_at,
-    parent_masks,
-    parents,
-    resolution_of,
-)
+from tracker.geofence.batch import BatchTable, Entry, Node
+from tracker.geofence.cells import BUCKET_RES, QUERY_RES, parent_masks, parents, resolution_of
 from tracker.geofence.cover import Cover
 from tracker.geofence.fences import Fence, FenceKey
+from tracker.geofence.rows import Grouped, Rows, group, with_bucket_rows
 
-Entry = tuple[tuple[FenceKey, ...], tuple[Fence, ...]]
-Probes = tuple[tuple[int, int], ...]
-
+EMPTY_ENTRY: Entry = ((), ())
 _BUCKET_AND, _BUCKET_OR = parent_masks(BUCKET_RES)
-_PROBES: dict[int, Probes] = {}
-
-
-def probes_for(bits: int) -> Probes:
-    """Parent masks for the resolutions set in ``bits``, coarse to fine (interned)."""
-    probes = _PROBES.get(bits)
-    if probes is None:
-        probes = tuple(parent_masks(r) for r in range(16) if bits >> r & 1)
-        _PROBES[bits] = probes
-    return probes
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     fences: dict[str, Fence]
     covers: dict[str, Cover]
-    cells: dict[int, Entry]
-    levels: dict[int, Probes]
-    level_bits: dict[int, int]
-    cache: dict[str, Any] = field(default_factory=dict)  # derived views (batch table, R-tree)
+    buckets: dict[int, Node]
+    batch_base: BatchTable | None = None  # table of this or an earlier snapshot
+    pending: frozenset[int] = frozenset()  # buckets changed since batch_base was current
+    cache: dict[str, object] = field(default_factory=dict)  # derived views (envelope tree)
 
     @classmethod
     def empty(cls) -> Snapshot:
-        return cls({}, {}, {}, {}, {})
+        return cls({}, {}, {})
 
     @classmethod
     def from_covers(cls, covers: list[Cover]) -> Snapshot:
-        """Bulk build with numpy: one sort of all (cell, fence) rows; cells with the same fences
-        share one entry tuple (found by a 128-bit set hash), which keeps the dict small."""
-        if not covers:
-            return cls.empty()
+        """Bulk build: all rows grouped at once with numpy, then one dict per bucket."""
         fences = [c.fence for c in covers]
-        cells = np.concatenate([np.r_[c.interior, c.boundary] for c in covers]).astype(np.uint64)
-        sizes = [c.interior.size + c.boundary.size for c in covers]
-        fidx = np.repeat(np.arange(len(covers), dtype=np.uint64), sizes)
-        flag = np.concatenate(
-            [np.r_[np.zeros(c.interior.size), np.ones(c.boundary.size)] for c in covers]
-        )
-        order = np.argsort(cells, kind="stable")
-        cells, fidx, flag = cells[order], fidx[order], flag[order].astype(bool)
-        starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
-        code = fidx * np.uint64(2) + flag.astype(np.uint64)
-        sums = np.column_stack([np.add.reduceat(_mix(code, seed), starts) for seed in (1, 2)])
-        _, first, inverse = np.unique(sums, axis=0, return_index=True, return_inverse=True)
-        ends = np.r_[starts[1:], cells.size]
-        entries = []
-        for group in first.tolist():
-            rows = range(int(starts[group]), int(ends[group]))
-            members = [(fences[int(fidx[r])], bool(flag[r])) for r in rows]
-            entries.append(
-                (tuple(f.key for f, b in members if not b), tuple(f for f, b in members if b))
-            )
-        keys = cells[starts]
-        table = dict(
-            zip(keys.tolist(), [entries[i] for i in inverse.ravel().tolist()], strict=True)
-        )
-        level_bits = _bucket_bits(keys)
-        levels = {b: probes_for(bits) for b, bits in level_bits.items()}
+        rows = Rows.concat([Rows.of_cover(c, i) for i, c in enumerate(covers)])
+        grouped = group(*with_bucket_rows(rows))
+        entries = _entries(grouped, fences)
+        buckets = _nodes(grouped, entries)
+        table = BatchTable.from_grouped(grouped, fences)
         return cls(
-            {f.fence_id: f for f in fences},
-            {c.fence.fence_id: c for c in covers},
-            table,
-            levels,
-            level_bits,
+            {f.fence_id: f for f in fences}, {c.fence.fence_id: c for c in covers}, buckets, table
         )
 
-    def containing(self, lon: float, lat: float) -> list[FenceKey]:
+    def containing(self, lon: float, lat: float) -> tuple[FenceKey, ...]:
         cell = latlng_to_cell(lat, lon, QUERY_RES)
-        probes = self.levels.get((cell & _BUCKET_AND) | _BUCKET_OR)
-        if probes is None:
-            return []
-        out: list[FenceKey] = []
-        get = self.cells.get
-        for and_mask, or_mask in probes:
-            entry = get((cell & and_mask) | or_mask)
-            if entry is not None:
-                out += entry[0]
-                for fence in entry[1]:
-                    if fence.covers_xy(lon, lat):
-                        out.append(fence.key)
-        return out
+        node = self.buckets.get((cell & _BUCKET_AND) | _BUCKET_OR)
+        if node is None:
+            return ()
+        keys, tests = node[1].get(cell, node[0])
+        if not tests:
+            return keys
+        return keys + tuple([f.key for f in tests if f.covers_xy(lon, lat)])
+
+    def batch_table(self) -> BatchTable:
+        """The batch table, patched for the buckets changed since the last one was made."""
+        table = self.cache.get("batch")
+        if isinstance(table, BatchTable):
+            return table
+        if self.batch_base is None:
+            table = BatchTable.from_nodes(self.buckets, self.fences)
+        else:
+            table = self.batch_base.patched(self.buckets, self.fences, self.pending)
+        self.cache["batch"] = table
+        return table
 
     def with_changes(self, upserts: list[Cover], removes: set[str]) -> Snapshot:
         changed = removes | {c.fence.fence_id for c in upserts}
-        gone = [self.covers[i] for i in changed if i in self.covers]
-        touched: set[int] = set()
-        for cover in gone:
-            touched.update(cover.interior.tolist(), cover.boundary.tolist())
-        added: dict[int, tuple[list[FenceKey], list[Fence]]] = {}
-        for cover in upserts:
-            for key in cover.interior.tolist():
-                added.setdefault(key, ([], []))[0].append(cover.fence.key)
-            for key in cover.boundary.tolist():
-                added.setdefault(key, ([], []))[1].append(cover.fence)
-        touched.update(added)
-        cells = dict(self.cells)
-        for key in touched:
-            _rewrite(cells, key, changed, added.get(key))
-        level_bits = dict(self.level_bits)
-        for bucket, bits in _bucket_bits(np.fromiter(added, np.uint64, len(added))).items():
-            level_bits[bucket] = level_bits.get(bucket, 0) | bits  # stale bits only cost a probe
-        levels = dict(self.levels)
-        levels.update({b: probes_for(level_bits[b]) for b in level_bits})
+        old = [Rows.of_cover(self.covers[i], 0) for i in changed if i in self.covers]
+        new_fences = [c.fence for c in upserts]
+        new = Rows.concat([Rows.of_cover(c, i) for i, c in enumerate(upserts)])
+        touched = set(Rows.concat([*old, new]).buckets().tolist())
+        adds = _Additions(new, new_fences)
+        buckets = dict(self.buckets)  # bucket -> node references only: small and quick
+        for bucket in touched:
+            node = _rebuilt(buckets.get(bucket), changed, adds, bucket)
+            if node is None:
+                buckets.pop(bucket, None)
+            else:
+                buckets[bucket] = node
         fences = {i: f for i, f in self.fences.items() if i not in changed}
         covers = {i: c for i, c in self.covers.items() if i not in changed}
         for cover in upserts:
             fences[cover.fence.fence_id] = cover.fence
             covers[cover.fence.fence_id] = cover
-        return Snapshot(fences, covers, cells, levels, level_bits)
+        own = self.cache.get("batch")
+        base, pending = (
+            (own, frozenset(touched))
+            if isinstance(own, BatchTable)
+            else (self.batch_base, self.pending | touched)
+        )
+        return Snapshot(fences, covers, buckets, base, pending)
 
 
-def _rewrite(
-    cells: dict[int, Entry],
-    key: int,
-    changed: set[str],
-    new: tuple[list[FenceKey], list[Fence]] | None,
-) -> None:
-    old = cells.get(key)
-    answers = [k for k in old[0] if k[0] not in changed] if old else []
-    tests = [f for f in old[1] if f.fence_id not in changed] if old else []
-    if new is not None:
-        answers += new[0]
-        tests += new[1]
-    if answers or tests:
-        cells[key] = (tuple(answers), tuple(tests))
-    else:
-        cells.pop(key, None)
+def _entries(grouped: Grouped, fences: list[Fence]) -> list[Entry]:
+    off, codes = grouped.entry_off.tolist(), grouped.entry_codes.tolist()
+    entries: list[Entry] = []
+    for lo, hi in zip(off[:-1], off[1:], strict=True):
+        part = codes[lo:hi]
+        entries.append(
+            (
+                tuple([fences[c >> 1].key for c in part if not c & 1]),
+                tuple([fences[c >> 1] for c in part if c & 1]),
+            )
+        )
+    return entries
 
 
-def _mix(values: U64, seed: int) -> U64:
-    """splitmix64 finaliser: spreads fence codes so that sums identify sets."""
-    with np.errstate(over="ignore"):
-        z = values + np.uint64((seed * 0x9E3779B97F4A7C15) & ((1 << 64) - 1))
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        out: U64 = z ^ (z >> np.uint64(31))
-    return out
+def _nodes(grouped: Grouped, entries: list[Entry]) -> dict[int, Node]:
+    leaf = resolution_of(grouped.cells) == QUERY_RES
+    defaults = dict(
+        zip(
+            grouped.cells[~leaf].tolist(),
+            [entries[i] for i in grouped.entry_of_cell[~leaf].tolist()],
+            strict=True,
+        )
+    )
+    cells = grouped.cells[leaf]
+    answers = [entries[i] for i in grouped.entry_of_cell[leaf].tolist()]
+    keys = cells.tolist()
+    owner = parents(cells, BUCKET_RES)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if cells.size else []
+    ends = np.r_[starts[1:], cells.size].tolist() if cells.size else []
+    nodes: dict[int, Node] = {}
+    for lo, hi, bucket in zip(list(starts), ends, owner[starts].tolist(), strict=True):
+        nodes[bucket] = (defaults.get(bucket, EMPTY_ENTRY), dict(zip(keys[lo:hi], answers[lo:hi])))
+    for bucket, default in defaults.items():
+        nodes.setdefault(bucket, (default, {}))
+    return nodes
 
 
-def _bucket_bits(keys: U64) -> dict[int, int]:
-    """For each res-``BUCKET_RES`` bucket, a bit set of the resolutions of keys over it."""
-    if keys.size == 0:
-        return {}
-    res = resolution_of(keys)
-    fine = res >= BUCKET_RES
-    buckets = [parents(keys[fine], BUCKET_RES)]
-    bits = [np.left_shift(np.int64(1), res[fine])]
-    for r in np.unique(res[~fine]).tolist():
-        kids = descendants_at(keys[res == r], BUCKET_RES)
-        buckets.append(kids)
-        bits.append(np.full(kids.size, 1 << r, dtype=np.int64))
-    all_buckets, all_bits = np.concatenate(buckets), np.concatenate(bits)
-    order = np.argsort(all_buckets, kind="stable")
-    all_buckets, all_bits = all_buckets[order], all_bits[order]
-    starts = np.flatnonzero(np.r_[True, all_buckets[1:] != all_buckets[:-1]])
-    merged = np.bitwise_or.reduceat(all_bits, starts)
-    return dict(zip(all_buckets[starts].tolist(), merged.tolist(), strict=True))
+class _Additions:
+    """New fences' rows, by bucket, as Python lists (one fence is a few thousand rows)."""
+
+    def __init__(self, rows: Rows, fences: list[Fence]) -> None:
+        self.fences = fences
+        self.default: dict[int, list[int]] = {}
+        self.leaf: dict[int, dict[int, list[int]]] = {}
+        for bucket, code in zip(rows.bucket_cells.tolist(), rows.bucket_codes.tolist(), strict=True):
+            self.default.setdefault(bucket, []).append(code)
+        owners = parents(rows.leaf_cells, BUCKET_RES).tolist()
+        for bucket, cell, code in zip(
+            owners, rows.leaf_cells.tolist(), rows.leaf_codes.tolist(), strict=True
+        ):
+            self.leaf.setdefault(bucket, {}).setdefault(cell, []).append(code)
+
+    def merged(self, entry: Entry, codes: list[int] | None) -> Entry:
+        if not codes:
+            return entry
+        keys = entry[0] + tuple([self.fences[c >> 1].key for c in codes if not c & 1])
+        tests = entry[1] + tuple([self.fences[c >> 1] for c in codes if c & 1])
+        return keys, tests
+
+
+def _without(entry: Entry, changed: set[str]) -> Entry:
+    keys, tests = entry
+    if any(k[0] in changed for k in keys) or any(f.fence_id in changed for f in tests):
+        keys = tuple([k for k in keys if k[0] not in changed])
+        tests = tuple([f for f in tests if f.fence_id not in changed])
+    return keys, tests
+
+
+def _rebuilt(node: Node | None, changed: set[str], adds: _Additions, bucket: int) -> Node | None:
+    """A bucket's node without the changed fences, then with the new ones added."""
+    old_default, old_leaf = node if node is not None else (EMPTY_ENTRY, {})
+    extra = adds.default.get(bucket)
+    default = adds.merged(_without(old_default, changed), extra)
+    memo: dict[int, Entry] = {}  # entries are shared between cells: rewrite each once
+    leaf: dict[int, Entry] = {}
+    for cell, entry in old_leaf.items():
+        new = memo.get(id(entry))
+        if new is None:
+            new = memo[id(entry)] = adds.merged(_without(entry, changed), extra)
+        leaf[cell] = new
+    for cell, codes in adds.leaf.get(bucket, {}).items():
+        leaf[cell] = adds.merged(leaf.get(cell, default), codes)
+    leaf = {cell: entry for cell, entry in leaf.items() if entry != default}
+    if not leaf and default == EMPTY_ENTRY:
+        return None
+    return default, leaf

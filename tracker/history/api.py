@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+import orjson
+from fastapi import APIRouter, Query, Request, Response
 
 from tracker.deps import PlatformDep, StaffDep
 from tracker.errors import BadRequest, NotFound
 from tracker.history import latest as latest_store
 from tracker.history import repo
 from tracker.ingest.validate import parse_time
+from tracker.registry.repo import VehicleRow
 from tracker.responses import JSONResponse
 
 router = APIRouter(prefix="/api/v1", tags=["positions"])
@@ -39,9 +41,17 @@ def _time_param(value: str | None, field: str, default: datetime) -> datetime:
     return parsed
 
 
-def _point(lon: float, lat: float, props: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-            "properties": props}  # fmt: skip
+def _decorate(feature: bytes, vehicle: VehicleRow | None) -> bytes:
+    """Splice plate and company into a rendered feature's properties (it ends in ``}}``)."""
+    if vehicle is None:
+        return feature
+    extra = b',"plate":' + orjson.dumps(vehicle.plate) + b',"company_id":%d}}' % vehicle.company_id
+    return feature[:-2] + extra
+
+
+def _in_box(feature: bytes, box: tuple[float, float, float, float]) -> bool:
+    lon, lat = orjson.loads(feature)["geometry"]["coordinates"]
+    return bool(box[0] <= lon <= box[2] and box[1] <= lat <= box[3])
 
 
 @router.get("/positions/latest", summary="Latest position of every vehicle (staff)")
@@ -50,21 +60,19 @@ async def latest_positions(
     _: StaffDep,
     company_id: int | None = None,
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
-) -> JSONResponse:
+) -> Response:
     box = _bbox(bbox)
     vehicles = await platform.vehicles.get_all()
-    features = []
-    for rec in await latest_store.latest_all(platform.pool, platform.redis):
-        vehicle = vehicles.get(rec["vehicle_id"])
+    parts = []
+    for vehicle_id, feature in (await latest_store.latest_all(platform.pool, platform.redis)).items():
+        vehicle = vehicles.get(vehicle_id)
         if company_id is not None and (vehicle is None or vehicle.company_id != company_id):
             continue
-        lon, lat = rec.pop("lon"), rec.pop("lat")
-        if box is not None and not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
+        if box is not None and not _in_box(feature, box):
             continue
-        if vehicle is not None:
-            rec["plate"], rec["company_id"] = vehicle.plate, vehicle.company_id
-        features.append(_point(lon, lat, rec))
-    return JSONResponse({"type": "FeatureCollection", "count": len(features), "features": features})
+        parts.append(_decorate(feature, vehicle))
+    body = b'{"type":"FeatureCollection","count":%d,"features":[%b]}' % (len(parts), b",".join(parts))
+    return Response(body, media_type="application/json")
 
 
 @router.get("/vehicles/{vehicle_id}/track", summary="A vehicle's track for a time range (staff)")
@@ -80,6 +88,8 @@ async def vehicle_track(
     include_flagged: bool = False,
     limit: Annotated[int, Query(ge=1, le=20_000)] = 5000,
     shape: Literal["points", "line"] = "points",
+    detail: Annotated[bool, Query(description="add received_at, altitude, satellites, "
+                                              "HDOP and alarm bits (slower)")] = False,
 ) -> JSONResponse:
     """Fixes in time order as GeoJSON; `interval_s` keeps the first fix of each interval;
     a full page carries `next`, the URL of the following page."""
@@ -93,29 +103,32 @@ async def vehicle_track(
     if await platform.vehicles.get(vehicle_id) is None:
         raise NotFound(f"no vehicle {vehicle_id}", field="vehicle_id")
     after_t = None if after is None else _time_param(after, "after", now)
-    q = repo.TrackQuery(vehicle_id, start_t, end_t, after_t, interval_s, include_flagged, limit)
+    q = repo.TrackQuery(vehicle_id, start_t, end_t, after_t, interval_s, include_flagged, limit,
+                        detail)  # fmt: skip
     async with platform.pool.connection() as conn:
         rows = await repo.track(conn, q)
-    body = _track_body(rows, vehicle_id, shape)
+    body = _track_body(rows, repo.track_columns(detail), vehicle_id, shape)
     if len(rows) == limit:
-        last = rows[-1]["fix_time"].astimezone(UTC).isoformat().replace("+00:00", "Z")
+        last = rows[-1][0].astimezone(UTC).isoformat().replace("+00:00", "Z")
         body["next"] = str(request.url.include_query_params(after=last))
     return JSONResponse(body)
 
 
-def _track_body(rows: list[dict[str, Any]], vehicle_id: int, shape: str) -> dict[str, Any]:
-    times = [r["fix_time"].astimezone(UTC).isoformat().replace("+00:00", "Z") for r in rows]
+def _track_body(
+    rows: list[tuple[Any, ...]], names: tuple[str, ...], vehicle_id: int, shape: str
+) -> dict[str, Any]:
+    x, y = names.index("lon"), names.index("lat")
     if shape == "line":
-        coords = [[r["lon"], r["lat"]] for r in rows]
+        coords = [[r[x], r[y]] for r in rows]
         geometry = {"type": "LineString", "coordinates": coords} if len(coords) > 1 else None
         feature = {"type": "Feature", "geometry": geometry,
-                   "properties": {"vehicle_id": vehicle_id, "times": times}}  # fmt: skip
+                   "properties": {"vehicle_id": vehicle_id, "times": [r[0] for r in rows]}}  # fmt: skip
         return {"type": "FeatureCollection", "count": len(rows), "features": [feature]}
-    features = []
-    for r, t in zip(rows, times, strict=True):
-        props = {k: v for k, v in r.items() if v is not None and k not in ("lon", "lat")}
-        props["fix_time"] = t
-        props["received_at"] = r["received_at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
-        features.append(_point(r["lon"], r["lat"], props))
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [r[x], r[y]]},
+         "properties": {k: v for k, v in zip(names, r, strict=True)
+                        if v is not None and k not in ("lon", "lat")}}
+        for r in rows
+    ]  # fmt: skip
     return {"type": "FeatureCollection", "vehicle_id": vehicle_id, "count": len(rows),
             "features": features}  # fmt: skip

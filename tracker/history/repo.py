@@ -9,10 +9,12 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-_FIELDS = (
-    "fix_time, received_at, lon, lat, speed_kmh, heading_deg, altitude_m, satellites, hdop, "
-    "valid, ignition, loaded, body_lifted, cover_closed, alarm_bits, flags"
-)
+# The columns the covering index holds (a track from these is an index-only scan) …
+_COVERED = "fix_time, lon, lat, speed_kmh, heading_deg, valid, ignition, loaded, body_lifted, "\
+    "cover_closed, flags"
+# … and the rest, read from the heap when a caller asks for detail.
+_DETAIL = "received_at, altitude_m, satellites, hdop, alarm_bits"
+_FIELDS = f"{_COVERED}, {_DETAIL}"
 AConn = psycopg.AsyncConnection[Any]
 
 
@@ -25,9 +27,16 @@ class TrackQuery:
     interval_s: int | None = None  # downsample: the first fix of each interval
     include_flagged: bool = False
     limit: int = 5000
+    detail: bool = False
 
 
-async def track(conn: AConn, q: TrackQuery) -> list[dict[str, Any]]:
+def track_columns(detail: bool) -> tuple[str, ...]:
+    return tuple(c.strip() for c in (_FIELDS if detail else _COVERED).split(","))
+
+
+async def track(conn: AConn, q: TrackQuery) -> list[tuple[Any, ...]]:
+    """Rows in ``track_columns(q.detail)`` order (binary transfer and tuples: long tracks)."""
+    fields = _FIELDS if q.detail else _COVERED
     where = ["vehicle_id = %(vehicle_id)s", "fix_time >= %(start)s", "fix_time < %(end)s"]
     params: dict[str, Any] = {"vehicle_id": q.vehicle_id, "start": q.start, "end": q.end,
                               "limit": q.limit, "interval_s": q.interval_s}  # fmt: skip
@@ -39,11 +48,11 @@ async def track(conn: AConn, q: TrackQuery) -> list[dict[str, Any]]:
     cond = " AND ".join(where)
     if q.interval_s:
         bucket = "time_bucket(make_interval(secs => %(interval_s)s), fix_time, %(start)s::timestamptz)"
-        sql = (f"SELECT DISTINCT ON ({bucket}) {_FIELDS} FROM pings WHERE {cond} "
+        sql = (f"SELECT DISTINCT ON ({bucket}) {fields} FROM pings WHERE {cond} "
                f"ORDER BY {bucket}, fix_time LIMIT %(limit)s")  # fmt: skip
     else:
-        sql = f"SELECT {_FIELDS} FROM pings WHERE {cond} ORDER BY fix_time LIMIT %(limit)s"
-    async with conn.cursor(row_factory=dict_row) as cur:
+        sql = f"SELECT {fields} FROM pings WHERE {cond} ORDER BY fix_time LIMIT %(limit)s"
+    async with conn.cursor(binary=True) as cur:
         await cur.execute(sql.encode(), params)
         return await cur.fetchall()
 

@@ -46,8 +46,8 @@ INSERT INTO pings (vehicle_id, fix_time, received_at, terminal_id, lon, lat, h3_
 SELECT v.id, t, t + interval '3 s', v.id,
        7.35 + 0.1 * (0.5 + 0.5 * sin(v.id + extract(epoch FROM t) / 900.0)),
        43.70 + 0.06 * (0.5 + 0.5 * cos(v.id * 1.3 + extract(epoch FROM t) / 1100.0)),
-       0, (v.id + extract(epoch FROM t))::int % 60, (v.id * 7 + extract(epoch FROM t))::int % 360,
-       12, 0.9, true, true, (extract(epoch FROM t)::bigint / 30 + v.id) % 10 = 0, 0, 0, 1
+       0, (v.id + extract(epoch FROM t))::int %% 60, (v.id * 7 + extract(epoch FROM t))::int %% 360,
+       12, 0.9, true, true, (extract(epoch FROM t)::bigint / 30 + v.id) %% 10 = 0, 0, 0, 1
   FROM vehicles v,
        generate_series(%(hour)s::timestamptz, %(hour)s::timestamptz + interval '1 hour'
                        - interval '30 s', interval '30 s') AS t

@@ -21,7 +21,7 @@ from tracker.ingest.models import Fix
 
 log = logging.getLogger(__name__)
 
-LATEST_KEY = "tracker:latest"  # hash: vehicle id -> JSON of its newest fix
+LATEST_KEY = "tracker:latest"  # hash: vehicle id -> GeoJSON feature of its newest fix
 LATEST_TIME_KEY = "tracker:latest:t"  # hash: vehicle id -> fix time in epoch microseconds
 STREAM_PREFIX = "tracker:fixes:"
 
@@ -73,27 +73,30 @@ def decode_rows(payload: bytes) -> list[dict[str, Any]]:
     return [dict(zip(STREAM_FIELDS, row, strict=True)) for row in orjson.loads(payload)]
 
 
-def fix_record(fix: Fix) -> dict[str, Any]:
-    """The compact JSON form of a fix used on streams and for latest positions."""
-    rec: dict[str, Any] = {
-        "vehicle_id": fix.vehicle_id,
-        "time": fix.fix_time.isoformat().replace("+00:00", "Z"),
-        "received_at": fix.received_at.isoformat().replace("+00:00", "Z"),
-        "lon": fix.lon,
-        "lat": fix.lat,
-        "speed_kmh": fix.speed_kmh,
-        "heading_deg": fix.heading_deg,
-        "valid": fix.valid,
-        "flags": fix.flags,
-        "alarm_bits": fix.alarm_bits,
-        "source": fix.source,
-    }
-    for name in ("altitude_m", "satellites", "hdop", "ignition", "loaded", "body_lifted",
-                 "cover_closed"):  # fmt: skip
+_LATEST_PROPS = ("speed_kmh", "heading_deg", "altitude_m", "satellites", "hdop", "ignition",
+                 "loaded", "body_lifted", "cover_closed")  # fmt: skip
+JSON_OPTS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+
+
+def point_feature(lon: float, lat: float, props: dict[str, Any]) -> bytes:
+    """A GeoJSON Point feature, rendered once (read endpoints splice these without parsing)."""
+    return orjson.dumps(
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+         "properties": props},
+        option=JSON_OPTS,
+    )  # fmt: skip
+
+
+def latest_feature(fix: Fix) -> bytes:
+    """The latest-position record of a vehicle, as kept in Redis."""
+    props: dict[str, Any] = {"vehicle_id": fix.vehicle_id, "time": fix.fix_time,
+                             "received_at": fix.received_at, "valid": fix.valid,
+                             "alarm_bits": fix.alarm_bits, "source": fix.source}  # fmt: skip
+    for name in _LATEST_PROPS:
         value = getattr(fix, name)
         if value is not None:
-            rec[name] = value
-    return rec
+            props[name] = value
+    return point_feature(fix.lon, fix.lat, props)
 
 
 class StreamPublisher:
@@ -169,6 +172,6 @@ class StreamPublisher:
             if newest:
                 args: list[Any] = []
                 for vid, fix in newest.items():
-                    args += [vid, epoch_us(fix), orjson.dumps(fix_record(fix))]
+                    args += [vid, epoch_us(fix), latest_feature(fix)]
                 await self._latest(keys=[LATEST_KEY, LATEST_TIME_KEY], args=args, client=pipe)
             await pipe.execute()

@@ -130,15 +130,21 @@ class GroupCommitWriter:
     async def _connect(self) -> psycopg.AsyncConnection[object]:
         delay_s = 0.2
         while True:
+            conn: psycopg.AsyncConnection[object] | None = None
             try:
-                conn = await psycopg.AsyncConnection.connect(self._conninfo)
+                conn = await psycopg.AsyncConnection.connect(self._conninfo)  # type: ignore[assignment]
+                assert conn is not None
                 await conn.execute(
                     f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} "
                     "(LIKE pings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
                 )
                 await conn.commit()
-                return conn  # type: ignore[return-value]
-            except psycopg.OperationalError as exc:
+                return conn
+            except BaseException as exc:
+                if conn is not None:
+                    await conn.close()
+                if not isinstance(exc, psycopg.OperationalError):
+                    raise
                 log.warning("writer cannot connect (%s); retrying in %.1f s", exc, delay_s)
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, 5.0)
@@ -155,8 +161,7 @@ class GroupCommitWriter:
                     for job in jobs:
                         if not job.future.done():
                             job.future.set_exception(Unavailable("storage failed; retry"))
-                    with contextlib.suppress(Exception):
-                        await conn.close()
+                    await conn.close()
                     conn = await self._connect()
                     continue
                 self._answer(jobs, new_keys)

@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--concurrency", type=int, default=16, help="requests in flight at most")
     add("--timeout", type=float, default=10.0, help="per-request timeout in seconds")
     add("--max-batch", type=int, default=100, help="merge a truck's queued uploads up to N fixes")
+    add("--protocol", choices=("http", "jt808"), default="http", help="jt808: TCP to --gateway")
+    add("--gateway", default="127.0.0.1:6808", help="jt808: the gateway's host:port")
     return parser
 
 
@@ -188,6 +190,10 @@ def main(argv: list[str]) -> int:
         print(f"tracker simulate: {selected}", file=sys.stderr)
         return 1
     print(OSM_CREDIT, flush=True)
+    if args.protocol == "jt808":
+        from tracker.ingest.jt808.simulate import run
+
+        return run(args, selected)
     try:
         counters = asyncio.run(simulate(args, selected))
     except DataUnavailableError as exc:

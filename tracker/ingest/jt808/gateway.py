@@ -1,0 +1,235 @@
+"""The JT/T 808 TCP gateway: terminal connections in, fixes into the ingest pipeline.
+
+One :class:`TerminalConnection` (an ``asyncio.Protocol``) per socket: bytes go through the
+codec's :class:`FrameSplitter` (bounded), frames are queued (bounded: reading pauses when the
+queue is full or the peer stops reading our replies) and handled in order by a task that exists
+only while there is work, so 10,000 idle terminals cost no tasks. One sweeper closes idle
+connections. Run it with ``tracker gateway`` (its own process) or inside the API process
+(``TRACKER_JT808__IN_API=true``, see :func:`gateway_running`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import resource
+import signal
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import cast
+
+from tracker.deps import Platform
+from tracker.ingest.jt808.framing import FrameSplitter
+from tracker.ingest.jt808.session import (
+    GatewayStats,
+    Session,
+    SessionHandler,
+    SessionRegistry,
+    Work,
+)
+from tracker.settings import Jt808Settings, Settings
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUED_FRAMES = 64  # per connection; reading pauses beyond this
+WRITE_HIGH_WATER = 64 * 1024
+
+
+class TerminalConnection(asyncio.Protocol):
+    def __init__(self, gateway: Jt808Gateway) -> None:
+        self.gateway = gateway
+        self.splitter = FrameSplitter()
+        self.session = Session(close=self.close)
+        self.queue: deque[bytes] = deque()
+        self.transport: asyncio.Transport | None = None
+        self.worker: asyncio.Task[None] | None = None
+        self.last_seen = 0.0
+        self._read_paused = False
+        self._write_paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport = cast(asyncio.Transport, transport)  # uvloop: not a subclass
+        self.last_seen = self.gateway.loop.time()
+        if not self.gateway.admit(self):
+            transport.abort()
+            return
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gateway.forget(self)
+        if self.worker is not None:
+            self.worker.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_seen = self.gateway.loop.time()
+        self.queue.extend(self.splitter.feed(data))
+        if not self.queue:
+            return
+        if len(self.queue) >= MAX_QUEUED_FRAMES:
+            self._pause_reading()
+        if self.worker is None:
+            self.worker = self.gateway.loop.create_task(self._drain())
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._resume_reading()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def _pause_reading(self) -> None:
+        if not self._read_paused and self.transport is not None:
+            self._read_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._read_paused and not self._write_paused and len(self.queue) < MAX_QUEUED_FRAMES:
+            self._read_paused = False
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
+
+    async def _drain(self) -> None:
+        handler, session = self.gateway.handler, self.session
+        try:
+            while self.queue and not session.closing:
+                now = self.gateway.loop.time()
+                work: list[Work] = []
+                while self.queue:
+                    work.extend(handler.decode(session, self.queue.popleft(), now))
+                self._resume_reading()
+                replies = await handler.handle(session, work)
+                self._write(replies)
+        except Exception:  # a handler bug must not leave the terminal unanswered forever
+            log.exception("connection handler failed; closing the connection")
+            self.close()
+        finally:
+            self.worker = None
+        if session.closing:
+            self.close()
+
+    def _write(self, replies: list[bytes]) -> None:
+        transport = self.transport
+        if replies and transport is not None and not transport.is_closing():
+            transport.write(b"".join(replies))
+
+
+class Jt808Gateway:
+    def __init__(self, platform: Platform, settings: Jt808Settings | None = None) -> None:
+        self.settings = settings or platform.settings.jt808
+        self.stats = GatewayStats()
+        self.registry = SessionRegistry(self.stats)
+        self.handler = SessionHandler(
+            self.settings, platform.pool, platform.ingest, self.registry, self.stats
+        )
+        self.connections: set[TerminalConnection] = set()
+        self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop  # set by start()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._server = await self.loop.create_server(
+            lambda: TerminalConnection(self),
+            self.settings.host,
+            self.settings.port,
+            backlog=4096,
+            reuse_address=True,
+        )
+        self._sweeper = asyncio.create_task(self._sweep(), name="jt808-idle-sweeper")
+        log.info("JT/T 808 gateway listening on %s:%d", self.settings.host, self.port)
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            conn.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def admit(self, conn: TerminalConnection) -> bool:
+        if len(self.connections) >= self.settings.max_connections:
+            log.warning("connection refused: %d connections open", len(self.connections))
+            return False
+        self.connections.add(conn)
+        self.stats.connections = len(self.connections)
+        return True
+
+    def forget(self, conn: TerminalConnection) -> None:
+        self.connections.discard(conn)
+        self.registry.unbind(conn.session)
+        self.stats.connections = len(self.connections)
+
+    async def _sweep(self) -> None:
+        idle_s = self.settings.idle_timeout_s
+        while True:
+            await asyncio.sleep(min(max(idle_s / 4, 0.05), 5.0))
+            cutoff = self.loop.time() - idle_s
+            for conn in [c for c in self.connections if c.last_seen < cutoff]:
+                if conn.worker is None:  # a frame being answered is not idleness
+                    self.stats.idle_closed += 1
+                    conn.close()
+
+
+@contextlib.asynccontextmanager
+async def gateway_running(platform: Platform) -> AsyncIterator[Jt808Gateway]:
+    """Run a gateway on a started platform (the API lifespan, ``tracker gateway``, tests)."""
+    gateway = Jt808Gateway(platform)
+    await gateway.start()
+    try:
+        yield gateway
+    finally:
+        await gateway.stop()
+
+
+def raise_fd_limit() -> int:
+    """Allow as many sockets as the hard limit permits; return the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft
+
+
+async def _serve(settings: Settings) -> None:
+    from tracker.app import create_app, lifespan  # the API's own platform lifecycle
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    app = create_app(settings)
+    async with lifespan(app), gateway_running(app.state.platform) as gateway:
+        print(f"JT/T 808 gateway on {settings.jt808.host}:{gateway.port}", flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="tracker gateway", description=__doc__)
+    parser.add_argument("--host", help="defaults to TRACKER_JT808__HOST")
+    parser.add_argument("--port", type=int, help="defaults to TRACKER_JT808__PORT (6808)")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    settings = Settings.load()
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = settings.model_copy(update={"jt808": settings.jt808.model_copy(update=overrides)})
+    raise_fd_limit()
+    import uvloop
+
+    uvloop.run(_serve(settings))
+    return 0

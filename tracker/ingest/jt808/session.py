@@ -1,0 +1,306 @@
+"""Per-terminal sessions: what a connection's frames mean and how they are answered.
+
+Frames are first decoded (pure, synchronous); the decoded work of one read is then handled in
+order. Consecutive location messages go to the ingest pipeline in one call, and their 0x8001s
+are written only after the pipeline answered, i.e. after the fixes are committed. A refused fix
+(validation, filters) is still answered with result 0: the frame was well-formed and handled,
+and a retransmission would be refused again. A storage failure is answered with result 1 so the
+terminal keeps the report and sends it again.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from psycopg_pool import AsyncConnectionPool
+
+from tracker.errors import TrackerError
+from tracker.ingest.jt808 import repo
+from tracker.ingest.jt808.codec import Message, decode_message, general_reply, registration_reply
+from tracker.ingest.jt808.errors import Jt808Error, Result
+from tracker.ingest.jt808.fixes import SensorMappings, report_to_item
+from tracker.ingest.jt808.frame import DecodeOptions, Frame, decode_frame
+from tracker.ingest.jt808.location import LocationBatch, LocationReport
+from tracker.ingest.jt808.messages import (
+    Authentication,
+    Heartbeat,
+    Logout,
+    Registration,
+    RegistrationResult,
+    TerminalResponse,
+)
+from tracker.ingest.jt808.sensors import STANDARD, SensorMapping
+from tracker.ingest.jt808.subpackets import Reassembler
+from tracker.ingest.models import Fix
+from tracker.ingest.service import IngestService
+from tracker.ingest.validate import FieldErrors
+from tracker.settings import Jt808Settings
+
+log = logging.getLogger(__name__)
+
+Work = tuple[Frame, Message] | bytes  # a decoded message, or a reply already decided
+Location = LocationReport | LocationBatch
+
+
+@dataclass(slots=True)
+class GatewayStats:
+    connections: int = 0
+    frames: int = 0
+    dropped_frames: int = 0  # unreadable: no reply possible
+    bad_frames: int = 0  # answered with result 2 or 3
+    fixes_stored: int = 0
+    fixes_duplicate: int = 0
+    fixes_rejected: int = 0
+    replaced_sessions: int = 0
+    idle_closed: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class Session:
+    """One connection's view of its terminal."""
+
+    close: Callable[[], None]
+    phone: str | None = None
+    terminal: repo.Jt808Terminal | None = None
+    authenticated: bool = False
+    mapping: SensorMapping = STANDARD
+    closing: bool = False  # logged out: close once the reply is written
+    serial: int = 0
+    reassembler: Reassembler | None = field(default=None, repr=False)
+
+    def next_serial(self) -> int:
+        self.serial = (self.serial + 1) & 0xFFFF
+        return self.serial
+
+
+class SessionRegistry:
+    """Authenticated sessions by phone: a new connection of a terminal replaces the old."""
+
+    def __init__(self, stats: GatewayStats) -> None:
+        self._by_phone: dict[str, Session] = {}
+        self._stats = stats
+
+    def __len__(self) -> int:
+        return len(self._by_phone)
+
+    def get(self, phone: str) -> Session | None:
+        return self._by_phone.get(phone)
+
+    def bind(self, session: Session, phone: str) -> None:
+        if session.phone is not None and session.phone != phone:
+            self.unbind(session)
+        old = self._by_phone.get(phone)
+        if old is not None and old is not session:
+            self._stats.replaced_sessions += 1
+            old.authenticated = False
+            old.close()
+        session.phone = phone
+        self._by_phone[phone] = session
+
+    def unbind(self, session: Session) -> None:
+        if session.phone is not None and self._by_phone.get(session.phone) is session:
+            del self._by_phone[session.phone]
+
+
+class SessionHandler:
+    """Decodes and answers frames for every session of a gateway."""
+
+    def __init__(
+        self,
+        settings: Jt808Settings,
+        pool: AsyncConnectionPool,
+        ingest: IngestService,
+        registry: SessionRegistry,
+        stats: GatewayStats,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.ingest = ingest
+        self.registry = registry
+        self.stats = stats
+        self.options = DecodeOptions(verify_checksum=settings.strict_checksum)
+        self.mappings = SensorMappings(settings.models)
+        self.utc_offset = timedelta(hours=settings.utc_offset_h)
+
+    # -- decoding (pure) ---------------------------------------------------------------------
+
+    def decode(self, session: Session, content: bytes, now: float) -> list[Work]:
+        """One frame's content to work items; errors become replies or are dropped."""
+        self.stats.frames += 1
+        try:
+            frame = decode_frame(content, self.options)
+            if not frame.header.is_subpacket:
+                return [(frame, decode_message(frame))]
+            return self._subpacket(session, frame, now)
+        except Jt808Error as err:
+            if err.should_reply and err.header is not None and err.reply_result is not None:
+                self.stats.bad_frames += 1
+                return [general_reply(err.header, err.reply_result, serial=session.next_serial())]
+            self.stats.dropped_frames += 1
+            log.debug("dropped a frame: %s", err.message)
+            return []
+
+    def _subpacket(self, session: Session, frame: Frame, now: float) -> list[Work]:
+        if session.reassembler is None:
+            session.reassembler = Reassembler(max_messages=8)
+        whole = session.reassembler.add(frame, now)
+        if whole is None:  # each packet is acknowledged, the completing one after handling
+            return [general_reply(frame.header, Result.OK, serial=session.next_serial())]
+        whole = replace(whole, header=replace(whole.header, serial=frame.header.serial))
+        return [(whole, decode_message(whole))]
+
+    # -- handling ----------------------------------------------------------------------------
+
+    async def handle(self, session: Session, work: list[Work]) -> list[bytes]:
+        """Replies for ``work``, in order; location runs are stored in one pipeline call."""
+        replies: list[bytes] = []
+        i = 0
+        while i < len(work):
+            item = work[i]
+            if isinstance(item, bytes):
+                replies.append(item)
+                i += 1
+                continue
+            if isinstance(item[1], LocationReport | LocationBatch):
+                j = i
+                while j < len(work) and _is_location(work[j]):
+                    j += 1
+                replies.extend(await self._locations(session, work[i:j]))  # type: ignore[arg-type]
+                i = j
+                continue
+            reply = await self._session_message(session, item[0], item[1])
+            if reply is not None:
+                replies.append(reply)
+            i += 1
+        return replies
+
+    async def _session_message(self, session: Session, frame: Frame, msg: Message) -> bytes | None:
+        header = frame.header
+        if isinstance(msg, TerminalResponse):
+            return None  # acknowledges one of our commands; nothing to answer
+        if isinstance(msg, Registration):
+            return await self._register(session, frame, msg)
+        if isinstance(msg, Authentication):
+            ok = await self._authenticate(session, frame, msg)
+            result = Result.OK if ok else Result.FAILURE
+            return general_reply(header, result, serial=session.next_serial())
+        if isinstance(msg, Logout):
+            self.registry.unbind(session)
+            session.authenticated = False
+            session.closing = True
+            return general_reply(header, Result.OK, serial=session.next_serial())
+        if isinstance(msg, Heartbeat):
+            return general_reply(header, Result.OK, serial=session.next_serial())
+        self.stats.bad_frames += 1  # a platform message sent to the platform
+        return general_reply(header, Result.UNSUPPORTED, serial=session.next_serial())
+
+    async def _register(self, session: Session, frame: Frame, msg: Registration) -> bytes:
+        header, phone = frame.header, frame.header.phone
+        async with self.pool.connection() as conn:
+            terminal = await repo.terminal_by_phone(conn, phone)
+            if terminal is None and self.settings.auto_register:
+                terminal = await repo.auto_register(conn, phone, msg.plate, msg.model or None)
+                if terminal is None:
+                    result = RegistrationResult.VEHICLE_UNKNOWN
+                    return registration_reply(header, result, serial=session.next_serial())
+            if terminal is None or not terminal.active:
+                result = RegistrationResult.TERMINAL_UNKNOWN
+                return registration_reply(header, result, serial=session.next_serial())
+            code = terminal.auth_code or secrets.token_hex(8)
+            if code != terminal.auth_code:
+                await repo.store_auth_code(conn, terminal.terminal_id, code)
+        log.info("terminal %s registered", phone)
+        return registration_reply(header, RegistrationResult.OK, code, serial=session.next_serial())
+
+    async def _authenticate(self, session: Session, frame: Frame, msg: Authentication) -> bool:
+        phone = frame.header.phone
+        async with self.pool.connection() as conn:
+            terminal = await repo.terminal_by_phone(conn, phone)
+        ok = (
+            terminal is not None
+            and terminal.active
+            and terminal.auth_code is not None
+            and hmac.compare_digest(terminal.auth_code.encode(), msg.auth_code.encode())
+        )
+        if not ok or terminal is None:
+            log.info("terminal %s failed authentication", phone)
+            if session.phone == phone:
+                session.authenticated = False
+            return False
+        self._attach(session, terminal, phone)
+        session.authenticated = True
+        return True
+
+    def _attach(self, session: Session, terminal: repo.Jt808Terminal, phone: str) -> None:
+        session.terminal = terminal
+        session.mapping = self.mappings.for_model(terminal.model)
+        self.registry.bind(session, phone)
+
+    async def _reporter(self, session: Session, phone: str) -> repo.Jt808Terminal | None:
+        """The terminal whose fixes this session may report for ``phone``, or ``None``."""
+        held = session.terminal if session.phone == phone else None
+        if held is not None and (session.authenticated or not self.settings.require_auth):
+            return held if held.may_report else None
+        if self.settings.require_auth:
+            return None
+        async with self.pool.connection() as conn:  # lenient mode: locations before 0x0102
+            terminal = await repo.terminal_by_phone(conn, phone)
+        if terminal is None:
+            return None
+        self._attach(session, terminal, phone)
+        return terminal if terminal.may_report else None
+
+    async def _locations(
+        self, session: Session, group: list[tuple[Frame, Location]]
+    ) -> list[bytes]:
+        received_at = datetime.now(UTC)
+        items: list[Fix | FieldErrors] = []
+        accepted: list[bool] = []
+        for frame, msg in group:
+            terminal = await self._reporter(session, frame.header.phone)
+            accepted.append(terminal is not None)
+            if terminal is None:
+                continue
+            reports = msg.reports if isinstance(msg, LocationBatch) else (msg,)
+            items.extend(self._item(r, terminal, received_at, session.mapping) for r in reports)
+        result = await self._store(items)
+        return [
+            general_reply(
+                frame.header, result if ok else Result.FAILURE, serial=session.next_serial()
+            )
+            for (frame, _), ok in zip(group, accepted, strict=True)
+        ]
+
+    def _item(
+        self,
+        report: LocationReport,
+        terminal: repo.Jt808Terminal,
+        received_at: datetime,
+        mapping: SensorMapping,
+    ) -> Fix | FieldErrors:
+        assert terminal.vehicle_id is not None
+        return report_to_item(report, vehicle_id=terminal.vehicle_id,
+                              terminal_id=terminal.terminal_id, received_at=received_at,
+                              mapping=mapping, utc_offset=self.utc_offset)  # fmt: skip
+
+    async def _store(self, items: list[Fix | FieldErrors]) -> Result:
+        if not items:
+            return Result.OK
+        try:
+            outcome = await self.ingest.ingest(items)
+        except TrackerError as exc:  # storage unavailable: nothing was acknowledged
+            log.warning("could not store %d fixes: %s", len(items), exc.message)
+            return Result.FAILURE
+        self.stats.fixes_stored += outcome.accepted
+        self.stats.fixes_duplicate += outcome.duplicates
+        self.stats.fixes_rejected += outcome.rejected
+        return Result.OK
+
+
+def _is_location(item: Work) -> bool:
+    return not isinstance(item, bytes) and isinstance(item[1], LocationReport | LocationBatch)
