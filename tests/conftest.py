@@ -69,8 +69,13 @@ def clean(database_url: str, redis_url: str) -> Iterator[None]:
 
 @pytest.fixture
 def settings(database_url: str, redis_url: str, clean: None) -> Settings:
-    return Settings(env="test", database_url=database_url, redis_url=redis_url,
-                    migrate_on_start=False, staff_token="test-staff")  # fmt: skip
+    return Settings(
+        env="test",
+        database_url=database_url,
+        redis_url=redis_url,
+        migrate_on_start=False,
+        staff_token="test-staff",
+    )
 
 
 @pytest.fixture

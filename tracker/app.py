@@ -45,8 +45,16 @@ def build_platform(settings: Settings) -> Platform:
         publisher.submit(stored)
 
     writer.on_stored = after_commit
-    return Platform(settings, pool, redis, writer, publisher, ingest,
-                    TerminalAuthenticator(pool), VehicleDirectory(pool))  # fmt: skip
+    return Platform(
+        settings,
+        pool,
+        redis,
+        writer,
+        publisher,
+        ingest,
+        TerminalAuthenticator(pool),
+        VehicleDirectory(pool),
+    )
 
 
 @asynccontextmanager

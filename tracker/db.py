@@ -63,7 +63,7 @@ def migrate(conninfo: str) -> list[int]:
                        applied_at timestamptz NOT NULL DEFAULT now())"""
             )
             rows = conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
-            done = dict(rows)
+            done: dict[int, str] = {int(v): str(c) for v, c in rows}
             for mig in load_migrations():
                 if mig.version in done:
                     if done[mig.version] != mig.checksum:

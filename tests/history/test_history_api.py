@@ -20,14 +20,26 @@ def iso(t: datetime) -> str:
 
 async def post(client: AsyncClient, token: str, fixes: list[dict[str, Any]]) -> None:
     for i in range(0, len(fixes), 1000):
-        resp = await client.post("/api/v1/positions", json={"fixes": fixes[i : i + 1000]},
-                                 headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        resp = await client.post(
+            "/api/v1/positions",
+            json={"fixes": fixes[i : i + 1000]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert resp.status_code == 200 and resp.json()["rejected"] == 0, resp.text
 
 
-def drive(n: int, step_s: int = 30, lon0: float = 7.40, lat0: float = 43.72) -> list[dict[str, Any]]:
-    return [{"time": iso(T0 + timedelta(seconds=i * step_s)), "lon": lon0 + i * 1e-4,
-             "lat": lat0, "speed_kmh": 12.0} for i in range(n)]  # fmt: skip
+def drive(
+    n: int, step_s: int = 30, lon0: float = 7.40, lat0: float = 43.72
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "time": iso(T0 + timedelta(seconds=i * step_s)),
+            "lon": lon0 + i * 1e-4,
+            "lat": lat0,
+            "speed_kmh": 12.0,
+        }
+        for i in range(n)
+    ]
 
 
 async def test_track_in_time_order_with_pages(
@@ -100,10 +112,14 @@ async def test_latest_by_company_and_bbox(
     assert {f["properties"]["plate"] for f in everything["features"]} == {"L-001", "L-002"}
     newest = {f["properties"]["vehicle_id"]: f for f in everything["features"]}
     assert newest[a]["geometry"]["coordinates"] == [7.4004, 43.72]
-    company_b = {f["properties"]["vehicle_id"] for f in everything["features"]
-                 if f["properties"]["company_id"] == newest[b]["properties"]["company_id"]}  # fmt: skip
-    by_company = await client.get(url, params={"company_id": str(newest[b]["properties"]["company_id"])},
-                                  headers=staff)  # fmt: skip
+    company_b = {
+        f["properties"]["vehicle_id"]
+        for f in everything["features"]
+        if f["properties"]["company_id"] == newest[b]["properties"]["company_id"]
+    }
+    by_company = await client.get(
+        url, params={"company_id": str(newest[b]["properties"]["company_id"])}, headers=staff
+    )
     assert {f["properties"]["vehicle_id"] for f in by_company.json()["features"]} == company_b
     boxed = await client.get(url, params={"bbox": "7.45,43.7,7.6,43.8"}, headers=staff)
     assert [f["properties"]["vehicle_id"] for f in boxed.json()["features"]] == [b]
@@ -114,7 +130,7 @@ async def test_latest_by_company_and_bbox(
 async def test_latest_rebuilt_from_database_when_redis_lost_it(
     client: AsyncClient, fleet: Any, staff: dict[str, str], rdb: redis.Redis
 ) -> None:
-    vid, token = fleet.truck("L-003")
+    _, token = fleet.truck("L-003")
     await post(client, token, drive(10))
     platform = client.app.state.platform  # type: ignore[attr-defined]
     await platform.publisher.stop()

@@ -25,13 +25,27 @@ def _free_port() -> int:
 
 
 def _start_server(port: int, database_url: str, redis_url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TRACKER_DATABASE_URL": database_url, "TRACKER_REDIS_URL": redis_url,
-           "TRACKER_ENV": "test"}  # fmt: skip
+    env = {
+        **os.environ,
+        "TRACKER_DATABASE_URL": database_url,
+        "TRACKER_REDIS_URL": redis_url,
+        "TRACKER_ENV": "test",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tracker.cli", "serve", "--port", str(port), "--log-level",
-         "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tracker.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -59,8 +73,15 @@ class Sender(threading.Thread):
         for _ in range(200):
             self.seq += 1
             t = (self.t0 + timedelta(seconds=self.seq)).isoformat().replace("+00:00", "Z")
-            out.append({"time": t, "lon": 7.4 + (self.seq % 1000) * 1e-5, "lat": 43.7,
-                        "speed_kmh": float(self.seq % 90), "heading_deg": float(self.seq % 360)})  # fmt: skip
+            out.append(
+                {
+                    "time": t,
+                    "lon": 7.4 + (self.seq % 1000) * 1e-5,
+                    "lat": 43.7,
+                    "speed_kmh": float(self.seq % 90),
+                    "heading_deg": float(self.seq % 360),
+                }
+            )
         return out
 
     def run(self) -> None:
@@ -68,8 +89,11 @@ class Sender(threading.Thread):
             while not self.stop.is_set():
                 fixes = self.batch()
                 try:
-                    resp = http.post(self.url, json={"fixes": fixes},
-                                     headers={"Authorization": f"Bearer {self.token}"})  # fmt: skip
+                    resp = http.post(
+                        self.url,
+                        json={"fixes": fixes},
+                        headers={"Authorization": f"Bearer {self.token}"},
+                    )
                 except httpx.HTTPError:
                     self.failures += 1
                     time.sleep(0.05)

@@ -37,11 +37,24 @@ def stored_rows(db: psycopg.Connection[Any], vehicle_id: int) -> list[tuple[Any,
 async def test_stored_rows_equal_what_was_sent(client: AsyncClient, fleet: Any, db: Any) -> None:
     vid, token = fleet.truck("A-001")
     sent = [
-        fix(0, 7.41, 43.72, speed_kmh=35.5, heading_deg=90.0, altitude_m=55.0, satellites=11,
-            hdop=0.8, valid=True, ignition=True, loaded=True, body_lifted=False,
-            cover_closed=True, alarm_bits=4096),
+        fix(
+            0,
+            7.41,
+            43.72,
+            speed_kmh=35.5,
+            heading_deg=90.0,
+            altitude_m=55.0,
+            satellites=11,
+            hdop=0.8,
+            valid=True,
+            ignition=True,
+            loaded=True,
+            body_lifted=False,
+            cover_closed=True,
+            alarm_bits=4096,
+        ),
         fix(15, 7.4105, 43.7201, speed_kmh=0.0, heading_deg=359.5, loaded=False),
-    ]  # fmt: skip
+    ]
     resp = await client.post("/api/v1/positions", json={"fixes": sent}, headers=auth(token))
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -51,8 +64,23 @@ async def test_stored_rows_equal_what_was_sent(client: AsyncClient, fleet: Any, 
     assert len(rows) == 2
     first = rows[0]
     assert first[0] == datetime.fromisoformat(sent[0]["time"])
-    assert first[1:] == (7.41, 43.72, 35.5, 90.0, 55.0, 11, pytest.approx(0.8), True, True,
-                         True, False, True, 4096, 0, 1)  # fmt: skip
+    assert first[1:] == (
+        7.41,
+        43.72,
+        35.5,
+        90.0,
+        55.0,
+        11,
+        pytest.approx(0.8),
+        True,
+        True,
+        True,
+        False,
+        True,
+        4096,
+        0,
+        1,
+    )
     assert rows[1][4] == 359.5 and rows[1][10] is False and rows[1][9] is None
 
 
@@ -78,8 +106,17 @@ async def test_bad_fixes_are_named_and_good_ones_stored(
     results = resp.json()["results"]
     fields = [r.get("errors", [{}])[0].get("field") for r in results]
     assert [r["status"] for r in results] == ["stored"] + ["rejected"] * 9 + ["stored"]
-    assert fields[1:10] == ["lon", "time", "speed_kmh", "heading_deg", "loaded", "time", "time",
-                            "colour", "fix"]  # fmt: skip
+    assert fields[1:10] == [
+        "lon",
+        "time",
+        "speed_kmh",
+        "heading_deg",
+        "loaded",
+        "time",
+        "time",
+        "colour",
+        "fix",
+    ]
     assert "time zone" in results[7]["errors"][0]["message"]
     assert len(stored_rows(db, vid)) == 2
 
@@ -179,8 +216,9 @@ async def test_noise_filters(client: AsyncClient, fleet: Any, db: Any) -> None:
         fix(30, 7.4005, 43.7001, valid=False),  # invalid: flagged
         fix(40, 7.401, 43.7002),
     ]
-    body = (await client.post("/api/v1/positions", json={"fixes": batch},
-                              headers=auth(token))).json()  # fmt: skip
+    body = (
+        await client.post("/api/v1/positions", json={"fixes": batch}, headers=auth(token))
+    ).json()
     statuses = [r["status"] for r in body["results"]]
     assert statuses == ["stored", "rejected", "rejected", "stored", "stored", "stored"]
     assert body["results"][1]["errors"][0]["field"] == "lon"
@@ -194,8 +232,9 @@ async def test_streams_and_latest_in_redis(
     client: AsyncClient, fleet: Any, rdb: redis.Redis
 ) -> None:
     vid, token = fleet.truck("A-010")
-    await client.post("/api/v1/positions", json={"fixes": [fix(0), fix(10, 7.421)]},
-                      headers=auth(token))  # fmt: skip
+    await client.post(
+        "/api/v1/positions", json={"fixes": [fix(0), fix(10, 7.421)]}, headers=auth(token)
+    )
     await client.app.state.platform.publisher.stop()  # type: ignore[attr-defined]
     entries = [e for key in rdb.keys(f"{STREAM_PREFIX}*") for e in rdb.xrange(key)]
     published = [f for _, e in entries for f in decode_rows(e[b"fixes"])]

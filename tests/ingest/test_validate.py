@@ -48,8 +48,9 @@ def test_time_forms() -> None:
 
 
 def test_heading_360_is_north() -> None:
-    out = validate_fix({"time": "2026-11-23T02:00:00Z", "lon": 1, "lat": 1, "heading_deg": 360},
-                       1, 1, NOW)  # fmt: skip
+    out = validate_fix(
+        {"time": "2026-11-23T02:00:00Z", "lon": 1, "lat": 1, "heading_deg": 360}, 1, 1, NOW
+    )
     assert isinstance(out, Fix) and out.heading_deg == 0.0
 
 

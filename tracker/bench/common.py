@@ -21,7 +21,9 @@ def scratch_database(settings: Settings, name: str) -> str:
     """Drop and create database ``name`` on the configured server, migrated; return its URL."""
     admin = psycopg.conninfo.make_conninfo(settings.database_url, dbname="postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = psycopg.conninfo.make_conninfo(settings.database_url, dbname=name)
     migrate(url)
@@ -29,7 +31,11 @@ def scratch_database(settings: Settings, name: str) -> str:
 
 
 def redis_db_url(settings: Settings, db: int) -> str:
-    base = settings.redis_url.rsplit("/", 1)[0] if settings.redis_url.count("/") > 2 else settings.redis_url
+    base = (
+        settings.redis_url.rsplit("/", 1)[0]
+        if settings.redis_url.count("/") > 2
+        else settings.redis_url
+    )
     return f"{base}/{db}"
 
 
@@ -43,10 +49,21 @@ def start_server(
     port: int, env: dict[str, str], workers: int = 1, extra: Sequence[str] = ()
 ) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tracker.cli", "serve", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", *extra],
+        [
+            sys.executable,
+            "-m",
+            "tracker.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            *extra,
+        ],
         env={**os.environ, **env},
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

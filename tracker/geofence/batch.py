@@ -16,7 +16,15 @@ import numpy as np
 from h3ronpy.vector import coordinates_to_cells
 from numpy.typing import NDArray
 
-from tracker.geofence.cells import BUCKET_RES, QUERY_RES, U64, parents, resolution_of
+from tracker.geofence.cells import (
+    BUCKET_RES,
+    DEFAULT_SLOT,
+    QUERY_RES,
+    U64,
+    leaf_cells,
+    parents,
+    resolution_of,
+)
 from tracker.geofence.fences import Fence, FenceKey
 from tracker.geofence.projection import FloatArray
 from tracker.geofence.rows import Grouped, ragged_ranges
@@ -24,7 +32,9 @@ from tracker.geofence.rows import Grouped, ragged_ranges
 I64 = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 Entry = tuple[tuple[FenceKey, ...], tuple[Fence, ...]]
-Node = tuple[Entry, dict[int, Entry]]  # (bucket answer, cell -> own answer)
+# A bucket's answer, or its cells' answers in slots (see snapshot.py)
+Node = Entry | list[Entry]
+EMPTY_ENTRY: Entry = ((), ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +94,11 @@ class BatchTable:
         new_leaf: list[tuple[int, int]] = []
         new_bucket: list[tuple[int, int]] = []
         for bucket in buckets:
-            node = nodes.get(bucket)
-            if node is None:
-                continue
-            if node[0][0] or node[0][1]:  # a bucket without an answer of its own: no row
-                new_bucket.append((bucket, builder.entry_id(node[0])))
-            new_leaf.extend((cell, builder.entry_id(e)) for cell, e in node[1].items())
+            default, own = unpack(nodes.get(bucket))
+            if default[0] or default[1]:  # a bucket without an answer of its own: no row
+                new_bucket.append((bucket, builder.entry_id(default)))
+            cells = leaf_cells(bucket, np.array(list(own), dtype=np.int64)).tolist()
+            new_leaf.extend(zip(cells, map(builder.entry_id, own.values()), strict=True))
         leaf_cells, leaf_entry = _splice(self.leaf_cells[keep_leaf], self.leaf_entry[keep_leaf],
                                          new_leaf)  # fmt: skip
         bucket_cells, bucket_entry = _splice(
@@ -133,6 +142,16 @@ class BatchTable:
             sub = fix[pick]
             keep[pick] = self.fences[int(sorted_fence[lo])].covers_many(lons[sub], lats[sub])
         return keep
+
+
+def unpack(node: Node | None) -> tuple[Entry, dict[int, Entry]]:
+    """A node as (bucket answer, slot -> answer for the slots that differ from it)."""
+    if node is None:
+        return EMPTY_ENTRY, {}
+    if not isinstance(node, list):
+        return node, {}
+    default = node[DEFAULT_SLOT]
+    return default, {i: e for i, e in enumerate(node) if e is not default and i != DEFAULT_SLOT}
 
 
 def _find(table: U64, cells: U64) -> tuple[BoolArray, I64]:

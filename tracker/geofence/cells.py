@@ -70,3 +70,32 @@ def descendants_at(cells: U64, res: int) -> U64:
     """All children at ``res`` of cells no finer than ``res``."""
     out, _ = expand_to(cells, np.zeros(np.asarray(cells).size, dtype=np.int64), res)
     return out
+
+
+def unique_cells(cells: U64) -> U64:
+    """Sorted unique cells (a plain sort: numpy's hash-based unique is slower on these)."""
+    out = np.sort(np.asarray(cells, dtype=np.uint64))
+    if out.size == 0:
+        return out
+    kept: U64 = out[np.r_[True, out[1:] != out[:-1]]]
+    return kept
+
+
+# A ``QUERY_RES`` cell's place in its ``BUCKET_RES`` bucket: digits 10 to 12 (9 bits).
+SLOT_SHIFT = 3 * (15 - QUERY_RES)
+SLOT_MASK = (1 << 3 * (QUERY_RES - BUCKET_RES)) - 1
+DEFAULT_SLOT = SLOT_MASK  # digits 7-7-7 name no cell: the slot holds the bucket's own answer
+_LEAF_BASE_AND = _ALL & ~_RES_BITS & ~_low_digits(BUCKET_RES)
+_LEAF_BASE_OR = (QUERY_RES << _RES_SHIFT) | _low_digits(QUERY_RES)
+
+
+def slots_of(cells: U64) -> NDArray[np.int64]:
+    out = ((cells >> np.uint64(SLOT_SHIFT)) & np.uint64(SLOT_MASK)).astype(np.int64)
+    return out
+
+
+def leaf_cells(bucket: int, slots: NDArray[np.int64]) -> U64:
+    """The ``QUERY_RES`` cells at ``slots`` of ``bucket``."""
+    base = np.uint64((bucket & _LEAF_BASE_AND) | _LEAF_BASE_OR)
+    out: U64 = base | (slots.astype(np.uint64) << np.uint64(SLOT_SHIFT))
+    return out

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tracker.geofence.cells import BUCKET_RES, QUERY_RES, U64, expand_to, parents, resolution_of
+from tracker.geofence.cells import (
+    BUCKET_RES,
+    QUERY_RES,
+    U64,
+    expand_to,
+    parents,
+    resolution_of,
+    unique_cells,
+)
 from tracker.geofence.cover import Cover
 
 I64 = NDArray[np.int64]
@@ -52,7 +60,7 @@ class Rows:
 
     def buckets(self) -> U64:
         """Every bucket these rows touch."""
-        return np.unique(np.r_[self.bucket_cells, parents(self.leaf_cells, BUCKET_RES)])
+        return unique_cells(np.r_[self.bucket_cells, parents(self.leaf_cells, BUCKET_RES)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +82,7 @@ def ragged_ranges(starts: I64, lengths: I64) -> I64:
 
 def with_bucket_rows(rows: Rows) -> tuple[U64, I64]:
     """All rows, each leaf cell also given its bucket's rows."""
-    leaves = np.unique(rows.leaf_cells)
+    leaves = unique_cells(rows.leaf_cells)
     order = np.argsort(rows.bucket_cells, kind="stable")
     b_cells, b_codes = rows.bucket_cells[order], rows.bucket_codes[order]
     of_leaf = parents(leaves, BUCKET_RES)

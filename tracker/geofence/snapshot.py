@@ -1,8 +1,9 @@
-"""An immutable index snapshot: bucket -> (bucket answer, cell -> answer), plus its fences.
+"""An immutable index snapshot: bucket -> answer, or bucket -> 512 slots of cell answers.
 
-A lookup computes its ``QUERY_RES`` cell, finds the ``BUCKET_RES`` bucket by bit masks, and
-takes the cell's answer or, when the cell has no own entry, the bucket's: two dict hits. An
-answer is ``(keys inside, fences to test exactly)``. A lookup reads ``GeofenceIndex._snapshot``
+A lookup computes its ``QUERY_RES`` cell, finds its ``BUCKET_RES`` bucket by bit masks (one dict
+hit) and, when the bucket's cells differ, indexes the bucket's slot list with the cell's three
+last digits (no hashing, few cache misses). An answer is ``(keys inside, fences to test
+exactly)``. A lookup reads ``GeofenceIndex._snapshot``
 once and works on that object only. Updates rebuild only the buckets the changed fences touch
 (copy on write, a few hundred cells each) and publish a new snapshot with one reference
 assignment, so no lookup ever sees half an update.
@@ -15,13 +16,21 @@ from dataclasses import dataclass, field
 import numpy as np
 from h3.api.basic_int import latlng_to_cell
 
-from tracker.geofence.batch import BatchTable, Entry, Node
-from tracker.geofence.cells import BUCKET_RES, QUERY_RES, parent_masks, parents, resolution_of
+from tracker.geofence.batch import EMPTY_ENTRY, BatchTable, Entry, Node, unpack
+from tracker.geofence.cells import (
+    BUCKET_RES,
+    QUERY_RES,
+    SLOT_MASK,
+    SLOT_SHIFT,
+    parent_masks,
+    parents,
+    resolution_of,
+    slots_of,
+)
 from tracker.geofence.cover import Cover
 from tracker.geofence.fences import Fence, FenceKey
 from tracker.geofence.rows import Grouped, Rows, group, with_bucket_rows
 
-EMPTY_ENTRY: Entry = ((), ())
 _BUCKET_AND, _BUCKET_OR = parent_masks(BUCKET_RES)
 
 
@@ -56,7 +65,9 @@ class Snapshot:
         node = self.buckets.get((cell & _BUCKET_AND) | _BUCKET_OR)
         if node is None:
             return ()
-        keys, tests = node[1].get(cell, node[0])
+        if node.__class__ is list:
+            node = node[(cell >> SLOT_SHIFT) & SLOT_MASK]
+        keys, tests = node
         if not tests:
             return keys
         return keys + tuple([f.key for f in tests if f.covers_xy(lon, lat)])
@@ -126,16 +137,28 @@ def _nodes(grouped: Grouped, entries: list[Entry]) -> dict[int, Node]:
     )
     cells = grouped.cells[leaf]
     answers = [entries[i] for i in grouped.entry_of_cell[leaf].tolist()]
-    keys = cells.tolist()
+    slots = slots_of(cells).tolist()
     owner = parents(cells, BUCKET_RES)
-    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if cells.size else []
-    ends = np.r_[starts[1:], cells.size].tolist() if cells.size else []
-    nodes: dict[int, Node] = {}
-    for lo, hi, bucket in zip(list(starts), ends, owner[starts].tolist(), strict=True):
-        nodes[bucket] = (defaults.get(bucket, EMPTY_ENTRY), dict(zip(keys[lo:hi], answers[lo:hi])))
-    for bucket, default in defaults.items():
-        nodes.setdefault(bucket, (default, {}))
+    nodes: dict[int, Node] = dict(defaults)
+    if cells.size == 0:
+        return nodes
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    ends = np.r_[starts[1:], cells.size].tolist()
+    for lo, hi, bucket in zip(starts.tolist(), ends, owner[starts].tolist(), strict=True):
+        node = [defaults.get(bucket, EMPTY_ENTRY)] * (SLOT_MASK + 1)
+        for slot, answer in zip(slots[lo:hi], answers[lo:hi], strict=True):
+            node[slot] = answer
+        nodes[bucket] = node
     return nodes
+
+
+def pack(default: Entry, own: dict[int, Entry]) -> Node | None:
+    if not own:
+        return None if default == EMPTY_ENTRY else default
+    node = [default] * (SLOT_MASK + 1)
+    for slot, entry in own.items():
+        node[slot] = entry
+    return node
 
 
 class _Additions:
@@ -148,10 +171,9 @@ class _Additions:
         for bucket, code in zip(rows.bucket_cells.tolist(), rows.bucket_codes.tolist(), strict=True):
             self.default.setdefault(bucket, []).append(code)
         owners = parents(rows.leaf_cells, BUCKET_RES).tolist()
-        for bucket, cell, code in zip(
-            owners, rows.leaf_cells.tolist(), rows.leaf_codes.tolist(), strict=True
-        ):
-            self.leaf.setdefault(bucket, {}).setdefault(cell, []).append(code)
+        slots = slots_of(rows.leaf_cells).tolist()
+        for bucket, slot, code in zip(owners, slots, rows.leaf_codes.tolist(), strict=True):
+            self.leaf.setdefault(bucket, {}).setdefault(slot, []).append(code)
 
     def merged(self, entry: Entry, codes: list[int] | None) -> Entry:
         if not codes:
@@ -171,19 +193,16 @@ def _without(entry: Entry, changed: set[str]) -> Entry:
 
 def _rebuilt(node: Node | None, changed: set[str], adds: _Additions, bucket: int) -> Node | None:
     """A bucket's node without the changed fences, then with the new ones added."""
-    old_default, old_leaf = node if node is not None else (EMPTY_ENTRY, {})
+    old_default, old_own = unpack(node)
     extra = adds.default.get(bucket)
     default = adds.merged(_without(old_default, changed), extra)
     memo: dict[int, Entry] = {}  # entries are shared between cells: rewrite each once
-    leaf: dict[int, Entry] = {}
-    for cell, entry in old_leaf.items():
+    own: dict[int, Entry] = {}
+    for slot, entry in old_own.items():
         new = memo.get(id(entry))
         if new is None:
             new = memo[id(entry)] = adds.merged(_without(entry, changed), extra)
-        leaf[cell] = new
-    for cell, codes in adds.leaf.get(bucket, {}).items():
-        leaf[cell] = adds.merged(leaf.get(cell, default), codes)
-    leaf = {cell: entry for cell, entry in leaf.items() if entry != default}
-    if not leaf and default == EMPTY_ENTRY:
-        return None
-    return default, leaf
+        own[slot] = new
+    for slot, codes in adds.leaf.get(bucket, {}).items():
+        own[slot] = adds.merged(own.get(slot, default), codes)
+    return pack(default, {slot: e for slot, e in own.items() if e != default})

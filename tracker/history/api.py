@@ -64,14 +64,19 @@ async def latest_positions(
     box = _bbox(bbox)
     vehicles = await platform.vehicles.get_all()
     parts = []
-    for vehicle_id, feature in (await latest_store.latest_all(platform.pool, platform.redis)).items():
+    for vehicle_id, feature in (
+        await latest_store.latest_all(platform.pool, platform.redis)
+    ).items():
         vehicle = vehicles.get(vehicle_id)
         if company_id is not None and (vehicle is None or vehicle.company_id != company_id):
             continue
         if box is not None and not _in_box(feature, box):
             continue
         parts.append(_decorate(feature, vehicle))
-    body = b'{"type":"FeatureCollection","count":%d,"features":[%b]}' % (len(parts), b",".join(parts))
+    body = b'{"type":"FeatureCollection","count":%d,"features":[%b]}' % (
+        len(parts),
+        b",".join(parts),
+    )
     return Response(body, media_type="application/json")
 
 
@@ -88,8 +93,10 @@ async def vehicle_track(
     include_flagged: bool = False,
     limit: Annotated[int, Query(ge=1, le=20_000)] = 5000,
     shape: Literal["points", "line"] = "points",
-    detail: Annotated[bool, Query(description="add received_at, altitude, satellites, "
-                                              "HDOP and alarm bits (slower)")] = False,
+    detail: Annotated[
+        bool,
+        Query(description="add received_at, altitude, satellites, HDOP and alarm bits (slower)"),
+    ] = False,
 ) -> JSONResponse:
     """Fixes in time order as GeoJSON; `interval_s` keeps the first fix of each interval;
     a full page carries `next`, the URL of the following page."""
@@ -103,8 +110,9 @@ async def vehicle_track(
     if await platform.vehicles.get(vehicle_id) is None:
         raise NotFound(f"no vehicle {vehicle_id}", field="vehicle_id")
     after_t = None if after is None else _time_param(after, "after", now)
-    q = repo.TrackQuery(vehicle_id, start_t, end_t, after_t, interval_s, include_flagged, limit,
-                        detail)  # fmt: skip
+    q = repo.TrackQuery(
+        vehicle_id, start_t, end_t, after_t, interval_s, include_flagged, limit, detail
+    )
     async with platform.pool.connection() as conn:
         rows = await repo.track(conn, q)
     body = _track_body(rows, repo.track_columns(detail), vehicle_id, shape)
@@ -121,14 +129,27 @@ def _track_body(
     if shape == "line":
         coords = [[r[x], r[y]] for r in rows]
         geometry = {"type": "LineString", "coordinates": coords} if len(coords) > 1 else None
-        feature = {"type": "Feature", "geometry": geometry,
-                   "properties": {"vehicle_id": vehicle_id, "times": [r[0] for r in rows]}}  # fmt: skip
+        feature = {
+            "type": "Feature",
+            "geometry": geometry,
+            "properties": {"vehicle_id": vehicle_id, "times": [r[0] for r in rows]},
+        }
         return {"type": "FeatureCollection", "count": len(rows), "features": [feature]}
     features = [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [r[x], r[y]]},
-         "properties": {k: v for k, v in zip(names, r, strict=True)
-                        if v is not None and k not in ("lon", "lat")}}
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [r[x], r[y]]},
+            "properties": {
+                k: v
+                for k, v in zip(names, r, strict=True)
+                if v is not None and k not in ("lon", "lat")
+            },
+        }
         for r in rows
-    ]  # fmt: skip
-    return {"type": "FeatureCollection", "vehicle_id": vehicle_id, "count": len(rows),
-            "features": features}  # fmt: skip
+    ]
+    return {
+        "type": "FeatureCollection",
+        "vehicle_id": vehicle_id,
+        "count": len(rows),
+        "features": features,
+    }

@@ -24,8 +24,11 @@ _SOURCES = {1: "http", 2: "jt808"}
 
 
 def _feature(row: dict[str, Any]) -> tuple[int, datetime, bytes]:
-    props = {k: v for k, v in row.items() if v is not None and k not in ("lon", "lat", "fix_time",
-                                                                         "flags")}  # fmt: skip
+    props = {
+        k: v
+        for k, v in row.items()
+        if v is not None and k not in ("lon", "lat", "fix_time", "flags")
+    }
     props["time"] = row["fix_time"]
     props["source"] = _SOURCES.get(row["source"], "http")
     return row["vehicle_id"], row["fix_time"], point_feature(row["lon"], row["lat"], props)
@@ -44,8 +47,9 @@ async def rebuild(pool: AsyncConnectionPool, redis: aioredis.Redis) -> int:
         return 0
     async with redis.pipeline(transaction=True) as pipe:
         for vehicle_id, fix_time, feature in found:
-            pipe.hsetnx(LATEST_TIME_KEY, vehicle_id, int(fix_time.timestamp() * 1_000_000))
-            pipe.hsetnx(LATEST_KEY, vehicle_id, feature)
+            t_us = str(int(fix_time.timestamp() * 1_000_000))
+            pipe.hsetnx(LATEST_TIME_KEY, str(vehicle_id), t_us)
+            pipe.hsetnx(LATEST_KEY, str(vehicle_id), feature)  # type: ignore[arg-type]
         await pipe.execute()
     log.info("rebuilt latest positions of %d vehicles from the database", len(found))
     return len(found)
@@ -62,7 +66,7 @@ async def ensure_latest(pool: AsyncConnectionPool, redis: aioredis.Redis) -> Non
 async def latest_all(pool: AsyncConnectionPool, redis: aioredis.Redis) -> dict[int, bytes]:
     """Vehicle id → rendered feature of its newest fix."""
     try:
-        raw: dict[bytes, bytes] = await redis.hgetall(LATEST_KEY)
+        raw: dict[bytes, bytes] = await redis.hgetall(LATEST_KEY)  # type: ignore[misc]
     except aioredis.RedisError as exc:
         log.warning("Redis unavailable for latest positions (%s); reading the database", exc)
         return {vid: feature for vid, _, feature in await _from_db(pool)}

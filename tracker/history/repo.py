@@ -10,8 +10,10 @@ import psycopg
 from psycopg.rows import dict_row
 
 # The columns the covering index holds (a track from these is an index-only scan) …
-_COVERED = "fix_time, lon, lat, speed_kmh, heading_deg, valid, ignition, loaded, body_lifted, "\
+_COVERED = (
+    "fix_time, lon, lat, speed_kmh, heading_deg, valid, ignition, loaded, body_lifted, "
     "cover_closed, flags"
+)
 # … and the rest, read from the heap when a caller asks for detail.
 _DETAIL = "received_at, altitude_m, satellites, hdop, alarm_bits"
 _FIELDS = f"{_COVERED}, {_DETAIL}"
@@ -38,8 +40,13 @@ async def track(conn: AConn, q: TrackQuery) -> list[tuple[Any, ...]]:
     """Rows in ``track_columns(q.detail)`` order (binary transfer and tuples: long tracks)."""
     fields = _FIELDS if q.detail else _COVERED
     where = ["vehicle_id = %(vehicle_id)s", "fix_time >= %(start)s", "fix_time < %(end)s"]
-    params: dict[str, Any] = {"vehicle_id": q.vehicle_id, "start": q.start, "end": q.end,
-                              "limit": q.limit, "interval_s": q.interval_s}  # fmt: skip
+    params: dict[str, Any] = {
+        "vehicle_id": q.vehicle_id,
+        "start": q.start,
+        "end": q.end,
+        "limit": q.limit,
+        "interval_s": q.interval_s,
+    }
     if q.after is not None:
         where.append("fix_time > %(after)s")
         params["after"] = q.after
@@ -47,9 +54,13 @@ async def track(conn: AConn, q: TrackQuery) -> list[tuple[Any, ...]]:
         where.append("flags = 0")
     cond = " AND ".join(where)
     if q.interval_s:
-        bucket = "time_bucket(make_interval(secs => %(interval_s)s), fix_time, %(start)s::timestamptz)"
-        sql = (f"SELECT DISTINCT ON ({bucket}) {fields} FROM pings WHERE {cond} "
-               f"ORDER BY {bucket}, fix_time LIMIT %(limit)s")  # fmt: skip
+        bucket = (
+            "time_bucket(make_interval(secs => %(interval_s)s), fix_time, %(start)s::timestamptz)"
+        )
+        sql = (
+            f"SELECT DISTINCT ON ({bucket}) {fields} FROM pings WHERE {cond} "
+            f"ORDER BY {bucket}, fix_time LIMIT %(limit)s"
+        )
     else:
         sql = f"SELECT {fields} FROM pings WHERE {cond} ORDER BY fix_time LIMIT %(limit)s"
     async with conn.cursor(binary=True) as cur:

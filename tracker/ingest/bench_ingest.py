@@ -40,12 +40,19 @@ BENCH_REDIS_DB = 14
 def _fixes(seq: int, n: int, t0: datetime, rng: random.Random) -> list[dict[str, Any]]:
     out = []
     for s in range(seq, seq + n):
-        out.append({
-            "time": (t0 + timedelta(seconds=s)).isoformat(),
-            "lon": 7.40 + rng.random() * 0.05, "lat": 43.70 + rng.random() * 0.05,
-            "speed_kmh": rng.random() * 60, "heading_deg": rng.random() * 359,
-            "satellites": 12, "hdop": 0.9, "ignition": True, "loaded": s % 2 == 0,
-        })  # fmt: skip
+        out.append(
+            {
+                "time": (t0 + timedelta(seconds=s)).isoformat(),
+                "lon": 7.40 + rng.random() * 0.05,
+                "lat": 43.70 + rng.random() * 0.05,
+                "speed_kmh": rng.random() * 60,
+                "heading_deg": rng.random() * 359,
+                "satellites": 12,
+                "hdop": 0.9,
+                "ignition": True,
+                "loaded": s % 2 == 0,
+            }
+        )
     return out
 
 
@@ -66,8 +73,14 @@ async def _client(args: dict[str, Any], tokens: list[str], counter: Any) -> dict
                 seq[token] += n
                 started = time.perf_counter()
                 try:
-                    resp = await http.post(args["url"], content=body, headers={
-                        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})  # fmt: skip
+                    resp = await http.post(
+                        args["url"],
+                        content=body,
+                        headers={
+                            "Authorization": f"Bearer {token}",
+                            "Content-Type": "application/json",
+                        },
+                    )
                 except httpx.HTTPError:
                     stats["errors"] += 1
                     continue
@@ -91,29 +104,45 @@ def _client_proc(args: dict[str, Any], tokens: list[str], counter: Any, out: Any
     out.put(asyncio.run(_client(args, tokens, counter)))
 
 
-def _phase(label: str, env: dict[str, str], opts: argparse.Namespace, tokens: list[str],
-           duration_s: int) -> dict[str, Any]:  # fmt: skip
+def _phase(
+    label: str, env: dict[str, str], opts: argparse.Namespace, tokens: list[str], duration_s: int
+) -> dict[str, Any]:
     port = free_port()
     server = start_server(port, env, workers=opts.workers)
     ctx = mp.get_context("spawn")
     counter, out = ctx.Value("q", 0), ctx.Queue()
-    args = {"url": f"http://127.0.0.1:{port}/api/v1/positions", "duration_s": duration_s,
-            "batch_min": opts.batch_min, "batch_max": opts.batch_max,
-            "concurrency": opts.concurrency}  # fmt: skip
-    procs = [ctx.Process(target=_client_proc, args=({**args, "seed": i}, tokens[i::opts.clients],
-                                                    counter, out)) for i in range(opts.clients)]  # fmt: skip
+    args = {
+        "url": f"http://127.0.0.1:{port}/api/v1/positions",
+        "duration_s": duration_s,
+        "batch_min": opts.batch_min,
+        "batch_max": opts.batch_max,
+        "concurrency": opts.concurrency,
+    }
+    procs = [
+        ctx.Process(
+            target=_client_proc, args=({**args, "seed": i}, tokens[i :: opts.clients], counter, out)
+        )
+        for i in range(opts.clients)
+    ]
     started = time.monotonic()
     try:
         for p in procs:
             p.start()
-        with Progress(TextColumn(f"[bold]{label}"), BarColumn(), TimeRemainingColumn(),
-                      TextColumn("{task.fields[rate]}")) as progress:  # fmt: skip
+        with Progress(
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[rate]}"),
+        ) as progress:
             task = progress.add_task(label, total=duration_s, rate="")
             while any(p.is_alive() for p in procs) and out.qsize() < len(procs):
                 elapsed = time.monotonic() - started
                 rate = counter.value / max(elapsed, 1e-3)
-                progress.update(task, completed=min(elapsed, duration_s),
-                                rate=f"{counter.value:,} acked · {rate:,.0f} fixes/s")  # fmt: skip
+                progress.update(
+                    task,
+                    completed=min(elapsed, duration_s),
+                    rate=f"{counter.value:,} acked · {rate:,.0f} fixes/s",
+                )
                 time.sleep(0.5)
         results = [out.get(timeout=120) for _ in procs]
         elapsed_s = time.monotonic() - started
@@ -123,10 +152,16 @@ def _phase(label: str, env: dict[str, str], opts: argparse.Namespace, tokens: li
         stop_server(server)
     latencies = [v for r in results for v in r["latencies_ms"]]
     acked = sum(r["acked"] for r in results)
-    return {"fixes_per_s": round(acked / elapsed_s), "acknowledged": acked,
-            "sent": sum(r["sent"] for r in results), "errors": sum(r["errors"] for r in results),
-            "requests": len(latencies), "p50_ack_ms": round(percentile(latencies, 50), 1),
-            "p99_ack_ms": round(percentile(latencies, 99), 1), "duration_s": round(elapsed_s, 1)}  # fmt: skip
+    return {
+        "fixes_per_s": round(acked / elapsed_s),
+        "acknowledged": acked,
+        "sent": sum(r["sent"] for r in results),
+        "errors": sum(r["errors"] for r in results),
+        "requests": len(latencies),
+        "p50_ack_ms": round(percentile(latencies, 50), 1),
+        "p99_ack_ms": round(percentile(latencies, 99), 1),
+        "duration_s": round(elapsed_s, 1),
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -149,9 +184,13 @@ def main(argv: list[str]) -> int:
     env = {"TRACKER_DATABASE_URL": db_url, "TRACKER_REDIS_URL": r_url, "TRACKER_ENV": "test"}
     baseline = None
     if opts.baseline_duration > 0:
-        baseline = _phase("baseline: one commit per request",
-                          {**env, "TRACKER_WRITER_MAX_ROWS": "100", "TRACKER_WRITER_CONNECTIONS": "8"},
-                          opts, tokens, opts.baseline_duration)  # fmt: skip
+        baseline = _phase(
+            "baseline: one commit per request",
+            {**env, "TRACKER_WRITER_MAX_ROWS": "100", "TRACKER_WRITER_CONNECTIONS": "8"},
+            opts,
+            tokens,
+            opts.baseline_duration,
+        )
         with psycopg.connect(db_url, autocommit=True) as conn:
             conn.execute("TRUNCATE pings")
         redis.Redis.from_url(r_url).flushdb()
@@ -164,7 +203,10 @@ def main(argv: list[str]) -> int:
     if baseline:
         result["baseline"] = baseline
         result["vs_baseline"] = round(result["fixes_per_s"] / max(1, baseline["fixes_per_s"]), 2)
-    result.update(workers=opts.workers, clients=opts.clients * opts.concurrency,
-                  batch=[opts.batch_min, opts.batch_max])  # fmt: skip
+    result.update(
+        workers=opts.workers,
+        clients=opts.clients * opts.concurrency,
+        batch=[opts.batch_min, opts.batch_max],
+    )
     print(orjson.dumps(result).decode())
     return 0 if result["stored_equals_acknowledged"] else 1

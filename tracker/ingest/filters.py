@@ -76,8 +76,11 @@ def _implied_speed_kmh(a: Fix, b: Fix) -> tuple[float, float]:
 
 
 def _active_rules(cfg: FilterSettings) -> list[tuple[FixFlag, str, Rule, bool]]:
-    return [(flag, field, rule, getattr(cfg, attr) == "reject")
-            for attr, flag, field, rule in _RULES if getattr(cfg, attr) != "off"]  # fmt: skip
+    return [
+        (flag, field, rule, getattr(cfg, attr) == "reject")
+        for attr, flag, field, rule in _RULES
+        if getattr(cfg, attr) != "off"
+    ]
 
 
 def apply_filters(

@@ -54,44 +54,90 @@ def epoch_us(fix: Fix) -> int:
 # A stream entry holds ``fixes``: a JSON array of rows in this column order (compact and cheap
 # to build: times as epoch microseconds). ``decode_rows`` turns them back into dicts.
 STREAM_FIELDS = (
-    "vehicle_id", "t_us", "received_us", "lon", "lat", "speed_kmh", "heading_deg", "altitude_m",
-    "satellites", "hdop", "valid", "ignition", "loaded", "body_lifted", "cover_closed",
-    "alarm_bits", "flags", "source",
-)  # fmt: skip
+    "vehicle_id",
+    "t_us",
+    "received_us",
+    "lon",
+    "lat",
+    "speed_kmh",
+    "heading_deg",
+    "altitude_m",
+    "satellites",
+    "hdop",
+    "valid",
+    "ignition",
+    "loaded",
+    "body_lifted",
+    "cover_closed",
+    "alarm_bits",
+    "flags",
+    "source",
+)
 
 
 def stream_row(fix: Fix) -> list[Any]:
     return [
-        fix.vehicle_id, int(fix.fix_time.timestamp() * 1e6),
-        int(fix.received_at.timestamp() * 1e6), fix.lon, fix.lat, fix.speed_kmh,
-        fix.heading_deg, fix.altitude_m, fix.satellites, fix.hdop, fix.valid, fix.ignition,
-        fix.loaded, fix.body_lifted, fix.cover_closed, fix.alarm_bits, fix.flags, fix.source,
-    ]  # fmt: skip
+        fix.vehicle_id,
+        int(fix.fix_time.timestamp() * 1e6),
+        int(fix.received_at.timestamp() * 1e6),
+        fix.lon,
+        fix.lat,
+        fix.speed_kmh,
+        fix.heading_deg,
+        fix.altitude_m,
+        fix.satellites,
+        fix.hdop,
+        fix.valid,
+        fix.ignition,
+        fix.loaded,
+        fix.body_lifted,
+        fix.cover_closed,
+        fix.alarm_bits,
+        fix.flags,
+        fix.source,
+    ]
 
 
 def decode_rows(payload: bytes) -> list[dict[str, Any]]:
     return [dict(zip(STREAM_FIELDS, row, strict=True)) for row in orjson.loads(payload)]
 
 
-_LATEST_PROPS = ("speed_kmh", "heading_deg", "altitude_m", "satellites", "hdop", "ignition",
-                 "loaded", "body_lifted", "cover_closed")  # fmt: skip
+_LATEST_PROPS = (
+    "speed_kmh",
+    "heading_deg",
+    "altitude_m",
+    "satellites",
+    "hdop",
+    "ignition",
+    "loaded",
+    "body_lifted",
+    "cover_closed",
+)
 JSON_OPTS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
 def point_feature(lon: float, lat: float, props: dict[str, Any]) -> bytes:
     """A GeoJSON Point feature, rendered once (read endpoints splice these without parsing)."""
     return orjson.dumps(
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-         "properties": props},
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": props,
+        },
         option=JSON_OPTS,
-    )  # fmt: skip
+    )
 
 
 def latest_feature(fix: Fix) -> bytes:
     """The latest-position record of a vehicle, as kept in Redis."""
-    props: dict[str, Any] = {"vehicle_id": fix.vehicle_id, "time": fix.fix_time,
-                             "received_at": fix.received_at, "valid": fix.valid,
-                             "alarm_bits": fix.alarm_bits, "source": fix.source}  # fmt: skip
+    props: dict[str, Any] = {
+        "vehicle_id": fix.vehicle_id,
+        "time": fix.fix_time,
+        "received_at": fix.received_at,
+        "valid": fix.valid,
+        "alarm_bits": fix.alarm_bits,
+        "source": fix.source,
+    }
     for name in _LATEST_PROPS:
         value = getattr(fix, name)
         if value is not None:
@@ -109,6 +155,8 @@ class StreamPublisher:
         self._backlog: deque[list[Fix]] = deque()
         self._backlog_groups = backlog_groups
         self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()  # set while the backlog is empty
+        self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self._latest = redis.register_script(_LATEST_LUA)
         self.dropped_groups = 0
@@ -120,6 +168,7 @@ class StreamPublisher:
             self.dropped_groups += 1
             log.warning("stream backlog full: dropped a group (engine will catch up from DB)")
         self._backlog.append(fixes)
+        self._idle.clear()
         self._wakeup.set()
 
     async def start(self) -> None:
@@ -129,9 +178,7 @@ class StreamPublisher:
         if self._task is None:
             return
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(drain_s):
-                while self._backlog:
-                    await asyncio.sleep(0.01)
+            await asyncio.wait_for(self._idle.wait(), drain_s)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -151,6 +198,7 @@ class StreamPublisher:
                     continue
                 self._backlog.popleft()
                 self.published_fixes += len(group)
+            self._idle.set()
 
     async def publish(self, fixes: list[Fix]) -> None:
         by_shard: dict[int, list[list[Any]]] = {}

@@ -28,15 +28,51 @@ log = logging.getLogger(__name__)
 
 SOURCES = {"http": 1, "jt808": 2}
 COLUMNS = (
-    "vehicle_id", "fix_time", "received_at", "terminal_id", "lon", "lat", "h3_cell",
-    "speed_kmh", "heading_deg", "altitude_m", "satellites", "hdop", "valid", "ignition",
-    "loaded", "body_lifted", "cover_closed", "alarm_bits", "flags", "source", "extra",
-)  # fmt: skip
+    "vehicle_id",
+    "fix_time",
+    "received_at",
+    "terminal_id",
+    "lon",
+    "lat",
+    "h3_cell",
+    "speed_kmh",
+    "heading_deg",
+    "altitude_m",
+    "satellites",
+    "hdop",
+    "valid",
+    "ignition",
+    "loaded",
+    "body_lifted",
+    "cover_closed",
+    "alarm_bits",
+    "flags",
+    "source",
+    "extra",
+)
 TYPES = (
-    "int8", "timestamptz", "timestamptz", "int8", "float8", "float8", "int8",
-    "float4", "float4", "float4", "int2", "float4", "bool", "bool",
-    "bool", "bool", "bool", "int8", "int2", "int2", "jsonb",
-)  # fmt: skip
+    "int8",
+    "timestamptz",
+    "timestamptz",
+    "int8",
+    "float8",
+    "float8",
+    "int8",
+    "float4",
+    "float4",
+    "float4",
+    "int2",
+    "float4",
+    "bool",
+    "bool",
+    "bool",
+    "bool",
+    "bool",
+    "int8",
+    "int2",
+    "int2",
+    "jsonb",
+)
 _COLS = ", ".join(COLUMNS)
 _STAGING = "pings_staging"
 
@@ -49,12 +85,28 @@ class _Job:
 
 def fix_row(fix: Fix, h3_resolution: int) -> tuple[object, ...]:
     return (
-        fix.vehicle_id, fix.fix_time, fix.received_at, fix.terminal_id, fix.lon, fix.lat,
+        fix.vehicle_id,
+        fix.fix_time,
+        fix.received_at,
+        fix.terminal_id,
+        fix.lon,
+        fix.lat,
         h3.latlng_to_cell(fix.lat, fix.lon, h3_resolution),
-        fix.speed_kmh, fix.heading_deg, fix.altitude_m, fix.satellites, fix.hdop, fix.valid,
-        fix.ignition, fix.loaded, fix.body_lifted, fix.cover_closed, fix.alarm_bits, fix.flags,
-        SOURCES[fix.source], None if fix.extra is None else Jsonb(fix.extra),
-    )  # fmt: skip
+        fix.speed_kmh,
+        fix.heading_deg,
+        fix.altitude_m,
+        fix.satellites,
+        fix.hdop,
+        fix.valid,
+        fix.ignition,
+        fix.loaded,
+        fix.body_lifted,
+        fix.cover_closed,
+        fix.alarm_bits,
+        fix.flags,
+        SOURCES[fix.source],
+        None if fix.extra is None else Jsonb(fix.extra),
+    )
 
 
 async def copy_fixes(
@@ -70,7 +122,8 @@ async def copy_fixes(
             f"INSERT INTO pings ({_COLS}) SELECT {_COLS} FROM {_STAGING} "
             "ON CONFLICT DO NOTHING RETURNING vehicle_id, fix_time"
         )
-        return {(int(v), t) for v, t in await cur.fetchall()}  # type: ignore[misc]
+        rows: list[tuple[int, datetime]] = await cur.fetchall()  # type: ignore[assignment]
+        return {(int(v), t) for v, t in rows}
 
 
 class GroupCommitWriter:
@@ -132,7 +185,7 @@ class GroupCommitWriter:
         while True:
             conn: psycopg.AsyncConnection[object] | None = None
             try:
-                conn = await psycopg.AsyncConnection.connect(self._conninfo)  # type: ignore[assignment]
+                conn = await psycopg.AsyncConnection.connect(self._conninfo)
                 assert conn is not None
                 await conn.execute(
                     f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} "

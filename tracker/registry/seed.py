@@ -30,8 +30,15 @@ def seed_fleet(conninfo: str, trucks: int, prefix: str = "DEMO") -> list[dict[st
             vehicle_id = repo.ensure_vehicle(conn, plate, company_id, volume_m3)
             terminal_id = repo.ensure_terminal(conn, f"{prefix}-T{n:05d}", vehicle_id, "generic")
             token = repo.issue_token(conn, terminal_id)
-            fleet.append({"vehicle_id": vehicle_id, "plate": plate, "terminal_id": terminal_id,
-                          "company_id": company_id, "token": token})  # fmt: skip
+            fleet.append(
+                {
+                    "vehicle_id": vehicle_id,
+                    "plate": plate,
+                    "terminal_id": terminal_id,
+                    "company_id": company_id,
+                    "token": token,
+                }
+            )
     return fleet
 
 
@@ -39,8 +46,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="tracker seed", description=__doc__)
     parser.add_argument("--trucks", type=int, default=50)
     parser.add_argument("--prefix", default="DEMO")
-    parser.add_argument("--out", type=Path,
-                        default=Path(os.environ.get("TRACKER_DATA_DIR", ".data")) / "demo-fleet.json")  # fmt: skip
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(os.environ.get("TRACKER_DATA_DIR", ".data")) / "demo-fleet.json",
+    )
     args = parser.parse_args(argv)
     settings = Settings.load()
     migrate(settings.database_url)
