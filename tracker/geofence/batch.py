@@ -23,7 +23,6 @@ from tracker.geofence.cells import (
     U64,
     leaf_cells,
     parents,
-    resolution_of,
 )
 from tracker.geofence.fences import Fence, FenceKey
 from tracker.geofence.projection import FloatArray
@@ -63,14 +62,13 @@ class BatchTable:
 
     @classmethod
     def from_grouped(cls, grouped: Grouped, fences: list[Fence]) -> BatchTable:
-        leaf = resolution_of(grouped.cells) == QUERY_RES
         off = np.r_[grouped.entry_off, grouped.entry_off[-1]]
         return cls(
             tuple(fences),
-            grouped.cells[leaf],
-            grouped.entry_of_cell[leaf],
-            grouped.cells[~leaf],
-            grouped.entry_of_cell[~leaf],
+            grouped.leaf_cells,
+            grouped.leaf_entry,
+            grouped.bucket_cells,
+            grouped.bucket_entry,
             off.astype(np.int64),
             grouped.entry_codes >> 1,
             (grouped.entry_codes & 1).astype(bool),

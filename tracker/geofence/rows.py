@@ -1,10 +1,11 @@
-"""Covers flattened into (cell, code) rows and grouped into shared answer sets, with numpy.
+"""Covers flattened into per-resolution rows, and the answer of every lookup cell, with numpy.
 
-A row says "fence ``code >> 1`` is in this cell, exact test needed if ``code & 1``". Rows live at
-two resolutions only: ``BUCKET_RES`` (a whole bucket, from cells that coarse or coarser) and
-``QUERY_RES`` (one lookup cell, from finer cells pushed down). Every ``QUERY_RES`` row set also
-holds its bucket's rows, so one dict hit answers a lookup. Cells with the same set of codes share
-one entry (sets found by a 128-bit sum of mixed codes), which keeps memory small.
+A row says "fence ``code >> 1`` is in this cell, exact test needed if ``code & 1``". Rows are
+kept at resolutions ``BUCKET_RES`` (coarser cells expanded to it) to ``QUERY_RES``, grouped by
+cell. A lookup cell's answer is the union of the groups of its ancestors at every level (a
+fence's cells are disjoint, so the union is a plain concatenation), and a set is identified by a
+128-bit sum of mixed codes, which is additive over levels. So the sets of all lookup cells are
+found without expanding rows to every cell, and each distinct set is materialised once.
 """
 
 from __future__ import annotations
@@ -26,51 +27,113 @@ from tracker.geofence.cells import (
 from tracker.geofence.cover import Cover
 
 I64 = NDArray[np.int64]
+LEVELS = tuple(range(BUCKET_RES, QUERY_RES + 1))
 _EMPTY_U64 = np.zeros(0, dtype=np.uint64)
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
 
 
+def cover_rows(cover: Cover, fence_idx: int) -> tuple[U64, I64]:
+    """A cover's cells (coarse ones expanded to ``BUCKET_RES``) and their codes."""
+    cells = np.concatenate([cover.interior, cover.boundary]).astype(np.uint64)
+    codes = np.full(cells.size, 2 * fence_idx, dtype=np.int64)
+    codes[cover.interior.size :] += 1
+    coarse = resolution_of(cells) < BUCKET_RES
+    if coarse.any():
+        kids, kid_codes = expand_to(cells[coarse], codes[coarse], BUCKET_RES)
+        cells = np.concatenate([cells[~coarse], kids])
+        codes = np.concatenate([codes[~coarse], kid_codes])
+    return cells, codes
+
+
 @dataclass(frozen=True, slots=True)
-class Rows:
-    bucket_cells: U64
-    bucket_codes: I64
-    leaf_cells: U64
-    leaf_codes: I64
+class Level:
+    """Rows of one resolution grouped by cell (CSR), with each group's set hash."""
+
+    cells: U64
+    off: I64
+    codes: I64
+    hashes: NDArray[np.uint64]  # (n, 2)
 
     @classmethod
-    def of_cover(cls, cover: Cover, fence_idx: int) -> Rows:
-        cells = np.concatenate([cover.interior, cover.boundary]).astype(np.uint64)
-        codes = np.full(cells.size, 2 * fence_idx, dtype=np.int64)
-        codes[cover.interior.size :] += 1
-        coarse = resolution_of(cells) <= BUCKET_RES
-        b_cells, b_codes = expand_to(cells[coarse], codes[coarse], BUCKET_RES)
-        l_cells, l_codes = expand_to(cells[~coarse], codes[~coarse], QUERY_RES)
-        return cls(b_cells, b_codes, l_cells, l_codes)
+    def of(cls, cells: U64, codes: I64) -> Level:
+        order = np.argsort(cells, kind="stable")  # rows come fence by fence: codes stay sorted
+        cells, codes = cells[order], codes[order]
+        if cells.size == 0:
+            return cls(_EMPTY_U64, np.zeros(1, np.int64), _EMPTY_I64, np.zeros((0, 2), np.uint64))
+        starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+        sums = [np.add.reduceat(_mix(codes.astype(np.uint64), s), starts) for s in (1, 2)]
+        off = np.r_[starts, cells.size].astype(np.int64)
+        return cls(cells[starts], off, codes, np.column_stack(sums))
 
-    @classmethod
-    def concat(cls, parts: list[Rows]) -> Rows:
-        if not parts:
-            return cls(_EMPTY_U64, _EMPTY_I64, _EMPTY_U64, _EMPTY_I64)
-        return cls(
-            np.concatenate([p.bucket_cells for p in parts]),
-            np.concatenate([p.bucket_codes for p in parts]),
-            np.concatenate([p.leaf_cells for p in parts]),
-            np.concatenate([p.leaf_codes for p in parts]),
-        )
-
-    def buckets(self) -> U64:
-        """Every bucket these rows touch."""
-        return unique_cells(np.r_[self.bucket_cells, parents(self.leaf_cells, BUCKET_RES)])
+    def find(self, cells: U64) -> I64:
+        """Group index of each cell, -1 where there is none."""
+        if self.cells.size == 0:
+            return np.full(cells.size, -1, dtype=np.int64)
+        pos = np.searchsorted(self.cells, cells)
+        pos[pos == self.cells.size] = 0
+        return np.where(self.cells[pos] == cells, pos, -1).astype(np.int64)
 
 
 @dataclass(frozen=True, slots=True)
 class Grouped:
-    """Sorted unique cells (buckets and leaves mixed), each with an entry id; entries as CSR."""
+    """Bucket and lookup cells (sorted) with entry ids; entries as CSR over codes."""
 
-    cells: U64
-    entry_of_cell: I64
+    bucket_cells: U64
+    bucket_entry: I64
+    leaf_cells: U64
+    leaf_entry: I64
     entry_off: I64
     entry_codes: I64
+
+
+def levels_of(covers: list[Cover]) -> dict[int, Level]:
+    parts = [cover_rows(c, i) for i, c in enumerate(covers)]
+    cells = np.concatenate([p[0] for p in parts]) if parts else _EMPTY_U64
+    codes = np.concatenate([p[1] for p in parts]) if parts else _EMPTY_I64
+    res = resolution_of(cells)
+    return {r: Level.of(cells[res == r], codes[res == r]) for r in LEVELS}
+
+
+def group(levels: dict[int, Level]) -> Grouped:
+    """Every lookup cell's set (as group indices per level), deduplicated by hash."""
+    fine = [
+        expand_to(levels[r].cells, np.zeros(levels[r].cells.size, np.int64), QUERY_RES)[0]
+        for r in LEVELS[1:]
+    ]
+    leaves = unique_cells(np.concatenate(fine))
+    buckets = levels[BUCKET_RES].cells
+    # member[k][j]: group of candidate set j at level LEVELS[k]; buckets first, then leaves
+    member = [np.r_[np.arange(buckets.size), levels[BUCKET_RES].find(parents(leaves, BUCKET_RES))]]
+    for r in LEVELS[1:]:
+        anc = leaves if r == QUERY_RES else parents(leaves, r)
+        member.append(np.r_[np.full(buckets.size, -1, np.int64), levels[r].find(anc)])
+    total = np.zeros((buckets.size + leaves.size, 2), dtype=np.uint64)
+    for r, groups in zip(LEVELS, member, strict=True):
+        has = groups >= 0
+        total[has] += levels[r].hashes[groups[has]]
+    keyed = np.ascontiguousarray(total).view(np.dtype((np.void, 16))).ravel()
+    _, first, inverse = np.unique(keyed, return_index=True, return_inverse=True)
+    entry_off, entry_codes = _materialise(levels, [m[first] for m in member])
+    inverse = inverse.ravel().astype(np.int64)
+    return Grouped(
+        buckets, inverse[: buckets.size], leaves, inverse[buckets.size :], entry_off, entry_codes
+    )
+
+
+def _materialise(levels: dict[int, Level], member: list[I64]) -> tuple[I64, I64]:
+    """CSR of the codes of each representative set, level by level."""
+    owners, codes = [], []
+    for r, groups in zip(LEVELS, member, strict=True):
+        has = np.flatnonzero(groups >= 0)
+        level = levels[r]
+        lo = level.off[groups[has]]
+        n = level.off[groups[has] + 1] - lo
+        owners.append(np.repeat(has, n))
+        codes.append(level.codes[ragged_ranges(lo, n)])
+    owner, code = np.concatenate(owners), np.concatenate(codes)
+    order = np.argsort(owner, kind="stable")
+    counts = np.bincount(owner, minlength=member[0].size)
+    return np.r_[0, np.cumsum(counts)].astype(np.int64), code[order]
 
 
 def ragged_ranges(starts: I64, lengths: I64) -> I64:
@@ -78,39 +141,6 @@ def ragged_ranges(starts: I64, lengths: I64) -> I64:
     total = int(lengths.sum())
     first = np.cumsum(lengths) - lengths
     return np.arange(total, dtype=np.int64) + np.repeat(starts - first, lengths)
-
-
-def with_bucket_rows(rows: Rows) -> tuple[U64, I64]:
-    """All rows, each leaf cell also given its bucket's rows."""
-    leaves = unique_cells(rows.leaf_cells)
-    order = np.argsort(rows.bucket_cells, kind="stable")
-    b_cells, b_codes = rows.bucket_cells[order], rows.bucket_codes[order]
-    of_leaf = parents(leaves, BUCKET_RES)
-    lo = np.searchsorted(b_cells, of_leaf, side="left")
-    hi = np.searchsorted(b_cells, of_leaf, side="right")
-    picked = ragged_ranges(lo.astype(np.int64), (hi - lo).astype(np.int64))
-    cells = np.concatenate([b_cells, rows.leaf_cells, np.repeat(leaves, hi - lo)])
-    codes = np.concatenate([b_codes, rows.leaf_codes, b_codes[picked]])
-    return cells, codes
-
-
-def group(cells: U64, codes: I64) -> Grouped:
-    order = np.lexsort((codes, cells))
-    cells, codes = cells[order], codes[order]
-    if cells.size:
-        fresh = np.r_[True, (cells[1:] != cells[:-1]) | (codes[1:] != codes[:-1])]
-        cells, codes = cells[fresh], codes[fresh]
-    starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if cells.size else _EMPTY_I64
-    if starts.size == 0:
-        return Grouped(_EMPTY_U64, _EMPTY_I64, np.zeros(1, np.int64), _EMPTY_I64)
-    mixed = [np.add.reduceat(_mix(codes.astype(np.uint64), seed), starts) for seed in (1, 2)]
-    sums = np.ascontiguousarray(np.column_stack(mixed)).view(np.dtype((np.void, 16))).ravel()
-    _, first, inverse = np.unique(sums, return_index=True, return_inverse=True)
-    lengths = np.diff(np.r_[starts, cells.size])
-    rep_len = lengths[first]
-    entry_off = np.r_[0, np.cumsum(rep_len)].astype(np.int64)
-    entry_codes = codes[ragged_ranges(starts[first], rep_len)]
-    return Grouped(cells[starts], inverse.ravel().astype(np.int64), entry_off, entry_codes)
 
 
 def _mix(values: U64, seed: int) -> U64:

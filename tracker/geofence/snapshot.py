@@ -22,6 +22,7 @@ from tracker.geofence.cells import (
     QUERY_RES,
     SLOT_MASK,
     SLOT_SHIFT,
+    expand_to,
     parent_masks,
     parents,
     resolution_of,
@@ -29,7 +30,7 @@ from tracker.geofence.cells import (
 )
 from tracker.geofence.cover import Cover
 from tracker.geofence.fences import Fence, FenceKey
-from tracker.geofence.rows import Grouped, Rows, group, with_bucket_rows
+from tracker.geofence.rows import Grouped, cover_rows, group, levels_of
 
 _BUCKET_AND, _BUCKET_OR = parent_masks(BUCKET_RES)
 
@@ -51,14 +52,13 @@ class Snapshot:
     def from_covers(cls, covers: list[Cover]) -> Snapshot:
         """Bulk build: all rows grouped at once with numpy, then one dict per bucket."""
         fences = [c.fence for c in covers]
-        rows = Rows.concat([Rows.of_cover(c, i) for i, c in enumerate(covers)])
-        grouped = group(*with_bucket_rows(rows))
+        grouped = group(levels_of(covers))
         entries = _entries(grouped, fences)
         buckets = _nodes(grouped, entries)
         table = BatchTable.from_grouped(grouped, fences)
-        return cls(
-            {f.fence_id: f for f in fences}, {c.fence.fence_id: c for c in covers}, buckets, table
-        )
+        fence_map = {f.fence_id: f for f in fences}
+        cover_map = {c.fence.fence_id: c for c in covers}
+        return cls(fence_map, cover_map, buckets, table, cache={"batch": table})
 
     def containing(self, lon: float, lat: float) -> tuple[FenceKey, ...]:
         cell = latlng_to_cell(lat, lon, QUERY_RES)
@@ -86,11 +86,11 @@ class Snapshot:
 
     def with_changes(self, upserts: list[Cover], removes: set[str]) -> Snapshot:
         changed = removes | {c.fence.fence_id for c in upserts}
-        old = [Rows.of_cover(self.covers[i], 0) for i in changed if i in self.covers]
-        new_fences = [c.fence for c in upserts]
-        new = Rows.concat([Rows.of_cover(c, i) for i, c in enumerate(upserts)])
-        touched = set(Rows.concat([*old, new]).buckets().tolist())
-        adds = _Additions(new, new_fences)
+        adds = _Additions(upserts)
+        touched = set(adds.default) | set(adds.leaf)
+        for fence_id in changed & self.covers.keys():
+            cells, _ = cover_rows(self.covers[fence_id], 0)
+            touched.update(parents(cells, BUCKET_RES).tolist())
         buckets = dict(self.buckets)  # bucket -> node references only: small and quick
         for bucket in touched:
             node = _rebuilt(buckets.get(bucket), changed, adds, bucket)
@@ -113,39 +113,43 @@ class Snapshot:
 
 
 def _entries(grouped: Grouped, fences: list[Fence]) -> list[Entry]:
-    off, codes = grouped.entry_off.tolist(), grouped.entry_codes.tolist()
+    """Python answers for the distinct sets (``map`` over code slices keeps this quick)."""
+    codes = grouped.entry_codes
+    test = (codes & 1).astype(bool)
+    owner = np.repeat(np.arange(grouped.entry_off.size - 1), np.diff(grouped.entry_off))
+    n = grouped.entry_off.size - 1
+    key_off = np.r_[0, np.cumsum(np.bincount(owner[~test], minlength=n))].tolist()
+    test_off = np.r_[0, np.cumsum(np.bincount(owner[test], minlength=n))].tolist()
+    key_idx, test_idx = (codes[~test] >> 1).tolist(), (codes[test] >> 1).tolist()
+    key_of = [f.key for f in fences]
+    fence_of = fences.__getitem__
     entries: list[Entry] = []
-    for lo, hi in zip(off[:-1], off[1:], strict=True):
-        part = codes[lo:hi]
-        entries.append(
-            (
-                tuple([fences[c >> 1].key for c in part if not c & 1]),
-                tuple([fences[c >> 1] for c in part if c & 1]),
-            )
-        )
+    for e in range(n):
+        keys = tuple(map(key_of.__getitem__, key_idx[key_off[e] : key_off[e + 1]]))
+        tests = tuple(map(fence_of, test_idx[test_off[e] : test_off[e + 1]]))
+        entries.append((keys, tests))
     return entries
 
 
 def _nodes(grouped: Grouped, entries: list[Entry]) -> dict[int, Node]:
-    leaf = resolution_of(grouped.cells) == QUERY_RES
-    defaults = dict(
+    nodes: dict[int, Node] = dict(
         zip(
-            grouped.cells[~leaf].tolist(),
-            [entries[i] for i in grouped.entry_of_cell[~leaf].tolist()],
+            grouped.bucket_cells.tolist(),
+            [entries[i] for i in grouped.bucket_entry.tolist()],
             strict=True,
         )
     )
-    cells = grouped.cells[leaf]
-    answers = [entries[i] for i in grouped.entry_of_cell[leaf].tolist()]
-    slots = slots_of(cells).tolist()
-    owner = parents(cells, BUCKET_RES)
-    nodes: dict[int, Node] = dict(defaults)
+    cells = grouped.leaf_cells
     if cells.size == 0:
         return nodes
+    answers = [entries[i] for i in grouped.leaf_entry.tolist()]
+    slots = slots_of(cells).tolist()
+    owner = parents(cells, BUCKET_RES)
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     ends = np.r_[starts[1:], cells.size].tolist()
     for lo, hi, bucket in zip(starts.tolist(), ends, owner[starts].tolist(), strict=True):
-        node = [defaults.get(bucket, EMPTY_ENTRY)] * (SLOT_MASK + 1)
+        default = nodes.get(bucket, EMPTY_ENTRY)
+        node = [default if isinstance(default, tuple) else EMPTY_ENTRY] * (SLOT_MASK + 1)
         for slot, answer in zip(slots[lo:hi], answers[lo:hi], strict=True):
             node[slot] = answer
         nodes[bucket] = node
@@ -164,16 +168,21 @@ def pack(default: Entry, own: dict[int, Entry]) -> Node | None:
 class _Additions:
     """New fences' rows, by bucket, as Python lists (one fence is a few thousand rows)."""
 
-    def __init__(self, rows: Rows, fences: list[Fence]) -> None:
-        self.fences = fences
+    def __init__(self, covers: list[Cover]) -> None:
+        self.fences = [c.fence for c in covers]
         self.default: dict[int, list[int]] = {}
         self.leaf: dict[int, dict[int, list[int]]] = {}
-        for bucket, code in zip(rows.bucket_cells.tolist(), rows.bucket_codes.tolist(), strict=True):
-            self.default.setdefault(bucket, []).append(code)
-        owners = parents(rows.leaf_cells, BUCKET_RES).tolist()
-        slots = slots_of(rows.leaf_cells).tolist()
-        for bucket, slot, code in zip(owners, slots, rows.leaf_codes.tolist(), strict=True):
-            self.leaf.setdefault(bucket, {}).setdefault(slot, []).append(code)
+        for i, cover in enumerate(covers):
+            cells, codes = cover_rows(cover, i)
+            coarse = resolution_of(cells) == BUCKET_RES
+            for bucket, code in zip(cells[coarse].tolist(), codes[coarse].tolist(), strict=True):
+                self.default.setdefault(bucket, []).append(code)
+            fine, fine_codes = expand_to(cells[~coarse], codes[~coarse], QUERY_RES)
+            owners = parents(fine, BUCKET_RES).tolist()
+            for bucket, slot, code in zip(
+                owners, slots_of(fine).tolist(), fine_codes.tolist(), strict=True
+            ):
+                self.leaf.setdefault(bucket, {}).setdefault(slot, []).append(code)
 
     def merged(self, entry: Entry, codes: list[int] | None) -> Entry:
         if not codes:

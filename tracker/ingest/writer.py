@@ -74,6 +74,7 @@ TYPES = (
     "jsonb",
 )
 _COLS = ", ".join(COLUMNS)
+Key = tuple[int, datetime]
 _STAGING = "pings_staging"
 
 
@@ -109,21 +110,61 @@ def fix_row(fix: Fix, h3_resolution: int) -> tuple[object, ...]:
     )
 
 
+async def _copy_rows(
+    cur: psycopg.AsyncCursor[object], table: str, fixes: Sequence[Fix], h3_resolution: int
+) -> None:
+    async with cur.copy(f"COPY {table} ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(list(TYPES))
+        for fix in fixes:
+            await copy.write_row(fix_row(fix, h3_resolution))
+
+
 async def copy_fixes(
     conn: psycopg.AsyncConnection[object], fixes: Sequence[Fix], h3_resolution: int
-) -> set[tuple[int, datetime]]:
-    """Store fixes in the current transaction; return the (vehicle, fix time) keys that were new."""
+) -> set[Key]:
+    """Store fixes in the current transaction; return the (vehicle, fix time) keys that were new.
+
+    The fast path COPYs straight into ``pings``. If a fix is already stored, the COPY fails on
+    the unique index; then (back at a savepoint) the fixes go through a staging table and
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING``, which names the new ones. ``fixes`` must not
+    repeat a key.
+    """
     async with conn.cursor() as cur:
-        async with cur.copy(f"COPY {_STAGING} ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(list(TYPES))
-            for fix in fixes:
-                await copy.write_row(fix_row(fix, h3_resolution))
+        try:
+            async with conn.transaction():  # a savepoint
+                await _copy_rows(cur, "pings", fixes, h3_resolution)
+            return {(f.vehicle_id, f.fix_time) for f in fixes}
+        except psycopg.errors.UniqueViolation:
+            pass
+        await _copy_rows(cur, _STAGING, fixes, h3_resolution)
         await cur.execute(
             f"INSERT INTO pings ({_COLS}) SELECT {_COLS} FROM {_STAGING} "
             "ON CONFLICT DO NOTHING RETURNING vehicle_id, fix_time"
         )
-        rows: list[tuple[int, datetime]] = await cur.fetchall()  # type: ignore[assignment]
+        rows: list[Key] = await cur.fetchall()  # type: ignore[assignment]
         return {(int(v), t) for v, t in rows}
+
+
+class RecentKeys:
+    """The last few stored fix times per vehicle, to answer most retries without the database.
+
+    Only keys this process committed are held, so a hit is certainly a duplicate; a miss proves
+    nothing (the database's unique index decides).
+    """
+
+    def __init__(self, per_vehicle: int = 32) -> None:
+        self._per_vehicle = per_vehicle
+        self._by_vehicle: dict[int, dict[datetime, None]] = {}
+
+    def __contains__(self, key: Key) -> bool:
+        held = self._by_vehicle.get(key[0])
+        return held is not None and key[1] in held
+
+    def add(self, key: Key) -> None:
+        held = self._by_vehicle.setdefault(key[0], {})
+        held[key[1]] = None
+        if len(held) > self._per_vehicle:
+            del held[next(iter(held))]  # oldest inserted first
 
 
 class GroupCommitWriter:
@@ -142,6 +183,7 @@ class GroupCommitWriter:
         self._connections = connections
         self.on_stored = on_stored
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._recent = RecentKeys()
         self._tasks: list[asyncio.Task[None]] = []
         self.groups_committed = 0
         self.rows_committed = 0
@@ -221,17 +263,26 @@ class GroupCommitWriter:
         finally:
             await conn.close()
 
-    async def _commit(
-        self, conn: psycopg.AsyncConnection[object], jobs: list[_Job]
-    ) -> set[tuple[int, datetime]]:
-        fixes = [fix for job in jobs for fix in job.fixes]
-        async with conn.transaction():
-            new_keys = await copy_fixes(conn, fixes, self._h3_resolution)
+    async def _commit(self, conn: psycopg.AsyncConnection[object], jobs: list[_Job]) -> set[Key]:
+        fresh: list[Fix] = []
+        keys: set[Key] = set()
+        for job in jobs:
+            for fix in job.fixes:
+                key = (fix.vehicle_id, fix.fix_time)
+                if key not in keys and key not in self._recent:
+                    keys.add(key)
+                    fresh.append(fix)
+        new_keys: set[Key] = set()
+        if fresh:
+            async with conn.transaction():
+                new_keys = await copy_fixes(conn, fresh, self._h3_resolution)
+        for key in new_keys:
+            self._recent.add(key)
         self.groups_committed += 1
         self.rows_committed += len(new_keys)
         return new_keys
 
-    def _answer(self, jobs: list[_Job], new_keys: set[tuple[int, datetime]]) -> None:
+    def _answer(self, jobs: list[_Job], new_keys: set[Key]) -> None:
         stored: list[Fix] = []
         for job in jobs:
             marks = []
