@@ -27,8 +27,11 @@ status:
 	@bash scripts/services.sh status || true
 	@bash scripts/demo.sh status
 
+# The service URLs follow TRACKER_PG_PORT / TRACKER_REDIS_PORT unless set explicitly.
+ENV := eval "$$(bash scripts/services.sh env)" &&
+
 test: venv services
-	@$(BIN)/pytest
+	@$(ENV) $(BIN)/pytest
 
 lint: venv
 	@$(BIN)/ruff check tracker tests
@@ -40,7 +43,7 @@ format: venv
 	@$(BIN)/ruff format tracker tests
 
 demo: venv services
-	@API_PORT=$(API_PORT) DEMO_TRUCKS=$(DEMO_TRUCKS) bash scripts/demo.sh up
+	@$(ENV) API_PORT=$(API_PORT) DEMO_TRUCKS=$(DEMO_TRUCKS) bash scripts/demo.sh up
 
 stop:
 	@bash scripts/demo.sh down

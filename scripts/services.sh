@@ -471,9 +471,9 @@ stop_redis() {
 
 # --------------------------------------------------------------------------- commands
 
-cmd_env() {
-    printf 'export TRACKER_DATABASE_URL=%s\n' "$DATABASE_URL"
-    printf 'export TRACKER_REDIS_URL=%s\n' "$REDIS_URL"
+cmd_env() {  # URLs already set in the environment (external services) win
+    printf 'export TRACKER_DATABASE_URL=%s\n' "${TRACKER_DATABASE_URL:-$DATABASE_URL}"
+    printf 'export TRACKER_REDIS_URL=%s\n' "${TRACKER_REDIS_URL:-$REDIS_URL}"
 }
 
 cmd_up() {

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     h3_resolution: int = Field(default=9, ge=0, le=15)
     max_batch_fixes: int = Field(default=5_000, ge=1)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    writer_max_rows: int = Field(default=20_000, ge=100)
+    writer_max_rows: int = Field(default=5_000, ge=100)
     writer_connections: int = Field(default=2, ge=1, le=16)
     migrate_on_start: bool = True
     db_pool_size: int = Field(default=8, ge=1)

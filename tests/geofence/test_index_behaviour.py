@@ -103,3 +103,23 @@ def test_lookups_never_see_half_an_update() -> None:
     thread.join()
     assert seen <= {("a",), ("b",)}
     assert len(seen) == 2
+
+
+def test_batch_answers_follow_live_updates() -> None:
+    """The batch table is patched for the changed buckets only, and agrees with single lookups."""
+    index = square_with_hole()
+    lons, lats = np.array([9.002, 9.005, 9.025]), np.array([45.002, 45.005, 45.02])
+    assert [index.containing_many(lons, lats).keys_of(i) for i in range(3)] == [
+        [("s", "polygon")],
+        [],
+        [],
+    ]
+    far = {"type": "Polygon", "coordinates": [[[9.015, 45.015], [9.03, 45.015], [9.03, 45.03],
+                                               [9.015, 45.015]]]}  # fmt: skip
+    index.apply([Remove("s"), Upsert(fence_from_geojson("t", far))])
+    index.upsert(fence_from_geojson("c", {"type": "Point", "coordinates": [9.005, 45.005]},
+                                    radius_m=50.0))  # fmt: skip
+    batch = index.containing_many(lons, lats)
+    for i in range(3):
+        assert batch.keys_of(i) == list(index.containing(lons[i], lats[i]))
+    assert [batch.keys_of(i) for i in range(3)] == [[], [("c", "circle")], [("t", "polygon")]]

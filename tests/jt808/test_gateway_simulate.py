@@ -34,7 +34,9 @@ async def test_simulated_terminals_register_and_report(
         ["--protocol", "jt808", "--gateway", f"127.0.0.1:{gw.port}", "--mode", "replay",
          "--start", "2026-11-20T08:00:00Z", "--hours", "0.25", "--data-dir", str(data_dir)]
     )  # fmt: skip
-    entries = [sim_cli.FleetEntry(v, f"SIM-{n}", "unused") for n, v in zip((1, 2), ids, strict=True)]
+    entries = [
+        sim_cli.FleetEntry(v, f"SIM-{n}", "unused") for n, v in zip((1, 2), ids, strict=True)
+    ]
     counters = await simulate(args, entries)
     assert counters.unauthorized == 0 and counters.rejected == 0 and counters.fixes_sent > 50
     terminals = db.execute(

@@ -97,12 +97,9 @@ class BatchTable:
                 new_bucket.append((bucket, builder.entry_id(default)))
             cells = leaf_cells(bucket, np.array(list(own), dtype=np.int64)).tolist()
             new_leaf.extend(zip(cells, map(builder.entry_id, own.values()), strict=True))
-        leaf_cells, leaf_entry = _splice(self.leaf_cells[keep_leaf], self.leaf_entry[keep_leaf],
-                                         new_leaf)  # fmt: skip
-        bucket_cells, bucket_entry = _splice(
-            self.bucket_cells[keep_bucket], self.bucket_entry[keep_bucket], new_bucket
-        )
-        return builder.table(leaf_cells, leaf_entry, bucket_cells, bucket_entry)
+        leaves = _splice(self.leaf_cells[keep_leaf], self.leaf_entry[keep_leaf], new_leaf)
+        tops = _splice(self.bucket_cells[keep_bucket], self.bucket_entry[keep_bucket], new_bucket)
+        return builder.table(*leaves, *tops)
 
     def containing_many(self, lons: FloatArray, lats: FloatArray) -> BatchResult:
         lons = np.ascontiguousarray(lons, dtype=np.float64)

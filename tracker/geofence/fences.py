@@ -18,6 +18,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from tracker.geofence.exact import TIE_M, RingTest, SegmentGrid
 from tracker.geofence.projection import FloatArray, LocalProjection
 
 BoolArray = NDArray[np.bool_]
@@ -97,7 +98,7 @@ def _round_radius(radius_m: float, grow_m: float) -> float:
 
 class PolygonFence(Fence):
     kind = "polygon"
-    __slots__ = ("geom", "metric")
+    __slots__ = ("geom", "metric", "rings")
 
     def __init__(self, fence_id: str, geom: shapely.Geometry, role: str = "") -> None:
         minx, miny, maxx, maxy = geom.bounds
@@ -106,6 +107,7 @@ class PolygonFence(Fence):
         )
         self.geom = geom
         self.metric = self.projection.to_metric(geom)
+        self.rings = RingTest(geom)
         shapely.prepare(self.geom)
 
     def bounds(self) -> tuple[float, float, float, float]:
@@ -113,6 +115,9 @@ class PolygonFence(Fence):
         return float(minx), float(miny), float(maxx), float(maxy)
 
     def covers_xy(self, lon: float, lat: float) -> bool:
+        fast = self.rings.covers(lon, lat)
+        if fast is not None:
+            return fast
         return bool(shapely.intersects_xy(self.geom, lon, lat))
 
     def covers_many(self, lons: FloatArray, lats: FloatArray) -> BoolArray:
@@ -179,7 +184,7 @@ class CircleFence(Fence):
 
 class CorridorFence(Fence):
     kind = "corridor"
-    __slots__ = ("half_width_m", "line", "line_m")
+    __slots__ = ("grid", "half_width_m", "line", "line_m")
 
     def __init__(
         self, fence_id: str, line: shapely.LineString, half_width_m: float, role: str = ""
@@ -192,13 +197,19 @@ class CorridorFence(Fence):
         self.half_width_m = half_width_m
         self.line_m = self.projection.to_metric(line)
         shapely.prepare(self.line_m)
+        xy = [(float(x), float(y)) for x, y in shapely.get_coordinates(self.line_m)]
+        self.grid = SegmentGrid(xy, half_width_m + 1.0)
 
     def distance_m(self, lon: float, lat: float) -> float:
         x, y = self.projection.xy(lon, lat)
         return float(shapely.distance(self.line_m, shapely.Point(x, y)))
 
     def covers_xy(self, lon: float, lat: float) -> bool:
-        return self.distance_m(lon, lat) <= self.half_width_m
+        x, y = self.projection.xy(lon, lat)
+        near_m = self.grid.nearest_m(x, y)
+        if abs(near_m - self.half_width_m) <= TIE_M:
+            return self.distance_m(lon, lat) <= self.half_width_m
+        return near_m <= self.half_width_m
 
     def covers_many(self, lons: FloatArray, lats: FloatArray) -> BoolArray:
         xs, ys = self.projection.xy_many(lons, lats)

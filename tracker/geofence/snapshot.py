@@ -11,6 +11,9 @@ assignment, so no lookup ever sees half an update.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,8 +56,9 @@ class Snapshot:
         """Bulk build: all rows grouped at once with numpy, then one dict per bucket."""
         fences = [c.fence for c in covers]
         grouped = group(levels_of(covers))
-        entries = _entries(grouped, fences)
-        buckets = _nodes(grouped, entries)
+        with _gc_paused():  # millions of new tuples: no cycles, but they would trigger GC passes
+            entries = _entries(grouped, fences)
+            buckets = _nodes(grouped, entries)
         table = BatchTable.from_grouped(grouped, fences)
         fence_map = {f.fence_id: f for f in fences}
         cover_map = {c.fence.fence_id: c for c in covers}
@@ -110,6 +114,17 @@ class Snapshot:
             else (self.batch_base, self.pending | touched)
         )
         return Snapshot(fences, covers, buckets, base, pending)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _entries(grouped: Grouped, fences: list[Fence]) -> list[Entry]:

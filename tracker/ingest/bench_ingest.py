@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import multiprocessing as mp
 import random
 import time
@@ -37,22 +38,32 @@ BENCH_DB = "tracker_bench_ingest"
 BENCH_REDIS_DB = 14
 
 
-def _fixes(seq: int, n: int, t0: datetime, rng: random.Random) -> list[dict[str, Any]]:
+def _fixes(
+    seq: int, n: int, t0: datetime, rng: random.Random, pos: list[float]
+) -> list[dict[str, Any]]:
+    """``n`` fixes a second apart of one truck driving a random walk from ``pos`` (updated)."""
     out = []
+    lon, lat, heading_deg = pos
     for s in range(seq, seq + n):
+        speed_kmh = 20 + rng.random() * 40
+        heading_deg = (heading_deg + rng.uniform(-20, 20)) % 360
+        step_deg = speed_kmh / 3.6 / 111_000
+        lon += step_deg * math.sin(math.radians(heading_deg)) / 0.72
+        lat += step_deg * math.cos(math.radians(heading_deg))
         out.append(
             {
                 "time": (t0 + timedelta(seconds=s)).isoformat(),
-                "lon": 7.40 + rng.random() * 0.05,
-                "lat": 43.70 + rng.random() * 0.05,
-                "speed_kmh": rng.random() * 60,
-                "heading_deg": rng.random() * 359,
+                "lon": lon,
+                "lat": lat,
+                "speed_kmh": speed_kmh,
+                "heading_deg": heading_deg,
                 "satellites": 12,
                 "hdop": 0.9,
                 "ignition": True,
                 "loaded": s % 2 == 0,
             }
         )
+    pos[:] = [lon, lat, heading_deg]
     return out
 
 
@@ -60,6 +71,7 @@ async def _client(args: dict[str, Any], tokens: list[str], counter: Any) -> dict
     rng = random.Random(args["seed"])
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=20)
     seq = dict.fromkeys(tokens, 0)
+    where = {t: [7.40 + rng.random() * 0.05, 43.70 + rng.random() * 0.05, 0.0] for t in tokens}
     latencies_ms: list[float] = []
     stats = {"acked": 0, "sent": 0, "errors": 0}
     end = time.monotonic() + args["duration_s"]
@@ -69,7 +81,7 @@ async def _client(args: dict[str, Any], tokens: list[str], counter: Any) -> dict
             while time.monotonic() < end:
                 token = rng.choice(mine)
                 n = rng.randint(args["batch_min"], args["batch_max"])
-                body = orjson.dumps({"fixes": _fixes(seq[token], n, t0, rng)})
+                body = orjson.dumps({"fixes": _fixes(seq[token], n, t0, rng, where[token])})
                 seq[token] += n
                 started = time.perf_counter()
                 try:

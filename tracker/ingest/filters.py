@@ -69,15 +69,18 @@ _RULES: tuple[tuple[str, FixFlag, str, Rule], ...] = (
 )
 
 
+_JUMP = int(FixFlag.JUMP)
+
+
 def _implied_speed_kmh(a: Fix, b: Fix) -> tuple[float, float]:
     distance_m = haversine_m(a.lon, a.lat, b.lon, b.lat)
     dt_s = abs((b.fix_time - a.fix_time).total_seconds())
     return distance_m, (math.inf if dt_s == 0 else distance_m / dt_s * 3.6)
 
 
-def _active_rules(cfg: FilterSettings) -> list[tuple[FixFlag, str, Rule, bool]]:
+def _active_rules(cfg: FilterSettings) -> list[tuple[int, str, Rule, bool]]:
     return [
-        (flag, field, rule, getattr(cfg, attr) == "reject")
+        (int(flag), field, rule, getattr(cfg, attr) == "reject")
         for attr, flag, field, rule in _RULES
         if getattr(cfg, attr) != "off"
     ]
@@ -123,6 +126,6 @@ def _jump_rule(
                 if cfg.jump == "reject":
                     out[i] = Refusal("lon", f"implied speed {speed_kmh:.0f} km/h from last fix")
                     continue  # a rejected fix is not the reference for the next one
-                fix.flags |= FixFlag.JUMP
+                fix.flags |= _JUMP
                 continue  # nor is a flagged jump: the next fix is compared with the good one
         prev = fix

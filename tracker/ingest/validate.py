@@ -134,7 +134,7 @@ def _optional_fields(raw: dict[str, Any], out: dict[str, Any], errors: FieldErro
         value = raw.get(name)
         if value is None:
             continue
-        if type(value) is float and not integer and low <= value <= high:
+        if type(value) is (int if integer else float) and low <= value <= high:
             out[name] = value  # the common case, without the general checks
             continue
         checked = _number(value, low, high, integer)

@@ -114,8 +114,9 @@ class _Load:
             serial, frame = term.frame(_report(vid, seq, n, self.t0))
             seq += n
             sent_at, started = time.time(), time.perf_counter()
-            await term.send_raw(frame)
-            reply = await asyncio.wait_for(term.reply_to(serial), 60)
+            async with asyncio.timeout(60):
+                await term.send_raw(frame)
+                reply = await term.reply_to(serial)
             if reply.result == 0:
                 with self.acked.get_lock():
                     self.acked.value += n
@@ -159,6 +160,16 @@ def _start_gateway(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError("the gateway did not start")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -238,31 +249,37 @@ def main(argv: list[str]) -> int:
             p.start()
         peak_connected, peak_rss = _watch(procs, out, cfg, (connected, acked), gateway.pid)
         results = [out.get(timeout=120) for _ in procs]
+        gateway_cpu_s = cpu_s(gateway.pid)
     finally:
         for p in procs:
             p.join(10)
         gateway.terminate()
         gateway.wait(30)
-    return _summarise(opts, db_url, results, peak_connected, int(acked.value), peak_rss)
+    figures = {"connections": peak_connected, "rss_mb": round(peak_rss, 1),
+               "gateway_cpu_s": round(gateway_cpu_s, 1),
+               "acknowledged": int(acked.value)}  # fmt: skip
+    return _summarise(opts, db_url, results, figures)
 
 
-def _summarise(opts: argparse.Namespace, db_url: str, results: list[dict[str, Any]],
-               connections: int, acked: int, peak_rss: float) -> int:  # fmt: skip
+def _summarise(
+    opts: argparse.Namespace, db_url: str, results: list[dict[str, Any]], gateway: dict[str, Any]
+) -> int:
     latencies = [v for r in results for v in r["latencies_ms"]]
     with psycopg.connect(db_url) as conn:
         row = conn.execute("SELECT count(*) FROM pings").fetchone()
     stored = int(row[0]) if row else 0
     figures = {
-        "connections": connections,
+        "connections": gateway.pop("connections"),
         "fixes_per_s": round(sum(r["window_fixes"] for r in results) / opts.duration),
         "p99_ack_ms": round(percentile(latencies, 99), 1),
         "p50_ack_ms": round(percentile(latencies, 50), 1),
-        "rss_mb": round(peak_rss, 1),
+        "rss_mb": gateway.pop("rss_mb"),
         "frames_acked_in_window": len(latencies),
         "errors": sum(r["errors"] for r in results),
         "interval_s": opts.interval, "fixes_per_report": opts.fixes_per_report,
-        "window_s": opts.duration, "stored": stored, "acknowledged": acked,
-        "stored_equals_acknowledged": stored == acked, "load_average": list(os.getloadavg()),
+        "window_s": opts.duration, "stored": stored, **gateway,
+        "stored_equals_acknowledged": stored == gateway["acknowledged"],
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }  # fmt: skip
     print(orjson.dumps(figures).decode())
-    return 0 if stored == acked else 1
+    return 0 if figures["stored_equals_acknowledged"] else 1
