@@ -160,5 +160,3 @@ async def _kill_client(rds: aioredis.Redis, name: str) -> None:
     assert ids, f"no redis client named {name}"
     for client_id in ids:
         await rds.client_kill_filter(_id=client_id)
-
-

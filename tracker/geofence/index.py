@@ -112,10 +112,16 @@ class GeofenceIndex:
 
 def _envelopes(snap: Snapshot) -> tuple[list[Fence], shapely.STRtree]:
     cached = snap.cache.get("envelopes")
-    if cached is None:
-        fences = list(snap.fences.values())
-        boxes = shapely.box(*np.array([f.bounds() for f in fences]).T) if fences else []
-        cached = (fences, shapely.STRtree(boxes))
-        snap.cache["envelopes"] = cached
-    result: tuple[list[Fence], shapely.STRtree] = cached
-    return result
+    if isinstance(cached, _Envelopes):
+        return cached.fences, cached.tree
+    fences = list(snap.fences.values())
+    boxes = shapely.box(*np.array([f.bounds() for f in fences]).T) if fences else []
+    built = _Envelopes(fences, shapely.STRtree(boxes))
+    snap.cache["envelopes"] = built
+    return built.fences, built.tree
+
+
+@dataclass(frozen=True, slots=True)
+class _Envelopes:
+    fences: list[Fence]
+    tree: shapely.STRtree

@@ -140,7 +140,8 @@ def ragged_ranges(starts: I64, lengths: I64) -> I64:
     """Concatenation of ``range(s, s + n)`` for each pair, vectorised."""
     total = int(lengths.sum())
     first = np.cumsum(lengths) - lengths
-    return np.arange(total, dtype=np.int64) + np.repeat(starts - first, lengths)
+    out: I64 = np.arange(total, dtype=np.int64) + np.repeat(starts - first, lengths)
+    return out
 
 
 def _mix(values: U64, seed: int) -> U64:

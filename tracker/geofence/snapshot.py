@@ -69,9 +69,8 @@ class Snapshot:
         node = self.buckets.get((cell & _BUCKET_AND) | _BUCKET_OR)
         if node is None:
             return ()
-        if node.__class__ is list:
-            node = node[(cell >> SLOT_SHIFT) & SLOT_MASK]
-        keys, tests = node
+        entry = node[(cell >> SLOT_SHIFT) & SLOT_MASK] if isinstance(node, list) else node
+        keys, tests = entry
         if not tests:
             return keys
         return keys + tuple([f.key for f in tests if f.covers_xy(lon, lat)])
