@@ -36,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub.add_parser("simulate", help="drive simulated trucks on real roads", add_help=False)
     sub.add_parser("gateway", help="run the JT/T 808 TCP gateway", add_help=False)
+    sub.add_parser("user", help="manage staff accounts (user add ...)", add_help=False)
+    sub.add_parser(
+        "import", help="import sites, yards and zones (import geojson ...)", add_help=False
+    )
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", choices=sorted(BENCHES))
     if not args or args[0] in {"-h", "--help"}:
@@ -52,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed": "tracker.registry.seed",
         "simulate": "tracker.sim.cli",
         "gateway": "tracker.ingest.jt808.gateway",
+        "user": "tracker.accounts.cli",
+        "import": "tracker.registry.importer",
     }
     if command not in modules:
         parser.parse_args(args)

@@ -1,8 +1,14 @@
-"""Shared FastAPI dependencies: the platform's services from app state, and staff auth."""
+"""Shared FastAPI dependencies: the platform's services from app state, and who is calling.
+
+Every staff endpoint takes a :class:`Principal` through a role-checking dependency:
+``StaffDep`` (any account), ``OfficeDep`` (admin, permit officer), ``AdminDep``, or
+``Annotated[Principal, Depends(require_roles(...))]``.
+"""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,7 +16,9 @@ import redis.asyncio as aioredis
 from fastapi import Depends, Header, Request
 from psycopg_pool import AsyncConnectionPool
 
-from tracker.errors import Unauthorized
+from tracker.accounts import repo as accounts_repo
+from tracker.accounts.models import BOOTSTRAP, OFFICE_ROLES, STAFF_ROLES, Principal, Role
+from tracker.errors import Forbidden, Unauthorized
 from tracker.ingest.auth import TerminalAuthenticator
 from tracker.ingest.service import IngestService
 from tracker.ingest.stream import StreamPublisher
@@ -39,14 +47,42 @@ def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
-def require_staff(
-    platform: PlatformDep, authorization: Annotated[str | None, Header()] = None
-) -> None:
-    """Staff endpoints need the staff bearer token (staff accounts come with the permit issue)."""
+def _bearer(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
-    expected = platform.settings.staff_token.encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
-        raise Unauthorized("a staff bearer token is required", field="authorization")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("a bearer token is required", field="authorization")
+    return token.strip()
 
 
-StaffDep = Annotated[None, Depends(require_staff)]
+async def get_principal(
+    platform: PlatformDep, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    """The caller: a staff account's API token, or the bootstrap staff token (an admin)."""
+    token = _bearer(authorization)
+    if hmac.compare_digest(token.encode(), platform.settings.staff_token.encode()):
+        return BOOTSTRAP
+    async with platform.pool.connection() as conn:
+        principal = await accounts_repo.principal_by_token(conn, token)
+    if principal is None:
+        raise Unauthorized("unknown, expired or revoked token", field="authorization")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting only ``roles`` (admin always); 403 for the others."""
+    allowed = frozenset(roles) | {Role.admin}
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"role {principal.role.value} may not do this", field="authorization")
+        return principal
+
+    return check
+
+
+StaffDep = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+OfficeDep = Annotated[Principal, Depends(require_roles(*OFFICE_ROLES))]
+AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]

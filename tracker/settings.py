@@ -61,8 +61,13 @@ class Settings(BaseSettings):
     env: Literal["dev", "test", "prod"] = "dev"
     database_url: str = "postgresql://postgres@127.0.0.1:55432/tracker"
     redis_url: str = "redis://127.0.0.1:56379/0"
-    # Bearer token for staff read endpoints until staff accounts land (permit issue).
+    # Bootstrap admin bearer token (staff accounts: `tracker user add`).
     staff_token: str = DEV_STAFF_TOKEN
+    # Staff accounts: lifetime of an API token from POST /api/v1/auth/token.
+    token_ttl_h: float = Field(default=12.0, gt=0, le=24 * 90)
+    # Where the road network for corridor proposals is read from (monaco.osm.pbf by default).
+    data_dir: str = ".data"
+    road_network_pbf: str | None = None
     shards: int = Field(default=8, ge=1, le=1024)
     stream_maxlen: int = Field(default=200_000, ge=1000)
     h3_resolution: int = Field(default=9, ge=0, le=15)

@@ -39,7 +39,7 @@ def yard(radius_m: float) -> dict[str, Any]:
 @pytest.fixture
 async def pool(database_url: str, clean: None) -> AsyncIterator[AsyncConnectionPool[Any]]:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE fences RESTART IDENTITY")
+        conn.execute("TRUNCATE fences RESTART IDENTITY CASCADE")  # registry rows refer to fences
     async with AsyncConnectionPool(
         database_url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False
     ) as opened:

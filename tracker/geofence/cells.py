@@ -7,6 +7,8 @@ descendants, and covers are built for that region (see cover.py).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -50,10 +52,10 @@ def _children_once(cells: U64, level: int) -> U64:
     return kids
 
 
-def expand_to(cells: U64, values: NDArray[np.int64], res: int) -> tuple[U64, NDArray[np.int64]]:
+def expand_to(cells: U64, values: NDArray[Any], res: int) -> tuple[U64, NDArray[Any]]:
     """Cells no finer than ``res`` replaced by their descendants at ``res``, each carrying its
     ancestor's value (pentagons get a few phantom children, never produced by a lookup)."""
-    out, vals = np.asarray(cells, dtype=np.uint64), np.asarray(values, dtype=np.int64)
+    out, vals = np.asarray(cells, dtype=np.uint64), np.asarray(values)
     if out.size == 0:
         return out, vals
     for level in range(int(resolution_of(out).min()) + 1, res + 1):

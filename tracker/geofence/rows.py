@@ -27,15 +27,17 @@ from tracker.geofence.cells import (
 from tracker.geofence.cover import Cover
 
 I64 = NDArray[np.int64]
+I32 = NDArray[np.int32]  # codes: 2 * fence index + needs-test; half the memory of int64
 LEVELS = tuple(range(BUCKET_RES, QUERY_RES + 1))
 _EMPTY_U64 = np.zeros(0, dtype=np.uint64)
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
+_EMPTY_I32 = np.zeros(0, dtype=np.int32)
 
 
-def cover_rows(cover: Cover, fence_idx: int) -> tuple[U64, I64]:
+def cover_rows(cover: Cover, fence_idx: int) -> tuple[U64, I32]:
     """A cover's cells (coarse ones expanded to ``BUCKET_RES``) and their codes."""
     cells = np.concatenate([cover.interior, cover.boundary]).astype(np.uint64)
-    codes = np.full(cells.size, 2 * fence_idx, dtype=np.int64)
+    codes = np.full(cells.size, 2 * fence_idx, dtype=np.int32)
     codes[cover.interior.size :] += 1
     coarse = resolution_of(cells) < BUCKET_RES
     if coarse.any():
@@ -51,19 +53,23 @@ class Level:
 
     cells: U64
     off: I64
-    codes: I64
+    codes: I32
     hashes: NDArray[np.uint64]  # (n, 2)
 
     @classmethod
-    def of(cls, cells: U64, codes: I64) -> Level:
-        order = np.argsort(cells, kind="stable")  # rows come fence by fence: codes stay sorted
-        cells, codes = cells[order], codes[order]
+    def of(cls, cells: U64, codes: I32) -> Level:
         if cells.size == 0:
-            return cls(_EMPTY_U64, np.zeros(1, np.int64), _EMPTY_I64, np.zeros((0, 2), np.uint64))
+            return cls(_EMPTY_U64, np.zeros(1, np.int64), _EMPTY_I32, np.zeros((0, 2), np.uint64))
+        order = np.argsort(cells, kind="stable")  # rows come fence by fence: codes stay sorted
+        cells = cells[order]
+        codes = codes[order]
+        del order
         starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
-        sums = [np.add.reduceat(_mix(codes.astype(np.uint64), s), starts) for s in (1, 2)]
-        off = np.r_[starts, cells.size].astype(np.int64)
-        return cls(cells[starts], off, codes, np.column_stack(sums))
+        firsts = cells[starts]
+        del cells
+        sums = [np.add.reduceat(_mix(codes, s), starts) for s in (1, 2)]
+        off = np.r_[starts, codes.size].astype(np.int64)
+        return cls(firsts, off, codes, np.column_stack(sums))
 
     def find(self, cells: U64) -> I64:
         """Group index of each cell, -1 where there is none."""
@@ -83,15 +89,28 @@ class Grouped:
     leaf_cells: U64
     leaf_entry: I64
     entry_off: I64
-    entry_codes: I64
+    entry_codes: I32
 
 
 def levels_of(covers: list[Cover]) -> dict[int, Level]:
-    parts = [cover_rows(c, i) for i, c in enumerate(covers)]
-    cells = np.concatenate([p[0] for p in parts]) if parts else _EMPTY_U64
-    codes = np.concatenate([p[1] for p in parts]) if parts else _EMPTY_I64
-    res = resolution_of(cells)
-    return {r: Level.of(cells[res == r], codes[res == r]) for r in LEVELS}
+    """Rows of all covers by level. Empties ``covers`` as it goes, so that the cover arrays
+    are freed while the (larger) row arrays grow: peak memory matters at city size."""
+    cells: dict[int, list[U64]] = {r: [] for r in LEVELS}
+    codes: dict[int, list[I32]] = {r: [] for r in LEVELS}
+    covers.reverse()
+    for i in range(len(covers)):
+        row_cells, row_codes = cover_rows(covers.pop(), i)
+        res = resolution_of(row_cells)
+        for r in np.unique(res).tolist():
+            pick = res == r
+            cells[r].append(row_cells[pick])
+            codes[r].append(row_codes[pick])
+    levels = {}
+    for r in LEVELS:
+        level_cells = np.concatenate(cells.pop(r)) if cells[r] else _EMPTY_U64
+        level_codes = np.concatenate(codes.pop(r)) if codes[r] else _EMPTY_I32
+        levels[r] = Level.of(level_cells, level_codes)
+    return levels
 
 
 def group(levels: dict[int, Level]) -> Grouped:
@@ -120,7 +139,7 @@ def group(levels: dict[int, Level]) -> Grouped:
     )
 
 
-def _materialise(levels: dict[int, Level], member: list[I64]) -> tuple[I64, I64]:
+def _materialise(levels: dict[int, Level], member: list[I64]) -> tuple[I64, I32]:
     """CSR of the codes of each representative set, level by level."""
     owners, codes = [], []
     for r, groups in zip(LEVELS, member, strict=True):
@@ -144,11 +163,14 @@ def ragged_ranges(starts: I64, lengths: I64) -> I64:
     return out
 
 
-def _mix(values: U64, seed: int) -> U64:
-    """splitmix64 finaliser: spreads codes so that sums identify sets."""
+def _mix(values: I32, seed: int) -> U64:
+    """splitmix64 finaliser: spreads codes so that sums identify sets (in place, one array)."""
+    z = values.astype(np.uint64)
     with np.errstate(over="ignore"):
-        z = values + np.uint64((seed * 0x9E3779B97F4A7C15) & ((1 << 64) - 1))
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        out: U64 = z ^ (z >> np.uint64(31))
-    return out
+        z += np.uint64((seed * 0x9E3779B97F4A7C15) & ((1 << 64) - 1))
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return z

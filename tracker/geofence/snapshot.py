@@ -25,11 +25,13 @@ from tracker.geofence.cells import (
     QUERY_RES,
     SLOT_MASK,
     SLOT_SHIFT,
+    U64,
     expand_to,
     parent_masks,
     parents,
     resolution_of,
     slots_of,
+    unique_cells,
 )
 from tracker.geofence.cover import Cover
 from tracker.geofence.fences import Fence, FenceKey
@@ -41,7 +43,7 @@ _BUCKET_AND, _BUCKET_OR = parent_masks(BUCKET_RES)
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     fences: dict[str, Fence]
-    covers: dict[str, Cover]
+    footprints: dict[str, U64]  # fence id -> the buckets its cover touches (sorted)
     buckets: dict[int, Node]
     batch_base: BatchTable | None = None  # table of this or an earlier snapshot
     pending: frozenset[int] = frozenset()  # buckets changed since batch_base was current
@@ -55,14 +57,14 @@ class Snapshot:
     def from_covers(cls, covers: list[Cover]) -> Snapshot:
         """Bulk build: all rows grouped at once with numpy, then one dict per bucket."""
         fences = [c.fence for c in covers]
-        grouped = group(levels_of(covers))
+        footprints = {c.fence.fence_id: footprint(c) for c in covers}
+        grouped = group(levels_of(covers))  # empties ``covers``: cells are freed as consumed
         with _gc_paused():  # millions of new tuples: no cycles, but they would trigger GC passes
             entries = _entries(grouped, fences)
             buckets = _nodes(grouped, entries)
         table = BatchTable.from_grouped(grouped, fences)
         fence_map = {f.fence_id: f for f in fences}
-        cover_map = {c.fence.fence_id: c for c in covers}
-        return cls(fence_map, cover_map, buckets, table, cache={"batch": table})
+        return cls(fence_map, footprints, buckets, table, cache={"batch": table})
 
     def containing(self, lon: float, lat: float) -> tuple[FenceKey, ...]:
         cell = latlng_to_cell(lat, lon, QUERY_RES)
@@ -91,9 +93,8 @@ class Snapshot:
         changed = removes | {c.fence.fence_id for c in upserts}
         adds = _Additions(upserts)
         touched = set(adds.default) | set(adds.leaf)
-        for fence_id in changed & self.covers.keys():
-            cells, _ = cover_rows(self.covers[fence_id], 0)
-            touched.update(parents(cells, BUCKET_RES).tolist())
+        for fence_id in changed & self.footprints.keys():
+            touched.update(self.footprints[fence_id].tolist())
         buckets = dict(self.buckets)  # bucket -> node references only: small and quick
         for bucket in touched:
             node = _rebuilt(buckets.get(bucket), changed, adds, bucket)
@@ -102,17 +103,22 @@ class Snapshot:
             else:
                 buckets[bucket] = node
         fences = {i: f for i, f in self.fences.items() if i not in changed}
-        covers = {i: c for i, c in self.covers.items() if i not in changed}
+        footprints = {i: f for i, f in self.footprints.items() if i not in changed}
         for cover in upserts:
             fences[cover.fence.fence_id] = cover.fence
-            covers[cover.fence.fence_id] = cover
+            footprints[cover.fence.fence_id] = footprint(cover)
         own = self.cache.get("batch")
         base, pending = (
             (own, frozenset(touched))
             if isinstance(own, BatchTable)
             else (self.batch_base, self.pending | touched)
         )
-        return Snapshot(fences, covers, buckets, base, pending)
+        return Snapshot(fences, footprints, buckets, base, pending)
+
+
+def footprint(cover: Cover) -> U64:
+    cells, _ = cover_rows(cover, 0)
+    return unique_cells(parents(cells, BUCKET_RES))
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
+from tracker.accounts.models import Role
 from tracker.deps import PlatformDep, StaffDep
 from tracker.errors import BadRequest, NotFound
 from tracker.history import latest as latest_store
@@ -57,11 +58,13 @@ def _in_box(feature: bytes, box: tuple[float, float, float, float]) -> bool:
 @router.get("/positions/latest", summary="Latest position of every vehicle (staff)")
 async def latest_positions(
     platform: PlatformDep,
-    _: StaffDep,
+    principal: StaffDep,
     company_id: int | None = None,
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
 ) -> Response:
     box = _bbox(bbox)
+    if principal.role == Role.company_user:
+        company_id = principal.company_id  # a company sees its own trucks only
     vehicles = await platform.vehicles.get_all()
     parts = []
     for vehicle_id, feature in (
@@ -84,7 +87,7 @@ async def latest_positions(
 async def vehicle_track(
     request: Request,
     platform: PlatformDep,
-    _: StaffDep,
+    principal: StaffDep,
     vehicle_id: int,
     start: str | None = None,
     end: str | None = None,
@@ -107,7 +110,8 @@ async def vehicle_track(
         raise BadRequest("start must be before end", field="start")
     if end_t - start_t > MAX_RANGE:
         raise BadRequest("at most 31 days per query", field="end")
-    if await platform.vehicles.get(vehicle_id) is None:
+    vehicle = await platform.vehicles.get(vehicle_id)
+    if vehicle is None or not principal.sees_company(vehicle.company_id):
         raise NotFound(f"no vehicle {vehicle_id}", field="vehicle_id")
     after_t = None if after is None else _time_param(after, "after", now)
     q = repo.TrackQuery(

@@ -1,0 +1,203 @@
+"""Users, API tokens and the audit log: the SQL, in one place.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults); API tokens are 256-bit random
+secrets, so a fast hash (sha256) is right for them and lets a request find its token by hash.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from psycopg.rows import class_row, dict_row
+from psycopg.types.json import Jsonb
+
+from tracker.accounts.models import AuditEntry, Principal, Role, UserOut
+
+AConn = psycopg.AsyncConnection[Any]
+TOKEN_PREFIX = "mu_"
+_hasher = PasswordHasher()
+_USER_COLUMNS = "id, username, role, company_id, active, created_at"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def jsonb(value: Any) -> Jsonb:
+    """A Jsonb parameter that also takes Decimals, dates and times."""
+    return Jsonb(value, dumps=lambda v: orjson.dumps(v, default=_default).decode())
+
+
+async def create_user(
+    conn: AConn, username: str, password: str, role: Role, company_id: int | None
+) -> UserOut:
+    async with conn.cursor(row_factory=class_row(UserOut)) as cur:
+        await cur.execute(
+            f"""INSERT INTO users (username, password_hash, role, company_id)
+                VALUES (%s, %s, %s, %s) RETURNING {_USER_COLUMNS}""",
+            (username, hash_password(password), role.value, company_id),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def list_users(conn: AConn) -> list[UserOut]:
+    async with conn.cursor(row_factory=class_row(UserOut)) as cur:
+        await cur.execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY id")
+        return await cur.fetchall()
+
+
+async def set_user_active(conn: AConn, user_id: int, active: bool) -> UserOut | None:
+    async with conn.cursor(row_factory=class_row(UserOut)) as cur:
+        await cur.execute(
+            f"UPDATE users SET active = %s WHERE id = %s RETURNING {_USER_COLUMNS}",
+            (active, user_id),
+        )
+        return await cur.fetchone()
+
+
+async def authenticate(conn: AConn, username: str, password: str) -> Principal | None:
+    cur = await conn.execute(
+        "SELECT id, password_hash, role, company_id FROM users WHERE username = %s AND active",
+        (username,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        verify_password(_dummy_hash(), password)  # same cost whether or not the user exists
+        return None
+    if not verify_password(row[1], password):
+        return None
+    return Principal(username, Role(row[2]), row[3], int(row[0]))
+
+
+async def issue_token(conn: AConn, user_id: int, ttl: timedelta) -> tuple[str, datetime]:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    cur = await conn.execute(
+        """INSERT INTO user_tokens (token_hash, user_id, expires_at)
+           VALUES (%s, %s, now() + %s) RETURNING expires_at""",
+        (_token_hash(token), user_id, ttl),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return token, row[0]
+
+
+async def principal_by_token(conn: AConn, token: str) -> Principal | None:
+    cur = await conn.execute(
+        """SELECT u.id, u.username, u.role, u.company_id
+             FROM user_tokens t JOIN users u ON u.id = t.user_id
+            WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > now()
+              AND u.active""",
+        (_token_hash(token),),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return Principal(row[1], Role(row[2]), row[3], int(row[0]))
+
+
+async def revoke_token(conn: AConn, token: str) -> bool:
+    cur = await conn.execute(
+        "UPDATE user_tokens SET revoked_at = now() WHERE token_hash = %s AND revoked_at IS NULL",
+        (_token_hash(token),),
+    )
+    return cur.rowcount == 1
+
+
+async def revoke_user_tokens(conn: AConn, user_id: int) -> int:
+    cur = await conn.execute(
+        "UPDATE user_tokens SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
+        (user_id,),
+    )
+    return cur.rowcount
+
+
+async def record(
+    conn: AConn,
+    actor: Principal,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Write one audit row; call it inside the transaction of the write it describes."""
+    await conn.execute(
+        """INSERT INTO audit_log (actor, user_id, action, entity, entity_id, before, after)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+        (
+            actor.username,
+            actor.user_id,
+            action,
+            entity,
+            entity_id,
+            None if before is None else jsonb(before),
+            None if after is None else jsonb(after),
+        ),
+    )
+
+
+async def audit_entries(
+    conn: AConn,
+    *,
+    entity: str | None,
+    entity_id: int | None,
+    actor: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> list[AuditEntry]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            """SELECT id, at, actor, user_id, action, entity, entity_id, before, after
+                 FROM audit_log
+                WHERE (%(entity)s::text IS NULL OR entity = %(entity)s)
+                  AND (%(entity_id)s::bigint IS NULL OR entity_id = %(entity_id)s)
+                  AND (%(actor)s::text IS NULL OR actor = %(actor)s)
+                  AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)
+                  AND (%(until)s::timestamptz IS NULL OR at < %(until)s)
+                ORDER BY at DESC, id DESC LIMIT %(limit)s""",
+            {
+                "entity": entity,
+                "entity_id": entity_id,
+                "actor": actor,
+                "since": since,
+                "until": until,
+                "limit": limit,
+            },
+        )
+        return [AuditEntry(**row) for row in await cur.fetchall()]
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash("not a real password, only here to spend the same time")
