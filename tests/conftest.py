@@ -6,7 +6,9 @@ uses its own Redis database number; each test starts from empty tables and an em
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -60,7 +62,10 @@ def redis_url() -> str:
 @pytest.fixture
 def clean(database_url: str, redis_url: str) -> Iterator[None]:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE pings, terminals, vehicles, companies RESTART IDENTITY CASCADE")
+        conn.execute(
+            "TRUNCATE pings, terminals, vehicles, companies, users, user_tokens, audit_log, "
+            "sites, yards, zones, permits, fences RESTART IDENTITY CASCADE"
+        )
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
     r.close()
@@ -122,3 +127,31 @@ async def client(settings: Settings) -> AsyncIterator[AsyncClient]:
 @pytest.fixture
 def staff() -> dict[str, str]:
     return {"Authorization": "Bearer test-staff"}
+
+
+class Accounts:
+    """Staff accounts with ready API tokens (no KDF work: the tokens are inserted directly)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def headers(self, role: str, company_id: int | None = None) -> dict[str, str]:
+        username = f"{role}-{company_id or 0}-{secrets.token_hex(3)}"
+        row = self.conn.execute(
+            "INSERT INTO users (username, password_hash, role, company_id) "
+            "VALUES (%s, 'unusable', %s, %s) RETURNING id",
+            (username, role, company_id),
+        ).fetchone()
+        assert row is not None
+        token = "mu_test_" + secrets.token_urlsafe(16)
+        self.conn.execute(
+            "INSERT INTO user_tokens (token_hash, user_id, expires_at) "
+            "VALUES (%s, %s, now() + interval '1 hour')",
+            (hashlib.sha256(token.encode()).digest(), row[0]),
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def accounts(db: psycopg.Connection[Any], clean: None) -> Accounts:
+    return Accounts(db)

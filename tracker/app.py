@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from tracker import __version__
+from tracker.accounts import api as accounts_api
 from tracker.db import make_pool, migrate
 from tracker.deps import Platform, PlatformDep
 from tracker.errors import register_error_handlers
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app)
     app.include_router(ingest_api.router)
     app.include_router(history_api.router)
+    app.include_router(accounts_api.router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")
     async def healthz(platform: PlatformDep) -> dict[str, object]:

@@ -21,12 +21,12 @@ CLI_ACTOR = Principal("cli", Role.admin)
 async def add_user(
     conninfo: str, username: str, role: Role, company_id: int | None, password: str
 ) -> int:
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-        async with conn.transaction():
-            user = await repo.create_user(conn, username, password, role, company_id)
-            await repo.record(
-                conn, CLI_ACTOR, "create", "user", user.id, None, user.model_dump(mode="json")
-            )
+    conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+    async with conn, conn.transaction():
+        user = await repo.create_user(conn, username, password, role, company_id)
+        await repo.record(
+            conn, CLI_ACTOR, "create", "user", user.id, None, user.model_dump(mode="json")
+        )
     return user.id
 
 

@@ -49,34 +49,32 @@ class IngestService:
 
     async def ingest(self, items: list[Fix | FieldErrors]) -> IngestOutcome:
         """Store the valid items; answer every item in input order."""
-        outcome = IngestOutcome(results=[{"index": i} for i in range(len(items))])
-        candidates: list[tuple[int, Fix]] = []
+        outcome = IngestOutcome()
+        statuses: list[str] = ["rejected"] * len(items)
+        details: dict[int, dict[str, Any]] = {}
+        candidates = [(i, item) for i, item in enumerate(items) if isinstance(item, Fix)]
         for i, item in enumerate(items):
-            if isinstance(item, Fix):
-                candidates.append((i, item))
-            else:
-                outcome.results[i].update(status="rejected", errors=item)
+            if not isinstance(item, Fix):
+                details[i] = {"errors": item}
         refusals = apply_filters([f for _, f in candidates], self._filters, self.last_fix)
         to_store: list[tuple[int, Fix]] = []
         for (i, fix), refusal in zip(candidates, refusals, strict=True):
             if refusal is None:
                 to_store.append((i, fix))
             else:
-                outcome.results[i].update(
-                    status="rejected", errors=[{"field": refusal.field, "message": refusal.message}]
-                )
+                details[i] = {"errors": [{"field": refusal.field, "message": refusal.message}]}
         marks = await self._writer.write([f for _, f in to_store])
         for (i, fix), is_new in zip(to_store, marks, strict=True):
-            res = outcome.results[i]
-            res["status"] = "stored" if is_new else "duplicate"
+            statuses[i] = "stored" if is_new else "duplicate"
             if fix.flags:
-                res["flags"] = fix.flags
-        for res in outcome.results:
-            status = res["status"]
-            if status == "stored":
-                outcome.accepted += 1
-            elif status == "duplicate":
-                outcome.duplicates += 1
-            else:
-                outcome.rejected += 1
+                details[i] = {"flags": fix.flags}
+        outcome.accepted = statuses.count("stored")
+        outcome.duplicates = statuses.count("duplicate")
+        outcome.rejected = len(items) - outcome.accepted - outcome.duplicates
+        outcome.results = [
+            {"index": i, "status": status, **details[i]}
+            if i in details
+            else {"index": i, "status": status}
+            for i, status in enumerate(statuses)
+        ]
         return outcome

@@ -98,6 +98,8 @@ def parse_time(value: Any) -> datetime | str:
             dt = datetime.fromisoformat(value)
         except ValueError:
             return "not an RFC 3339 timestamp"
+        if dt.tzinfo is UTC:
+            return dt
         if dt.tzinfo is None:
             return "timestamp needs a time zone offset (e.g. 'Z')"
         return dt.astimezone(UTC)
