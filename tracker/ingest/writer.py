@@ -76,6 +76,7 @@ TYPES = (
 _COLS = ", ".join(COLUMNS)
 Key = tuple[int, datetime]
 _STAGING = "pings_staging"
+WRITER_APPLICATION_NAME = "tracker-writer"
 
 
 @dataclass(slots=True)
@@ -227,7 +228,9 @@ class GroupCommitWriter:
         while True:
             conn: psycopg.AsyncConnection[object] | None = None
             try:
-                conn = await psycopg.AsyncConnection.connect(self._conninfo)
+                conn = await psycopg.AsyncConnection.connect(
+                    self._conninfo, application_name=WRITER_APPLICATION_NAME
+                )
                 assert conn is not None
                 await conn.execute(
                     f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} "
