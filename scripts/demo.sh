@@ -10,6 +10,8 @@ RUN=.services/run
 BIN=.venv/bin
 API_PORT=${API_PORT:-8000}
 DEMO_TRUCKS=${DEMO_TRUCKS:-40}
+DEMO_JT808_TRUCKS=${DEMO_JT808_TRUCKS:-10}
+JT808_PORT=${JT808_PORT:-6808}
 export TRACKER_DATA_DIR=${TRACKER_DATA_DIR:-$ROOT/.data}
 mkdir -p "$RUN" "$TRACKER_DATA_DIR"
 
@@ -36,24 +38,33 @@ healthz() { curl -fsS "http://127.0.0.1:$API_PORT/healthz" 2>/dev/null; }
 
 up() {
   stop_one simulator
+  stop_one simulator-jt808
+  stop_one gateway
   stop_one api
   $BIN/tracker migrate
   $BIN/python -c "from pathlib import Path; from tracker.sim.data import ensure_monaco_pbf as e; \
 print('demo: road data', e(Path('$TRACKER_DATA_DIR')))"
   $BIN/tracker seed --trucks "$DEMO_TRUCKS" --out "$TRACKER_DATA_DIR/demo-fleet.json"
+  $BIN/tracker seed --trucks "$DEMO_JT808_TRUCKS" --prefix JT --out "$TRACKER_DATA_DIR/jt808-fleet.json"
   start_bg api $BIN/tracker serve --host 127.0.0.1 --port "$API_PORT"
   for _ in $(seq 100); do healthz >/dev/null && break; sleep 0.2; done
   healthz >/dev/null || { echo "demo: the API did not start; see $RUN/api.log" >&2; exit 1; }
   echo "demo: API serving on http://127.0.0.1:$API_PORT (OpenAPI at /docs)"
   start_bg simulator $BIN/tracker simulate --mode live --url "http://127.0.0.1:$API_PORT" \
     --fleet "$TRACKER_DATA_DIR/demo-fleet.json"
+  # JT/T 808 terminals register by plate; the gateway fits them to the seeded vehicles.
+  TRACKER_JT808__AUTO_REGISTER=true start_bg gateway $BIN/tracker gateway --port "$JT808_PORT"
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$JT808_PORT") 2>/dev/null && break; sleep 0.2; done
+  start_bg simulator-jt808 $BIN/tracker simulate --protocol jt808 \
+    --gateway "127.0.0.1:$JT808_PORT" --mode live --fleet "$TRACKER_DATA_DIR/jt808-fleet.json"
+  echo "demo: JT/T 808 gateway on 127.0.0.1:$JT808_PORT with $DEMO_JT808_TRUCKS simulated terminals"
   echo "demo: $DEMO_TRUCKS simulated trucks driving Monaco's roads (© OpenStreetMap contributors)"
   watch_arrivals 45
   cat <<TXT
-demo: running in the background. Logs: $RUN/api.log, $RUN/simulator.log
+demo: running in the background. Logs: $RUN/{api,gateway,simulator,simulator-jt808}.log
   latest positions: curl -H 'Authorization: Bearer dev-staff-token' http://127.0.0.1:$API_PORT/api/v1/positions/latest
   a truck's track:  curl -H 'Authorization: Bearer dev-staff-token' 'http://127.0.0.1:$API_PORT/api/v1/vehicles/1/track'
-  stop:             make stop   (API and simulator)   ·   make down (also the database and Redis)
+  stop:             make stop   (API, gateway, simulators)   ·   make down (also PostgreSQL and Redis)
 TXT
 }
 
@@ -71,7 +82,7 @@ watch_arrivals() {  # seconds: show stored fixes growing until some have arrived
 }
 
 status() {
-  for name in api simulator; do
+  for name in api gateway simulator simulator-jt808; do
     if alive "$name"; then echo "demo: $name running (pid $(cat "$RUN/$name.pid"))"
     else echo "demo: $name not running"; fi
   done
@@ -79,7 +90,7 @@ status() {
 
 case "${1:-up}" in
   up) up ;;
-  down) stop_one simulator; stop_one api ;;
+  down) stop_one simulator; stop_one simulator-jt808; stop_one gateway; stop_one api ;;
   status) status ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac
