@@ -1,0 +1,165 @@
+"""Inputs of the engine: an annotated fix, the vehicle's context and the rule configuration.
+
+All of these are plain immutable values built by the worker at the edge (from the stream, the
+geofence index and the registry/permit caches); the engine never looks anything up itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from tracker.ingest.models import Fix, FixFlag
+
+SegmentEvent = Literal["enter", "exit", "cross"]
+
+POWER_CUT_BIT = 8  # JT/T 808 alarm flag: main power cut (JT808.md §7.2)
+ANTENNA_CUT_BIT = 5  # JT/T 808 alarm flag: GNSS antenna disconnected/cut
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotatedFix:
+    """A fix plus what the geofence engine says about it.
+
+    ``corridor_distance_m`` holds the distance to the centre line of each corridor of the
+    vehicle's permit(s); ``segment_events`` the fences the straight segment from the previous
+    fix entered, exited or crossed (``(fence_id, 'enter'|'exit'|'cross')``).
+    """
+
+    fix: Fix
+    site_ids: frozenset[str] = frozenset()
+    yard_ids: frozenset[str] = frozenset()
+    zone_ids: frozenset[str] = frozenset()
+    corridor_ids: frozenset[str] = frozenset()
+    corridor_distance_m: Mapping[str, float] = field(default_factory=dict)
+    segment_events: tuple[tuple[str, SegmentEvent], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A daily window in local minutes of the day, ``[start_min, end_min)``; wraps midnight
+    when ``end_min <= start_min`` (22:00-06:00 is ``TimeWindow(1320, 360)``)."""
+
+    start_min: int
+    end_min: int
+
+    def contains(self, minute_of_day: int) -> bool:
+        if self.start_min < self.end_min:
+            return self.start_min <= minute_of_day < self.end_min
+        return minute_of_day >= self.start_min or minute_of_day < self.end_min
+
+
+def local_minute(t: datetime, utc_offset_min: int) -> int:
+    local = t + timedelta(minutes=utc_offset_min)
+    return local.hour * 60 + local.minute
+
+
+def in_windows(windows: tuple[TimeWindow, ...], t: datetime, utc_offset_min: int) -> bool:
+    minute = local_minute(t, utc_offset_min)
+    return any(w.contains(minute) for w in windows)
+
+
+@dataclass(frozen=True, slots=True)
+class PermitScope:
+    """What a transport permit allows this vehicle: places, corridors, hours, validity.
+
+    ``corridors`` maps corridor fence id to its half-width in metres. An empty ``windows``
+    means no hour restriction; ``valid_from``/``valid_until`` are aware UTC instants.
+    """
+
+    permit_id: str
+    valid_from: datetime
+    valid_until: datetime
+    origin_ids: frozenset[str] = frozenset()
+    yard_ids: frozenset[str] = frozenset()
+    corridors: Mapping[str, float] = field(default_factory=dict)
+    windows: tuple[TimeWindow, ...] = ()
+
+    def valid_at(self, t: datetime) -> bool:
+        return self.valid_from <= t < self.valid_until
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneRule:
+    """A no-go zone's schedule (empty = always active) and an optional speed limit."""
+
+    zone_id: str
+    no_go: bool = True
+    active_windows: tuple[TimeWindow, ...] = ()
+    speed_limit_kmh: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sensors:
+    """Which sensors the vehicle's terminal model reports (mapping per model is upstream)."""
+
+    has_lift: bool = False
+    has_cover: bool = False
+    has_load: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RuleConfig:
+    """Thresholds, DOMAIN.md §2 defaults; the worker picks the values per city and permit."""
+
+    stop_speed_kmh: float = 5.0
+    stop_radius_m: float = 50.0
+    stop_break_fixes: int = 2  # consecutive moving/away fixes that end a stop (one = noise)
+    dumping_dwell_s: float = 180.0
+    haul_overdue_s: float = 4 * 3600.0
+    place_dwell_s: float = 120.0  # loading at a site / unloading at a yard
+    place_exit_fixes: int = 2  # consecutive fixes outside before a site/yard is left
+    sensor_fixes: int = 2  # consecutive load-sensor readings before they change the trip
+    deviation_min_s: float = 60.0
+    deviation_min_fixes: int = 2
+    deviation_clear_fixes: int = 2
+    deviation_escalate_s: float = 600.0
+    deviation_severe_s: float = 900.0
+    deviation_when_empty: bool = False
+    speeding_min_s: float = 30.0
+    speed_limit_kmh: float | None = None  # the city's limit, if any
+    uncovered_min_s: float = 30.0
+    offline_gap_s: float = 300.0
+    tamper_speed_kmh: float = 150.0
+    tamper_gap_min_s: float = 60.0  # reappearance check only after a real gap
+    tamper_alarm_mask: int = (1 << POWER_CUT_BIT) | (1 << ANTENNA_CUT_BIT)
+    zone_open_fixes: int = 1  # entry opens (a crossing segment too); flapping is held open
+    zone_clear_fixes: int = 2
+    zone_clear_s: float = 60.0
+    no_go_when_empty: bool = True
+    outside_hours_min_fixes: int = 2
+    outside_hours_clear_s: float = 180.0
+    blacklist_min_fixes: int = 2
+    blacklist_idle_close_s: float = 600.0
+    late_after_s: float = 300.0
+    skip_flags: int = int(FixFlag.JUMP | FixFlag.ZERO | FixFlag.FUTURE)
+    evidence_max_points: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleContext:
+    """What the registry and permits say about a vehicle at the time of the fixes."""
+
+    vehicle_id: int
+    permits: tuple[PermitScope, ...] = ()
+    zones: Mapping[str, ZoneRule] = field(default_factory=dict)
+    utc_offset_min: int = 8 * 60
+    blacklisted: bool = False
+    sensors: Sensors = Sensors()
+    rated_volume_m3: float | None = None
+    rules: RuleConfig = RuleConfig()
+
+    def permit_for(self, t: datetime, origin_id: str | None) -> PermitScope | None:
+        """The first permit valid at ``t`` that covers the origin (any, if it is unknown)."""
+        for permit in self.permits:
+            if permit.valid_at(t) and (origin_id is None or origin_id in permit.origin_ids):
+                return permit
+        return None
+
+    def permit_by_id(self, permit_id: str | None) -> PermitScope | None:
+        for permit in self.permits:
+            if permit.permit_id == permit_id:
+                return permit
+        return None
