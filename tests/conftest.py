@@ -27,7 +27,9 @@ BASE_DB_URL = os.environ.get(
     "TRACKER_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/tracker"
 )
 BASE_REDIS_URL = os.environ.get("TRACKER_REDIS_URL", "redis://127.0.0.1:56379/0")
-TEST_REDIS_DB = 13
+# Own Redis database per session (of 1-11; the benchmarks use 12-14), so suites run at once
+# by different people do not flush each other's keys.
+TEST_REDIS_DB = 1 + os.getpid() % 11
 
 
 def _with_db(url: str, dbname: str) -> str:

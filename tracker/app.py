@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,8 +23,11 @@ from tracker.ingest.auth import TerminalAuthenticator
 from tracker.ingest.service import IngestService
 from tracker.ingest.stream import StreamPublisher
 from tracker.ingest.writer import GroupCommitWriter
+from tracker.registry import api as registry_api
 from tracker.registry.directory import VehicleDirectory
 from tracker.responses import JSONResponse
+from tracker.routes import api as permits_api
+from tracker.routes.expiry import run_expiry
 from tracker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,9 +72,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await platform.writer.start()
     await platform.publisher.start()
     await latest_store.ensure_latest(platform.pool, platform.redis)
+    expiry = asyncio.create_task(
+        run_expiry(platform.pool, platform.redis, settings.permit_expiry_interval_s),
+        name="permit-expiry",
+    )
     try:
         yield
     finally:
+        expiry.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await expiry
         await platform.writer.stop()
         await platform.publisher.stop()
         await platform.pool.close()
@@ -92,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_api.router)
     app.include_router(history_api.router)
     app.include_router(accounts_api.router)
+    app.include_router(registry_api.router)
+    app.include_router(permits_api.router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")
     async def healthz(platform: PlatformDep) -> dict[str, object]:

@@ -16,6 +16,7 @@ BENCHES: dict[str, str] = {
     "history": "tracker.ingest.bench_history",
     "geofence": "tracker.geofence.bench",
     "jt808": "tracker.ingest.jt808.bench",
+    "live": "tracker.live.bench",
 }
 
 

@@ -87,10 +87,25 @@ def translate_db_error(exc: psycopg.Error) -> TrackerError:
     """Map a database error to a TrackerError by its SQLSTATE; unknown ones become 503."""
     diag = exc.diag
     cls = _SQLSTATE_MAP.get(exc.sqlstate or "")
+    if cls is None and isinstance(exc, psycopg.DataError):
+        cls = BadRequest  # class 22 (a number out of range...) or a NUL byte caught client-side
     if cls is None:
         return Unavailable("database error")
-    field = diag.column_name or diag.constraint_name
+    field = diag.column_name or _constraint_field(diag.constraint_name, diag.table_name)
     return cls(diag.message_detail or diag.message_primary or str(exc), field=field)
+
+
+def _constraint_field(constraint: str | None, table: str | None) -> str | None:
+    """``vehicles_company_id_fkey`` on ``vehicles`` names the field ``company_id``."""
+    if constraint is None:
+        return None
+    name = constraint
+    if table and name.startswith(table + "_"):
+        name = name[len(table) + 1 :]
+    for suffix in ("_fkey", "_key", "_check"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def register_error_handlers(app: FastAPI) -> None:

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     token_ttl_h: float = Field(default=12.0, gt=0, le=24 * 90)
     # Where the road network for corridor proposals is read from (monaco.osm.pbf by default).
     data_dir: str = ".data"
+    permit_expiry_interval_s: float = Field(default=300.0, gt=0)
     road_network_pbf: str | None = None
     shards: int = Field(default=8, ge=1, le=1024)
     stream_maxlen: int = Field(default=200_000, ge=1000)

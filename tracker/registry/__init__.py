@@ -1,0 +1,1 @@
+"""Companies, vehicles, terminals, origin sites, disposal yards and no-go zones."""

@@ -109,3 +109,13 @@ async def all_vehicles(conn: AConn) -> list[VehicleRow]:
             "SELECT id, plate, company_id, rated_volume_m3, active FROM vehicles ORDER BY id"
         )
         return await cur.fetchall()
+
+
+async def rotate_token(conn: AConn, terminal_id: int) -> str | None:
+    """Issue a new HTTP token for a terminal (the old one stops working); None if unknown."""
+    token = new_token()
+    cur = await conn.execute(
+        "UPDATE terminals SET token_hash = %s, token_issued_at = now() WHERE id = %s",
+        (token_hash(token), terminal_id),
+    )
+    return token if cur.rowcount == 1 else None

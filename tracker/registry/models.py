@@ -1,0 +1,131 @@
+"""Bodies of the registry API. Geometry is GeoJSON (lon, lat); times of day are ``HH:MM`` UTC."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+Name = Field(min_length=1, max_length=200)
+
+
+class TimeWindow(BaseModel):
+    """A daily window; ``end`` before ``start`` runs past midnight (night hauls)."""
+
+    start: str = Field(pattern=HHMM, examples=["06:00"])
+    end: str = Field(pattern=HHMM, examples=["22:00"])
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TimeWindow:
+        if self.start == self.end:
+            raise ValueError("a window needs end different from start")
+        return self
+
+
+class WeeklyWindow(TimeWindow):
+    """A window on some days of the week (1 Monday … 7 Sunday)."""
+
+    days: list[int] = Field(default=[1, 2, 3, 4, 5, 6, 7], min_length=1, max_length=7)
+
+    @model_validator(mode="after")
+    def _days(self) -> WeeklyWindow:
+        if any(not 1 <= d <= 7 for d in self.days) or len(set(self.days)) != len(self.days):
+            raise ValueError("days are distinct numbers 1 (Monday) to 7 (Sunday)")
+        return self
+
+
+class CompanyIn(BaseModel):
+    name: str = Name
+    credit_code: str | None = Field(default=None, max_length=64)
+    active: bool = True
+
+
+class CompanyOut(CompanyIn):
+    id: int
+    created_at: datetime
+
+
+class VehicleIn(BaseModel):
+    plate: str = Field(min_length=1, max_length=20)
+    company_id: int
+    rated_volume_m3: float = Field(gt=0, le=100)
+    terminal_model: str | None = Field(default=None, max_length=64)
+    active: bool = True
+    blacklisted: bool = False  # until the blacklist issue brings its own table
+
+
+class VehicleOut(VehicleIn):
+    id: int
+    created_at: datetime
+
+
+class TerminalIn(BaseModel):
+    identity: str = Field(
+        min_length=1, max_length=32, description="serial, or the JT/T 808 phone number"
+    )
+    vehicle_id: int | None = None
+    model: str | None = Field(default=None, max_length=64)
+    active: bool = True
+
+
+class TerminalOut(TerminalIn):
+    id: int
+    token_issued_at: datetime | None
+    created_at: datetime
+
+
+class TerminalToken(BaseModel):
+    terminal_id: int
+    token: str = Field(description="shown once; only its hash is stored")
+
+
+class PlaceIn(BaseModel):
+    name: str = Name
+    geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, lon/lat")
+    active: bool = True
+
+
+class PlaceOut(BaseModel):
+    id: int
+    fence_id: int
+    created_at: datetime
+
+
+class SiteIn(PlaceIn):
+    kind: Literal["construction", "quarry", "mixing"]
+    company_id: int | None = None
+    active_from: date | None = None
+    active_to: date | None = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> SiteIn:
+        if self.active_from and self.active_to and self.active_from > self.active_to:
+            raise ValueError("active_from is after active_to")
+        return self
+
+
+class SiteOut(SiteIn, PlaceOut):
+    pass
+
+
+class YardIn(PlaceIn):
+    capacity_m3: float = Field(gt=0, le=1e10)
+    opening_hours: list[TimeWindow] = Field(default=[], max_length=8)
+    accepted_materials: list[str] = Field(default=[], max_length=32)
+
+
+class YardOut(YardIn, PlaceOut):
+    pass
+
+
+class ZoneIn(PlaceIn):
+    schedule: list[WeeklyWindow] = Field(
+        default=[], max_length=32, description="when the ban holds; empty: always"
+    )
+    speed_limit_kmh: float | None = Field(default=None, gt=0, le=200)
+
+
+class ZoneOut(ZoneIn, PlaceOut):
+    pass

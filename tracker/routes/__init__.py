@@ -1,0 +1,1 @@
+"""Haul routes and transport permits: corridors, the permit lifecycle and approval checks."""
