@@ -9,7 +9,7 @@ RUN := .services/run
 API_PORT ?= 8000
 DEMO_TRUCKS ?= 40
 
-.PHONY: demo test services status down stop lint format bench-ingest bench-history venv
+.PHONY: demo test services status down stop lint format bench-ingest bench-history venv web-prereqs
 
 venv: $(STAMP)
 
@@ -30,8 +30,12 @@ status:
 # The service URLs follow TRACKER_PG_PORT / TRACKER_REDIS_PORT unless set explicitly.
 ENV := eval "$$(bash scripts/services.sh env)" &&
 
-test: venv services
-	@$(ENV) $(BIN)/pytest
+# The browser tests need Debian chromium and the npm map library: installed here when missing.
+web-prereqs:
+	@bash scripts/web-prereqs.sh
+
+test: venv services web-prereqs
+	@$(ENV) TRACKER_REQUIRE_BROWSER=1 $(BIN)/pytest
 
 lint: venv
 	@$(BIN)/ruff check tracker tests

@@ -66,7 +66,8 @@ def clean(database_url: str, redis_url: str) -> Iterator[None]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE pings, terminals, vehicles, companies, users, user_tokens, audit_log, "
-            "sites, yards, zones, permits, fences RESTART IDENTITY CASCADE"
+            "sites, yards, zones, permits, fences, incidents, trips, engine_checkpoints, "
+            "engine_shards RESTART IDENTITY CASCADE"
         )
     r = redis.Redis.from_url(redis_url)
     r.flushdb()

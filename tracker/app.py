@@ -23,12 +23,14 @@ from tracker.ingest.auth import TerminalAuthenticator
 from tracker.ingest.service import IngestService
 from tracker.ingest.stream import StreamPublisher
 from tracker.ingest.writer import GroupCommitWriter
+from tracker.live import api as live_api
 from tracker.registry import api as registry_api
 from tracker.registry.directory import VehicleDirectory
 from tracker.responses import JSONResponse
 from tracker.routes import api as permits_api
 from tracker.routes.expiry import run_expiry
 from tracker.settings import Settings
+from tracker.trips import api as incidents_api
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +78,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         run_expiry(platform.pool, platform.redis, settings.permit_expiry_interval_s),
         name="permit-expiry",
     )
+    await live_api.start(app)
     try:
         yield
     finally:
+        await live_api.stop(app)
         expiry.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await expiry
@@ -105,6 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_api.router)
     app.include_router(registry_api.router)
     app.include_router(permits_api.router)
+    app.include_router(live_api.router)
+    app.include_router(incidents_api.router)
+    live_api.mount_web(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")
     async def healthz(platform: PlatformDep) -> dict[str, object]:

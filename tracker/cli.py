@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub.add_parser("simulate", help="drive simulated trucks on real roads", add_help=False)
     sub.add_parser("gateway", help="run the JT/T 808 TCP gateway", add_help=False)
+    sub.add_parser("engine", help="run an enforcement engine worker (--shards 0-7)", add_help=False)
     sub.add_parser("user", help="manage staff accounts (user add ...)", add_help=False)
     sub.add_parser(
         "import", help="import sites, yards and zones (import geojson ...)", add_help=False
@@ -57,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed": "tracker.registry.seed",
         "simulate": "tracker.sim.cli",
         "gateway": "tracker.ingest.jt808.gateway",
+        "engine": "tracker.trips.run",
         "user": "tracker.accounts.cli",
         "import": "tracker.registry.importer",
     }

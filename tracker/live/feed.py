@@ -1,0 +1,164 @@
+"""Redis fan-out into one process's hub: one stream reader and one pub/sub listener per process.
+
+Each API process reads every ``tracker:fixes:{shard}`` stream itself (XREAD, from the tail it
+found at start, so no entry between two reads is lost) and listens on ``tracker:incidents`` and
+``tracker:fences``; Redis is the bus, so any number of API processes serve clients. After a Redis
+error the feed resumes reading from the entries it had reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from tracker.geofence.store import CHANNEL as FENCES_CHANNEL
+from tracker.ingest.stream import LATEST_KEY, decode_rows, stream_key
+from tracker.live.hub import LiveHub, VehicleState, us_from_iso
+from tracker.registry.directory import VehicleDirectory
+
+log = logging.getLogger(__name__)
+INCIDENTS_CHANNEL = "tracker:incidents"
+_READ_COUNT = 500
+_BLOCK_MS = 1000
+_REFRESH_UNKNOWN_S = 2.0
+
+
+class LiveFeed:
+    def __init__(
+        self, hub: LiveHub, redis: aioredis.Redis, vehicles: VehicleDirectory, shards: int
+    ) -> None:
+        self.hub = hub
+        self._redis = redis
+        self._vehicles = vehicles
+        self._shards = shards
+        self._tasks: list[asyncio.Task[None]] = []
+        self._refreshed_at = 0.0
+        self.ready = asyncio.Event()  # set once the first seed is done and reading has begun
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._read_streams(), name="live-streams"),
+            asyncio.create_task(self._listen(), name="live-pubsub"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _directory(self, vids: set[int]) -> dict[int, Any]:
+        known = await self._vehicles.get_all()
+        now = time.monotonic()
+        if not vids <= known.keys() and now - self._refreshed_at > _REFRESH_UNKNOWN_S:
+            self._refreshed_at = now  # a vehicle registered since the last refresh
+            await self._vehicles.refresh()
+            known = await self._vehicles.get_all()
+        return known
+
+    async def _tails(self) -> dict[str, str]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for shard in range(self._shards):
+                pipe.xrevrange(stream_key(shard), count=1)
+            found = await pipe.execute()
+        tails: dict[str, str] = {}
+        for shard, entries in enumerate(found):
+            tails[stream_key(shard)] = entries[0][0].decode() if entries else "0-0"
+        return tails
+
+    async def seed(self) -> None:
+        raw: dict[bytes, bytes] = await self._redis.hgetall(LATEST_KEY)  # type: ignore[misc]
+        known = await self._directory({int(k) for k in raw})
+        for key, feature in raw.items():
+            vid = int(key)
+            data = orjson.loads(feature)
+            lon, lat = data["geometry"]["coordinates"]
+            props = data["properties"]
+            vehicle = known.get(vid)
+            item = {"vehicle_id": vid, "lon": lon, "lat": lat, **props}
+            item.pop("source", None)
+            item.pop("valid", None)
+            company_id = None if vehicle is None else vehicle.company_id
+            if vehicle is not None:
+                item.update(plate=vehicle.plate, company_id=company_id)
+            state = VehicleState(us_from_iso(str(props["time"])), lon, lat, company_id, item)
+            self.hub.seed(vid, state)
+
+    async def _read_streams(self) -> None:
+        tails: dict[str, str] | None = None
+        while True:
+            try:
+                if tails is None:
+                    tails = await self._tails()
+                    await self.seed()
+                    self.ready.set()
+                await self._follow(tails)
+            except aioredis.RedisError as exc:
+                # Resume from the tails already read: nothing in the streams is skipped.
+                log.warning("live feed: Redis error (%r); resuming", exc)
+                await asyncio.sleep(0.2)
+
+    async def _follow(self, tails: dict[str, str]) -> None:
+        while True:
+            found = await self._redis.xread(tails, count=_READ_COUNT, block=_BLOCK_MS)  # type: ignore[arg-type]
+            for key, entries in found or ():
+                for _entry_id, fields in entries:
+                    await self._take(fields[b"fixes"])
+                tails[key.decode()] = entries[-1][0].decode()
+
+    async def _take(self, payload: bytes) -> None:
+        rows = [r for r in decode_rows(payload) if not r["flags"]]
+        if not rows:
+            return
+        known = await self._directory({int(r["vehicle_id"]) for r in rows})
+        for row in rows:
+            vehicle = known.get(int(row["vehicle_id"]))
+            if vehicle is None:
+                self.hub.apply(row, None, {})
+            else:
+                extra = {"plate": vehicle.plate, "company_id": vehicle.company_id}
+                self.hub.apply(row, vehicle.company_id, extra)
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(INCIDENTS_CHANNEL, FENCES_CHANNEL)
+                async for message in pubsub.listen():
+                    await self._on_message(message)
+            except aioredis.RedisError as exc:
+                log.warning("live pub/sub lost Redis (%s); resubscribing in 1 s", exc)
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(aioredis.RedisError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        channel = message["channel"].decode()
+        if channel == FENCES_CHANNEL:
+            self.hub.broadcast({"type": "fences_changed"})
+            return
+        try:
+            event = orjson.loads(message["data"])
+        except orjson.JSONDecodeError:
+            log.warning("ignored an incident that is not JSON")
+            return
+        if not isinstance(event, dict) or "type" not in event:
+            log.warning("ignored an incident without a type")
+            return
+        company_id = None
+        vid = event.get("vehicle_id")
+        if isinstance(vid, int):
+            vehicle = (await self._directory({vid})).get(vid)
+            company_id = None if vehicle is None else vehicle.company_id
+            if vehicle is not None:
+                event.setdefault("plate", vehicle.plate)
+        self.hub.incident(event, company_id)

@@ -1,0 +1,187 @@
+"""The live hub of one API process: its clients, their subscriptions, and routing.
+
+The hub keeps a mirror of every vehicle's newest fix (seeded from ``tracker:latest`` and kept
+current by the feed), so a snapshot is built from memory. Routing a fix updates the mirror first,
+then offers the fix to the clients whose grid cells, followed vehicles or wide viewports it
+touches; each client's :class:`CoalescingQueue` keeps it bounded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tracker.live.queue import CoalescingQueue, Item
+from tracker.live.subscription import Subscription, SubscriptionIndex
+
+RECENT_INCIDENTS = 100
+_FIX_PROPS = (
+    "speed_kmh",
+    "heading_deg",
+    "ignition",
+    "loaded",
+    "body_lifted",
+    "cover_closed",
+    "alarm_bits",
+)
+
+
+def iso_from_us(t_us: int) -> str:
+    moment = datetime.fromtimestamp(t_us / 1_000_000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def us_from_iso(text: str) -> int:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000)
+
+
+@dataclass(slots=True)
+class VehicleState:
+    """A vehicle's newest fix as sent to clients, with what routing needs."""
+
+    t_us: int
+    lon: float
+    lat: float
+    company_id: int | None
+    item: Item
+
+
+@dataclass(slots=True)
+class LiveClient:
+    key: int
+    company_id: int | None  # a company user's own company: everything is restricted to it
+    queue: CoalescingQueue
+    subscription: Subscription | None = None
+    sent_messages: int = 0
+    sent_fixes: int = 0
+
+
+class LiveHub:
+    def __init__(self, *, max_vehicles: int = 10_000, max_events: int = 256) -> None:
+        self._keys = itertools.count(1)
+        self._max_vehicles = max_vehicles
+        self._max_events = max_events
+        self.clients: dict[int, LiveClient] = {}
+        self.index = SubscriptionIndex()
+        self.latest: dict[int, VehicleState] = {}
+        self.incidents: deque[Item] = deque(maxlen=RECENT_INCIDENTS)
+        self._incident_clients: set[int] = set()
+        self.routed_fixes = 0
+        self.deliveries = 0
+
+    def connect(self, company_id: int | None = None) -> LiveClient:
+        key = next(self._keys)
+        client = LiveClient(key, company_id, CoalescingQueue(self._max_vehicles, self._max_events))
+        self.clients[key] = client
+        return client
+
+    def disconnect(self, client: LiveClient) -> None:
+        self.clients.pop(client.key, None)
+        self.index.remove(client.key)
+        self._incident_clients.discard(client.key)
+
+    def subscribe(self, client: LiveClient, sub: Subscription, request_id: str) -> None:
+        """Replace the client's subscription; its next message is a fresh snapshot."""
+        sub = sub.restricted_to(client.company_id)
+        client.subscription = sub
+        self.index.put(client.key, sub)
+        if sub.incident_types:
+            self._incident_clients.add(client.key)
+        else:
+            self._incident_clients.discard(client.key)
+        client.queue.request_snapshot(request_id)
+
+    def apply(self, row: dict[str, Any], company_id: int | None, extra: Item) -> bool:
+        """Take a stored fix (a stream row) into the mirror and route it; False if stale."""
+        vid, t_us = int(row["vehicle_id"]), int(row["t_us"])
+        held = self.latest.get(vid)
+        if held is not None and held.t_us >= t_us:
+            return False
+        item: Item = {
+            "vehicle_id": vid,
+            "lon": row["lon"],
+            "lat": row["lat"],
+            "time": iso_from_us(t_us),
+            "received_us": row.get("received_us"),
+        }
+        for name in _FIX_PROPS:
+            if row.get(name) is not None:
+                item[name] = row[name]
+        item.update(extra)
+        state = VehicleState(t_us, float(row["lon"]), float(row["lat"]), company_id, item)
+        self.latest[vid] = state
+        self._route(vid, state)
+        return True
+
+    def _route(self, vid: int, state: VehicleState) -> None:
+        self.routed_fixes += 1
+        clients = self.clients
+        for key in set(self.index.candidates(vid, state.lon, state.lat)):
+            client = clients.get(key)
+            sub = client.subscription if client is not None else None
+            if client is None or sub is None:
+                continue
+            if sub.wants_fix(vid, state.lon, state.lat, state.company_id):
+                client.queue.put_fix(vid, state.t_us, state.item)
+                self.deliveries += 1
+
+    def seed(self, vid: int, state: VehicleState) -> None:
+        """Take a fix read from ``tracker:latest`` (no routing: clients ask for snapshots)."""
+        held = self.latest.get(vid)
+        if held is None or held.t_us < state.t_us:
+            self.latest[vid] = state
+
+    def incident(self, event: Item, company_id: int | None) -> int:
+        """Offer an incident to the clients subscribed to its type; how many took it."""
+        event = {**event, "company_id": company_id}
+        self.incidents.append(event)
+        kind = str(event.get("type", ""))
+        taken = 0
+        for key in list(self._incident_clients):
+            client = self.clients.get(key)
+            if client is None or client.subscription is None:
+                continue
+            if client.subscription.wants_incident(kind, company_id):
+                client.queue.put_event({"type": "incident", "incident": event})
+                taken += 1
+        return taken
+
+    def stats(self) -> dict[str, Any]:
+        queues = [c.queue for c in self.clients.values()]
+        return {
+            "clients": len(self.clients),
+            "vehicles": len(self.latest),
+            "routed_fixes": self.routed_fixes,
+            "deliveries": self.deliveries,
+            "queued_fixes": sum(q.pending_fixes for q in queues),
+            "largest_queue": max((q.pending_fixes for q in queues), default=0),
+            "coalesced": sum(q.coalesced for q in queues),
+            "overflows": sum(q.overflows for q in queues),
+        }
+
+    def broadcast(self, event: Item) -> None:
+        for client in self.clients.values():
+            client.queue.put_event(event)
+
+    def snapshot(self, client: LiveClient) -> tuple[list[Item], list[Item]]:
+        """The vehicles and recent incidents the client's subscription admits."""
+        sub = client.subscription
+        if sub is None:
+            return [], []
+        vehicles = [
+            s.item
+            for vid, s in self.latest.items()
+            if sub.wants_fix(vid, s.lon, s.lat, s.company_id)
+        ]
+        incidents = [
+            e
+            for e in self.incidents
+            if sub.wants_incident(str(e.get("type", "")), e.get("company_id"))
+        ]
+        return vehicles, incidents

@@ -1,0 +1,258 @@
+// The live enforcement map: trucks by state, fences, an incident feed and a vehicle panel.
+// Configuration by query string: token, tiles (an XYZ URL template; none = offline blank map),
+// crs (wgs84 | gcj02, for AMap/Tencent tiles), roads (a GeoJSON URL), center=lon,lat, zoom.
+import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
+import { displayTransform } from "./geo.js";
+import { LiveConnection } from "./live.js";
+
+const params = new URLSearchParams(location.search);
+const config = {
+  tiles: params.get("tiles") || localStorage.getItem("tracker.tiles") || "",
+  crs: params.get("crs") || "wgs84",
+  roads: params.get("roads") || "",
+  center: (params.get("center") || "").split(",").map(Number),
+  zoom: Number(params.get("zoom") || 12),
+};
+const OFFLINE_S = 300;
+const INCIDENT_HOLD_S = 600;
+const MOVING_KMH = 3;
+const geo = displayTransform(config.crs);
+const toLatLng = (lon, lat) => {
+  const [x, y] = geo.show(lon, lat);
+  return L.latLng(y, x);
+};
+
+const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([30.66, 104.06], config.zoom);
+if (config.tiles) {
+  L.tileLayer(config.tiles, { maxZoom: 19, attribution: "© OpenStreetMap contributors" }).addTo(map);
+}
+const fenceLayer = L.layerGroup().addTo(map);
+const roadLayer = L.layerGroup().addTo(map);
+const trackLayer = L.layerGroup().addTo(map);
+const truckLayer = L.layerGroup().addTo(map);
+
+const trucks = new Map(); // vehicle id -> { data, marker }
+const recentIncidents = new Map(); // vehicle id -> epoch ms of its newest incident
+let token = params.get("token") || localStorage.getItem("tracker.token") || "";
+let selected = null;
+let fitted = false;
+window.trackerLive = { trucks, map, received: 0 }; // read by the browser tests
+
+function truckState(v, now = Date.now()) {
+  const ageS = (now - Date.parse(v.time)) / 1000;
+  if (ageS > OFFLINE_S) return "offline";
+  const incidentAt = recentIncidents.get(v.vehicle_id);
+  if (incidentAt && now - incidentAt < INCIDENT_HOLD_S * 1000) return "incident";
+  if ((v.speed_kmh ?? 0) >= MOVING_KMH) return v.loaded ? "hauling" : "moving";
+  return "idle";
+}
+
+function upsertTruck(v) {
+  const held = trucks.get(v.vehicle_id);
+  if (held && Date.parse(held.data.time) > Date.parse(v.time)) return; // late: keep the newer
+  const state = truckState(v);
+  const where = toLatLng(v.lon, v.lat);
+  const style = { radius: 7, weight: 2, color: "#fff", fillOpacity: 0.95, className: `truck truck-${state}` };
+  style.fillColor = getComputedStyle(document.documentElement).getPropertyValue(`--${state}`).trim();
+  if (held) {
+    held.marker.setLatLng(where).setStyle(style);
+    held.data = v;
+  } else {
+    const marker = L.circleMarker(where, style).addTo(truckLayer);
+    marker.on("click", () => selectVehicle(v.vehicle_id));
+    trucks.set(v.vehicle_id, { data: v, marker });
+  }
+  const entry = trucks.get(v.vehicle_id);
+  entry.marker.bindTooltip(v.plate || `#${v.vehicle_id}`, { direction: "top", offset: [0, -6] });
+  const path = entry.marker.getElement?.();
+  if (path) {
+    // Leaflet applies className only when a path is created: keep the state class current.
+    path.classList.remove(...[...path.classList].filter((c) => c.startsWith("truck-")));
+    path.classList.add(`truck-${state}`);
+    path.dataset.vehicleId = String(v.vehicle_id);
+  }
+  if (selected === v.vehicle_id) showVehicle(v);
+}
+
+function refreshStates() {
+  for (const { data } of trucks.values()) upsertTruck(data);
+  document.getElementById("truck-count").textContent = String(trucks.size);
+}
+
+function onMessage(message) {
+  window.trackerLive.received += 1;
+  if (message.type === "snapshot") {
+    // Keep the markers that stay (no flicker, clicks land), drop those the snapshot lacks.
+    const keep = new Set(message.vehicles.map((v) => v.vehicle_id));
+    for (const [vid, { marker }] of trucks) {
+      if (!keep.has(vid)) {
+        marker.remove();
+        trucks.delete(vid);
+      }
+    }
+    message.vehicles.forEach(upsertTruck);
+    message.incidents.forEach((e) => addIncident(e, false));
+    fitOnce();
+  } else if (message.type === "fixes") {
+    message.vehicles.forEach(upsertTruck);
+    fitOnce();
+  } else if (message.type === "incident") {
+    addIncident(message.incident, true);
+  } else if (message.type === "fences_changed") {
+    loadFences();
+  }
+  document.getElementById("truck-count").textContent = String(trucks.size);
+}
+
+function fitOnce() {
+  if (fitted || !trucks.size) return;
+  fitted = true; // from now on the subscription follows the viewport (see moveend)
+  const bounds = L.latLngBounds([...trucks.values()].map((t) => t.marker.getLatLng()));
+  map.fitBounds(bounds.pad(0.3), { maxZoom: 15 });
+}
+
+function addIncident(e, fresh) {
+  const list = document.getElementById("incidents");
+  const key = `${e.type}|${e.vehicle_id}|${e.time}`;
+  if (list.querySelector(`[data-key="${CSS.escape(key)}"]`)) return;
+  const item = document.createElement("li");
+  item.dataset.key = key;
+  item.className = fresh ? "fresh incident-item" : "incident-item";
+  const when = new Date(e.time).toLocaleTimeString();
+  const who = e.plate || (e.vehicle_id != null ? `#${e.vehicle_id}` : "");
+  item.innerHTML = `<b></b> <span></span><br /><span class="muted"></span>`;
+  item.querySelector("b").textContent = e.type.replaceAll("_", " ");
+  item.querySelector("span").textContent = who;
+  item.querySelector(".muted").textContent = `${when}${e.detail ? ` · ${e.detail}` : ""}`;
+  item.addEventListener("click", () => {
+    if (e.lon != null) map.setView(toLatLng(e.lon, e.lat), Math.max(map.getZoom(), 15));
+    if (e.vehicle_id != null) selectVehicle(e.vehicle_id);
+  });
+  list.prepend(item);
+  while (list.children.length > 200) list.lastChild.remove();
+  if (e.vehicle_id != null) recentIncidents.set(e.vehicle_id, Date.parse(e.time) || Date.now());
+  document.getElementById("incident-count").textContent = String(list.children.length);
+  document.getElementById("incidents-empty").hidden = true;
+  const truck = trucks.get(e.vehicle_id);
+  if (truck) upsertTruck(truck.data);
+}
+
+async function api(path) {
+  const resp = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  if (!resp.ok) throw new Error(`${path}: ${resp.status}`);
+  return resp.json();
+}
+
+function showVehicle(v) {
+  document.getElementById("vehicle").hidden = false;
+  document.getElementById("vehicle-title").textContent = v.plate || `Vehicle #${v.vehicle_id}`;
+  const facts = {
+    state: truckState(v),
+    "last fix": new Date(v.time).toLocaleString(),
+    speed: `${Math.round(v.speed_kmh ?? 0)} km/h`,
+    loaded: v.loaded == null ? "unknown" : v.loaded ? "yes" : "no",
+    company: v.company_id ?? "—",
+    position: `${v.lon.toFixed(5)}, ${v.lat.toFixed(5)}`,
+  };
+  const dl = document.getElementById("vehicle-facts");
+  dl.replaceChildren();
+  for (const [k, value] of Object.entries(facts)) {
+    const dt = document.createElement("dt");
+    const dd = document.createElement("dd");
+    dt.textContent = k;
+    dd.textContent = String(value);
+    dl.append(dt, dd);
+  }
+}
+
+async function selectVehicle(vid) {
+  selected = vid;
+  const truck = trucks.get(vid);
+  if (truck) showVehicle(truck.data);
+  trackLayer.clearLayers();
+  const start = new Date(Date.now() - 3600 * 1000).toISOString();
+  const note = document.getElementById("vehicle-track");
+  try {
+    const body = await api(`/api/v1/vehicles/${vid}/track?start=${encodeURIComponent(start)}&shape=line`);
+    const line = body.features[0]?.geometry;
+    note.textContent = `${body.count} fixes in the last hour`;
+    if (line) {
+      const latlngs = line.coordinates.map(([lon, lat]) => toLatLng(lon, lat));
+      L.polyline(latlngs, { color: "#343a40", weight: 3, dashArray: "4 4", className: "track" }).addTo(trackLayer);
+    }
+  } catch (err) {
+    note.textContent = `track unavailable (${err.message})`;
+  }
+}
+
+function fenceStyle(feature) {
+  const role = feature.properties.role;
+  const colour = getComputedStyle(document.documentElement).getPropertyValue(`--${role}`).trim() || "#495057";
+  return { color: colour, weight: role === "corridor" ? 6 : 2, opacity: 0.7, fillOpacity: 0.15, className: `fence fence-${role}` };
+}
+
+async function loadFences() {
+  const body = await api("/api/v1/fences");
+  fenceLayer.clearLayers();
+  const layer = L.geoJSON(body, {
+    style: fenceStyle,
+    coordsToLatLng: ([lon, lat]) => toLatLng(lon, lat),
+    pointToLayer: (f, latlng) => L.circle(latlng, { radius: f.properties.radius_m || 50, ...fenceStyle(f) }),
+    onEachFeature: (f, l) => l.bindTooltip(`${f.properties.role}: ${f.properties.name || f.properties.id}`),
+  });
+  layer.addTo(fenceLayer);
+  document.getElementById("fence-count").textContent = String(body.count);
+}
+
+async function loadRoads() {
+  if (!config.roads) return;
+  const body = await (await fetch(config.roads)).json();
+  L.geoJSON(body, {
+    style: { color: "#adb5bd", weight: 2, interactive: false },
+    coordsToLatLng: ([lon, lat]) => toLatLng(lon, lat),
+  }).addTo(roadLayer);
+}
+
+function viewportFilter() {
+  const b = map.getBounds();
+  const [w, s] = geo.unshow(Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90));
+  const [e, n] = geo.unshow(Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90));
+  return { bbox: [w, s, e, n], incident_types: ["*"] };
+}
+
+function setStatus(state, text) {
+  const el = document.getElementById("status");
+  el.dataset.state = state;
+  el.textContent = text;
+}
+
+async function start() {
+  if (!token) {
+    const dialog = document.getElementById("login");
+    dialog.showModal();
+    await new Promise((resolve) => dialog.addEventListener("close", resolve, { once: true }));
+    token = document.getElementById("login-token").value.trim();
+  }
+  localStorage.setItem("tracker.token", token);
+  if (config.center.length === 2 && !Number.isNaN(config.center[1])) {
+    map.setView(toLatLng(config.center[0], config.center[1]), config.zoom);
+    fitted = true;
+  }
+  const live = new LiveConnection({ token, onMessage, onStatus: setStatus });
+  // Until the map has found the trucks, ask for all of them; then follow the viewport.
+  live.subscription = fitted ? { type: "subscribe", ...viewportFilter() } : { type: "subscribe", incident_types: ["*"] };
+  live.connect();
+  map.on("moveend", () => {
+    if (fitted) live.subscribe(viewportFilter());
+  });
+  document.getElementById("vehicle-close").addEventListener("click", () => {
+    selected = null;
+    trackLayer.clearLayers();
+    document.getElementById("vehicle").hidden = true;
+  });
+  setInterval(refreshStates, 15000);
+  window.trackerLive.connection = live;
+  await Promise.allSettled([loadFences(), loadRoads()]);
+}
+
+start();
