@@ -1,0 +1,162 @@
+"""Crash test (issue 5): an engine worker killed with SIGKILL mid-stream and restarted yields
+exactly the incidents (and trips) of an uninterrupted run over the same stored input."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from engine_scenario import build_world, chunks, truck_fixes
+from httpx import AsyncClient
+
+from tracker.ingest.stream import stream_key
+
+SHARDS = 8
+SNAPSHOT = (
+    "SELECT incident_id, type, vehicle_id, company_id, permit_id, trip_id, severity, status,"
+    " opened_at, detected_at, ended_at, late, lon, lat, detail, evidence"
+    " FROM incidents ORDER BY incident_id"
+)
+TRIPS = "SELECT * FROM trips ORDER BY trip_id"
+ENGINE_TABLES = "TRUNCATE incidents, trips, engine_checkpoints, engine_shards"
+
+
+class Worker:
+    """``tracker engine`` as a subprocess against the test database and Redis."""
+
+    def __init__(self, database_url: str, redis_url: str, log: Path) -> None:
+        self.env = {
+            **os.environ,
+            "TRACKER_DATABASE_URL": database_url,
+            "TRACKER_REDIS_URL": redis_url,
+            "TRACKER_SHARDS": str(SHARDS),
+        }
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "tracker.cli", "engine", "--shards", "all",
+               "--batch-entries", "1", "--tick-s", "1"]  # fmt: skip
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=out)
+
+    def kill(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture
+def worker(database_url: str, redis_url: str, tmp_path: Path, clean: None) -> Iterator[Worker]:
+    w = Worker(database_url, redis_url, tmp_path / "engine.log")
+    yield w
+    if w.proc is not None:
+        w.kill(signal.SIGKILL)
+
+
+def stream_heads(rdb: redis.Redis) -> dict[int, str]:
+    heads: dict[int, str] = {}
+    for shard in range(SHARDS):
+        last = rdb.xrevrange(stream_key(shard), count=1)
+        if last:
+            heads[shard] = last[0][0].decode()
+    return heads
+
+
+async def wait_for(check: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def wait_consumed(db: psycopg.Connection[Any], rdb: redis.Redis, entries: int) -> None:
+    def published() -> bool:
+        return sum(int(rdb.xlen(stream_key(s))) for s in range(SHARDS)) >= entries
+
+    await wait_for(published, 10, "the stream publisher")
+    heads = stream_heads(rdb)
+
+    def consumed() -> bool:
+        rows = dict(db.execute("SELECT shard, stream_id FROM engine_shards").fetchall())
+        return all(rows.get(s) == head for s, head in heads.items())
+
+    await wait_for(consumed, 20, "the engine to consume every entry")
+
+
+async def test_sigkill_mid_stream_yields_the_incidents_of_an_uninterrupted_run(
+    client: AsyncClient,
+    staff: dict[str, str],
+    fleet: Any,
+    db: psycopg.Connection[Any],
+    rdb: redis.Redis,
+    worker: Worker,
+) -> None:
+    trucks = [fleet.truck(f"K-{i}") for i in range(4)]
+    await build_world(client, staff, db, [vid for vid, _ in trucks])
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    per_truck = [chunks(truck_fixes(kind, start), 8) for kind in range(4)]
+    posts = [
+        (token, part[i])
+        for i in range(max(len(p) for p in per_truck))
+        for (_, token), part in zip(trucks, per_truck, strict=True)
+        if i < len(part)
+    ]
+
+    async def post_all(batch: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        for token, fixes in batch:
+            resp = await client.post(
+                "/api/v1/positions",
+                json={"fixes": fixes},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert resp.status_code == 200, resp.text
+
+    half = len(posts) // 2
+    worker.start()
+    await post_all(posts[:half])
+
+    def some_progress() -> bool:
+        row = db.execute("SELECT count(*) FROM engine_shards").fetchone()
+        return row is not None and row[0] > 0
+
+    await wait_for(some_progress, 15, "the first commit")
+    worker.kill(signal.SIGKILL)
+    seen_at_kill = db.execute(
+        "SELECT coalesce(sum((state->>'fixes_seen')::int), 0) FROM engine_checkpoints"
+    ).fetchone()
+    await post_all(posts[half:])
+    worker.start()
+    await wait_consumed(db, rdb, len(posts))
+    worker.kill(signal.SIGTERM)
+    crashed, crashed_trips = db.execute(SNAPSHOT).fetchall(), db.execute(TRIPS).fetchall()
+
+    db.execute(ENGINE_TABLES)  # the reference: the same stored input, one uninterrupted run
+    worker.start()
+    await wait_consumed(db, rdb, len(posts))
+    worker.kill(signal.SIGTERM)
+    reference, reference_trips = db.execute(SNAPSHOT).fetchall(), db.execute(TRIPS).fetchall()
+
+    total = sum(len(f) for _, f in posts)
+    print(f"fixes={total} entries={len(posts)} seen_at_kill={seen_at_kill} "
+          f"incidents={len(reference)} trips={len(reference_trips)}")  # fmt: skip
+    assert crashed == reference
+    assert [t[:-1] for t in crashed_trips] == [t[:-1] for t in reference_trips]
+    by_truck = {(vid, kind) for _, kind, vid, *_ in reference}
+    ids = [vid for vid, _ in trucks]
+    assert (ids[1], "dumping") in by_truck
+    assert (ids[2], "route_deviation") in by_truck
+    assert (ids[3], "no_go_zone") in by_truck
+    assert not any(vid == ids[0] for vid, _ in by_truck), reference

@@ -1,0 +1,193 @@
+"""The engine's SQL: effects (incidents, trips) and checkpoints, written in one transaction per
+batch, and the catch-up read from ``pings``. Upserts key on the core's deterministic ids, so
+even a replay that got past the checkpoint could not double an incident or a trip."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from tracker.trips.events import (
+    Event,
+    IncidentClosed,
+    IncidentOpened,
+    IncidentUpdated,
+    IncidentView,
+    TripStarted,
+)
+from tracker.trips.state import EvidencePoint, VehicleState, from_us
+
+_INCIDENT = """
+INSERT INTO incidents (incident_id, type, vehicle_id, company_id, permit_id, trip_id, severity,
+                       opened_at, detected_at, ended_at, late, lon, lat, detail, evidence)
+VALUES (%(incident_id)s, %(type)s, %(vehicle_id)s, %(company_id)s, %(permit_id)s, %(trip_id)s,
+        %(severity)s, %(opened_at)s, %(detected_at)s, %(ended_at)s, %(late)s, %(lon)s, %(lat)s,
+        %(detail)s, %(evidence)s)
+ON CONFLICT (incident_id) DO UPDATE SET
+    severity = EXCLUDED.severity, trip_id = EXCLUDED.trip_id, permit_id = EXCLUDED.permit_id,
+    detail = EXCLUDED.detail, evidence = EXCLUDED.evidence,
+    ended_at = coalesce(EXCLUDED.ended_at, incidents.ended_at), updated_at = now()
+"""
+
+_TRIP_STARTED = """
+INSERT INTO trips (trip_id, vehicle_id, company_id, permit_id, origin_id, loading_at, late)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (trip_id) DO NOTHING
+"""
+
+_TRIP_COMPLETED = """
+INSERT INTO trips (trip_id, vehicle_id, company_id, permit_id, origin_id, yard_id, loading_at,
+                   departed_at, arrived_at, completed_at, volume_m3, volume_source, outcome, late)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (trip_id) DO UPDATE SET
+    permit_id = EXCLUDED.permit_id, origin_id = EXCLUDED.origin_id, yard_id = EXCLUDED.yard_id,
+    departed_at = EXCLUDED.departed_at, arrived_at = EXCLUDED.arrived_at,
+    completed_at = EXCLUDED.completed_at, volume_m3 = EXCLUDED.volume_m3,
+    volume_source = EXCLUDED.volume_source, outcome = EXCLUDED.outcome, updated_at = now()
+"""
+
+_CHECKPOINT = """
+INSERT INTO engine_checkpoints (vehicle_id, shard, state, stream_id, last_fix_at)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (vehicle_id) DO UPDATE SET
+    shard = EXCLUDED.shard, state = EXCLUDED.state, stream_id = EXCLUDED.stream_id,
+    last_fix_at = EXCLUDED.last_fix_at, updated_at = now()
+"""
+
+_POSITION = """
+INSERT INTO engine_shards (shard, stream_id) VALUES (%s, %s)
+ON CONFLICT (shard) DO UPDATE SET stream_id = EXCLUDED.stream_id, updated_at = now()
+"""
+
+# Catch-up rows in ``tracker.ingest.stream.STREAM_FIELDS`` order.
+_CATCH_UP = """
+SELECT vehicle_id, (extract(epoch FROM fix_time) * 1000000)::bigint,
+       (extract(epoch FROM received_at) * 1000000)::bigint, lon, lat, speed_kmh, heading_deg,
+       altitude_m, satellites, hdop, valid, ignition, loaded, body_lifted, cover_closed,
+       alarm_bits, flags, CASE source WHEN 2 THEN 'jt808' ELSE 'http' END
+FROM pings
+WHERE vehicle_id %% %s = %s AND fix_time > %s
+ORDER BY vehicle_id, fix_time
+"""
+
+
+def evidence_geojson(points: Iterable[EvidencePoint]) -> dict[str, Any]:
+    """The evidence points as a GeoJSON FeatureCollection (lon, lat; UTC times)."""
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
+            "properties": {
+                "time": p.time.isoformat().replace("+00:00", "Z"),
+                "speed_kmh": p.speed_kmh,
+                "distance_m": p.distance_m,
+                "fence_ids": p.fence_ids,
+                "loaded": p.loaded,
+                "body_lifted": p.body_lifted,
+                "cover_closed": p.cover_closed,
+            },
+        }
+        for p in points
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _incident_params(
+    view: IncidentView, time: datetime, late: bool, ended: bool, company_id: int | None
+) -> dict[str, Any]:
+    where = view.lon_lat
+    return {
+        "incident_id": view.incident_id,
+        "type": view.type,
+        "vehicle_id": view.vehicle_id,
+        "company_id": company_id,
+        "permit_id": view.permit_id,
+        "trip_id": view.trip_id,
+        "severity": view.severity,
+        "opened_at": view.started_at,
+        "detected_at": time,
+        "ended_at": time if ended else None,
+        "late": late,
+        "lon": where[0] if where else None,
+        "lat": where[1] if where else None,
+        "detail": Jsonb(view.detail),
+        "evidence": Jsonb(evidence_geojson(view.evidence)),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    vehicle_id: int
+    state: VehicleState
+    stream_id: str
+
+
+async def save_events(
+    conn: AsyncConnection[Any], events: Sequence[Event], companies: dict[int, int | None]
+) -> None:
+    async with conn.cursor() as cur:
+        for ev in events:
+            if isinstance(ev, IncidentOpened | IncidentUpdated | IncidentClosed):
+                company = companies.get(ev.incident.vehicle_id)
+                ended = isinstance(ev, IncidentClosed)
+                await cur.execute(
+                    _INCIDENT, _incident_params(ev.incident, ev.time, ev.late, ended, company)
+                )
+            elif isinstance(ev, TripStarted):
+                await cur.execute(
+                    _TRIP_STARTED,
+                    (ev.trip_id, ev.vehicle_id, companies.get(ev.vehicle_id), ev.permit_id,
+                     ev.origin_id, ev.loading_at, ev.late),
+                )  # fmt: skip
+            else:
+                await cur.execute(
+                    _TRIP_COMPLETED,
+                    (ev.trip_id, ev.vehicle_id, companies.get(ev.vehicle_id), ev.permit_id,
+                     ev.origin_id, ev.yard_id, ev.loading_at, ev.departed_at, ev.arrived_at,
+                     ev.time, ev.volume_m3, ev.volume_source, ev.outcome, ev.late),
+                )  # fmt: skip
+
+
+async def save_checkpoints(
+    conn: AsyncConnection[Any], shard: int, position: str | None, checkpoints: list[Checkpoint]
+) -> None:
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            _CHECKPOINT,
+            [
+                (c.vehicle_id, shard, Jsonb(c.state.to_dict()), c.stream_id, _last_fix_at(c.state))
+                for c in checkpoints
+            ],
+        )
+        if position is not None:
+            await cur.execute(_POSITION, (shard, position))
+
+
+def _last_fix_at(state: VehicleState) -> datetime | None:
+    return from_us(state.last.t_us) if state.last is not None else None
+
+
+async def load_position(conn: AsyncConnection[Any], shard: int) -> str | None:
+    cur = await conn.execute("SELECT stream_id FROM engine_shards WHERE shard = %s", (shard,))
+    row = await cur.fetchone()
+    return str(row[0]) if row else None
+
+
+async def load_states(conn: AsyncConnection[Any], shard: int) -> dict[int, VehicleState]:
+    cur = await conn.execute(
+        "SELECT vehicle_id, state FROM engine_checkpoints WHERE shard = %s", (shard,)
+    )
+    return {int(vid): VehicleState.from_dict(state) for vid, state in await cur.fetchall()}
+
+
+async def catch_up_rows(
+    conn: AsyncConnection[Any], shards: int, shard: int, since: datetime
+) -> list[tuple[Any, ...]]:
+    """Stored fixes of the shard's vehicles newer than ``since``, per vehicle in time order."""
+    cur = await conn.execute(_CATCH_UP, (shards, shard, since))
+    return list(await cur.fetchall())

@@ -1,0 +1,222 @@
+"""The engine worker: owns shards, consumes their streams, runs the core, stores the effects.
+
+Exactly once, by construction: a batch's incidents, trips, the touched vehicles' states and
+the shard's stream position (id of the batch's last entry) commit in ONE transaction. A worker
+killed at any point restarts from the last committed position with the states that match it,
+so every entry's effects are stored once; upserts on the core's deterministic ids guard the rest.
+
+Gaps: the streams are trimmed from the oldest end, so if the stream's first entry is not newer
+than the position, nothing unread was lost. Otherwise (trimmed past us, stream lost, publisher
+dropped while Redis was away and it then got trimmed) the worker reads the shard's fixes newer
+than its vehicles' last fixes from ``pings`` (the truth), then continues with the stream; the
+core skips anything not newer than what it has seen.
+
+Live events go to ``tracker:incidents`` after commit, for non-late incidents only. ``tick``
+(silences) runs only when the worker is caught up, so a backlog never looks like a silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from tracker.geofence.store import CHANNEL as FENCES_CHANNEL
+from tracker.geofence.sync import FenceSync
+from tracker.trips import repo
+from tracker.trips.context import RegistryView, load_registry
+from tracker.trips.events import IncidentClosed, IncidentOpened, IncidentUpdated
+from tracker.trips.shard import Batch, Entry, ShardRunner, stream_id_key
+
+log = logging.getLogger(__name__)
+
+INCIDENTS_CHANNEL = "tracker:incidents"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    shards: tuple[int, ...]
+    shard_count: int
+    batch_entries: int = 200
+    block_ms: int = 500
+    tick_s: float = 15.0
+    refresh_s: float = 60.0
+    gap_check_s: float = 5.0
+    catch_up_lookback_s: float = 24 * 3600.0
+    utc_offset_min: int = 0  # registry times of day are UTC
+
+
+def live_message(event: IncidentOpened | IncidentUpdated | IncidentClosed) -> bytes:
+    inc = event.incident
+    where = inc.lon_lat
+    kind = {IncidentOpened: "opened", IncidentUpdated: "updated", IncidentClosed: "closed"}
+    return orjson.dumps(
+        {
+            "event": kind[type(event)],
+            "type": inc.type,
+            "vehicle_id": inc.vehicle_id,
+            "lon": where[0] if where else None,
+            "lat": where[1] if where else None,
+            "time": event.time,
+            "incident_id": inc.incident_id,
+            "severity": inc.severity,
+            "status": "ended" if isinstance(event, IncidentClosed) else "open",
+        },
+        option=orjson.OPT_UTC_Z,
+    )
+
+
+class EngineWorker:
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], redis: aioredis.Redis, config: WorkerConfig
+    ) -> None:
+        self.pool, self.redis, self.config = pool, redis, config
+        self.fences = FenceSync(pool, redis)
+        self.view = RegistryView()
+        self.runners = [ShardRunner(s, config.shard_count) for s in config.shards]
+        self._refresh_due = 0.0
+        self._gap_due = 0.0
+        self._tick_due = time.monotonic() + config.tick_s
+        self._watch: asyncio.Task[None] | None = None
+        self.fixes_processed = 0
+        self.catch_ups = 0
+
+    async def start(self) -> None:
+        await self.fences.start()
+        await self.refresh()
+        self._watch = asyncio.create_task(self._watch_fences(), name="engine-fence-watch")
+        for runner in self.runners:
+            async with self.pool.connection() as conn:
+                await runner.load(conn)
+        await self.check_gaps()
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await self.fences.stop()
+
+    async def refresh(self) -> None:
+        async with self.pool.connection() as conn:
+            self.view = await load_registry(conn, self.config.utc_offset_min)
+        self._refresh_due = time.monotonic() + self.config.refresh_s
+
+    async def _watch_fences(self) -> None:
+        """A fence notice (places, permit approvals/suspensions) makes the next step reload the
+        registry view; FenceSync updates the index itself."""
+        while True:
+            try:
+                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(FENCES_CHANNEL)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._refresh_due = 0.0
+            except (OSError, aioredis.ConnectionError) as exc:
+                log.warning("fence watch lost (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.step()
+
+    async def step(self) -> int:
+        """One read of every owned stream; returns the number of entries consumed."""
+        now = time.monotonic()
+        if now >= self._refresh_due:
+            await self.refresh()
+        if now >= self._gap_due:
+            await self.check_gaps()
+        streams: dict[Any, Any] = {r.key: r.position or "0-0" for r in self.runners}
+        block = self.config.block_ms if self.config.block_ms > 0 else None
+        answer = await self.redis.xread(streams, count=self.config.batch_entries, block=block)
+        consumed = 0
+        by_key = {r.key: r for r in self.runners}
+        for raw_key, entries in answer or []:
+            key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
+            await self.consume(by_key[key], entries)
+            consumed += len(entries)
+        if consumed == 0 and time.monotonic() >= self._tick_due:
+            await self.tick(datetime.now(UTC))
+        return consumed
+
+    async def consume(self, runner: ShardRunner, entries: list[Entry]) -> None:
+        batch = runner.consume(self.fences.index, self.view, entries)
+        last = entries[-1][0]
+        await self.commit(runner, batch, last.decode() if isinstance(last, bytes) else last)
+
+    async def commit(self, runner: ShardRunner, batch: Batch, position: str | None) -> None:
+        companies = {v: self.view.company_of(v) for v in batch.touched}
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                await repo.save_events(conn, batch.events, companies)
+                await repo.save_checkpoints(conn, runner.shard, position, runner.checkpoints(batch))
+        except Exception:
+            # The in-memory states ran ahead of what is stored: go back to the checkpoint.
+            log.exception("engine commit failed for shard %s; reloading", runner.shard)
+            async with self.pool.connection() as conn:
+                await runner.load(conn)
+            raise
+        if position is not None:
+            runner.position = position
+        self.fixes_processed += batch.fixes
+        await self.publish(batch)
+
+    async def publish(self, batch: Batch) -> None:
+        live = [
+            live_message(ev)
+            for ev in batch.events
+            if isinstance(ev, IncidentOpened | IncidentUpdated | IncidentClosed) and not ev.late
+        ]
+        if not live:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for message in live:
+                    pipe.publish(INCIDENTS_CHANNEL, message)
+                await pipe.execute()
+        except (OSError, aioredis.ConnectionError) as exc:  # stored anyway; live is best effort
+            log.warning("publishing incidents failed: %s", exc)
+
+    async def tick(self, now: datetime) -> None:
+        self._tick_due = time.monotonic() + self.config.tick_s
+        for runner in self.runners:
+            batch = runner.tick_all(self.view, now)
+            if batch.touched:
+                await self.commit(runner, batch, None)
+
+    async def check_gaps(self) -> None:
+        """Catch up from the database where the stream may have lost unread entries."""
+        self._gap_due = time.monotonic() + self.config.gap_check_s
+        for runner in self.runners:
+            if runner.position is None:
+                continue  # a fresh shard starts with whatever its stream holds
+            first = await self.redis.xrange(runner.key, "-", "+", count=1)
+            if not first:
+                if runner.position != "0-0":  # the stream is gone (Redis lost its data)
+                    await self.catch_up(runner)
+                    runner.position = "0-0"
+                continue
+            first_id = first[0][0].decode() if isinstance(first[0][0], bytes) else first[0][0]
+            if stream_id_key(first_id) > stream_id_key(runner.position):
+                await self.catch_up(runner)
+
+    async def catch_up(self, runner: ShardRunner) -> None:
+        since = runner.catch_up_since(
+            timedelta(seconds=self.config.catch_up_lookback_s), datetime.now(UTC)
+        )
+        async with self.pool.connection() as conn:
+            rows = await repo.catch_up_rows(conn, runner.shard_count, runner.shard, since)
+        self.catch_ups += 1
+        log.info("shard %s: catching up %d stored fixes since %s", runner.shard, len(rows), since)
+        if rows:
+            batch = runner.catch_up(self.fences.index, self.view, rows)
+            await self.commit(runner, batch, runner.position)
