@@ -10,43 +10,62 @@ changed buckets only (rows cut out and spliced in), lazily on the next batch cal
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from h3ronpy.vector import coordinates_to_cells
 from numpy.typing import NDArray
 
+from tracker.geofence.answers import Entry, Node, unpack
 from tracker.geofence.cells import (
     BUCKET_RES,
-    DEFAULT_SLOT,
     QUERY_RES,
     U64,
     leaf_cells,
     parents,
 )
+from tracker.geofence.exact_many import RoundTests
 from tracker.geofence.fences import Fence, FenceKey
 from tracker.geofence.projection import FloatArray
-from tracker.geofence.rows import Grouped, ragged_ranges
+from tracker.geofence.rows import Grouped, ragged_ranges, sorted_search
 
 I64 = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
-Entry = tuple[tuple[FenceKey, ...], tuple[Fence, ...]]
-# A bucket's answer, or its cells' answers in slots (see snapshot.py)
-Node = Entry | list[Entry]
-EMPTY_ENTRY: Entry = ((), ())
 
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """CSR: the fences containing fix ``i`` are ``fences[fence_idx[offsets[i]:offsets[i+1]]]``."""
+    """Answers in factored form: fix ``i`` is inside the fences of its shared answer
+    ``entry[i]`` (CSR ``inside_off``/``inside_fence``, no test was needed) and in the fences
+    that passed an exact test for it (CSR ``extra_off``/``extra_fence``). Fences are indices
+    into ``fences``. :meth:`pairs` spells everything out as (fix, fence) pairs."""
 
-    offsets: I64
-    fence_idx: I64
+    entry: I64
+    inside_off: I64
+    inside_fence: I64
+    extra_off: I64
+    extra_fence: I64
     fences: tuple[Fence, ...]
 
+    def fence_indices(self, i: int) -> list[int]:
+        e = int(self.entry[i])
+        inside = self.inside_fence[self.inside_off[e] : self.inside_off[e + 1]]
+        extra = self.extra_fence[self.extra_off[i] : self.extra_off[i + 1]]
+        return [*inside.tolist(), *extra.tolist()]
+
     def keys_of(self, i: int) -> list[FenceKey]:
-        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
-        return [self.fences[j].key for j in self.fence_idx[lo:hi].tolist()]
+        return [self.fences[j].key for j in self.fence_indices(i)]
+
+    def pairs(self) -> tuple[I64, I64]:
+        """Every (fix, fence index) pair, sorted by fix."""
+        start = self.inside_off[self.entry]
+        count = self.inside_off[self.entry + 1] - start
+        fix_in = np.repeat(np.arange(self.entry.size, dtype=np.int64), count)
+        fence_in = self.inside_fence[ragged_ranges(start, count)]
+        fix_extra = np.repeat(np.arange(self.entry.size, dtype=np.int64), np.diff(self.extra_off))
+        fix = np.r_[fix_in, fix_extra]
+        order = np.argsort(fix, kind="stable")
+        return fix[order], np.r_[fence_in, self.extra_fence][order]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +78,21 @@ class BatchTable:
     entry_off: I64  # the last entry is the empty answer
     entry_fence: I64
     entry_test: BoolArray
+    # the same entries split: fences inside without a test, and fences to test
+    inside_off: I64 = field(init=False)
+    inside_fence: I64 = field(init=False)
+    test_off: I64 = field(init=False)
+    test_fence: I64 = field(init=False)
+    _round: list[RoundTests] = field(init=False)  # built on first use
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_round", [])
+        owner = np.repeat(np.arange(self.entry_off.size - 1), np.diff(self.entry_off))
+        n = self.entry_off.size - 1
+        for name, pick in (("inside", ~self.entry_test), ("test", self.entry_test)):
+            counts = np.bincount(owner[pick], minlength=n)
+            object.__setattr__(self, f"{name}_off", np.r_[0, np.cumsum(counts)].astype(np.int64))
+            object.__setattr__(self, f"{name}_fence", self.entry_fence[pick].astype(np.int64))
 
     @classmethod
     def from_grouped(cls, grouped: Grouped, fences: list[Fence]) -> BatchTable:
@@ -113,25 +147,37 @@ class BatchTable:
         miss = np.flatnonzero(~hit)
         bhit, bwhere = _find(self.bucket_cells, parents(cells[miss], BUCKET_RES))
         entry[miss[bhit]] = self.bucket_entry[bwhere]
-        start = self.entry_off[entry]
-        count = self.entry_off[entry + 1] - start
-        rows = ragged_ranges(start, count)
+        start = self.test_off[entry]
+        count = self.test_off[entry + 1] - start
         fix = np.repeat(np.arange(cells.size, dtype=np.int64), count)
-        fence, test = self.entry_fence[rows], self.entry_test[rows]
-        keep = ~test
-        keep[test] = self._exact(fix[test], fence[test], lons, lats)
+        fence = self.test_fence[ragged_ranges(start, count)]
+        keep = self._exact(fix, fence, lons, lats)
         counts = np.bincount(fix[keep], minlength=cells.size)
-        offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
-        return BatchResult(offsets, fence[keep], self.fences)
+        extra_off = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        return BatchResult(
+            entry, self.inside_off, self.inside_fence, extra_off, fence[keep], self.fences
+        )
+
+    def round_tests(self) -> RoundTests:
+        if not self._round:
+            self._round.append(RoundTests(self.fences))
+        return self._round[0]
 
     def _exact(self, fix: I64, fence: I64, lons: FloatArray, lats: FloatArray) -> BoolArray:
+        """Circles and corridors all at once; polygons fence by fence (prepared GEOS)."""
         keep = np.zeros(fix.size, dtype=bool)
         if fix.size == 0:
             return keep
-        order = np.argsort(fence, kind="stable")
+        tests = self.round_tests()
+        round_rows = tests.handles(fence)
+        keep[round_rows] = tests.covers(fix[round_rows], fence[round_rows], lons, lats)
+        rest = np.flatnonzero(~round_rows)
+        if rest.size == 0:
+            return keep
+        order = rest[np.argsort(fence[rest], kind="stable")]
         sorted_fence = fence[order]
         starts = np.flatnonzero(np.r_[True, sorted_fence[1:] != sorted_fence[:-1]])
-        ends = np.r_[starts[1:], fence.size]
+        ends = np.r_[starts[1:], order.size]
         for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
             pick = order[lo:hi]
             sub = fix[pick]
@@ -139,21 +185,11 @@ class BatchTable:
         return keep
 
 
-def unpack(node: Node | None) -> tuple[Entry, dict[int, Entry]]:
-    """A node as (bucket answer, slot -> answer for the slots that differ from it)."""
-    if node is None:
-        return EMPTY_ENTRY, {}
-    if not isinstance(node, list):
-        return node, {}
-    default = node[DEFAULT_SLOT]
-    return default, {i: e for i, e in enumerate(node) if e is not default and i != DEFAULT_SLOT}
-
-
 def _find(table: U64, cells: U64) -> tuple[BoolArray, I64]:
     """Which ``cells`` are in the sorted ``table``, and the positions of those that are."""
     if table.size == 0:
         return np.zeros(cells.size, dtype=bool), np.zeros(0, dtype=np.int64)
-    pos = np.searchsorted(table, cells)
+    pos = sorted_search(table, cells)
     pos[pos == table.size] = 0
     hit = table[pos] == cells
     return hit, pos[hit]

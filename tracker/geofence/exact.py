@@ -12,7 +12,9 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import shapely
+from numpy.typing import NDArray
 
 # Distances within this many metres of the half-width go to GEOS (float error is ~1e-12 m).
 TIE_M = 1e-6
@@ -39,6 +41,19 @@ class SegmentGrid:
                 for j in range(lo_j, hi_j + 1):
                     squares.setdefault((i, j), []).append((ax, ay, bx, by))
         self.squares = {k: tuple(v) for k, v in squares.items()}
+
+    def as_arrays(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        """Square keys (``i`` and ``j`` offset by 2^21, packed in 22 bits each), the number of
+        segments of each square, and all segments (ax, ay, bx, by) square after square."""
+        side = 1 << 21
+        keys = [((i + side) << 22) | (j + side) for i, j in self.squares]
+        counts = [len(v) for v in self.squares.values()]
+        segments = [s for v in self.squares.values() for s in v]
+        return (
+            np.array(keys, dtype=np.int64),
+            np.array(counts, dtype=np.int64),
+            np.array(segments, dtype=np.float64).reshape(-1, 4),
+        )
 
     def nearest_m(self, x: float, y: float) -> float:
         """Distance to the nearest listed segment (``inf`` if none is listed here)."""

@@ -8,7 +8,7 @@ before the writer lock is taken; the swap itself is one reference assignment.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,11 +38,20 @@ Change = Upsert | Remove
 
 
 class GeofenceIndex:
+    containing: Callable[[float, float], tuple[FenceKey, ...]]
+    """``containing(lon, lat)``: ``(fence_id, kind)`` of every fence containing the point
+    (edges count as inside). It is the current snapshot's own method, re-bound at each swap,
+    which saves a call on the hot path; a snapshot never changes, so either binding is whole."""
+
     def __init__(self, fences: Iterable[Fence] = (), *, workers: int = 2) -> None:
         self._workers = workers
         self._write_lock = threading.Lock()
-        self._snapshot = Snapshot.empty()
+        self._publish(Snapshot.empty())
         self.apply(Upsert(f) for f in fences)
+
+    def _publish(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+        self.containing = snapshot.lookup
 
     # -- updates -------------------------------------------------------------------------
     def apply(self, changes: Iterable[Change]) -> None:
@@ -57,9 +66,9 @@ class GeofenceIndex:
         covers = covers_of(upserts, self._workers)
         with self._write_lock:
             if not self._snapshot.fences and not removes:
-                self._snapshot = Snapshot.from_covers(covers)
+                self._publish(Snapshot.from_covers(covers))
             else:
-                self._snapshot = self._snapshot.with_changes(covers, removes)
+                self._publish(self._snapshot.with_changes(covers, removes))
 
     def upsert(self, fence: Fence) -> None:
         self.apply([Upsert(fence)])
@@ -73,10 +82,6 @@ class GeofenceIndex:
 
     def get(self, fence_id: str) -> Fence | None:
         return self._snapshot.fences.get(fence_id)
-
-    def containing(self, lon: float, lat: float) -> tuple[FenceKey, ...]:
-        """``(fence_id, kind)`` of every fence containing the point (edges count as inside)."""
-        return self._snapshot.containing(lon, lat)
 
     def containing_many(self, lons: FloatArray, lats: FloatArray) -> BatchResult:
         return self._snapshot.batch_table().containing_many(lons, lats)

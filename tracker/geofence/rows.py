@@ -11,6 +11,7 @@ found without expanding rows to every cell, and each distinct set is materialise
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -161,6 +162,15 @@ def ragged_ranges(starts: I64, lengths: I64) -> I64:
     first = np.cumsum(lengths) - lengths
     out: I64 = np.arange(total, dtype=np.int64) + np.repeat(starts - first, lengths)
     return out
+
+
+def sorted_search(table: NDArray[Any], needles: NDArray[Any]) -> I64:
+    """``np.searchsorted`` with the needles sorted first: in a table of millions that walks
+    memory in order, several times faster than random probes even with the sort."""
+    order = np.argsort(needles)
+    pos = np.empty(needles.size, dtype=np.int64)
+    pos[order] = np.searchsorted(table, needles[order])
+    return pos
 
 
 def _mix(values: I32, seed: int) -> U64:

@@ -12,14 +12,26 @@ assignment, so no lookup ever sees half an update.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-from h3.api.basic_int import latlng_to_cell
 
-from tracker.geofence.batch import EMPTY_ENTRY, BatchTable, Entry, Node, unpack
+try:  # h3's compiled entry point, without two Python wrappers around it: ~0.1 µs a lookup
+    from h3._cy import latlng_to_cell
+except ImportError:  # pragma: no cover - a future h3 may move it
+    from h3.api.basic_int import latlng_to_cell
+
+from tracker.geofence.answers import (
+    Answer,
+    Entry,
+    Node,
+    pack,
+    to_answer,
+    unpack,
+)
+from tracker.geofence.batch import BatchTable
 from tracker.geofence.cells import (
     BUCKET_RES,
     QUERY_RES,
@@ -38,6 +50,7 @@ from tracker.geofence.fences import Fence, FenceKey
 from tracker.geofence.rows import Grouped, cover_rows, group, levels_of
 
 _BUCKET_AND, _BUCKET_OR = parent_masks(BUCKET_RES)
+Lookup = Callable[[float, float], tuple[FenceKey, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +61,10 @@ class Snapshot:
     batch_base: BatchTable | None = None  # table of this or an earlier snapshot
     pending: frozenset[int] = frozenset()  # buckets changed since batch_base was current
     cache: dict[str, object] = field(default_factory=dict)  # derived views (envelope tree)
+    lookup: Lookup = field(init=False, repr=False)  # the single-fix lookup over ``buckets``
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lookup", lookup_for(self.buckets))
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -67,15 +84,7 @@ class Snapshot:
         return cls(fence_map, footprints, buckets, table, cache={"batch": table})
 
     def containing(self, lon: float, lat: float) -> tuple[FenceKey, ...]:
-        cell = latlng_to_cell(lat, lon, QUERY_RES)
-        node = self.buckets.get((cell & _BUCKET_AND) | _BUCKET_OR)
-        if node is None:
-            return ()
-        entry = node[(cell >> SLOT_SHIFT) & SLOT_MASK] if isinstance(node, list) else node
-        keys, tests = entry
-        if not tests:
-            return keys
-        return keys + tuple([f.key for f in tests if f.covers_xy(lon, lat)])
+        return self.lookup(lon, lat)
 
     def batch_table(self) -> BatchTable:
         """The batch table, patched for the buckets changed since the last one was made."""
@@ -116,6 +125,25 @@ class Snapshot:
         return Snapshot(fences, footprints, buckets, base, pending)
 
 
+def lookup_for(buckets: dict[int, Node]) -> Lookup:
+    """The single-fix lookup over ``buckets``, with all it touches bound as closure variables
+    (no global or attribute look-ups on the hot path)."""
+    get, to_cell, res = buckets.get, latlng_to_cell, QUERY_RES
+    bucket_and, bucket_or, shift, mask = _BUCKET_AND, _BUCKET_OR, SLOT_SHIFT, SLOT_MASK
+
+    def containing(lon: float, lat: float) -> tuple[FenceKey, ...]:
+        cell: int = to_cell(lat, lon, res)
+        node = get((cell & bucket_and) | bucket_or)
+        if node is None:
+            return ()
+        answer = node[(cell >> shift) & mask]
+        if isinstance(answer, tuple):
+            return answer
+        return answer.resolve(lon, lat)
+
+    return containing
+
+
 def footprint(cover: Cover) -> U64:
     cells, _ = cover_rows(cover, 0)
     return unique_cells(parents(cells, BUCKET_RES))
@@ -152,37 +180,30 @@ def _entries(grouped: Grouped, fences: list[Fence]) -> list[Entry]:
 
 
 def _nodes(grouped: Grouped, entries: list[Entry]) -> dict[int, Node]:
-    nodes: dict[int, Node] = dict(
+    answers = [to_answer(e) for e in entries]
+    defaults = dict(
         zip(
             grouped.bucket_cells.tolist(),
-            [entries[i] for i in grouped.bucket_entry.tolist()],
+            [answers[i] for i in grouped.bucket_entry.tolist()],
             strict=True,
         )
     )
+    nodes: dict[int, Node] = {b: (a,) * (SLOT_MASK + 1) for b, a in defaults.items()}
     cells = grouped.leaf_cells
     if cells.size == 0:
         return nodes
-    answers = [entries[i] for i in grouped.leaf_entry.tolist()]
+    own = [answers[i] for i in grouped.leaf_entry.tolist()]
     slots = slots_of(cells).tolist()
     owner = parents(cells, BUCKET_RES)
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     ends = np.r_[starts[1:], cells.size].tolist()
+    empty: Answer = ()
     for lo, hi, bucket in zip(starts.tolist(), ends, owner[starts].tolist(), strict=True):
-        default = nodes.get(bucket, EMPTY_ENTRY)
-        node = [default if isinstance(default, tuple) else EMPTY_ENTRY] * (SLOT_MASK + 1)
-        for slot, answer in zip(slots[lo:hi], answers[lo:hi], strict=True):
+        node = [defaults.get(bucket, empty)] * (SLOT_MASK + 1)
+        for slot, answer in zip(slots[lo:hi], own[lo:hi], strict=True):
             node[slot] = answer
-        nodes[bucket] = node
+        nodes[bucket] = tuple(node)
     return nodes
-
-
-def pack(default: Entry, own: dict[int, Entry]) -> Node | None:
-    if not own:
-        return None if default == EMPTY_ENTRY else default
-    node = [default] * (SLOT_MASK + 1)
-    for slot, entry in own.items():
-        node[slot] = entry
-    return node
 
 
 class _Additions:

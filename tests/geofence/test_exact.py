@@ -1,0 +1,54 @@
+"""The pure-Python and vectorised exact tests agree with GEOS, also on and next to edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from tracker.geofence import CircleFence, CorridorFence, PolygonFence
+from tracker.geofence.exact_many import RoundTests
+from tracker.geofence.projection import LocalProjection
+
+PROJ = LocalProjection.around(9.19, 45.46)
+
+
+def lonlat(xy: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    return [(x / PROJ.kx + PROJ.lon0, y / PROJ.ky + PROJ.lat0) for x, y in xy]
+
+
+def near(points: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The points, points a hair (1e-12 to 1e-7 degrees) off them, and random ones nearby."""
+    offsets = np.array([0.0, 1e-12, -1e-12, 1e-9, -1e-9, 1e-7, -1e-7])
+    lons = (points[:, :1] + offsets[None, :]).ravel()
+    lats = np.repeat(points[:, 1], offsets.size)
+    lo, hi = points.min(axis=0) - 1e-3, points.max(axis=0) + 1e-3
+    cloud = rng.uniform(lo, hi, size=(3000, 2))
+    return np.r_[lons, points[:, 0], cloud[:, 0]], np.r_[lats, points[:, 1] + 1e-12, cloud[:, 1]]
+
+
+def test_polygon_ring_test_matches_geos() -> None:
+    shell = lonlat([(0, 0), (300, 0), (300, 200), (150, 80), (0, 200)])
+    hole = lonlat([(100, 20), (200, 20), (150, 60)])
+    fence = PolygonFence("p", shapely.Polygon(shell, [hole]))
+    edges = shapely.segmentize(fence.geom.boundary, 1e-4)
+    lons, lats = near(shapely.get_coordinates(edges), np.random.default_rng(1))
+    truth = shapely.intersects_xy(fence.geom, lons, lats)
+    mine = [fence.covers_xy(x, y) for x, y in zip(lons.tolist(), lats.tolist(), strict=True)]
+    assert mine == truth.tolist()
+
+
+def test_corridor_and_circle_tests_match_geos() -> None:
+    line = lonlat([(0, 0), (900, 0), (900, 700), (20, 60)])  # sharp turn, comes back
+    corridor = CorridorFence("c", shapely.LineString(line), 35.0)
+    circle = CircleFence("r", *lonlat([(400, 300)])[0], 120.0)
+    rims = [corridor.lonlat_shape(0.0).exterior, circle.lonlat_shape(0.0).exterior]
+    points = np.concatenate([shapely.get_coordinates(r) for r in rims])
+    lons, lats = near(points, np.random.default_rng(2))
+    tests = RoundTests((corridor, circle))
+    for idx, fence in enumerate((corridor, circle)):
+        truth = fence.covers_many(lons, lats)
+        scalar = [fence.covers_xy(x, y) for x, y in zip(lons.tolist(), lats.tolist(), strict=True)]
+        assert scalar == truth.tolist()
+        fix = np.arange(lons.size)
+        many = tests.covers(fix, np.full(lons.size, idx), lons, lats)
+        assert many.tolist() == truth.tolist()
