@@ -55,7 +55,6 @@ async def serve(settings: Settings) -> AsyncIterator[LiveServer]:
             task.result()
         await asyncio.sleep(0.02)
     live = LiveServer(app, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/api/v1/live")
-    await asyncio.wait_for(live.feed.ready.wait(), 5)
     try:
         yield live
     finally:

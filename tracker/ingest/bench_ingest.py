@@ -75,7 +75,10 @@ async def _client(args: dict[str, Any], tokens: list[str], counter: Any) -> dict
     latencies_ms: list[float] = []
     stats = {"acked": 0, "sent": 0, "errors": 0}
     end = time.monotonic() + args["duration_s"]
-    async with httpx.AsyncClient(timeout=60) as http:
+    # A connection per request, as terminals do: the kernel then hands each one to whichever
+    # server worker is free to accept, which spreads the load over the workers.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
 
         async def worker(mine: list[str]) -> None:
             while time.monotonic() < end:

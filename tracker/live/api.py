@@ -148,6 +148,14 @@ async def live(ws: WebSocket) -> None:
         return
     own = principal.company_id if principal.role == Role.company_user else None
     client = hub.connect(own)
+    feed: LiveFeed = ws.app.state.live_feed
+    try:
+        await feed.acquire()
+    except TimeoutError:
+        hub.disconnect(client)
+        feed.release()
+        await ws.close(1013)  # try again later: Redis is not answering
+        return
     await ws.send_text(_dumps({"type": "hello", "role": principal.role.value, "company_id": own}))
     tasks = [
         asyncio.create_task(_send_loop(ws, hub, client)),
@@ -157,6 +165,7 @@ async def live(ws: WebSocket) -> None:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         hub.disconnect(client)
+        feed.release()
         for task in tasks:
             task.cancel()
         for task in tasks:

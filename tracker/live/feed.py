@@ -38,22 +38,52 @@ class LiveFeed:
         self._vehicles = vehicles
         self._shards = shards
         self._tasks: list[asyncio.Task[None]] = []
+        self._streams: asyncio.Task[None] | None = None
+        self._idle_stop: asyncio.TimerHandle | None = None
         self._refreshed_at = 0.0
         self.ready = asyncio.Event()  # set once the first seed is done and reading has begun
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._read_streams(), name="live-streams"),
-            asyncio.create_task(self._listen(), name="live-pubsub"),
-        ]
+        """Listen for incidents and fence changes. The fix streams are read only while a client
+        is connected (``acquire``): an API process serving no map must not spend its ingest CPU
+        decoding every fix of the fleet."""
+        self._tasks = [asyncio.create_task(self._listen(), name="live-pubsub")]
+
+    async def acquire(self, timeout_s: float = 10.0) -> None:
+        """A client connected: make sure the streams are being read (seeded from the latest
+        positions first, so a snapshot taken now misses nothing)."""
+        if self._idle_stop is not None:
+            self._idle_stop.cancel()
+            self._idle_stop = None
+        if self._streams is None or self._streams.done():
+            self.ready.clear()
+            self._streams = asyncio.create_task(self._read_streams(), name="live-streams")
+        await asyncio.wait_for(self.ready.wait(), timeout_s)
+
+    def release(self, idle_s: float = 60.0) -> None:
+        """A client left: stop reading the streams once no client has been connected for a while."""
+        if self.hub.client_count() or self._streams is None:
+            return
+        if self._idle_stop is not None:
+            self._idle_stop.cancel()
+        self._idle_stop = asyncio.get_running_loop().call_later(idle_s, self._stop_streams)
+
+    def _stop_streams(self) -> None:
+        self._idle_stop = None
+        if self._streams is not None and not self.hub.client_count():
+            self._streams.cancel()
+            self._streams = None
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        if self._idle_stop is not None:
+            self._idle_stop.cancel()
+        tasks = [*self._tasks, *([self._streams] if self._streams is not None else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
+        self._tasks, self._streams = [], None
 
     async def _directory(self, vids: set[int]) -> dict[int, Any]:
         known = await self._vehicles.get_all()

@@ -81,6 +81,9 @@ class LiveHub:
         self.clients[key] = client
         return client
 
+    def client_count(self) -> int:
+        return len(self.clients)
+
     def disconnect(self, client: LiveClient) -> None:
         self.clients.pop(client.key, None)
         self.index.remove(client.key)
