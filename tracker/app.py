@@ -29,6 +29,7 @@ from tracker.registry.directory import VehicleDirectory
 from tracker.responses import JSONResponse
 from tracker.routes import api as permits_api
 from tracker.routes.expiry import run_expiry
+from tracker.runtime import tune_gc
 from tracker.settings import Settings
 from tracker.trips import api as incidents_api
 
@@ -74,6 +75,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await platform.writer.start()
     await platform.publisher.start()
     await latest_store.ensure_latest(platform.pool, platform.redis)
+    if settings.tune_gc:
+        tune_gc()
     expiry = asyncio.create_task(
         run_expiry(platform.pool, platform.redis, settings.permit_expiry_interval_s),
         name="permit-expiry",

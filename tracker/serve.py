@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 import uvicorn
 
@@ -15,6 +16,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
+    os.environ.setdefault("TRACKER_TUNE_GC", "true")  # the workers read it in create_app
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(
         "tracker.app:create_app",

@@ -14,6 +14,7 @@ import math
 import multiprocessing as mp
 import random
 import time
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,11 +68,49 @@ def _fixes(
     return out
 
 
-async def _client(args: dict[str, Any], tokens: list[str], counter: Any) -> dict[str, Any]:
-    rng = random.Random(args["seed"])
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=20)
-    seq = dict.fromkeys(tokens, 0)
-    where = {t: [7.40 + rng.random() * 0.05, 43.70 + rng.random() * 0.05, 0.0] for t in tokens}
+class _Requests:
+    """The request bodies of one load-generator process, built before the clock starts (so the
+    measured CPU is the platform's, not the generator's), and built on the fly if they run out."""
+
+    def __init__(self, args: dict[str, Any], tokens: list[str]) -> None:
+        self.rng = random.Random(args["seed"])
+        self.args, self.tokens = args, tokens
+        self.t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=20)
+        self.seq = dict.fromkeys(tokens, 0)
+        self.where = {
+            t: [7.40 + self.rng.random() * 0.05, 43.70 + self.rng.random() * 0.05, 0.0]
+            for t in tokens
+        }
+        self.ready: deque[tuple[str, int, bytes]] = deque()
+        self._next = 0
+
+    def build(self) -> tuple[str, int, bytes]:
+        token = self.tokens[self._next % len(self.tokens)]
+        self._next += 1
+        n = self.rng.randint(self.args["batch_min"], self.args["batch_max"])
+        fixes = _fixes(self.seq[token], n, self.t0, self.rng, self.where[token])
+        self.seq[token] += n
+        return token, n, orjson.dumps({"fixes": fixes})
+
+    def prepare(self, fixes: int) -> None:
+        built = 0
+        while built < fixes:
+            request = self.build()
+            self.ready.append(request)
+            built += request[1]
+
+    def take(self) -> tuple[str, int, bytes]:
+        return self.ready.popleft() if self.ready else self.build()
+
+
+async def _client(
+    args: dict[str, Any], tokens: list[str], shared: dict[str, Any]
+) -> dict[str, Any]:
+    requests = _Requests(args, tokens)
+    requests.prepare(args["prepare_fixes"])
+    with shared["ready"].get_lock():
+        shared["ready"].value += 1
+    await asyncio.to_thread(shared["go"].wait)
     latencies_ms: list[float] = []
     stats = {"acked": 0, "sent": 0, "errors": 0}
     end = time.monotonic() + args["duration_s"]
@@ -80,12 +119,9 @@ async def _client(args: dict[str, Any], tokens: list[str], counter: Any) -> dict
     limits = httpx.Limits(max_keepalive_connections=0)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
 
-        async def worker(mine: list[str]) -> None:
+        async def worker() -> None:
             while time.monotonic() < end:
-                token = rng.choice(mine)
-                n = rng.randint(args["batch_min"], args["batch_max"])
-                body = orjson.dumps({"fixes": _fixes(seq[token], n, t0, rng, where[token])})
-                seq[token] += n
+                token, n, body = requests.take()
                 started = time.perf_counter()
                 try:
                     resp = await http.post(
@@ -107,16 +143,15 @@ async def _client(args: dict[str, Any], tokens: list[str], counter: Any) -> dict
                 got = orjson.loads(resp.content)
                 acked = got["accepted"] + got["duplicates"]
                 stats["acked"] += acked
-                with counter.get_lock():
-                    counter.value += acked
+                with shared["acked"].get_lock():
+                    shared["acked"].value += acked
 
-        conc = args["concurrency"]
-        await asyncio.gather(*(worker(tokens[i::conc]) for i in range(conc)))
+        await asyncio.gather(*(worker() for _ in range(args["concurrency"])))
     return {**stats, "latencies_ms": latencies_ms}
 
 
-def _client_proc(args: dict[str, Any], tokens: list[str], counter: Any, out: Any) -> None:
-    out.put(asyncio.run(_client(args, tokens, counter)))
+def _client_proc(args: dict[str, Any], tokens: list[str], shared: dict[str, Any], out: Any) -> None:
+    out.put(asyncio.run(_client(args, tokens, shared)))
 
 
 def _phase(
@@ -125,24 +160,36 @@ def _phase(
     port = free_port()
     server = start_server(port, env, workers=opts.workers)
     ctx = mp.get_context("spawn")
-    counter, out = ctx.Value("q", 0), ctx.Queue()
+    shared: dict[str, Any] = {
+        "acked": ctx.Value("q", 0),
+        "ready": ctx.Value("i", 0),
+        "go": ctx.Event(),
+    }
+    counter, out = shared["acked"], ctx.Queue()
     args = {
         "url": f"http://127.0.0.1:{port}/api/v1/positions",
         "duration_s": duration_s,
         "batch_min": opts.batch_min,
         "batch_max": opts.batch_max,
         "concurrency": opts.concurrency,
+        "prepare_fixes": int(opts.expect_fixes_per_s * duration_s * 1.25 / opts.clients),
     }
     procs = [
         ctx.Process(
-            target=_client_proc, args=({**args, "seed": i}, tokens[i :: opts.clients], counter, out)
+            target=_client_proc, args=({**args, "seed": i}, tokens[i :: opts.clients], shared, out)
         )
         for i in range(opts.clients)
     ]
-    started = time.monotonic()
     try:
         for p in procs:
             p.start()
+        print(f"{label}: preparing request bodies …")
+        while shared["ready"].value < len(procs):
+            if not all(p.is_alive() for p in procs):
+                raise RuntimeError("a load generator died while preparing")
+            time.sleep(0.2)
+        started = time.monotonic()
+        shared["go"].set()
         with Progress(
             TextColumn(f"[bold]{label}"),
             BarColumn(),
@@ -185,10 +232,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--baseline-duration", type=int, default=20)
     parser.add_argument("--trucks", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
-    parser.add_argument("--concurrency", type=int, default=6, help="requests in flight per client")
+    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight per client")
     parser.add_argument("--batch-min", type=int, default=100)
     parser.add_argument("--batch-max", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2, help="API server processes")
+    parser.add_argument(
+        "--expect-fixes-per-s",
+        type=int,
+        default=60_000,
+        help="how many request bodies to build before the clock starts",
+    )
     opts = parser.parse_args(argv)
     settings = Settings.load()
     db_url = scratch_database(settings, BENCH_DB)

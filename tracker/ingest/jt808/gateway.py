@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
+import os
 import resource
 import signal
 from collections import deque
@@ -207,15 +207,6 @@ def raise_fd_limit() -> int:
     return soft
 
 
-def tune_gc() -> None:
-    """Keep full collections rare: with 10,000 sessions the heap holds millions of long-lived
-    objects and CPython's default thresholds gave 0.2-0.9 s pauses every few seconds (the p99
-    of acknowledgements). Startup objects are frozen out of collections altogether."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(2000, 20, 1000)
-
-
 async def _serve(settings: Settings) -> None:
     from tracker.app import create_app, lifespan  # the API's own platform lifecycle
 
@@ -235,11 +226,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    os.environ.setdefault("TRACKER_TUNE_GC", "true")
     settings = Settings.load()
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.model_copy(update={"jt808": settings.jt808.model_copy(update=overrides)})
     raise_fd_limit()
-    tune_gc()
     import uvloop
 
     uvloop.run(_serve(settings))
