@@ -18,6 +18,7 @@ from tracker.deps import Platform, PlatformDep
 from tracker.errors import register_error_handlers
 from tracker.history import api as history_api
 from tracker.history import latest as latest_store
+from tracker.history.compaction import run_compaction
 from tracker.ingest import api as ingest_api
 from tracker.ingest.auth import TerminalAuthenticator
 from tracker.ingest.service import IngestService
@@ -81,11 +82,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         run_expiry(platform.pool, platform.redis, settings.permit_expiry_interval_s),
         name="permit-expiry",
     )
+    compaction = (
+        asyncio.create_task(
+            run_compaction(settings.database_url, settings.compaction_interval_s),
+            name="pings-compaction",
+        )
+        if settings.compaction_interval_s > 0
+        else None
+    )
     await live_api.start(app)
     try:
         yield
     finally:
         await live_api.stop(app)
+        if compaction is not None:
+            compaction.cancel()
         expiry.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await expiry

@@ -16,7 +16,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TRACKER_TUNE_GC", "true")  # the workers read it in create_app
+    os.environ.setdefault("TRACKER_TUNE_GC", "true")  # the workers read these in create_app
+    os.environ.setdefault("TRACKER_COMPACTION_INTERVAL_S", "900")
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(
         "tracker.app:create_app",

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     writer_max_rows: int = Field(default=5_000, ge=100)
     writer_connections: int = Field(default=2, ge=1, le=16)
     migrate_on_start: bool = True
+    # rebuild finished days' pings index compact (tracker.history.compaction); 0: off.
+    # `tracker serve` turns it on (900 s) unless set.
+    compaction_interval_s: float = Field(default=0.0, ge=0)
     tune_gc: bool = False  # `tracker serve` and `tracker gateway` turn it on (tracker.runtime)
     db_pool_size: int = Field(default=8, ge=1)
     filters: FilterSettings = FilterSettings()
