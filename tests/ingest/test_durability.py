@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,46 +13,18 @@ from typing import Any
 import httpx
 import pytest
 
+from tracker.bench.common import free_port, start_server
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start_server(port: int, database_url: str, redis_url: str) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
         "TRACKER_DATABASE_URL": database_url,
         "TRACKER_REDIS_URL": redis_url,
         "TRACKER_ENV": "test",
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tracker.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    return start_server(port, env)
 
 
 class Sender(threading.Thread):
@@ -110,7 +80,7 @@ def test_acknowledged_fixes_survive_sigkill(
     fleet: Any, db: Any, database_url: str, redis_url: str
 ) -> None:
     trucks = [fleet.truck(f"K-{n}") for n in range(3)]
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api/v1/positions"
     server = _start_server(port, database_url, redis_url)
     senders = [Sender(url, token, 0) for n, (_, token) in enumerate(trucks)]

@@ -8,8 +8,6 @@ process from the imported OpenStreetMap extract (``tracker import osm``).
 from __future__ import annotations
 
 import functools
-import heapq
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,30 +82,11 @@ def blocked_edges(network: RoadNetwork, zones: Sequence[dict[str, Any]]) -> set[
 def shortest_path(
     network: RoadNetwork, source: int, target: int, blocked: set[tuple[int, int]]
 ) -> list[int]:
-    """Dijkstra by distance over the edges not in ``blocked``."""
-    best = {source: 0.0}
-    previous: dict[int, int] = {}
-    queue = [(0.0, source)]
-    while queue:
-        cost, node = heapq.heappop(queue)
-        if node == target:
-            break
-        if cost > best[node]:
-            continue
-        for e in network.adjacency[node]:
-            if (node, e.target) in blocked:
-                continue
-            new = cost + e.length_m
-            if new < best.get(e.target, math.inf):
-                best[e.target] = new
-                previous[e.target] = node
-                heapq.heappush(queue, (new, e.target))
-    if target not in best:
-        raise NoRoute("no road joins the site and the yard without entering a no-go zone")
-    path = [target]
-    while path[-1] != source:
-        path.append(previous[path[-1]])
-    return path[::-1]
+    """The shortest road path by distance over the edges not in ``blocked``."""
+    try:
+        return network.path_avoiding(source, target, blocked)
+    except ValueError:
+        raise NoRoute("no road joins the site and the yard without entering a no-go zone") from None
 
 
 def _entry_node(

@@ -14,6 +14,7 @@ import heapq
 import itertools
 import math
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -321,6 +322,19 @@ class RoadNetwork:
 
         Exposed as the cached ``shortest_path``: the list returned is shared, do not mutate it.
         """
+        return self.path_avoiding(source, target, frozenset(), weight)
+
+    def path_avoiding(
+        self,
+        source: int,
+        target: int,
+        blocked: AbstractSet[tuple[int, int]],
+        weight: Weight = "distance",
+    ) -> list[int]:
+        """Dijkstra over the edges not in ``blocked`` ((from, to) node pairs); uncached.
+
+        Raises ``ValueError`` when no path joins the two nodes.
+        """
         best = {source: 0.0}
         previous: dict[int, int] = {}
         queue = [(0.0, source)]
@@ -331,8 +345,9 @@ class RoadNetwork:
             if cost > best[node]:
                 continue
             for e in self.adjacency[node]:
-                step = e.duration_s if weight == "time" else e.length_m
-                new = cost + step
+                if blocked and (node, e.target) in blocked:
+                    continue
+                new = cost + (e.duration_s if weight == "time" else e.length_m)
                 if new < best.get(e.target, math.inf):
                     best[e.target] = new
                     previous[e.target] = node
