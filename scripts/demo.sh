@@ -46,6 +46,8 @@ up() {
 print('demo: road data', e(Path('$TRACKER_DATA_DIR')))"
   $BIN/tracker seed --trucks "$DEMO_TRUCKS" --out "$TRACKER_DATA_DIR/demo-fleet.json"
   $BIN/tracker seed --trucks "$DEMO_JT808_TRUCKS" --prefix JT --out "$TRACKER_DATA_DIR/jt808-fleet.json"
+  # the city's construction sites and quarry as fences, and its roads for corridor proposals
+  $BIN/tracker import osm "$TRACKER_DATA_DIR/monaco.osm.pbf" | tail -n 2
   start_bg api $BIN/tracker serve --host 127.0.0.1 --port "$API_PORT"
   for _ in $(seq 100); do healthz >/dev/null && break; sleep 0.2; done
   healthz >/dev/null || { echo "demo: the API did not start; see $RUN/api.log" >&2; exit 1; }
@@ -62,6 +64,7 @@ print('demo: road data', e(Path('$TRACKER_DATA_DIR')))"
   watch_arrivals 45
   cat <<TXT
 demo: running in the background. Logs: $RUN/{api,gateway,simulator,simulator-jt808}.log
+  live map:         http://127.0.0.1:$API_PORT/map/?token=dev-staff-token
   latest positions: curl -H 'Authorization: Bearer dev-staff-token' http://127.0.0.1:$API_PORT/api/v1/positions/latest
   a truck's track:  curl -H 'Authorization: Bearer dev-staff-token' 'http://127.0.0.1:$API_PORT/api/v1/vehicles/1/track'
   stop:             make stop   (API, gateway, simulators)   ·   make down (also PostgreSQL and Redis)

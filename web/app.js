@@ -9,7 +9,7 @@ const params = new URLSearchParams(location.search);
 const config = {
   tiles: params.get("tiles") || localStorage.getItem("tracker.tiles") || "",
   crs: params.get("crs") || "wgs84",
-  roads: params.get("roads") || "",
+  roads: params.get("roads") ?? "/api/v1/roads",
   center: (params.get("center") || "").split(",").map(Number),
   zoom: Number(params.get("zoom") || 12),
 };
@@ -206,7 +206,9 @@ async function loadFences() {
 
 async function loadRoads() {
   if (!config.roads) return;
-  const body = await (await fetch(config.roads)).json();
+  const resp = await fetch(config.roads);
+  if (!resp.ok) return; // no road network imported: the map works without it
+  const body = await resp.json();
   L.geoJSON(body, {
     style: { color: "#adb5bd", weight: 2, interactive: false },
     coordsToLatLng: ([lon, lat]) => toLatLng(lon, lat),

@@ -21,19 +21,21 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Request, WebSocket
+from fastapi import APIRouter, FastAPI, Request, Response, WebSocket
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from tracker.accounts.models import Principal, Role
 from tracker.deps import AdminDep, Platform, PlatformDep, StaffDep, get_principal
-from tracker.errors import TrackerError
+from tracker.errors import NotFound, TrackerError, Unavailable
 from tracker.geofence.store import load_rows
 from tracker.live.feed import LiveFeed
 from tracker.live.hub import LiveClient, LiveHub
 from tracker.live.queue import Batch
+from tracker.live.roads import roads_geojson
 from tracker.live.subscription import SubscriptionError, parse_subscription
 from tracker.responses import JSONResponse
+from tracker.routes.corridor import road_network_path
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["live"])
@@ -177,6 +179,17 @@ async def live(ws: WebSocket) -> None:
 async def live_stats(request: Request, principal: AdminDep) -> dict[str, Any]:
     hub: LiveHub = request.app.state.live_hub
     return hub.stats()
+
+
+@router.get("/roads", summary="The imported road network as GeoJSON (public OSM data)")
+async def roads(platform: PlatformDep) -> Response:
+    """What the map draws when no tile server is reachable."""
+    try:
+        path = road_network_path(platform.settings)
+    except Unavailable:
+        raise NotFound("no road network imported yet (tracker import osm FILE.pbf)") from None
+    body = await asyncio.to_thread(roads_geojson, path)
+    return Response(body, media_type="application/json", headers={"Cache-Control": "max-age=3600"})
 
 
 @router.get("/fences", summary="Active fences (sites, yards, zones, corridors) as GeoJSON")
