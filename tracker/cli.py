@@ -17,6 +17,7 @@ BENCHES: dict[str, str] = {
     "geofence": "tracker.geofence.bench",
     "jt808": "tracker.ingest.jt808.bench",
     "live": "tracker.live.bench",
+    "detect": "tracker.trips.bench_detect",
 }
 
 
