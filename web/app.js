@@ -3,6 +3,7 @@
 // crs (wgs84 | gcj02, for AMap/Tencent tiles), roads (a GeoJSON URL), center=lon,lat, zoom.
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 import { displayTransform } from "./geo.js";
+import { evidencePanel } from "./evidence.js";
 import { LiveConnection } from "./live.js";
 
 const params = new URLSearchParams(location.search);
@@ -37,6 +38,7 @@ let token = params.get("token") || localStorage.getItem("tracker.token") || "";
 let selected = null;
 let fitted = false;
 window.trackerLive = { trucks, map, received: 0 }; // read by the browser tests
+const evidence = evidencePanel({ map, api: (path) => api(path), toLatLng });
 
 function truckState(v, now = Date.now()) {
   const ageS = (now - Date.parse(v.time)) / 1000;
@@ -117,6 +119,7 @@ function addIncident(e, fresh) {
   if (list.querySelector(`[data-key="${CSS.escape(key)}"]`)) return;
   const item = document.createElement("li");
   item.dataset.key = key;
+  if (e.incident_id) item.dataset.incidentId = e.incident_id;
   item.className = fresh ? "fresh incident-item" : "incident-item";
   const when = new Date(e.time).toLocaleTimeString();
   const who = e.plate || (e.vehicle_id != null ? `#${e.vehicle_id}` : "");
@@ -127,6 +130,7 @@ function addIncident(e, fresh) {
   item.addEventListener("click", () => {
     if (e.lon != null) map.setView(toLatLng(e.lon, e.lat), Math.max(map.getZoom(), 15));
     if (e.vehicle_id != null) selectVehicle(e.vehicle_id);
+    if (e.incident_id) evidence.open(e.incident_id);
   });
   list.prepend(item);
   while (list.children.length > 200) list.lastChild.remove();

@@ -1,0 +1,106 @@
+"""The permit page in headless Chromium: approving a permit there, and a refusal shown there."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+from live_world import LiveServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "routes"))
+
+from permit_world import World, make_world
+
+from tracker.settings import Settings
+from tracker.sim.data import DataUnavailableError, ensure_monaco_pbf
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+STAFF = {"Authorization": "Bearer test-staff"}
+
+
+@pytest.fixture
+async def world(http: AsyncClient) -> World:
+    return await make_world(http, STAFF)
+
+
+async def open_permit(page: Any, live: LiveServer, permit_id: int) -> None:
+    await page.goto(f"{live.base_url}/map/permits.html?token=test-staff")
+    await page.click(f".permit-item[data-permit-id='{permit_id}']")
+    await page.wait_for_selector(f"#permit[data-drawn='{permit_id}']", timeout=5000)
+
+
+async def test_approving_a_permit_from_the_page(live: LiveServer, world: World, page: Any) -> None:
+    permit_id = await world.submitted()
+    await open_permit(page, live, permit_id)
+    await page.wait_for_selector("#permit[data-state=submitted]")
+    assert await page.locator("path.fence-corridor").count() == 1
+    assert await page.locator("path.fence-site").count() == 1
+    assert await page.locator("path.fence-yard").count() == 1
+    await page.click("#approve")
+    await page.wait_for_selector("#permit[data-state=approved]", timeout=5000)
+    assert await page.locator("#permit-state").inner_text() == "approved"
+    item = page.locator(f".permit-item[data-permit-id='{permit_id}']")
+    assert await item.get_attribute("data-state") == "approved"
+    assert await page.locator("#approve").is_hidden()
+    resp = await world.client.get(f"/api/v1/permits/{permit_id}", headers=STAFF)
+    assert resp.json()["state"] == "approved"
+    await page.screenshot(path=str(ARTIFACTS / "permit-approved.png"))
+
+
+async def test_a_refused_approval_shows_its_reasons(
+    live: LiveServer, world: World, page: Any
+) -> None:
+    await world.approved(quota_m3=100)
+    permit_id = await world.submitted(quota_m3=100)  # the same truck on the same days
+    await open_permit(page, live, permit_id)
+    await page.click("#approve")
+    reason = page.locator("#refusals li[data-code=vehicle_overlap]")
+    await reason.wait_for(timeout=5000)
+    assert "vehicle_ids" in await reason.inner_text()
+    assert await page.locator("#message-text").inner_text() == "Approval refused:"
+    assert await page.locator("#permit-state").inner_text() == "submitted"
+    resp = await world.client.get(f"/api/v1/permits/{permit_id}", headers=STAFF)
+    assert resp.json()["state"] == "submitted"
+    await page.screenshot(path=str(ARTIFACTS / "permit-refused.png"))
+
+
+async def test_rejecting_with_a_reason(live: LiveServer, world: World, page: Any) -> None:
+    permit_id = await world.submitted()
+    await open_permit(page, live, permit_id)
+    await page.fill("#reject-reason", "quota too large for this yard")
+    await page.click("#reject")
+    await page.wait_for_selector("#permit[data-state=rejected]", timeout=5000)
+    assert "quota too large" in await page.locator("#permit-facts").inner_text()
+    resp = await world.client.get(f"/api/v1/permits/{permit_id}", headers=STAFF)
+    assert resp.json()["reason"] == "quota too large for this yard"
+
+
+async def test_proposing_accepting_and_submitting_a_corridor(
+    live: LiveServer, world: World, page: Any, settings: Settings
+) -> None:
+    try:
+        ensure_monaco_pbf(Path(settings.data_dir))  # the road network proposals follow
+    except DataUnavailableError as exc:
+        pytest.skip(f"Monaco extract unavailable: {exc}")
+    made = await world.post("/permits", world.permit())
+    assert made.status_code == 201, made.text
+    permit_id = made.json()["id"]
+    await open_permit(page, live, permit_id)
+    await page.wait_for_selector("#permit[data-state=draft]")
+    await page.click("#propose")
+    await page.wait_for_selector("path.fence-proposal", timeout=10000)
+    assert "on the roads" in await page.locator("#proposal").inner_text()
+    proposal = await page.evaluate("window.trackerPermits.state.proposal")
+    await page.click("#accept-proposal")
+    await page.wait_for_selector(".message-ok", timeout=5000)
+    assert await page.locator("path.fence-proposal").count() == 0
+    assert await page.locator("path.fence-corridor").count() == 1
+    stored = (await world.client.get(f"/api/v1/permits/{permit_id}", headers=STAFF)).json()
+    assert [c["geometry"] for c in stored["corridors"]] == [proposal["geometry"]]
+    await page.click("#submit")
+    await page.wait_for_selector("#permit[data-state=submitted]", timeout=5000)
+    assert await page.locator("#approve").is_visible()
