@@ -17,6 +17,8 @@
 # Environment:
 #   TRACKER_PG_PORT     PostgreSQL port (default 55432)
 #   TRACKER_REDIS_PORT  Redis port (default 56379)
+# When a default port is taken by something else (another checkout's services, say), `up` picks
+# a free port instead and remembers it in .services/ports; `env` prints the URLs to use.
 #
 # Must run as root (it installs packages and runs PostgreSQL as the `postgres` user).
 set -euo pipefail
@@ -24,8 +26,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 SVC="$ROOT/.services"
 
-PG_PORT="${TRACKER_PG_PORT:-55432}"
-REDIS_PORT="${TRACKER_REDIS_PORT:-56379}"
+PORTS_FILE="$SVC/ports"
+SAVED_PG_PORT="" SAVED_REDIS_PORT=""
+if [[ -f "$PORTS_FILE" ]]; then
+    SAVED_PG_PORT="$(sed -n 's/^pg=//p' "$PORTS_FILE")"
+    SAVED_REDIS_PORT="$(sed -n 's/^redis=//p' "$PORTS_FILE")"
+fi
+PG_PORT="${TRACKER_PG_PORT:-${SAVED_PG_PORT:-55432}}"
+REDIS_PORT="${TRACKER_REDIS_PORT:-${SAVED_REDIS_PORT:-56379}}"
 
 PG_MAJOR=15
 PG_BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
@@ -476,11 +484,42 @@ cmd_env() {  # URLs already set in the environment (external services) win
     printf 'export TRACKER_REDIS_URL=%s\n' "${TRACKER_REDIS_URL:-$REDIS_URL}"
 }
 
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port_from() {  # the first port from $1 up that nothing listens on
+    local port=$1
+    while port_busy "$port"; do port=$((port + 1)); done
+    printf '%s\n' "$port"
+}
+
+# A default port taken by something that is not this checkout's service: move to a free one.
+choose_ports() {
+    local moved=""
+    if [[ -z "${TRACKER_PG_PORT:-}" ]] && ! pg_running && port_busy "$PG_PORT"; then
+        PG_PORT="$(free_port_from $((PG_PORT + 1)))"
+        moved=1
+        say "port of PostgreSQL taken by another process; using $PG_PORT"
+    fi
+    if [[ -z "${TRACKER_REDIS_PORT:-}" ]] && ! redis_pid >/dev/null && port_busy "$REDIS_PORT" \
+        && ! redis_is_ours; then
+        REDIS_PORT="$(free_port_from $((REDIS_PORT + 1)))"
+        moved=1
+        say "port of Redis taken by another process; using $REDIS_PORT"
+    fi
+    if [[ -n "$moved" ]]; then
+        mkdir -p "$SVC"
+        printf 'pg=%s\nredis=%s\n' "$PG_PORT" "$REDIS_PORT" >"$PORTS_FILE"
+        DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$PG_DB"
+        REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+    fi
+}
+
 cmd_up() {
     need_root up
     take_lock
     ensure_packages "${APT_PACKAGES[@]}"
     build_timescaledb
+    choose_ports
     start_pg
     start_redis
     say "ready"
