@@ -18,6 +18,7 @@ BENCHES: dict[str, str] = {
     "jt808": "tracker.ingest.jt808.bench",
     "live": "tracker.live.bench",
     "detect": "tracker.trips.bench_detect",
+    "engine": "tracker.trips.bench_engine",
 }
 
 
