@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from httpx import AsyncClient
 from live_world import LiveServer, ago, post_fix
 
-from tracker.live.feed import INCIDENTS_CHANNEL
+from tracker import bus
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -76,7 +76,7 @@ async def test_trucks_fences_moves_and_incidents(
             "time": ago(1).isoformat().replace("+00:00", "Z"),
         }
         started = asyncio.get_running_loop().time()
-        await r.publish(INCIDENTS_CHANNEL, orjson.dumps(event))
+        await r.publish(bus.channel(r, bus.INCIDENTS), orjson.dumps(event))
         await page.wait_for_selector(".incident-item", timeout=2000)
         assert asyncio.get_running_loop().time() - started < 2.0
     finally:

@@ -21,11 +21,11 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from tracker import bus
 from tracker.geofence.errors import GeometryError
 from tracker.geofence.fences import Fence
 from tracker.geofence.geojson import fence_from_geojson
 
-CHANNEL = "tracker:fences"
 _COLUMNS = "id, kind, role, name, geometry, radius_m, half_width_m, version"
 
 
@@ -174,7 +174,7 @@ async def delete(
 
 
 async def publish(redis: aioredis.Redis, change: FenceChange) -> None:
-    await redis.publish(CHANNEL, change.to_json())
+    await redis.publish(bus.channel(redis, bus.FENCES), change.to_json())
 
 
 def _fence_id(value: Any) -> int:

@@ -20,9 +20,10 @@ from psycopg_pool import AsyncConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from tracker import bus
 from tracker.geofence.errors import GeometryError
 from tracker.geofence.index import Change, GeofenceIndex, Remove, Upsert
-from tracker.geofence.store import CHANNEL, FenceChange, FenceRow, active_versions, load_rows
+from tracker.geofence.store import FenceChange, FenceRow, active_versions, load_rows
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,13 @@ class FenceSync:
         redis: aioredis.Redis,
         index: GeofenceIndex | None = None,
         *,
-        channel: str = CHANNEL,
+        channel: str | None = None,
         retry_s: float = 0.5,
     ) -> None:
         self.pool = pool
         self.redis = redis
         self.index = index if index is not None else GeofenceIndex()
-        self.channel = channel
+        self.channel = channel if channel is not None else bus.channel(redis, bus.FENCES)
         self.retry_s = retry_s
         self.versions: dict[int, int] = {}  # what the index holds: fence id -> version
         self.resyncs = 0

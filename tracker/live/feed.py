@@ -17,13 +17,12 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from tracker.geofence.store import CHANNEL as FENCES_CHANNEL
+from tracker import bus
 from tracker.ingest.stream import LATEST_KEY, decode_rows, stream_key
 from tracker.live.hub import LiveHub, VehicleState, us_from_iso
 from tracker.registry.directory import VehicleDirectory
 
 log = logging.getLogger(__name__)
-INCIDENTS_CHANNEL = "tracker:incidents"
 _READ_COUNT = 500
 _BLOCK_MS = 1000
 _REFRESH_UNKNOWN_S = 2.0
@@ -161,7 +160,9 @@ class LiveFeed:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(INCIDENTS_CHANNEL, FENCES_CHANNEL)
+                await pubsub.subscribe(
+                    bus.channel(self._redis, bus.INCIDENTS), bus.channel(self._redis, bus.FENCES)
+                )
                 async for message in pubsub.listen():
                     await self._on_message(message)
             except aioredis.RedisError as exc:
@@ -173,7 +174,7 @@ class LiveFeed:
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         channel = message["channel"].decode()
-        if channel == FENCES_CHANNEL:
+        if channel == bus.channel(self._redis, bus.FENCES):
             self.hub.broadcast({"type": "fences_changed"})
             return
         try:

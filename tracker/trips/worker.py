@@ -29,7 +29,7 @@ import orjson
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
-from tracker.geofence.store import CHANNEL as FENCES_CHANNEL
+from tracker import bus
 from tracker.geofence.sync import FenceSync
 from tracker.trips import repo
 from tracker.trips.context import RegistryView, load_registry
@@ -37,8 +37,6 @@ from tracker.trips.events import IncidentClosed, IncidentOpened, IncidentUpdated
 from tracker.trips.shard import Batch, Entry, ShardRunner, stream_id_key
 
 log = logging.getLogger(__name__)
-
-INCIDENTS_CHANNEL = "tracker:incidents"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +114,7 @@ class EngineWorker:
         while True:
             try:
                 async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(FENCES_CHANNEL)
+                    await pubsub.subscribe(bus.channel(self.redis, bus.FENCES))
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._refresh_due = 0.0
@@ -179,9 +177,10 @@ class EngineWorker:
         if not live:
             return
         try:
+            incidents = bus.channel(self.redis, bus.INCIDENTS)
             async with self.redis.pipeline(transaction=False) as pipe:
                 for message in live:
-                    pipe.publish(INCIDENTS_CHANNEL, message)
+                    pipe.publish(incidents, message)
                 await pipe.execute()
         except (OSError, aioredis.ConnectionError) as exc:  # stored anyway; live is best effort
             log.warning("publishing incidents failed: %s", exc)
