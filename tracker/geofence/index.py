@@ -95,12 +95,22 @@ class GeofenceIndex:
         return fence.distance_m(lon, lat)
 
     def segment_events(
-        self, lon1: float, lat1: float, lon2: float, lat2: float
+        self,
+        lon1: float,
+        lat1: float,
+        lon2: float,
+        lat2: float,
+        *,
+        skip_kinds: frozenset[str] = frozenset(),
     ) -> list[tuple[str, Event]]:
         """Fences the straight segment between two fixes enters, exits or crosses (entered and
-        left between the fixes). A segment that starts and ends inside gives no event."""
+        left between the fixes). A segment that starts and ends inside gives no event.
+
+        ``skip_kinds`` leaves out fences of those kinds (the engine skips corridors: it measures
+        its own permit's corridor distance, and a city's thousands of long corridors would
+        otherwise dominate the search)."""
         snap = self._snapshot
-        fences, tree = _envelopes(snap)
+        fences, tree = _envelopes(snap, skip_kinds)
         seg = shapely.LineString([(lon1, lat1), (lon2, lat2)])
         events: list[tuple[str, Event]] = []
         for i in tree.query(seg).tolist():
@@ -115,14 +125,15 @@ class GeofenceIndex:
         return events
 
 
-def _envelopes(snap: Snapshot) -> tuple[list[Fence], shapely.STRtree]:
-    cached = snap.cache.get("envelopes")
+def _envelopes(snap: Snapshot, skip_kinds: frozenset[str]) -> tuple[list[Fence], shapely.STRtree]:
+    key = "envelopes:" + ",".join(sorted(skip_kinds))
+    cached = snap.cache.get(key)
     if isinstance(cached, _Envelopes):
         return cached.fences, cached.tree
-    fences = list(snap.fences.values())
+    fences = [f for f in snap.fences.values() if f.kind not in skip_kinds]
     boxes = shapely.box(*np.array([f.bounds() for f in fences]).T) if fences else []
     built = _Envelopes(fences, shapely.STRtree(boxes))
-    snap.cache["envelopes"] = built
+    snap.cache[key] = built
     return built.fences, built.tree
 
 

@@ -9,6 +9,8 @@ from tracker.ingest.models import Fix
 from tracker.trips.context import RegistryView
 from tracker.trips.models import AnnotatedFix, SegmentEvent, VehicleContext
 
+_NOT_PLACES = frozenset({"corridor"})  # corridor events go unused: the rules use distances
+
 
 def annotate(
     index: GeofenceIndex,
@@ -35,7 +37,9 @@ def annotate(
                 distances[fence_id] = index.corridor_distance_m(fence_id, fix.lon, fix.lat)
     events: tuple[tuple[str, SegmentEvent], ...] = ()
     if prev_lon_lat is not None and prev_lon_lat != (fix.lon, fix.lat):
-        raw = index.segment_events(prev_lon_lat[0], prev_lon_lat[1], fix.lon, fix.lat)
+        raw = index.segment_events(
+            prev_lon_lat[0], prev_lon_lat[1], fix.lon, fix.lat, skip_kinds=_NOT_PLACES
+        )
         events = tuple(_by_registry_id(view, raw))
     return AnnotatedFix(
         fix=fix,
