@@ -52,6 +52,7 @@ class PlaceFact:
 class YardFact(PlaceFact):
     capacity_m3: float
     committed_m3: float  # other approved, unexpired permits' share of their quota here
+    fill_m3: float = 0.0  # what the capacity ledger says the yard holds now
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +162,11 @@ def _places(f: PermitFacts) -> Iterable[Refusal]:
 def _capacity(f: PermitFacts) -> Iterable[Refusal]:
     share_m3 = f.quota_m3 / max(len(f.yards), 1)
     for y in f.yards:
+        if y.fill_m3 >= y.capacity_m3:
+            yield Refusal(
+                "yard_full", f"yard {y.name} is full and closed to new permits", "yard_ids"
+            )
+            continue
         remaining_m3 = y.capacity_m3 - y.committed_m3
         if share_m3 > remaining_m3:
             yield Refusal(

@@ -161,7 +161,8 @@ async def facts(conn: AConn, permit: Row, today: date) -> logic.PermitFacts:
     """Everything the approval checks look at, read in the caller's transaction."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT id, plate, company_id, active, blacklisted FROM vehicles "
+            "SELECT id, plate, company_id, active, blacklisted OR EXISTS (SELECT 1 FROM "
+            "blacklisted_vehicles b WHERE b.vehicle_id = vehicles.id) AS blacklisted FROM vehicles "
             "WHERE id = ANY(%s) ORDER BY id",
             (permit["vehicle_ids"],),
         )
@@ -202,7 +203,7 @@ async def _yard_facts(cur: Any, permit: Row) -> list[logic.YardFact]:
                               FROM permits p JOIN permit_yards py ON py.permit_id = p.id
                              WHERE py.yard_id = y.id AND p.id <> %(permit)s
                                AND p.state = 'approved' AND p.valid_to >= current_date), 0
-                  )::float8 AS committed_m3
+                  )::float8 AS committed_m3, yard_fill_m3(y.id)::float8 AS fill_m3
              FROM yards y JOIN fences f ON f.id = y.fence_id
             WHERE y.id = ANY(%(yards)s) ORDER BY y.id""",
         {"permit": permit["id"], "yards": permit["yard_ids"]},

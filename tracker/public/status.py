@@ -1,0 +1,88 @@
+"""What the public page says about a vehicle, and the SQL behind it.
+
+green: a valid (approved) permit today and not listed, points below the amber mark;
+amber: no permit today, or the permit is suspended, or points at/above the amber mark;
+red:   blacklisted (an active listing, or the registry's blacklisted flag).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+AConn = psycopg.AsyncConnection[Any]
+
+_FACTS = """
+SELECT v.plate, c.name AS company,
+       (v.blacklisted OR EXISTS (SELECT 1 FROM blacklisted_vehicles b
+                                  WHERE b.vehicle_id = v.id)) AS listed,
+       (SELECT max(p.valid_to) FROM permits p JOIN permit_vehicles pv ON pv.permit_id = p.id
+         WHERE pv.vehicle_id = v.id AND p.state = 'approved'
+           AND p.valid_from <= %(today)s AND p.valid_to >= %(today)s) AS valid_to,
+       EXISTS (SELECT 1 FROM permits p JOIN permit_vehicles pv ON pv.permit_id = p.id
+                WHERE pv.vehicle_id = v.id AND p.state = 'suspended'
+                  AND p.valid_from <= %(today)s AND p.valid_to >= %(today)s) AS suspended,
+       (SELECT COALESCE(sum(vp.points), 0) FROM vehicle_points vp
+         WHERE vp.vehicle_id = v.id AND vp.voided_at IS NULL
+           AND vp.at > now() - make_interval(days => s.window_days)) AS points,
+       s.amber_points
+  FROM vehicle_codes k
+  JOIN vehicles v ON v.id = k.vehicle_id
+  JOIN companies c ON c.id = v.company_id
+  CROSS JOIN credit_settings s
+ WHERE k.code = %(code)s AND v.active
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PublicStatus:
+    plate: str
+    company: str
+    valid_to: date | None  # the approved permit's last day, when one is valid today
+    colour: str  # green | amber | red
+    summary: str
+
+
+def judge(row: dict[str, Any]) -> PublicStatus:
+    valid_to: date | None = row["valid_to"]
+    if row["listed"]:
+        colour, summary = "red", "Blacklisted: this vehicle may not haul."
+    elif valid_to is None:
+        summary = (
+            "Permit suspended: this vehicle may not haul today."
+            if row["suspended"]
+            else "No valid transport permit today."
+        )
+        colour = "amber"
+    elif row["points"] >= row["amber_points"]:
+        colour, summary = "amber", "Permit valid today; the vehicle is close to the blacklist."
+    else:
+        colour, summary = "green", "Permit valid today."
+    return PublicStatus(row["plate"], row["company"], valid_to, colour, summary)
+
+
+async def by_code(conn: AConn, code: str, today: date) -> PublicStatus | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_FACTS, {"code": code, "today": today})
+        row = await cur.fetchone()
+    return None if row is None else judge(row)
+
+
+async def code_of(conn: AConn, vehicle_id: int) -> tuple[str, int] | None:
+    """The vehicle's code (issued now if it has none) and its company."""
+    cur = await conn.execute(
+        """WITH issued AS (INSERT INTO vehicle_codes (vehicle_id)
+                           SELECT id FROM vehicles WHERE id = %(v)s
+                           ON CONFLICT (vehicle_id) DO NOTHING RETURNING vehicle_id, code)
+           SELECT COALESCE((SELECT code FROM issued),
+                           (SELECT code FROM vehicle_codes WHERE vehicle_id = %(v)s)),
+                  v.company_id
+             FROM vehicles v WHERE v.id = %(v)s""",
+        {"v": vehicle_id},
+    )
+    row = await cur.fetchone()
+    return None if row is None or row[0] is None else (str(row[0]), int(row[1]))
