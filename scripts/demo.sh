@@ -40,6 +40,7 @@ up() {
   stop_one simulator
   stop_one simulator-jt808
   stop_one gateway
+  stop_one engine
   stop_one api
   $BIN/tracker migrate
   $BIN/python -c "from pathlib import Path; from tracker.sim.data import ensure_monaco_pbf as e; \
@@ -52,6 +53,7 @@ print('demo: road data', e(Path('$TRACKER_DATA_DIR')))"
   for _ in $(seq 100); do healthz >/dev/null && break; sleep 0.2; done
   healthz >/dev/null || { echo "demo: the API did not start; see $RUN/api.log" >&2; exit 1; }
   echo "demo: API serving on http://127.0.0.1:$API_PORT (OpenAPI at /docs)"
+  start_bg engine $BIN/tracker engine --shards all  # trips and incidents from the fix streams
   start_bg simulator $BIN/tracker simulate --mode live --url "http://127.0.0.1:$API_PORT" \
     --fleet "$TRACKER_DATA_DIR/demo-fleet.json"
   # JT/T 808 terminals register by plate; the gateway fits them to the seeded vehicles.
@@ -63,7 +65,7 @@ print('demo: road data', e(Path('$TRACKER_DATA_DIR')))"
   echo "demo: $DEMO_TRUCKS simulated trucks driving Monaco's roads (© OpenStreetMap contributors)"
   watch_arrivals 45
   cat <<TXT
-demo: running in the background. Logs: $RUN/{api,gateway,simulator,simulator-jt808}.log
+demo: running in the background. Logs: $RUN/{api,engine,gateway,simulator,simulator-jt808}.log
   live map:         http://127.0.0.1:$API_PORT/map/?token=dev-staff-token
   latest positions: curl -H 'Authorization: Bearer dev-staff-token' http://127.0.0.1:$API_PORT/api/v1/positions/latest
   a truck's track:  curl -H 'Authorization: Bearer dev-staff-token' 'http://127.0.0.1:$API_PORT/api/v1/vehicles/1/track'
@@ -85,7 +87,7 @@ watch_arrivals() {  # seconds: show stored fixes growing until some have arrived
 }
 
 status() {
-  for name in api gateway simulator simulator-jt808; do
+  for name in api engine gateway simulator simulator-jt808; do
     if alive "$name"; then echo "demo: $name running (pid $(cat "$RUN/$name.pid"))"
     else echo "demo: $name not running"; fi
   done
@@ -93,7 +95,7 @@ status() {
 
 case "${1:-up}" in
   up) up ;;
-  down) stop_one simulator; stop_one simulator-jt808; stop_one gateway; stop_one api ;;
+  down) stop_one simulator; stop_one simulator-jt808; stop_one gateway; stop_one engine; stop_one api ;;
   status) status ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac

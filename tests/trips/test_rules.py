@@ -212,7 +212,7 @@ CASES = [
         "blacklisted vehicle moving",
         lambda d: None,
         ctx(blacklisted=True),
-        [("open", "blacklisted_active")],
+        [("open", "blacklisted_vehicle")],
     ),
     (
         "loaded trip overdue",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from tracker.ingest.models import Fix
+from tracker.ingest.stream import STREAM_FIELDS
 from tracker.trips.events import Event
 from tracker.trips.geo import distance_m
 from tracker.trips.models import AnnotatedFix, RuleConfig, VehicleContext
@@ -26,7 +27,7 @@ from tracker.trips.rules_haul import (
     update_stop,
     wrong_yard,
 )
-from tracker.trips.state import EvidencePoint, LastFix, VehicleState, to_us
+from tracker.trips.state import LastFix, VehicleState, to_us
 from tracker.trips.tracks import US, Step
 from tracker.trips.trip import update_trip
 
@@ -46,9 +47,9 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def _step(state: VehicleState, afix: AnnotatedFix, ctx: VehicleContext) -> Step:
-    fix, cfg, last = afix.fix, ctx.rules, state.last
-    t_us = to_us(fix.fix_time)
+def _step(state: VehicleState, afix: AnnotatedFix, ctx: VehicleContext, t_us: int) -> Step:
+    fix, last = afix.fix, state.last
+    cfg = ctx.rules if state.trip.permit_id is None else ctx.rules_for(state.trip.permit_id)
     gap_s = jump_m = None
     if last is not None:
         gap_s = (t_us - last.t_us) / US
@@ -56,31 +57,22 @@ def _step(state: VehicleState, afix: AnnotatedFix, ctx: VehicleContext) -> Step:
     speed_kmh = fix.speed_kmh
     if speed_kmh is None:  # no speed from the terminal: implied from the previous fix
         speed_kmh = jump_m / gap_s * 3.6 if jump_m is not None and gap_s else 0.0
-    distances = afix.corridor_distance_m
-    fences = sorted(afix.site_ids | afix.yard_ids | afix.zone_ids)
-    point = EvidencePoint(
-        t_us=t_us,
-        lon=fix.lon,
-        lat=fix.lat,
-        speed_kmh=speed_kmh,
-        distance_m=min(distances.values()) if distances else None,
-        fence_ids=fences,
-        loaded=fix.loaded,
-        body_lifted=fix.body_lifted,
-        cover_closed=fix.cover_closed,
-    )
-    late = (fix.received_at - fix.fix_time).total_seconds() > cfg.late_after_s
+    received_us = afix.received_us
+    if received_us is None:
+        late = (fix.received_at - fix.fix_time).total_seconds() > cfg.late_after_s
+    else:
+        late = received_us - t_us > cfg.late_after_s * US
     return Step(
-        afix=afix,
-        ctx=ctx,
-        t_us=t_us,
-        time=fix.fix_time,
-        late=late,
-        speed_kmh=speed_kmh,
-        moving=speed_kmh >= cfg.stop_speed_kmh,
-        point=point,
-        gap_s=gap_s,
-        jump_m=jump_m,
+        afix,
+        ctx,
+        t_us,
+        fix.fix_time,
+        late,
+        speed_kmh,
+        speed_kmh >= cfg.stop_speed_kmh,
+        gap_s,
+        jump_m,
+        cfg=cfg,
     )
 
 
@@ -94,16 +86,19 @@ def process(
     if fix.flags & ctx.rules.skip_flags:
         state.fixes_skipped += 1
         return state, []
-    if state.last is not None and to_us(fix.fix_time) <= state.last.t_us:
+    t_us = to_us(fix.fix_time) if afix.t_us is None else afix.t_us
+    if state.last is not None and t_us <= state.last.t_us:
         state.fixes_skipped += 1
         return state, []
-    step = _step(state, afix, ctx)
+    step = _step(state, afix, ctx, t_us)
     events = terminal_offline(state, step)
     update_stop(state, step)
     events += update_trip(state, step)
     for rule in RULES:
-        events += rule(state, step)
-    state.last = LastFix(step.t_us, fix.lon, fix.lat, step.speed_kmh)
+        new = rule(state, step)
+        if new:
+            events += new
+    state.last = LastFix(t_us, fix.lon, fix.lat, step.speed_kmh)
     state.fixes_seen += 1
     return state, events
 
@@ -183,3 +178,50 @@ def fix_from_row(row: Mapping[str, Any]) -> Fix:
         flags=int(row["flags"]),
         source=str(row["source"]),
     )
+
+
+def fix_from_values(v: Sequence[Any]) -> Fix:
+    """``fix_from_row`` on a stream row as it is encoded (values in ``STREAM_FIELDS`` order)."""
+    return Fix(
+        int(v[0]),
+        0,
+        datetime.fromtimestamp(v[1] / US, tz=UTC),
+        datetime.fromtimestamp(v[2] / US, tz=UTC),
+        float(v[3]),
+        float(v[4]),
+        v[5],
+        v[6],
+        v[7],
+        v[8],
+        v[9],
+        bool(v[10]),
+        v[11],
+        v[12],
+        v[13],
+        v[14],
+        int(v[15]),
+        int(v[16]),
+        str(v[17]),
+    )
+
+
+assert STREAM_FIELDS == (
+    "vehicle_id",
+    "t_us",
+    "received_us",
+    "lon",
+    "lat",
+    "speed_kmh",
+    "heading_deg",
+    "altitude_m",
+    "satellites",
+    "hdop",
+    "valid",
+    "ignition",
+    "loaded",
+    "body_lifted",
+    "cover_closed",
+    "alarm_bits",
+    "flags",
+    "source",
+), "fix_from_values follows the stream's field order"

@@ -20,7 +20,7 @@ INCIDENT_TYPES = (
     "speeding",
     "uncovered",
     "terminal_offline",
-    "blacklisted_active",
+    "blacklisted_vehicle",
 )
 
 

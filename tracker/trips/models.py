@@ -35,6 +35,8 @@ class AnnotatedFix:
     corridor_ids: frozenset[str] = frozenset()
     corridor_distance_m: Mapping[str, float] = field(default_factory=dict)
     segment_events: tuple[tuple[str, SegmentEvent], ...] = ()
+    t_us: int | None = None  # the fix time in epoch µs, when the caller has it already
+    received_us: int | None = None  # likewise the receive time
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +58,18 @@ def local_minute(t: datetime, utc_offset_min: int) -> int:
     return local.hour * 60 + local.minute
 
 
+def local_minute_us(t_us: int, utc_offset_min: int) -> int:
+    """``local_minute`` from epoch microseconds (no datetime on the hot path)."""
+    return (t_us // 60_000_000 + utc_offset_min) % 1440
+
+
 def in_windows(windows: tuple[TimeWindow, ...], t: datetime, utc_offset_min: int) -> bool:
     minute = local_minute(t, utc_offset_min)
+    return any(w.contains(minute) for w in windows)
+
+
+def in_windows_us(windows: tuple[TimeWindow, ...], t_us: int, utc_offset_min: int) -> bool:
+    minute = local_minute_us(t_us, utc_offset_min)
     return any(w.contains(minute) for w in windows)
 
 
@@ -76,6 +88,7 @@ class PermitScope:
     yard_ids: frozenset[str] = frozenset()
     corridors: Mapping[str, float] = field(default_factory=dict)
     windows: tuple[TimeWindow, ...] = ()
+    rules: RuleConfig | None = None  # the permit's own thresholds (config), if it has any
 
     def valid_at(self, t: datetime) -> bool:
         return self.valid_from <= t < self.valid_until
@@ -115,6 +128,8 @@ class RuleConfig:
     deviation_min_s: float = 60.0
     deviation_min_fixes: int = 2
     deviation_clear_fixes: int = 2
+    deviation_clear_s: float = 60.0
+    deviation_hold_m: float = 15.0  # GPS noise band at the corridor edge (see route_deviation)
     deviation_escalate_s: float = 600.0
     deviation_severe_s: float = 900.0
     deviation_when_empty: bool = False
@@ -147,9 +162,15 @@ class VehicleContext:
     zones: Mapping[str, ZoneRule] = field(default_factory=dict)
     utc_offset_min: int = 8 * 60
     blacklisted: bool = False
+    blacklist_listing_id: int | None = None  # the active listing, when known
     sensors: Sensors = Sensors()
     rated_volume_m3: float | None = None
     rules: RuleConfig = RuleConfig()
+    corridor_ids: tuple[str, ...] = field(init=False, default=())  # of all its permits
+
+    def __post_init__(self) -> None:
+        ids = dict.fromkeys(c for permit in self.permits for c in permit.corridors)
+        object.__setattr__(self, "corridor_ids", tuple(ids))
 
     def permit_for(self, t: datetime, origin_id: str | None) -> PermitScope | None:
         """The first permit valid at ``t`` that covers the origin (any, if it is unknown)."""
@@ -157,6 +178,14 @@ class VehicleContext:
             if permit.valid_at(t) and (origin_id is None or origin_id in permit.origin_ids):
                 return permit
         return None
+
+    def rules_for(self, permit_id: str | None) -> RuleConfig:
+        """The thresholds for a trip under ``permit_id``: the permit's own, else the city's."""
+        if permit_id is not None:
+            permit = self.permit_by_id(permit_id)
+            if permit is not None and permit.rules is not None:
+                return permit.rules
+        return self.rules
 
     def permit_by_id(self, permit_id: str | None) -> PermitScope | None:
         for permit in self.permits:

@@ -22,6 +22,8 @@ OFFLINE = "terminal_offline"
 def speeding(state: VehicleState, step: Step) -> list[Event]:
     """Over the lowest applicable limit (city, zones the fix is in) for ``speeding_min_s``."""
     cfg = step.cfg
+    if not step.afix.zone_ids and cfg.speed_limit_kmh is None and "speeding" not in state.tracks:
+        return []
     limits = [
         rule.speed_limit_kmh
         for zone_id in step.afix.zone_ids
@@ -54,10 +56,12 @@ def no_go_zone(state: VehicleState, step: Step) -> list[Event]:
     """Inside an active no-go zone for ``zone_open_fixes`` fixes, or a segment crossing it;
     one episode per zone, closed after ``zone_clear_fixes``/``zone_clear_s`` outside."""
     cfg, afix = step.cfg, step.afix
-    crossed = {fid for fid, ev in afix.segment_events if ev == "cross"}
     prefix = "no_go_zone:"
-    candidates = set(afix.zone_ids) | crossed
-    candidates |= {k[len(prefix) :] for k in state.tracks if k.startswith(prefix)}
+    held = [k[len(prefix) :] for k in state.tracks if k.startswith(prefix)]
+    if not (afix.zone_ids or afix.segment_events or held):
+        return []
+    crossed = {fid for fid, ev in afix.segment_events if ev == "cross"}
+    candidates = set(afix.zone_ids) | crossed | set(held)
     applies = cfg.no_go_when_empty or state.trip.loaded
     h = Hysteresis(0.0, cfg.zone_open_fixes, cfg.zone_clear_s, cfg.zone_clear_fixes)
     events: list[Event] = []
@@ -78,19 +82,26 @@ def no_go_zone(state: VehicleState, step: Step) -> list[Event]:
     return events
 
 
+BLACKLISTED = "blacklisted_vehicle"
+
+
 def blacklisted_active(state: VehicleState, step: Step) -> list[Event]:
-    """A blacklisted vehicle moving; closes after it stood still ``blacklist_idle_close_s``."""
-    cfg = step.cfg
-    moving = step.ctx.blacklisted and step.moving
+    """A blacklisted vehicle moving (``blacklist_min_fixes`` moving fixes): one episode per
+    movement period, closed after it stood still ``blacklist_idle_close_s``."""
+    cfg, ctx = step.cfg, step.ctx
+    if not ctx.blacklisted and BLACKLISTED not in state.tracks:
+        return []
+    moving = ctx.blacklisted and step.moving
     h = Hysteresis(0.0, cfg.blacklist_min_fixes, cfg.blacklist_idle_close_s, 2)
     return advance(
         state,
-        "blacklisted_active",
-        "blacklisted_active",
+        BLACKLISTED,
+        BLACKLISTED,
         step,
         open_cond=moving,
         hold_cond=moving,
         h=h,
+        detail={"listing_id": ctx.blacklist_listing_id} if ctx.blacklisted else None,
     )
 
 
@@ -120,6 +131,10 @@ def terminal_offline(state: VehicleState, step: Step) -> list[Event]:
     this fix, unless ``tick`` opened it already); power/antenna-cut alarm bits hold it open.
     """
     alarm = step.afix.fix.alarm_bits & step.cfg.tamper_alarm_mask
+    gap_s = step.gap_s
+    quiet_s = min(step.cfg.tamper_gap_min_s, step.cfg.offline_gap_s)
+    if not alarm and (gap_s is None or gap_s < quiet_s) and OFFLINE not in state.tracks:
+        return []
     detail = _gap_detail(state, step)
     gap_cond = bool(detail)
     if alarm:
@@ -134,6 +149,13 @@ def terminal_offline(state: VehicleState, step: Step) -> list[Event]:
             open_episode(state, OFFLINE, OFFLINE, start_us, step.time, step.late, evidence, detail)
         )
         detail = {}
+    track = state.tracks.get(OFFLINE)
+    episode = None if track is None else track.episode
+    if episode is not None and not alarm and not gap_cond and episode.detail.get("live_tick"):
+        # Opened by the clock, and the fixes that now arrive cover the silence: the terminal
+        # was recording all along and only held its uploads back (a blind area). The episode
+        # closes here, marked so it is not taken for a cut terminal.
+        episode.detail["delivery_only"] = True
     events += advance(
         state,
         OFFLINE,
@@ -154,10 +176,10 @@ def tick_offline(state: VehicleState, ctx: VehicleContext, now: datetime) -> lis
     if last is None or not state.trip.loaded or is_open(state, OFFLINE):
         return []
     silent_s = (to_us(now) - last.t_us) / US
-    if silent_s < ctx.rules.offline_gap_s:
+    if silent_s < ctx.rules_for(state.trip.permit_id).offline_gap_s:
         return []
     state.tracks.pop(OFFLINE, None)
-    detail = {"reason": "silence", "max_gap_s": silent_s}
+    detail = {"reason": "silence", "max_gap_s": silent_s, "live_tick": True}
     return [
         open_episode(state, OFFLINE, OFFLINE, last.t_us, now, False, [_last_point(last)], detail)
     ]

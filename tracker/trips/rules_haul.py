@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tracker.trips.events import Event
 from tracker.trips.geo import distance_m
-from tracker.trips.models import PermitScope, in_windows
+from tracker.trips.models import PermitScope, in_windows_us
 from tracker.trips.state import StopState, Track, VehicleState
 from tracker.trips.tracks import (
     US,
@@ -17,10 +17,13 @@ from tracker.trips.tracks import (
     add_point,
     advance,
     close_episode,
+    merge_detail,
+    open_episode,
     update_episode,
 )
 
 IMMEDIATE = Hysteresis()
+LONG_GAP_S = 60.0  # beyond this, a corridor exit is not placed before the gap's midpoint
 STOP_POINTS = 20  # fixes of a stop kept as the opening evidence of a dumping episode
 
 
@@ -65,12 +68,14 @@ def _in_approved_place(state: VehicleState, step: Step) -> bool:
 def dumping(state: VehicleState, step: Step) -> list[Event]:
     """A loaded stop ≥ ``dumping_dwell_s`` outside approved places, or a lift outside a yard
     (at once); plus a loaded trip with no yard within ``haul_overdue_s``."""
-    trip, stop, cfg = state.trip, state.stop, step.cfg
+    trip, stop, cfg, tracks = state.trip, state.stop, step.cfg, state.tracks
     fix = step.afix.fix
+    lifted = step.ctx.sensors.has_lift and bool(fix.body_lifted)
+    if not (trip.loaded or lifted or "dumping" in tracks or "dumping:overdue" in tracks):
+        return []
     approved = _in_approved_place(state, step)
     dwell_s = 0.0 if stop is None else (stop.last_us - stop.start_us) / US
     stop_cond = trip.loaded and not approved and dwell_s >= cfg.dumping_dwell_s
-    lifted = step.ctx.sensors.has_lift and bool(fix.body_lifted)
     lift_cond = lifted and trip.place_kind != "yard" and trip.phase != "loading"
     track = state.tracks.get("dumping")
     started = None if track is None or track.episode is None else track.episode.started_us
@@ -120,43 +125,125 @@ def _corridor_excess_m(permit: PermitScope | None, step: Step) -> float | None:
     return min(excess) if excess else None
 
 
+def _crossing_us(last_us: int, t_us: int, inside: float, outside: float, gap_s: float) -> int:
+    """When the straight segment from the previous fix to this one crossed the corridor edge
+    (``inside`` ≤ 0 < ``outside`` are the excesses at the two ends). Over a long gap the
+    straight line is a poor model of the road, so the estimate is no earlier than the gap's
+    midpoint."""
+    share = -inside / (outside - inside)
+    if gap_s > LONG_GAP_S:
+        share = max(share, 0.5)
+    return last_us + int((t_us - last_us) * share)
+
+
 def route_deviation(state: VehicleState, step: Step) -> list[Event]:
     """Beyond the half-width for ``deviation_min_s`` and ``deviation_min_fixes``, timed from
-    the moment the straight segment between fixes left the corridor; escalation by time."""
-    cfg, trip = step.cfg, state.trip
-    active = trip.loaded or cfg.deviation_when_empty
-    permit = _trip_permit(state, step) or (
-        step.ctx.permit_for(step.time, None) if cfg.deviation_when_empty else None
+    the moment the straight segment between fixes left the corridor to the last fix out;
+    escalation by time.
+
+    Against GPS noise (5–15 m, 60 m jumps): a fix within ``deviation_hold_m`` inside the edge
+    neither counts as out nor breaks the run; a run (or an open episode) ends after
+    ``deviation_clear_fixes`` fixes clearly inside spanning ``deviation_clear_s`` (a truck
+    that touches the route and leaves again is on one detour); a run opens only when some fix
+    went ``deviation_hold_m`` beyond the edge (driving along the edge is not a deviation) and
+    ``deviation_min_fixes`` of its fixes in a row were out (an isolated 60 m jump is not).
+    Over a gap longer than ``LONG_GAP_S`` the exit is placed no earlier, and the return no
+    later, than the gap's midpoint. A truck "unloading" in a yard not on its permit is still
+    loaded and off its route."""
+    cfg, trip, tracks = step.cfg, state.trip, state.tracks
+    key = "route_deviation"
+    permit = _trip_permit(state, step)
+    # Loaded: hauling, or "unloading" in a yard that is not the permit's (still off route).
+    wrong_yard = (
+        trip.phase == "unloading" and permit is not None and trip.yard_id not in permit.yard_ids
     )
+    active = trip.loaded or wrong_yard or cfg.deviation_when_empty
+    if not active and key not in tracks:
+        state.corridor_excess_m = None
+        return []
+    if permit is None and cfg.deviation_when_empty:
+        permit = step.ctx.permit_for(step.time, None)
     excess = _corridor_excess_m(permit, step) if active else None
     prev, state.corridor_excess_m = state.corridor_excess_m, excess
     if excess is None:
-        return close_episode(state, "route_deviation", step.time, step.late)
-    start_us = None
-    last = state.last
-    if excess > 0 and prev is not None and prev <= 0 and last is not None:
-        share = -prev / (excess - prev)  # where on the segment the edge was crossed
-        start_us = last.t_us + int((step.t_us - last.t_us) * share)
-    h = Hysteresis(cfg.deviation_min_s, cfg.deviation_min_fixes, 0.0, cfg.deviation_clear_fixes)
+        return close_episode(state, key, step.time, step.late, step.t_us)
+    out = excess > 0
+    held = out or excess > -cfg.deviation_hold_m
+    last, t_us = state.last, step.t_us
+    track = tracks.get(key)
+    if track is None:
+        if not out:
+            return []
+        start_us = t_us
+        if prev is not None and prev <= 0 and last is not None:
+            start_us = _crossing_us(last.t_us, t_us, prev, excess, step.gap_s or 0.0)
+        track = tracks[key] = Track(run_start_us=start_us)
     detail = {"max_distance_m": excess + _half_width(permit, step), "max_excess_m": excess}
-    events = advance(
-        state,
-        "route_deviation",
-        "route_deviation",
-        step,
-        open_cond=excess > 0,
-        hold_cond=excess > 0,
-        h=h,
-        start_us=start_us,
-        detail=detail if excess > 0 else None,
-    )
-    track = state.tracks.get("route_deviation")
-    if track is not None and track.episode is not None:
-        lasted_s = (step.t_us - track.episode.started_us) / US
+    cap = cfg.evidence_max_points
+    episode = track.episode
+    if episode is not None:
+        add_point(episode.evidence, step.point, cap)
+        if out:
+            merge_detail(episode.detail, detail)
+    else:
+        add_point(track.pending, step.point, cap)
+    if held:
+        track.clear_fixes, track.clear_start_us, track.last_held_us = 0, None, t_us
+        track.held_streak += 1
+        track.best_streak = max(track.best_streak, track.held_streak)
+        if out:
+            track.run_fixes += 1
+            track.max_excess_m = max(track.max_excess_m, excess)
+    else:
+        track.held_streak = 0
+        if track.clear_fixes == 0:  # the moment it came back in, interpolated
+            back_us = t_us
+            if prev is not None and prev > 0 and last is not None:
+                share = prev / (prev - excess)
+                gap_s = step.gap_s or 0.0
+                if gap_s > LONG_GAP_S:  # back no later than the gap's midpoint
+                    share = min(share, 0.5)
+                    track.last_held_us = max(
+                        track.last_held_us, last.t_us + int((t_us - last.t_us) * share)
+                    )
+                back_us = last.t_us + int((t_us - last.t_us) * share)
+            track.clear_start_us = back_us
+        track.clear_fixes += 1
+    events: list[Event] = []
+    run_start = track.run_start_us if track.run_start_us is not None else t_us
+    if episode is None:
+        end_us = t_us if held else track.last_held_us
+        if (
+            track.run_fixes >= cfg.deviation_min_fixes
+            and track.best_streak >= cfg.deviation_min_fixes
+            and end_us - run_start >= cfg.deviation_min_s * US
+            and track.max_excess_m >= cfg.deviation_hold_m
+        ):
+            detail = {**detail, "max_excess_m": track.max_excess_m}
+            detail["max_distance_m"] = track.max_excess_m + _half_width(permit, step)
+            pending = track.pending
+            events.append(
+                open_episode(
+                    state, key, key, run_start, step.time, step.late, pending, detail, t_us
+                )
+            )
+            track = tracks[key]
+            track.clear_fixes = 0 if held else 1
+            episode = track.episode
+    came_back_us = track.clear_start_us
+    if (
+        not held
+        and track.clear_fixes >= cfg.deviation_clear_fixes
+        and (came_back_us is None or t_us - came_back_us >= cfg.deviation_clear_s * US)
+    ):
+        events += close_episode(state, key, step.time, step.late, t_us)
+        return events
+    if episode is not None:
+        lasted_s = (t_us - episode.started_us) / US
         if lasted_s >= cfg.deviation_severe_s:
-            events += update_episode(state, "route_deviation", step, "severe")
+            events += update_episode(state, key, step, "severe")
         elif lasted_s >= cfg.deviation_escalate_s:
-            events += update_episode(state, "route_deviation", step, "escalated")
+            events += update_episode(state, key, step, "escalated")
     return events
 
 
@@ -171,8 +258,10 @@ def _half_width(permit: PermitScope | None, step: Step) -> float:
 def wrong_yard(state: VehicleState, step: Step) -> list[Event]:
     """Dwell ≥ ``place_dwell_s`` or a lift in a yard that is not on the trip's permit."""
     trip = state.trip
-    permit = _trip_permit(state, step)
     in_yard = trip.place_kind == "yard"
+    if not in_yard and "wrong_yard" not in state.tracks:
+        return []
+    permit = _trip_permit(state, step)
     wrong = (
         in_yard
         and permit is not None
@@ -201,6 +290,8 @@ def no_permit(state: VehicleState, step: Step) -> list[Event]:
     permit for this vehicle, origin and time."""
     trip = state.trip
     cond = trip.phase in ("hauling", "unloading") and trip.permit_id is None
+    if not cond and "no_permit" not in state.tracks:
+        return []
     return advance(
         state,
         "no_permit",
@@ -216,12 +307,14 @@ def no_permit(state: VehicleState, step: Step) -> list[Event]:
 def outside_hours(state: VehicleState, step: Step) -> list[Event]:
     """Loaded movement outside the permit's daily windows; lasts while loaded outside them."""
     cfg, trip = step.cfg, state.trip
+    if not trip.loaded and "outside_hours" not in state.tracks:
+        return []
     permit = _trip_permit(state, step)
     outside = (
         trip.loaded
         and permit is not None
         and bool(permit.windows)
-        and not in_windows(permit.windows, step.time, step.ctx.utc_offset_min)
+        and not in_windows_us(permit.windows, step.t_us, step.ctx.utc_offset_min)
     )
     return advance(
         state,
@@ -237,6 +330,8 @@ def outside_hours(state: VehicleState, step: Step) -> list[Event]:
 def uncovered(state: VehicleState, step: Step) -> list[Event]:
     """Cover open while loaded and moving for ``uncovered_min_s`` (cover sensor only)."""
     cfg = step.cfg
+    if not step.ctx.sensors.has_cover and "uncovered" not in state.tracks:
+        return []
     cover_open = (
         step.ctx.sensors.has_cover and state.trip.loaded and step.afix.fix.cover_closed is False
     )

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from tracker.db import make_pool
 from tracker.settings import Settings
+from tracker.trips.config import city_rules, sensors_by_model
 from tracker.trips.worker import EngineWorker, WorkerConfig
 
 
@@ -62,6 +63,8 @@ def main(argv: list[str]) -> int:
         batch_entries=args.batch_entries,
         tick_s=args.tick_s,
         refresh_s=args.refresh_s,
+        rules=city_rules(settings.engine.city, settings.engine.rules),
+        sensors=sensors_by_model(settings.engine.sensors),
     )
     asyncio.run(_serve(settings, config))
     return 0

@@ -12,20 +12,38 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from psycopg import AsyncConnection
 
 from tracker.geofence import GeofenceIndex
 from tracker.ingest.models import Fix
-from tracker.ingest.stream import STREAM_FIELDS, decode_rows, stream_key
+from tracker.ingest.stream import STREAM_FIELDS, stream_key
 from tracker.trips import repo
 from tracker.trips.annotate import annotate
 from tracker.trips.context import RegistryView
-from tracker.trips.engine import fix_from_row, prepare_batch, process, tick
+from tracker.trips.engine import fix_from_row, fix_from_values, process, tick
 from tracker.trips.events import Event
-from tracker.trips.models import AnnotatedFix
+from tracker.trips.models import AnnotatedFix, RuleConfig
 from tracker.trips.state import VehicleState, to_us
 
 Entry = tuple[bytes | str, dict[bytes, bytes]]
+Timed = tuple[int, int, Fix]  # fix time and receive time in epoch µs, the fix
+T_US, RECEIVED_US = STREAM_FIELDS.index("t_us"), STREAM_FIELDS.index("received_us")
+
+
+def prepare_timed(timed: list[Timed], rules: RuleConfig) -> list[Timed]:
+    """``engine.prepare_batch`` on timed fixes: fix-time order, exact duplicates (same fix
+    time; the first received wins) dropped, fixes flagged with ``skip_flags`` left out."""
+    ordered = sorted(timed, key=lambda t: (t[0], t[1])) if len(timed) > 1 else timed
+    kept: list[Timed] = []
+    skip = rules.skip_flags
+    for item in ordered:
+        if item[2].flags & skip:
+            continue
+        if kept and kept[-1][0] == item[0]:
+            continue
+        kept.append(item)
+    return kept
 
 
 def _text(value: bytes | str) -> str:
@@ -72,33 +90,44 @@ class ShardRunner:
         self, index: GeofenceIndex, view: RegistryView, fixes: list[Fix], batch: Batch, tag: str
     ) -> None:
         """One vehicle's fixes (one entry's worth, or a catch-up run) through the core."""
-        vehicle_id = fixes[0].vehicle_id
+        timed = [(to_us(f.fix_time), to_us(f.received_at), f) for f in fixes]
+        self.run_timed(index, view, timed, batch, tag)
+
+    def run_timed(
+        self, index: GeofenceIndex, view: RegistryView, timed: list[Timed], batch: Batch, tag: str
+    ) -> None:
+        """``run_fixes`` on fixes that carry their epoch-µs fix and receive times."""
+        vehicle_id = timed[0][2].vehicle_id
         state, ctx = self.state_of(vehicle_id), view.context(vehicle_id)
-        for fix in prepare_batch(fixes, ctx.rules):
+        events = batch.events
+        for t_us, received_us, fix in prepare_timed(timed, ctx.rules):
             last = state.last
-            if last is not None and to_us(fix.fix_time) <= last.t_us:
+            if last is not None and t_us <= last.t_us:
                 afix = AnnotatedFix(fix=fix)  # skipped (and counted) by the core
             else:
                 prev = (last.lon, last.lat) if last is not None else None
-                afix = annotate(index, view, ctx, fix, prev)
-            state, events = process(state, afix, ctx)
-            batch.events += events
-        newest = max(fixes, key=lambda f: f.fix_time)
-        if state.last is not None and to_us(newest.fix_time) == state.last.t_us:
-            self.lag[vehicle_id] = max(newest.received_at - newest.fix_time, timedelta(0))
+                afix = annotate(index, view, ctx, fix, prev, t_us, received_us)
+            state, new = process(state, afix, ctx)
+            if new:
+                events += new
+        newest_us, newest_received_us, _ = max(timed, key=lambda t: t[0])
+        if state.last is not None and newest_us == state.last.t_us:
+            lag_us = max(newest_received_us - newest_us, 0)
+            self.lag[vehicle_id] = timedelta(microseconds=lag_us)
         batch.touched[vehicle_id] = tag
-        batch.fixes += len(fixes)
+        batch.fixes += len(timed)
 
     def consume(self, index: GeofenceIndex, view: RegistryView, entries: list[Entry]) -> Batch:
         batch = Batch()
         for raw_id, fields in entries:
             entry_id = _text(raw_id)
-            per_vehicle: dict[int, list[Fix]] = {}
-            for row in decode_rows(fields[b"fixes"]):
-                fix = fix_from_row(row)
-                per_vehicle.setdefault(fix.vehicle_id, []).append(fix)
-            for fixes in per_vehicle.values():
-                self.run_fixes(index, view, fixes, batch, entry_id)
+            per_vehicle: dict[int, list[Timed]] = {}
+            for values in orjson.loads(fields[b"fixes"]):
+                fix = fix_from_values(values)
+                timed = (int(values[T_US]), int(values[RECEIVED_US]), fix)
+                per_vehicle.setdefault(fix.vehicle_id, []).append(timed)
+            for timed_fixes in per_vehicle.values():
+                self.run_timed(index, view, timed_fixes, batch, entry_id)
         return batch
 
     def catch_up(

@@ -73,6 +73,10 @@ class Track:
     clear_fixes: int = 0
     pending: list[EvidencePoint] = field(default_factory=list)
     episode: Episode | None = None
+    max_excess_m: float = 0.0  # route deviation: the farthest beyond the edge in the run
+    last_held_us: int = 0  # route deviation: the last fix out (or within the noise band)
+    held_streak: int = 0  # route deviation: consecutive fixes out (or in the band) now
+    best_streak: int = 0  # route deviation: the longest such streak of the run
 
     @property
     def idle(self) -> bool:
@@ -88,6 +92,10 @@ class Track:
             clear_fixes=d["clear_fixes"],
             pending=[EvidencePoint(**p) for p in d["pending"]],
             episode=None if ep is None else Episode.from_dict(ep),
+            max_excess_m=d.get("max_excess_m", 0.0),
+            last_held_us=d.get("last_held_us", 0),
+            held_streak=d.get("held_streak", 0),
+            best_streak=d.get("best_streak", 0),
         )
 
 

@@ -25,24 +25,62 @@ from tracker.trips.state import Episode, EvidencePoint, Track, VehicleState
 US = 1_000_000
 
 
-@dataclass(slots=True)
 class Step:
-    """One fix as the rules see it, with values derived once."""
+    """One fix as the rules see it, with values derived once (the evidence point only when
+    a rule first asks for it: most fixes never become evidence)."""
 
-    afix: AnnotatedFix
-    ctx: VehicleContext
-    t_us: int
-    time: datetime
-    late: bool
-    speed_kmh: float
-    moving: bool
-    point: EvidencePoint
-    gap_s: float | None  # since the previous processed fix
-    jump_m: float | None  # distance from the previous processed fix
+    __slots__ = (
+        "_point",
+        "afix",
+        "cfg",
+        "ctx",
+        "gap_s",
+        "jump_m",
+        "late",
+        "moving",
+        "speed_kmh",
+        "t_us",
+        "time",
+    )
+
+    def __init__(
+        self,
+        afix: AnnotatedFix,
+        ctx: VehicleContext,
+        t_us: int,
+        time: datetime,
+        late: bool,
+        speed_kmh: float,
+        moving: bool,
+        gap_s: float | None = None,  # since the previous processed fix
+        jump_m: float | None = None,  # distance from the previous processed fix
+        point: EvidencePoint | None = None,
+        cfg: RuleConfig | None = None,  # the trip's permit's rules, else the vehicle's
+    ) -> None:
+        self.afix, self.ctx, self.cfg = afix, ctx, ctx.rules if cfg is None else cfg
+        self.t_us, self.time, self.late = t_us, time, late
+        self.speed_kmh, self.moving = speed_kmh, moving
+        self.gap_s, self.jump_m = gap_s, jump_m
+        self._point = point
 
     @property
-    def cfg(self) -> RuleConfig:
-        return self.ctx.rules
+    def point(self) -> EvidencePoint:
+        point = self._point
+        if point is None:
+            afix, fix = self.afix, self.afix.fix
+            distances = afix.corridor_distance_m
+            point = self._point = EvidencePoint(
+                t_us=self.t_us,
+                lon=fix.lon,
+                lat=fix.lat,
+                speed_kmh=self.speed_kmh,
+                distance_m=min(distances.values()) if distances else None,
+                fence_ids=sorted(afix.site_ids | afix.yard_ids | afix.zone_ids),
+                loaded=fix.loaded,
+                body_lifted=fix.body_lifted,
+                cover_closed=fix.cover_closed,
+            )
+        return point
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +119,17 @@ def open_episode(
     late: bool,
     evidence: list[EvidencePoint],
     detail: dict[str, Any] | None = None,
+    opened_us: int | None = None,
 ) -> IncidentOpened:
+    """Open an episode at ``time`` (``opened_us``: the same in epoch µs, when known)."""
+    if opened_us is None:
+        opened_us = int(time.timestamp() * US)
     track = state.tracks.setdefault(key, Track())
     episode = Episode(
         incident_id=f"{state.vehicle_id}:{key}:{start_us}",
         type=type_,
         started_us=start_us,
-        opened_us=int(time.timestamp() * US),
+        opened_us=opened_us,
         trip_id=state.trip.trip_id,
         permit_id=state.trip.permit_id,
         evidence=evidence,
@@ -99,12 +141,17 @@ def open_episode(
     return IncidentOpened(time, late, IncidentView.of(episode, state.vehicle_id))
 
 
-def close_episode(state: VehicleState, key: str, time: datetime, late: bool) -> list[Event]:
-    track = state.tracks.pop(key, None)
-    if track is None or track.episode is None:
+def close_episode(
+    state: VehicleState, key: str, time: datetime, late: bool, ended_us: int | None = None
+) -> list[Event]:
+    tracks = state.tracks
+    if key not in tracks:
+        return []
+    track = tracks.pop(key)
+    if track.episode is None:
         return []
     episode = track.episode
-    episode.detail["ended_at_us"] = int(time.timestamp() * US)
+    episode.detail["ended_at_us"] = int(time.timestamp() * US) if ended_us is None else ended_us
     return [IncidentClosed(time, late, IncidentView.of(episode, state.vehicle_id))]
 
 
@@ -151,7 +198,17 @@ def advance(
         if force_open or (long_enough and track.run_fixes >= h.open_fixes):
             start = track.run_start_us
             return [
-                open_episode(state, key, type_, start, step.time, step.late, track.pending, detail)
+                open_episode(
+                    state,
+                    key,
+                    type_,
+                    start,
+                    step.time,
+                    step.late,
+                    track.pending,
+                    detail,
+                    step.t_us,
+                )
             ]
         return []
     add_point(track.episode.evidence, step.point, cap)
@@ -163,7 +220,7 @@ def advance(
         track.clear_start_us = step.t_us
     track.clear_fixes += 1
     if step.t_us - track.clear_start_us >= h.clear_s * US and track.clear_fixes >= h.clear_fixes:
-        return close_episode(state, key, step.time, step.late)
+        return close_episode(state, key, step.time, step.late, step.t_us)
     return []
 
 

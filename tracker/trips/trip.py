@@ -1,6 +1,7 @@
 """The trip state machine: idle → loading → hauling → unloading → (trip completed) → idle.
 
-- A site or yard is *entered* on the first fix inside it and *left* after
+- A site or yard is *entered* on the first fix inside it (after a silence longer than
+  ``ENTRY_GAP_S``, at the middle of the silence: the truck went in during it) and *left* after
   ``place_exit_fixes`` consecutive fixes outside (the exit time is the first of them), so
   noise along a fence edge does not make the truck leave and come back.
 - loading: dwell ≥ ``place_dwell_s`` in a site, or the load sensor reads loaded there.
@@ -28,6 +29,7 @@ def _pick_place(trip: TripState, step: Step) -> tuple[str, PlaceKind] | None:
     return None
 
 
+ENTRY_GAP_S = 60.0
 Left = tuple[str, PlaceKind, int]  # place id, kind, time of the first fix outside
 
 
@@ -50,7 +52,10 @@ def track_place(trip: TripState, step: Step) -> Left | None:
         picked = _pick_place(trip, step)
         if picked is not None:
             trip.place_id, trip.place_kind = picked
-            trip.place_entered_us, trip.place_out_us = step.t_us, None
+            entered_us = step.t_us
+            if step.gap_s is not None and step.gap_s > ENTRY_GAP_S:
+                entered_us -= int(step.gap_s * US / 2)  # entered somewhere in the gap
+            trip.place_entered_us, trip.place_out_us = entered_us, None
     fix = step.afix.fix
     if trip.place_id is not None and step.ctx.sensors.has_lift and fix.body_lifted:
         trip.lifted_in_place = True

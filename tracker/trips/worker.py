@@ -11,7 +11,8 @@ dropped while Redis was away and it then got trimmed) the worker reads the shard
 than its vehicles' last fixes from ``pings`` (the truth), then continues with the stream; the
 core skips anything not newer than what it has seen.
 
-Live events go to ``tracker:incidents`` after commit, for non-late incidents only. ``tick``
+Live events go to ``tracker:incidents`` after commit, for non-late incidents only; truck
+states that changed go to the ``VEHICLE_STATES`` channel and the ``tracker:vstate`` hash. ``tick``
 (silences) runs only when the worker is caught up, so a backlog never looks like a silence.
 """
 
@@ -21,7 +22,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,9 +34,11 @@ from psycopg_pool import AsyncConnectionPool
 from tracker import bus
 from tracker.geofence.sync import FenceSync
 from tracker.trips import repo
-from tracker.trips.context import RegistryView, load_registry
+from tracker.trips.context import DEFAULT_RULES, RegistryView, load_registry
 from tracker.trips.events import IncidentClosed, IncidentOpened, IncidentUpdated
+from tracker.trips.models import RuleConfig, Sensors
 from tracker.trips.shard import Batch, Entry, ShardRunner, stream_id_key
+from tracker.trips.vstate import VSTATE_HASH, Key, state_at, state_key, state_message
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,8 @@ class WorkerConfig:
     gap_check_s: float = 5.0
     catch_up_lookback_s: float = 24 * 3600.0
     utc_offset_min: int = 0  # registry times of day are UTC
+    rules: RuleConfig = DEFAULT_RULES  # the city layer (config.city_rules)
+    sensors: Mapping[str, Sensors] = field(default_factory=dict)  # terminal model -> sensors
 
 
 def live_message(event: IncidentOpened | IncidentUpdated | IncidentClosed) -> bytes:
@@ -86,6 +92,7 @@ class EngineWorker:
         self._watch: asyncio.Task[None] | None = None
         self.fixes_processed = 0
         self.catch_ups = 0
+        self.vstates: dict[int, tuple[Key, datetime]] = {}  # last published, per vehicle
 
     async def start(self) -> None:
         await self.fences.start()
@@ -105,7 +112,9 @@ class EngineWorker:
 
     async def refresh(self) -> None:
         async with self.pool.connection() as conn:
-            self.view = await load_registry(conn, self.config.utc_offset_min)
+            self.view = await load_registry(
+                conn, self.config.utc_offset_min, self.config.rules, self.config.sensors
+            )
         self._refresh_due = time.monotonic() + self.config.refresh_s
 
     async def _watch_fences(self) -> None:
@@ -151,7 +160,13 @@ class EngineWorker:
         last = entries[-1][0]
         await self.commit(runner, batch, last.decode() if isinstance(last, bytes) else last)
 
-    async def commit(self, runner: ShardRunner, batch: Batch, position: str | None) -> None:
+    async def commit(
+        self,
+        runner: ShardRunner,
+        batch: Batch,
+        position: str | None,
+        now: datetime | None = None,
+    ) -> None:
         companies = {v: self.view.company_of(v) for v in batch.touched}
         try:
             async with self.pool.connection() as conn, conn.transaction():
@@ -167,6 +182,37 @@ class EngineWorker:
             runner.position = position
         self.fixes_processed += batch.fixes
         await self.publish(batch)
+        await self.publish_states(runner, batch, now)
+
+    async def publish_states(
+        self, runner: ShardRunner, batch: Batch, now: datetime | None = None
+    ) -> None:
+        """After commit: every touched vehicle whose truck state changed goes to the
+        ``VEHICLE_STATES`` channel and the ``tracker:vstate`` hash (see ``vstate``)."""
+        changed: dict[int, tuple[Key, datetime, bytes]] = {}
+        for vehicle_id in batch.touched:
+            state = runner.states.get(vehicle_id)
+            if state is None:
+                continue
+            key = state_key(state, self.view.context(vehicle_id))
+            previous = self.vstates.get(vehicle_id)
+            if previous is None or previous[0] != key:
+                at = state_at(state, now, previous[1] if previous else None)
+                changed[vehicle_id] = key, at, state_message(state, key, at)
+        if not changed:
+            return
+        try:
+            channel = bus.channel(self.redis, bus.VEHICLE_STATES)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hset(VSTATE_HASH, mapping={str(v): m for v, (_, _, m) in changed.items()})
+                for _, _, message in changed.values():
+                    pipe.publish(channel, message)
+                await pipe.execute()
+        except (OSError, aioredis.ConnectionError) as exc:  # retried at the next change
+            log.warning("publishing truck states failed: %s", exc)
+            return
+        for vehicle_id, (key, at, _) in changed.items():
+            self.vstates[vehicle_id] = key, at
 
     async def publish(self, batch: Batch) -> None:
         live = [
@@ -190,7 +236,7 @@ class EngineWorker:
         for runner in self.runners:
             batch = runner.tick_all(self.view, now)
             if batch.touched:
-                await self.commit(runner, batch, None)
+                await self.commit(runner, batch, None, now)
 
     async def check_gaps(self) -> None:
         """Catch up from the database where the stream may have lost unread entries."""
