@@ -67,7 +67,9 @@ def clean(database_url: str, redis_url: str) -> Iterator[None]:
         conn.execute(
             "TRUNCATE pings, terminals, vehicles, companies, users, user_tokens, audit_log, "
             "sites, yards, zones, permits, fences, incidents, trips, engine_checkpoints, "
-            "engine_shards RESTART IDENTITY CASCADE"
+            "engine_shards, yard_ledger, yard_fill, yard_alerts, vehicle_points, "
+            "blacklist_listings, blacklist_history, appeals, vehicle_codes, engine_rule_overrides "
+            "RESTART IDENTITY CASCADE"
         )
     r = redis.Redis.from_url(redis_url)
     r.flushdb()

@@ -19,6 +19,7 @@ BENCHES: dict[str, str] = {
     "live": "tracker.live.bench",
     "detect": "tracker.trips.bench_detect",
     "engine": "tracker.trips.bench_engine",
+    "capacity": "tracker.capacity.bench",
 }
 
 
@@ -44,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser(
         "import", help="import sites, yards and zones (import geojson ...)", add_help=False
     )
+    sub.add_parser(
+        "capacity", help="yard capacity ledger (capacity reconcile [--fix])", add_help=False
+    )
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", choices=sorted(BENCHES))
     if not args or args[0] in {"-h", "--help"}:
@@ -63,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "engine": "tracker.trips.run",
         "user": "tracker.accounts.cli",
         "import": "tracker.registry.importer",
+        "capacity": "tracker.capacity.reconcile",
     }
     if command not in modules:
         parser.parse_args(args)

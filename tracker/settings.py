@@ -53,6 +53,17 @@ class Jt808Settings(BaseModel):
     }
 
 
+class EngineSettings(BaseModel):
+    """Enforcement engine rules for this deployment's city (tracker.trips.config): the city
+    preset, single thresholds over DOMAIN.md §2 defaults (``rules``, e.g.
+    ``TRACKER_ENGINE__RULES='{"dumping_dwell_s": 240}'``), and the sensors trusted per
+    terminal model (others: GPS only). Per permit and per zone: table engine_rule_overrides."""
+
+    city: str = "default"
+    rules: dict[str, float | int | bool | None] = {}
+    sensors: dict[str, list[str]] = {"SIM-ZT": ["lift", "cover"]}  # the simulator's terminals
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACKER_", env_nested_delimiter="__", extra="ignore"
@@ -82,8 +93,16 @@ class Settings(BaseSettings):
     compaction_interval_s: float = Field(default=0.0, ge=0)
     tune_gc: bool = False  # `tracker serve` and `tracker gateway` turn it on (tracker.runtime)
     db_pool_size: int = Field(default=8, ge=1)
+    # Capacity ledger, blacklist and the public vehicle code (tracker.capacity / .blacklist /
+    # .public): how often alerts are checked and expired listings recorded, the inflow window of
+    # the days-to-full forecast, and the base URL the QR codes point at.
+    capacity_interval_s: float = Field(default=30.0, gt=0)
+    capacity_inflow_days: int = Field(default=14, ge=1, le=365)
+    blacklist_expiry_interval_s: float = Field(default=60.0, gt=0)
+    public_base_url: str = "http://127.0.0.1:8000"
     filters: FilterSettings = FilterSettings()
     jt808: Jt808Settings = Jt808Settings()
+    engine: EngineSettings = EngineSettings()
 
     @model_validator(mode="after")
     def _no_default_secret_in_prod(self) -> Settings:
