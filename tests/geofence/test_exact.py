@@ -6,7 +6,7 @@ import numpy as np
 import shapely
 
 from tracker.geofence import CircleFence, CorridorFence, PolygonFence
-from tracker.geofence.exact_many import RoundTests
+from tracker.geofence.exact_many import ManyTests
 from tracker.geofence.projection import LocalProjection
 
 PROJ = LocalProjection.around(9.19, 45.46)
@@ -44,7 +44,7 @@ def test_corridor_and_circle_tests_match_geos() -> None:
     rims = [corridor.lonlat_shape(0.0).exterior, circle.lonlat_shape(0.0).exterior]
     points = np.concatenate([shapely.get_coordinates(r) for r in rims])
     lons, lats = near(points, np.random.default_rng(2))
-    tests = RoundTests((corridor, circle))
+    tests = ManyTests((corridor, circle))
     for idx, fence in enumerate((corridor, circle)):
         truth = fence.covers_many(lons, lats)
         scalar = [fence.covers_xy(x, y) for x, y in zip(lons.tolist(), lats.tolist(), strict=True)]

@@ -26,7 +26,11 @@ class Tested:
         self.tests = tests
 
     def resolve(self, lon: float, lat: float) -> tuple[FenceKey, ...]:
-        return self.keys + tuple([f.key for f in self.tests if f.covers_xy(lon, lat)])
+        keys = self.keys  # no list or tuple built unless a test passes
+        for fence in self.tests:
+            if fence.covers_xy(lon, lat):
+                keys = (*keys, fence.key)
+        return keys
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Tested) and self.keys == other.keys and self.tests == other.tests

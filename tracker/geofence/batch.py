@@ -1,15 +1,18 @@
 """Vectorised lookups: the snapshot's answers as sorted numpy tables.
 
-Cells come from h3ronpy (one call for the whole batch), buckets by bit masks; a fix's answer is
-found with ``searchsorted`` among the leaf cells, else among the buckets. Answers are shared
-entries stored as CSR rows of (fence, needs exact test); rows that need a test are settled fence
-by fence with the fence's vectorised exact test. After a live update the table is patched for the
-changed buckets only (rows cut out and spliced in), lazily on the next batch call.
+Fixes go through in chunks of ``CHUNK``: cells come from h3ronpy (one call per chunk), and a
+fix's answer id from the dense cell table (dense.py: bit arithmetic and gathers, no search of
+the sorted tables). Answers are shared entries stored as CSR rows of (fence, needs exact test);
+rows that need a test are settled all at once by the flat exact tests (exact_many.py). After a
+live update the table is patched for the changed buckets only (rows cut out and spliced in),
+lazily on the next batch call.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,14 +26,18 @@ from tracker.geofence.cells import (
     U64,
     leaf_cells,
     parents,
+    ragged_ranges,
 )
-from tracker.geofence.exact_many import RoundTests
+from tracker.geofence.dense import DenseCells
+from tracker.geofence.exact_many import ManyTests
 from tracker.geofence.fences import Fence, FenceKey
 from tracker.geofence.projection import FloatArray
-from tracker.geofence.rows import Grouped, ragged_ranges, sorted_search
+from tracker.geofence.rows import Grouped
 
 I64 = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+# Fixes per pass: the temporaries stay small (cache-friendly, no fresh pages per call).
+CHUNK = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +90,16 @@ class BatchTable:
     inside_fence: I64 = field(init=False)
     test_off: I64 = field(init=False)
     test_fence: I64 = field(init=False)
-    _round: list[RoundTests] = field(init=False)  # built on first use
+    dense: DenseCells = field(init=False)  # the lookup structure, from the sorted tables
+    _tests: list[ManyTests] = field(init=False)  # built on first use
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_round", [])
+        object.__setattr__(self, "_tests", [])
+        empty = self.entry_off.size - 2
+        dense = DenseCells.build(
+            self.leaf_cells, self.leaf_entry, self.bucket_cells, self.bucket_entry, empty
+        )
+        object.__setattr__(self, "dense", dense)
         owner = np.repeat(np.arange(self.entry_off.size - 1), np.diff(self.entry_off))
         n = self.entry_off.size - 1
         for name, pick in (("inside", ~self.entry_test), ("test", self.entry_test)):
@@ -135,64 +148,62 @@ class BatchTable:
         tops = _splice(self.bucket_cells[keep_bucket], self.bucket_entry[keep_bucket], new_bucket)
         return builder.table(*leaves, *tops)
 
-    def containing_many(self, lons: FloatArray, lats: FloatArray) -> BatchResult:
+    def containing_many(
+        self, lons: FloatArray, lats: FloatArray, *, workers: int = 1
+    ) -> BatchResult:
+        """Answers for many fixes; chunks run on ``workers`` threads (h3ronpy and numpy release
+        the GIL)."""
         lons = np.ascontiguousarray(lons, dtype=np.float64)
         lats = np.ascontiguousarray(lats, dtype=np.float64)
         if lons.shape != lats.shape or lons.ndim != 1:
             raise ValueError("lons and lats must be 1-d arrays of the same length")
+        tests = self.exact_tests()
+        starts = range(0, max(lons.size, 1), CHUNK)
+
+        def one(lo: int) -> tuple[I64, I64, I64]:
+            return self._chunk(tests, lons[lo : lo + CHUNK], lats[lo : lo + CHUNK])
+
+        if workers > 1 and len(starts) > 1:
+            parts = list(_pool(workers).map(one, starts))
+        else:
+            parts = [one(lo) for lo in starts]
+        entry = np.concatenate([p[0] for p in parts])
+        counts = np.concatenate([p[1] for p in parts])
+        extra_off = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        extra_fence = np.concatenate([p[2] for p in parts])
+        return BatchResult(
+            entry, self.inside_off, self.inside_fence, extra_off, extra_fence, self.fences
+        )
+
+    def _chunk(self, tests: ManyTests, lons: FloatArray, lats: FloatArray) -> tuple[I64, I64, I64]:
+        """One chunk's answer ids, number of fences passed an exact test per fix, and those
+        fences in fix order."""
         cells = np.asarray(coordinates_to_cells(lats, lons, QUERY_RES), dtype=np.uint64)
-        entry = np.full(cells.size, self.entry_off.size - 2, dtype=np.int64)
-        hit, where = _find(self.leaf_cells, cells)
-        entry[hit] = self.leaf_entry[where]
-        miss = np.flatnonzero(~hit)
-        bhit, bwhere = _find(self.bucket_cells, parents(cells[miss], BUCKET_RES))
-        entry[miss[bhit]] = self.bucket_entry[bwhere]
+        entry = self.dense.entries(cells)
         start = self.test_off[entry]
         count = self.test_off[entry + 1] - start
         fix = np.repeat(np.arange(cells.size, dtype=np.int64), count)
         fence = self.test_fence[ragged_ranges(start, count)]
-        keep = self._exact(fix, fence, lons, lats)
-        counts = np.bincount(fix[keep], minlength=cells.size)
-        extra_off = np.r_[0, np.cumsum(counts)].astype(np.int64)
-        return BatchResult(
-            entry, self.inside_off, self.inside_fence, extra_off, fence[keep], self.fences
-        )
+        keep = tests.covers(fix, fence, lons, lats)
+        return entry, np.bincount(fix[keep], minlength=cells.size), fence[keep]
 
-    def round_tests(self) -> RoundTests:
-        if not self._round:
-            self._round.append(RoundTests(self.fences))
-        return self._round[0]
-
-    def _exact(self, fix: I64, fence: I64, lons: FloatArray, lats: FloatArray) -> BoolArray:
-        """Circles and corridors all at once; polygons fence by fence (prepared GEOS)."""
-        keep = np.zeros(fix.size, dtype=bool)
-        if fix.size == 0:
-            return keep
-        tests = self.round_tests()
-        round_rows = tests.handles(fence)
-        keep[round_rows] = tests.covers(fix[round_rows], fence[round_rows], lons, lats)
-        rest = np.flatnonzero(~round_rows)
-        if rest.size == 0:
-            return keep
-        order = rest[np.argsort(fence[rest], kind="stable")]
-        sorted_fence = fence[order]
-        starts = np.flatnonzero(np.r_[True, sorted_fence[1:] != sorted_fence[:-1]])
-        ends = np.r_[starts[1:], order.size]
-        for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
-            pick = order[lo:hi]
-            sub = fix[pick]
-            keep[pick] = self.fences[int(sorted_fence[lo])].covers_many(lons[sub], lats[sub])
-        return keep
+    def exact_tests(self) -> ManyTests:
+        """The flat exact-test tables of this table's fences (built on first use)."""
+        if not self._tests:
+            self._tests.append(ManyTests(self.fences))
+        return self._tests[0]
 
 
-def _find(table: U64, cells: U64) -> tuple[BoolArray, I64]:
-    """Which ``cells`` are in the sorted ``table``, and the positions of those that are."""
-    if table.size == 0:
-        return np.zeros(cells.size, dtype=bool), np.zeros(0, dtype=np.int64)
-    pos = sorted_search(table, cells)
-    pos[pos == table.size] = 0
-    hit = table[pos] == cells
-    return hit, pos[hit]
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="geofence")
+        return pool
 
 
 def _splice(cells: U64, entry: I64, new: list[tuple[int, int]]) -> tuple[U64, I64]:

@@ -101,3 +101,11 @@ def leaf_cells(bucket: int, slots: NDArray[np.int64]) -> U64:
     base = np.uint64((bucket & _LEAF_BASE_AND) | _LEAF_BASE_OR)
     out: U64 = base | (slots.astype(np.uint64) << np.uint64(SLOT_SHIFT))
     return out
+
+
+def ragged_ranges(starts: NDArray[np.int64], lengths: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Concatenation of ``range(s, s + n)`` for each pair, vectorised."""
+    total = int(lengths.sum())
+    first = np.cumsum(lengths) - lengths
+    out: NDArray[np.int64] = np.arange(total, dtype=np.int64) + np.repeat(starts - first, lengths)
+    return out

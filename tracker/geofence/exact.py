@@ -12,18 +12,17 @@ from __future__ import annotations
 import itertools
 import math
 
-import numpy as np
 import shapely
-from numpy.typing import NDArray
 
 # Distances within this many metres of the half-width go to GEOS (float error is ~1e-12 m).
 TIE_M = 1e-6
 # Cross products this small relative to the edge and offset lengths go to GEOS.
 TIE_REL = 1e-12
-MAX_FAST_VERTICES = 64
+MAX_FAST_VERTICES = 512
 GRID_M = 500.0
 
-Segment = tuple[float, float, float, float]
+Segment = tuple[float, float, float, float, float]  # ax, ay, dx, dy, 1 / (dx² + dy²) or 0
+_ROW = float(1 << 22)  # square key: i * _ROW + j as a float (no int conversions on lookup)
 
 
 class SegmentGrid:
@@ -33,60 +32,66 @@ class SegmentGrid:
     __slots__ = ("squares",)
 
     def __init__(self, xy: list[tuple[float, float]], reach_m: float) -> None:
-        squares: dict[tuple[int, int], list[Segment]] = {}
+        squares: dict[float, list[Segment]] = {}
         for (ax, ay), (bx, by) in itertools.pairwise(xy):
+            dx, dy = bx - ax, by - ay
+            len2 = dx * dx + dy * dy
+            segment = (ax, ay, dx, dy, 1.0 / len2 if len2 > 0.0 else 0.0)
             lo_i, hi_i = _span(min(ax, bx) - reach_m, max(ax, bx) + reach_m)
             lo_j, hi_j = _span(min(ay, by) - reach_m, max(ay, by) + reach_m)
             for i in range(lo_i, hi_i + 1):
                 for j in range(lo_j, hi_j + 1):
-                    squares.setdefault((i, j), []).append((ax, ay, bx, by))
+                    squares.setdefault(i * _ROW + j, []).append(segment)
         self.squares = {k: tuple(v) for k, v in squares.items()}
 
-    def as_arrays(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-        """Square keys (``i`` and ``j`` offset by 2^21, packed in 22 bits each), the number of
-        segments of each square, and all segments (ax, ay, bx, by) square after square."""
-        side = 1 << 21
-        keys = [((i + side) << 22) | (j + side) for i, j in self.squares]
-        counts = [len(v) for v in self.squares.values()]
-        segments = [s for v in self.squares.values() for s in v]
-        return (
-            np.array(keys, dtype=np.int64),
-            np.array(counts, dtype=np.int64),
-            np.array(segments, dtype=np.float64).reshape(-1, 4),
-        )
+    def nearest2(self, x: float, y: float) -> float:
+        """Squared distance to the nearest segment listed for the point's square (``inf`` if
+        none is listed there)."""
+        best = math.inf
+        for ax, ay, dx, dy, inv_len2 in self.squares.get((x // GRID_M) * _ROW + (y // GRID_M), ()):
+            px, py = x - ax, y - ay
+            t = (px * dx + py * dy) * inv_len2
+            if t > 0.0:
+                if t >= 1.0:
+                    px -= dx
+                    py -= dy
+                else:
+                    px -= t * dx
+                    py -= t * dy
+            d2 = px * px + py * py
+            if d2 < best:
+                best = d2
+        return best
 
     def nearest_m(self, x: float, y: float) -> float:
         """Distance to the nearest listed segment (``inf`` if none is listed here)."""
-        best = math.inf
-        for ax, ay, bx, by in self.squares.get((int(x // GRID_M), int(y // GRID_M)), ()):
-            dx, dy = bx - ax, by - ay
-            len2 = dx * dx + dy * dy
-            t = 0.0 if len2 == 0.0 else ((x - ax) * dx + (y - ay) * dy) / len2
-            t = 0.0 if t < 0.0 else 1.0 if t > 1.0 else t
-            ex, ey = x - (ax + t * dx), y - (ay + t * dy)
-            d = math.sqrt(ex * ex + ey * ey)
-            if d < best:
-                best = d
-        return best
+        return math.sqrt(self.nearest2(x, y))
 
 
 def _span(lo: float, hi: float) -> tuple[int, int]:
     return int(lo // GRID_M), int(hi // GRID_M)
 
 
+Edge = tuple[float, float, float, float]  # ax, ay, bx, by
+Ring = tuple[float, float, float, tuple[tuple[Edge, ...], ...]]  # ymin, ymax, bands/deg, bands
+
+
 class RingTest:
     """Point in polygon (closed: edges count as inside) by ray crossings over lon/lat rings;
-    ``None`` when the point is too near an edge to be sure, or the polygon too big."""
+    ``None`` when the point is too near an edge to be sure, or the polygon too big.
+
+    Each ring's edges are sorted into horizontal bands (an edge goes into every band its
+    latitude range meets, and one more each side against rounding), so a point only looks at
+    the few edges of its band: the only ones that can cross its ray or pass through it."""
 
     __slots__ = ("polygons",)
 
     def __init__(self, geom: shapely.Geometry) -> None:
         parts = list(getattr(geom, "geoms", [geom]))
-        self.polygons: list[list[list[tuple[float, float]]]] | None = [
-            [list(p.exterior.coords), *(list(r.coords) for r in p.interiors)] for p in parts
-        ]
-        if sum(len(r) for p in self.polygons for r in p) > MAX_FAST_VERTICES:
-            self.polygons = None
+        rings = [[list(p.exterior.coords), *(list(r.coords) for r in p.interiors)] for p in parts]
+        self.polygons: list[list[Ring]] | None = None
+        if sum(len(r) for p in rings for r in p) <= MAX_FAST_VERTICES:
+            self.polygons = [[_banded(ring) for ring in p] for p in rings]
 
     def covers(self, x: float, y: float) -> bool | None:
         if self.polygons is None:
@@ -94,8 +99,11 @@ class RingTest:
         inside_any = False
         for rings in self.polygons:
             inside = False
-            for ring in rings:
-                crossed = _crossings(ring, x, y)
+            for ymin, ymax, per_deg, bands in rings:
+                if y < ymin or y > ymax:  # the ray meets no edge of this ring
+                    continue
+                k = int((y - ymin) * per_deg)
+                crossed = _crossings(bands[k if k < len(bands) else -1], x, y)
                 if crossed is None:
                     return None
                 inside ^= crossed
@@ -103,11 +111,25 @@ class RingTest:
         return inside_any
 
 
-def _crossings(ring: list[tuple[float, float]], x: float, y: float) -> bool | None:
+def _banded(ring: list[tuple[float, float]]) -> Ring:
+    edges = [(ax, ay, bx, by) for (ax, ay), (bx, by) in itertools.pairwise(ring)]
+    ymin = min(y for _, y in ring)
+    ymax = max(y for _, y in ring)
+    n = max(1, len(edges))
+    per_deg = n / (ymax - ymin) if ymax > ymin else 0.0
+    bands: list[list[Edge]] = [[] for _ in range(n)]
+    for edge in edges:
+        lo = int((min(edge[1], edge[3]) - ymin) * per_deg) - 1
+        hi = int((max(edge[1], edge[3]) - ymin) * per_deg) + 1
+        for k in range(max(lo, 0), min(hi, n - 1) + 1):
+            bands[k].append(edge)
+    return ymin, ymax, per_deg, tuple(tuple(b) for b in bands)
+
+
+def _crossings(edges: tuple[Edge, ...], x: float, y: float) -> bool | None:
     """Odd number of crossings of the ray to +x; ``None`` if the point is nearly on an edge."""
     odd = False
-    ax, ay = ring[0]
-    for bx, by in ring[1:]:
+    for ax, ay, bx, by in edges:
         if (ay > y) != (by > y) or ay == y or by == y:
             cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax)
             scale = (abs(bx - ax) + abs(by - ay)) * (abs(x - ax) + abs(y - ay))
@@ -115,5 +137,4 @@ def _crossings(ring: list[tuple[float, float]], x: float, y: float) -> bool | No
                 return None
             if (ay > y) != (by > y) and (cross > 0) == (by > ay):
                 odd = not odd
-        ax, ay = bx, by
     return odd

@@ -141,20 +141,25 @@ class PolygonFence(Fence):
 
 class CircleFence(Fence):
     kind = "circle"
-    __slots__ = ("radius_m",)
+    __slots__ = ("_fast", "radius_m")
 
     def __init__(
         self, fence_id: str, lon: float, lat: float, radius_m: float, role: str = ""
     ) -> None:
         super().__init__(fence_id, LocalProjection.around(lon, lat), role)
         self.radius_m = radius_m
+        p = self.projection
+        self._fast = (p.lon0, p.lat0, p.kx, p.ky, radius_m)
 
     def distance_m(self, lon: float, lat: float) -> float:
         dx, dy = self.projection.xy(lon, lat)
         return math.sqrt(dx * dx + dy * dy)
 
     def covers_xy(self, lon: float, lat: float) -> bool:
-        return self.distance_m(lon, lat) <= self.radius_m
+        # distance_m inlined (the same arithmetic): this runs on the single-fix hot path
+        lon0, lat0, kx, ky, radius_m = self._fast
+        dx, dy = (lon - lon0) * kx, (lat - lat0) * ky
+        return math.sqrt(dx * dx + dy * dy) <= radius_m
 
     def covers_many(self, lons: FloatArray, lats: FloatArray) -> BoolArray:
         dx, dy = self.projection.xy_many(lons, lats)
@@ -184,7 +189,7 @@ class CircleFence(Fence):
 
 class CorridorFence(Fence):
     kind = "corridor"
-    __slots__ = ("grid", "half_width_m", "line", "line_m")
+    __slots__ = ("_fast", "grid", "half_width_m", "line", "line_m")
 
     def __init__(
         self, fence_id: str, line: shapely.LineString, half_width_m: float, role: str = ""
@@ -199,17 +204,24 @@ class CorridorFence(Fence):
         shapely.prepare(self.line_m)
         xy = [(float(x), float(y)) for x, y in shapely.get_coordinates(self.line_m)]
         self.grid = SegmentGrid(xy, half_width_m + 1.0)
+        p = self.projection
+        inside2 = (half_width_m - TIE_M) ** 2 if half_width_m > TIE_M else -1.0
+        self._fast = (p.lon0, p.lat0, p.kx, p.ky, inside2, (half_width_m + TIE_M) ** 2)
 
     def distance_m(self, lon: float, lat: float) -> float:
         x, y = self.projection.xy(lon, lat)
         return float(shapely.distance(self.line_m, shapely.Point(x, y)))
 
     def covers_xy(self, lon: float, lat: float) -> bool:
-        x, y = self.projection.xy(lon, lat)
-        near_m = self.grid.nearest_m(x, y)
-        if abs(near_m - self.half_width_m) <= TIE_M:
-            return self.distance_m(lon, lat) <= self.half_width_m
-        return near_m <= self.half_width_m
+        """Squared distance to the segments near the point against the half-width squared;
+        within ``TIE_M`` of the half-width, GEOS decides."""
+        lon0, lat0, kx, ky, inside2, outside2 = self._fast
+        near2 = self.grid.nearest2((lon - lon0) * kx, (lat - lat0) * ky)
+        if near2 <= inside2:
+            return True
+        if near2 >= outside2:
+            return False
+        return self.distance_m(lon, lat) <= self.half_width_m
 
     def covers_many(self, lons: FloatArray, lats: FloatArray) -> BoolArray:
         xs, ys = self.projection.xy_many(lons, lats)

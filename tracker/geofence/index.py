@@ -84,7 +84,7 @@ class GeofenceIndex:
         return self._snapshot.fences.get(fence_id)
 
     def containing_many(self, lons: FloatArray, lats: FloatArray) -> BatchResult:
-        return self._snapshot.batch_table().containing_many(lons, lats)
+        return self._snapshot.batch_table().containing_many(lons, lats, workers=self._workers)
 
     def corridor_distance_m(self, fence_id: str, lon: float, lat: float) -> float:
         fence = self._snapshot.fences.get(fence_id)

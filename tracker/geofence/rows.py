@@ -11,7 +11,6 @@ found without expanding rows to every cell, and each distinct set is materialise
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,6 +21,7 @@ from tracker.geofence.cells import (
     U64,
     expand_to,
     parents,
+    ragged_ranges,
     resolution_of,
     unique_cells,
 )
@@ -61,10 +61,7 @@ class Level:
     def of(cls, cells: U64, codes: I32) -> Level:
         if cells.size == 0:
             return cls(_EMPTY_U64, np.zeros(1, np.int64), _EMPTY_I32, np.zeros((0, 2), np.uint64))
-        order = np.argsort(cells, kind="stable")  # rows come fence by fence: codes stay sorted
-        cells = cells[order]
-        codes = codes[order]
-        del order
+        cells, codes = sorted_rows(cells, codes)
         starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
         firsts = cells[starts]
         del cells
@@ -81,6 +78,28 @@ class Level:
         return np.where(self.cells[pos] == cells, pos, -1).astype(np.int64)
 
 
+def sorted_rows(cells: U64, codes: I32) -> tuple[U64, I32]:
+    """Rows of one resolution sorted by cell, then code. When cell digits and code fit in 64 bits
+    (always, for cities), both are packed into one key and sorted in place: a plain sort, no
+    argsort and gathers, and no index array the size of the rows."""
+    res = int(resolution_of(cells[:1])[0])
+    low = 3 * (15 - res)  # the unused digits (all 7)
+    code_bits = max(int(codes.max()).bit_length(), 1)
+    if 7 + 3 * res + code_bits > 64 or int(codes.min()) < 0:
+        order = np.lexsort((codes, cells))
+        return cells[order], codes[order]
+    body = np.uint64((1 << 52) - 1)  # base cell and digits
+    top = int(cells[0]) & ~((1 << 52) - 1)  # mode and resolution: the same for every row
+    key = ((cells & body) >> np.uint64(low)) << np.uint64(code_bits)
+    key |= codes.astype(np.uint64)
+    key.sort()
+    out_codes = (key & np.uint64((1 << code_bits) - 1)).astype(np.int32)
+    key >>= np.uint64(code_bits)
+    key <<= np.uint64(low)
+    key |= np.uint64(top | ((1 << low) - 1))
+    return key, out_codes
+
+
 @dataclass(frozen=True, slots=True)
 class Grouped:
     """Bucket and lookup cells (sorted) with entry ids; entries as CSR over codes."""
@@ -93,16 +112,21 @@ class Grouped:
     entry_codes: I32
 
 
-def levels_of(covers: list[Cover]) -> dict[int, Level]:
+def levels_of(covers: list[Cover], footprints: dict[str, U64] | None = None) -> dict[int, Level]:
     """Rows of all covers by level. Empties ``covers`` as it goes, so that the cover arrays
-    are freed while the (larger) row arrays grow: peak memory matters at city size."""
+    are freed while the (larger) row arrays grow: peak memory matters at city size. Fills
+    ``footprints`` (fence id -> the sorted buckets its rows touch) on the way."""
     cells: dict[int, list[U64]] = {r: [] for r in LEVELS}
     codes: dict[int, list[I32]] = {r: [] for r in LEVELS}
     covers.reverse()
     for i in range(len(covers)):
-        row_cells, row_codes = cover_rows(covers.pop(), i)
+        cover = covers.pop()
+        row_cells, row_codes = cover_rows(cover, i)
+        if footprints is not None:
+            footprints[cover.fence.fence_id] = unique_cells(parents(row_cells, BUCKET_RES))
         res = resolution_of(row_cells)
-        for r in np.unique(res).tolist():
+        per_level = np.bincount(res, minlength=QUERY_RES + 1)
+        for r in np.flatnonzero(per_level).tolist():
             pick = res == r
             cells[r].append(row_cells[pick])
             codes[r].append(row_codes[pick])
@@ -154,23 +178,6 @@ def _materialise(levels: dict[int, Level], member: list[I64]) -> tuple[I64, I32]
     order = np.argsort(owner, kind="stable")
     counts = np.bincount(owner, minlength=member[0].size)
     return np.r_[0, np.cumsum(counts)].astype(np.int64), code[order]
-
-
-def ragged_ranges(starts: I64, lengths: I64) -> I64:
-    """Concatenation of ``range(s, s + n)`` for each pair, vectorised."""
-    total = int(lengths.sum())
-    first = np.cumsum(lengths) - lengths
-    out: I64 = np.arange(total, dtype=np.int64) + np.repeat(starts - first, lengths)
-    return out
-
-
-def sorted_search(table: NDArray[Any], needles: NDArray[Any]) -> I64:
-    """``np.searchsorted`` with the needles sorted first: in a table of millions that walks
-    memory in order, several times faster than random probes even with the sort."""
-    order = np.argsort(needles)
-    pos = np.empty(needles.size, dtype=np.int64)
-    pos[order] = np.searchsorted(table, needles[order])
-    return pos
 
 
 def _mix(values: I32, seed: int) -> U64:

@@ -1,12 +1,14 @@
 """An immutable index snapshot: bucket -> answer, or bucket -> 512 slots of cell answers.
 
-A lookup computes its ``QUERY_RES`` cell, finds its ``BUCKET_RES`` bucket by bit masks (one dict
-hit) and, when the bucket's cells differ, indexes the bucket's slot list with the cell's three
-last digits (no hashing, few cache misses). An answer is ``(keys inside, fences to test
-exactly)``. A lookup reads ``GeofenceIndex._snapshot``
-once and works on that object only. Updates rebuild only the buckets the changed fences touch
-(copy on write, a few hundred cells each) and publish a new snapshot with one reference
-assignment, so no lookup ever sees half an update.
+A lookup computes its ``QUERY_RES`` cell (one h3 call) and finds everything else by bit masks
+on that integer: its ``ANCHOR_RES`` ancestor's bits pick a list (a small dict, always in cache),
+the digits down to ``BUCKET_RES`` the bucket's node in it, and the cell's three last digits the
+slot (no hashing of big keys, few cache misses). A slot holds the tuple of fence keys to return
+as is, or a :class:`~tracker.geofence.answers.Tested` answer (keys inside, fences to test
+exactly). A lookup reads ``GeofenceIndex._snapshot`` once and works on that object only.
+Updates rebuild only the buckets the changed fences touch (copy on write, a few hundred cells
+each) and publish a new snapshot with one reference assignment, so no lookup ever sees half an
+update.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from tracker.geofence.answers import (
     Answer,
     Entry,
     Node,
+    Tested,
     pack,
-    to_answer,
     unpack,
 )
 from tracker.geofence.batch import BatchTable
@@ -39,17 +41,22 @@ from tracker.geofence.cells import (
     SLOT_SHIFT,
     U64,
     expand_to,
-    parent_masks,
     parents,
     resolution_of,
     slots_of,
     unique_cells,
 )
 from tracker.geofence.cover import Cover
+from tracker.geofence.dense import ANCHOR_RES, MID_MASK, MID_SHIFT, DenseCells
 from tracker.geofence.fences import Fence, FenceKey
 from tracker.geofence.rows import Grouped, cover_rows, group, levels_of
 
-_BUCKET_AND, _BUCKET_OR = parent_masks(BUCKET_RES)
+# A QUERY_RES cell shifted right by ANCHOR_SHIFT keeps its mode, resolution, base cell and digits
+# down to ANCHOR_RES: it names the cell's anchor, as a smaller int than the anchor cell itself.
+ANCHOR_SHIFT = 3 * (15 - ANCHOR_RES)
+_NOT_RES = ((1 << 64) - 1) ^ (0xF << 52)
+_QUERY_RES_BITS = QUERY_RES << 52
+_EMPTY_NODE: Node = ((),) * (SLOT_MASK + 1)
 Lookup = Callable[[float, float], tuple[FenceKey, ...]]
 
 
@@ -74,12 +81,12 @@ class Snapshot:
     def from_covers(cls, covers: list[Cover]) -> Snapshot:
         """Bulk build: all rows grouped at once with numpy, then one dict per bucket."""
         fences = [c.fence for c in covers]
-        footprints = {c.fence.fence_id: footprint(c) for c in covers}
-        grouped = group(levels_of(covers))  # empties ``covers``: cells are freed as consumed
-        with _gc_paused():  # millions of new tuples: no cycles, but they would trigger GC passes
-            entries = _entries(grouped, fences)
-            buckets = _nodes(grouped, entries)
+        footprints: dict[str, U64] = {}
+        grouped = group(levels_of(covers, footprints))  # empties ``covers`` as it goes
         table = BatchTable.from_grouped(grouped, fences)
+        with _gc_paused():  # millions of new tuples: no cycles, but they would trigger GC passes
+            buckets = _nodes(table.dense, _answers(grouped, fences))
+        table.exact_tests()  # part of the build: the first batch call should not pay for it
         fence_map = {f.fence_id: f for f in fences}
         return cls(fence_map, footprints, buckets, table, cache={"batch": table})
 
@@ -127,21 +134,40 @@ class Snapshot:
 
 def lookup_for(buckets: dict[int, Node]) -> Lookup:
     """The single-fix lookup over ``buckets``, with all it touches bound as closure variables
-    (no global or attribute look-ups on the hot path)."""
-    get, to_cell, res = buckets.get, latlng_to_cell, QUERY_RES
-    bucket_and, bucket_or, shift, mask = _BUCKET_AND, _BUCKET_OR, SLOT_SHIFT, SLOT_MASK
+    (no global or attribute look-ups on the hot path).
+
+    A big dict probe costs several cache misses (index, entry, key object); so the buckets are
+    laid out as one list per ``ANCHOR_RES`` ancestor (a city has a few dozen: that dict stays in
+    cache), indexed by the bucket's digits below the anchor (see dense.py)."""
+    blocks = anchor_blocks(buckets)
+    get, to_cell, res = blocks.get, latlng_to_cell, QUERY_RES
+    anchor_shift, mid_shift, mid_mask = ANCHOR_SHIFT, MID_SHIFT, MID_MASK
+    shift, mask = SLOT_SHIFT, SLOT_MASK
 
     def containing(lon: float, lat: float) -> tuple[FenceKey, ...]:
         cell: int = to_cell(lat, lon, res)
-        node = get((cell & bucket_and) | bucket_or)
-        if node is None:
+        block = get(cell >> anchor_shift)
+        if block is None:
             return ()
-        answer = node[(cell >> shift) & mask]
+        answer = block[(cell >> mid_shift) & mid_mask][(cell >> shift) & mask]
         if isinstance(answer, tuple):
             return answer
         return answer.resolve(lon, lat)
 
     return containing
+
+
+def anchor_blocks(buckets: dict[int, Node]) -> dict[int, list[Node]]:
+    """Anchor key (see ``ANCHOR_SHIFT``) -> its buckets' nodes by the digits below the anchor
+    (a node of empty answers where there is no bucket)."""
+    blocks: dict[int, list[Node]] = {}
+    for bucket, node in buckets.items():
+        anchor = ((bucket & _NOT_RES) | _QUERY_RES_BITS) >> ANCHOR_SHIFT
+        block = blocks.get(anchor)
+        if block is None:
+            block = blocks[anchor] = [_EMPTY_NODE] * (MID_MASK + 1)
+        block[(bucket >> MID_SHIFT) & MID_MASK] = node
+    return blocks
 
 
 def footprint(cover: Cover) -> U64:
@@ -151,59 +177,50 @@ def footprint(cover: Cover) -> U64:
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
+    """GC off while millions of tuples are made; then they are frozen (moved out of the
+    collector's generations): they are immutable and acyclic, and the next full collection
+    would otherwise scan them all (a pause of a second at city size, in a lookup or an update
+    later on). Freed objects are still freed by reference counting."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
 
 
-def _entries(grouped: Grouped, fences: list[Fence]) -> list[Entry]:
-    """Python answers for the distinct sets (``map`` over code slices keeps this quick)."""
+def _answers(grouped: Grouped, fences: list[Fence]) -> list[Answer]:
+    """Python answers for the distinct sets, by entry id, and the empty answer last (the batch
+    table's id for it). Keys and fences are looked up in one ``map`` each; an entry is then
+    two slices."""
     codes = grouped.entry_codes
     test = (codes & 1).astype(bool)
     owner = np.repeat(np.arange(grouped.entry_off.size - 1), np.diff(grouped.entry_off))
     n = grouped.entry_off.size - 1
     key_off = np.r_[0, np.cumsum(np.bincount(owner[~test], minlength=n))].tolist()
     test_off = np.r_[0, np.cumsum(np.bincount(owner[test], minlength=n))].tolist()
-    key_idx, test_idx = (codes[~test] >> 1).tolist(), (codes[test] >> 1).tolist()
+    del owner
     key_of = [f.key for f in fences]
-    fence_of = fences.__getitem__
-    entries: list[Entry] = []
-    for e in range(n):
-        keys = tuple(map(key_of.__getitem__, key_idx[key_off[e] : key_off[e + 1]]))
-        tests = tuple(map(fence_of, test_idx[test_off[e] : test_off[e + 1]]))
-        entries.append((keys, tests))
-    return entries
+    keys = list(map(key_of.__getitem__, (codes[~test] >> 1).tolist()))
+    tests = list(map(fences.__getitem__, (codes[test] >> 1).tolist()))
+    answers: list[Answer] = [
+        Tested(tuple(keys[a:b]), tuple(tests[c:d])) if c != d else tuple(keys[a:b])
+        for a, b, c, d in zip(key_off[:-1], key_off[1:], test_off[:-1], test_off[1:], strict=True)
+    ]
+    answers.append(())
+    return answers
 
 
-def _nodes(grouped: Grouped, entries: list[Entry]) -> dict[int, Node]:
-    answers = [to_answer(e) for e in entries]
-    defaults = dict(
-        zip(
-            grouped.bucket_cells.tolist(),
-            [answers[i] for i in grouped.bucket_entry.tolist()],
-            strict=True,
-        )
-    )
-    nodes: dict[int, Node] = {b: (a,) * (SLOT_MASK + 1) for b, a in defaults.items()}
-    cells = grouped.leaf_cells
-    if cells.size == 0:
-        return nodes
-    own = [answers[i] for i in grouped.leaf_entry.tolist()]
-    slots = slots_of(cells).tolist()
-    owner = parents(cells, BUCKET_RES)
-    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    ends = np.r_[starts[1:], cells.size].tolist()
-    empty: Answer = ()
-    for lo, hi, bucket in zip(starts.tolist(), ends, owner[starts].tolist(), strict=True):
-        node = [defaults.get(bucket, empty)] * (SLOT_MASK + 1)
-        for slot, answer in zip(slots[lo:hi], own[lo:hi], strict=True):
-            node[slot] = answer
-        nodes[bucket] = tuple(node)
-    return nodes
+def _nodes(dense: DenseCells, answers: list[Answer]) -> dict[int, Node]:
+    """Each bucket's node from its row of the dense table (equal ids: one shared object)."""
+    answer_of = answers.__getitem__
+    rows = dense.slots.reshape(-1, SLOT_MASK + 1)
+    return {
+        bucket: tuple(map(answer_of, rows[r].tolist()))
+        for r, bucket in enumerate(dense.buckets.tolist())
+    }
 
 
 class _Additions:
