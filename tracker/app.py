@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,8 +10,12 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
-from tracker import __version__
+from tracker import __version__, tasks
 from tracker.accounts import api as accounts_api
+from tracker.blacklist import api as blacklist_api
+from tracker.blacklist.service import run_expiry as run_blacklist_expiry
+from tracker.capacity import api as capacity_api
+from tracker.capacity.service import run_capacity
 from tracker.db import make_pool, migrate
 from tracker.deps import Platform, PlatformDep
 from tracker.errors import register_error_handlers
@@ -24,7 +27,9 @@ from tracker.ingest.auth import TerminalAuthenticator
 from tracker.ingest.service import IngestService
 from tracker.ingest.stream import StreamPublisher
 from tracker.ingest.writer import GroupCommitWriter
+from tracker.kpi import api as kpi_api
 from tracker.live import api as live_api
+from tracker.public import api as public_api
 from tracker.registry import api as registry_api
 from tracker.registry.directory import VehicleDirectory
 from tracker.responses import JSONResponse
@@ -82,6 +87,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         run_expiry(platform.pool, platform.redis, settings.permit_expiry_interval_s),
         name="permit-expiry",
     )
+    ledger = [
+        asyncio.create_task(
+            run_capacity(platform.pool, platform.redis, settings.capacity_interval_s),
+            name="yard-capacity",
+        ),
+        asyncio.create_task(
+            run_blacklist_expiry(platform.pool, settings.blacklist_expiry_interval_s),
+            name="blacklist-expiry",
+        ),
+    ]
     compaction = (
         asyncio.create_task(
             run_compaction(settings.database_url, settings.compaction_interval_s),
@@ -95,11 +110,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await live_api.stop(app)
-        if compaction is not None:
-            compaction.cancel()
-        expiry.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await expiry
+        await tasks.stop([compaction, expiry, *ledger])
         await platform.writer.stop()
         await platform.publisher.stop()
         await platform.pool.close()
@@ -121,10 +132,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_api.router)
     app.include_router(history_api.router)
     app.include_router(accounts_api.router)
+    # before the registry: its /yards/{row_id} would take /yards/capacity
+    app.include_router(capacity_api.router)
     app.include_router(registry_api.router)
+    app.include_router(blacklist_api.router)
+    app.include_router(public_api.router)
     app.include_router(permits_api.router)
     app.include_router(live_api.router)
     app.include_router(incidents_api.router)
+    app.include_router(kpi_api.router)
     live_api.mount_web(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")

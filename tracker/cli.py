@@ -20,6 +20,7 @@ BENCHES: dict[str, str] = {
     "detect": "tracker.trips.bench_detect",
     "engine": "tracker.trips.bench_engine",
     "capacity": "tracker.capacity.bench",
+    "kpi": "tracker.kpi.bench",
 }
 
 

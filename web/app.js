@@ -1,10 +1,13 @@
-// The live enforcement map: trucks by state, fences, an incident feed and a vehicle panel.
+// The live enforcement map: trucks by state, fences, yards with their fill, an incident feed,
+// yard capacity alerts and a vehicle panel.
 // Configuration by query string: token, tiles (an XYZ URL template; none = offline blank map),
 // crs (wgs84 | gcj02, for AMap/Tencent tiles), roads (a GeoJSON URL), center=lon,lat, zoom.
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 import { displayTransform } from "./geo.js";
 import { evidencePanel } from "./evidence.js";
 import { LiveConnection } from "./live.js";
+import { vehiclePanel } from "./vehicle.js";
+import { yardLayer } from "./yards.js";
 
 const params = new URLSearchParams(location.search);
 const config = {
@@ -29,20 +32,36 @@ if (config.tiles) {
 }
 const fenceLayer = L.layerGroup().addTo(map);
 const roadLayer = L.layerGroup().addTo(map);
-const trackLayer = L.layerGroup().addTo(map);
 const truckLayer = L.layerGroup().addTo(map);
 
 const trucks = new Map(); // vehicle id -> { data, marker }
 const recentIncidents = new Map(); // vehicle id -> epoch ms of its newest incident
 let token = params.get("token") || localStorage.getItem("tracker.token") || "";
-let selected = null;
 let fitted = false;
 window.trackerLive = { trucks, map, received: 0 }; // read by the browser tests
 const evidence = evidencePanel({ map, api: (path) => api(path), toLatLng });
+const panel = vehiclePanel({ map, api: (path) => api(path), toLatLng, stateOf: (v) => truckState(v) });
+const yards = yardLayer({ map, api: (path) => api(path), toLatLng });
+// The engine's truck states, drawn as (in_incident is drawn as "incident", like the feed's).
+const ENGINE_STATES = {
+  idle: "idle",
+  loading: "loading",
+  hauling: "hauling",
+  unloading: "unloading",
+  in_incident: "incident",
+  offline: "offline",
+  blacklisted: "blacklisted",
+};
 
+/** What a truck is doing: the engine's state when it has published one (a blacklisted truck
+ * stays so; no fix for 5 min is offline whatever the engine last said), else a guess from the
+ * fix (speed, load) and the incident feed. */
 function truckState(v, now = Date.now()) {
+  const engine = ENGINE_STATES[v.state];
+  if (engine === "blacklisted") return engine;
   const ageS = (now - Date.parse(v.time)) / 1000;
   if (ageS > OFFLINE_S) return "offline";
+  if (engine) return engine;
   const incidentAt = recentIncidents.get(v.vehicle_id);
   if (incidentAt && now - incidentAt < INCIDENT_HOLD_S * 1000) return "incident";
   if ((v.speed_kmh ?? 0) >= MOVING_KMH) return v.loaded ? "hauling" : "moving";
@@ -72,8 +91,9 @@ function upsertTruck(v) {
     path.classList.remove(...[...path.classList].filter((c) => c.startsWith("truck-")));
     path.classList.add(`truck-${state}`);
     path.dataset.vehicleId = String(v.vehicle_id);
+    path.dataset.state = state;
   }
-  if (selected === v.vehicle_id) showVehicle(v);
+  panel.update(v);
 }
 
 function refreshStates() {
@@ -94,14 +114,18 @@ function onMessage(message) {
     }
     message.vehicles.forEach(upsertTruck);
     message.incidents.forEach((e) => addIncident(e, false));
+    (message.yard_alerts || []).forEach((a) => yards.alert(a));
     fitOnce();
   } else if (message.type === "fixes") {
     message.vehicles.forEach(upsertTruck);
     fitOnce();
   } else if (message.type === "incident") {
     addIncident(message.incident, true);
+  } else if (message.type === "yard_capacity") {
+    yards.alert(message);
   } else if (message.type === "fences_changed") {
     loadFences();
+    yards.load();
   }
   document.getElementById("truck-count").textContent = String(trucks.size);
 }
@@ -147,46 +171,9 @@ async function api(path) {
   return resp.json();
 }
 
-function showVehicle(v) {
-  document.getElementById("vehicle").hidden = false;
-  document.getElementById("vehicle-title").textContent = v.plate || `Vehicle #${v.vehicle_id}`;
-  const facts = {
-    state: truckState(v),
-    "last fix": new Date(v.time).toLocaleString(),
-    speed: `${Math.round(v.speed_kmh ?? 0)} km/h`,
-    loaded: v.loaded == null ? "unknown" : v.loaded ? "yes" : "no",
-    company: v.company_id ?? "—",
-    position: `${v.lon.toFixed(5)}, ${v.lat.toFixed(5)}`,
-  };
-  const dl = document.getElementById("vehicle-facts");
-  dl.replaceChildren();
-  for (const [k, value] of Object.entries(facts)) {
-    const dt = document.createElement("dt");
-    const dd = document.createElement("dd");
-    dt.textContent = k;
-    dd.textContent = String(value);
-    dl.append(dt, dd);
-  }
-}
-
-async function selectVehicle(vid) {
-  selected = vid;
+function selectVehicle(vid) {
   const truck = trucks.get(vid);
-  if (truck) showVehicle(truck.data);
-  trackLayer.clearLayers();
-  const start = new Date(Date.now() - 3600 * 1000).toISOString();
-  const note = document.getElementById("vehicle-track");
-  try {
-    const body = await api(`/api/v1/vehicles/${vid}/track?start=${encodeURIComponent(start)}&shape=line`);
-    const line = body.features[0]?.geometry;
-    note.textContent = `${body.count} fixes in the last hour`;
-    if (line) {
-      const latlngs = line.coordinates.map(([lon, lat]) => toLatLng(lon, lat));
-      L.polyline(latlngs, { color: "#343a40", weight: 3, dashArray: "4 4", className: "track" }).addTo(trackLayer);
-    }
-  } catch (err) {
-    note.textContent = `track unavailable (${err.message})`;
-  }
+  return panel.select(truck?.data, vid);
 }
 
 function fenceStyle(feature) {
@@ -217,6 +204,7 @@ async function loadRoads() {
     style: { color: "#adb5bd", weight: 2, interactive: false },
     coordsToLatLng: ([lon, lat]) => toLatLng(lon, lat),
   }).addTo(roadLayer);
+  window.trackerLive.roadsDrawn = true;
 }
 
 function viewportFilter() {
@@ -251,14 +239,9 @@ async function start() {
   map.on("moveend", () => {
     if (fitted) live.subscribe(viewportFilter());
   });
-  document.getElementById("vehicle-close").addEventListener("click", () => {
-    selected = null;
-    trackLayer.clearLayers();
-    document.getElementById("vehicle").hidden = true;
-  });
   setInterval(refreshStates, 15000);
   window.trackerLive.connection = live;
-  await Promise.allSettled([loadFences(), loadRoads()]);
+  await Promise.allSettled([loadFences(), loadRoads(), yards.load()]);
 }
 
 start();

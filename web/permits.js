@@ -2,6 +2,7 @@
 // the roads, submit, approve or reject. Query string: token, crs (wgs84 | gcj02), tiles, roads.
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 import { displayTransform } from "./geo.js";
+import { corridorDrawer } from "./draw.js";
 
 const params = new URLSearchParams(location.search);
 const config = {
@@ -27,7 +28,9 @@ const proposalLayer = L.layerGroup().addTo(map);
 
 let token = params.get("token") || localStorage.getItem("tracker.token") || "";
 const state = { permits: [], permit: null, proposal: null, companies: new Map() };
-window.trackerPermits = { map, state }; // read by the browser tests
+const fromLatLng = (latlng) => geo.unshow(latlng.lng, latlng.lat);
+const drawer = corridorDrawer({ map, toLatLng, fromLatLng });
+window.trackerPermits = { map, state, drawer }; // read by the browser tests
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -192,6 +195,7 @@ async function drawPermit(p) {
 
 async function selectPermit(id, { keepMessage = false } = {}) {
   if (state.permit?.id !== id) {
+    drawer.stop();
     state.proposal = null;
     proposalLayer.clearLayers();
     $("proposal").hidden = true;
@@ -278,6 +282,17 @@ function wire() {
   );
   $("approve").addEventListener("click", () =>
     act((p) => api(`/api/v1/permits/${p.id}/approve`, { method: "POST" }), "Approved."),
+  );
+  $("draw-start").addEventListener("click", () => {
+    clearMessage();
+    drawer.start(state.permit?.corridors[0]?.half_width_m);
+  });
+  $("draw-cancel").addEventListener("click", () => drawer.stop());
+  $("draw-save").addEventListener("click", () =>
+    act(async (p) => {
+      await api(`/api/v1/permits/${p.id}`, { method: "PUT", body: permitBody(p, [drawer.corridor()]) });
+      drawer.stop();
+    }, "The drawn corridor is now the permit's corridor."),
   );
   $("reject-form").addEventListener("submit", (ev) => {
     ev.preventDefault();

@@ -104,3 +104,58 @@ async def test_proposing_accepting_and_submitting_a_corridor(
     await page.click("#submit")
     await page.wait_for_selector("#permit[data-state=submitted]", timeout=5000)
     assert await page.locator("#approve").is_visible()
+
+
+async def click_at(page: Any, lon: float, lat: float) -> None:
+    """Click the permit map at a lon/lat (the page's own projection finds the pixel)."""
+    x, y = await page.evaluate(
+        "([lon, lat]) => { const p = window.trackerPermits.map.latLngToContainerPoint([lat, lon]);"
+        " return [p.x, p.y]; }",
+        [lon, lat],
+    )
+    box = await page.locator("#map").bounding_box()
+    await page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+async def test_drawing_a_corridor_by_hand_then_approving(
+    live: LiveServer, world: World, page: Any
+) -> None:
+    made = await world.post("/permits", world.permit())
+    assert made.status_code == 201, made.text
+    permit_id = made.json()["id"]
+    await open_permit(page, live, permit_id)
+    await page.wait_for_selector("#permit[data-state=draft]")
+    await page.click("#draw-start")
+    assert await page.locator("#draw-save").is_disabled()
+    drawn = [(7.411, 43.731), (7.421, 43.7318), (7.4255, 43.7305), (7.431, 43.731)]
+    for lon, lat in drawn:
+        await click_at(page, lon, lat)
+    await click_at(page, 7.42, 43.735)  # a slip: undone
+    assert await page.locator("#draw-count").inner_text() == "5 points"
+    await page.click("#draw-undo")
+    assert await page.locator("#draw-count").inner_text() == "4 points"
+    assert await page.locator("path.fence-drawing").count() == 1
+    assert await page.locator("path.fence-drawing-ribbon").count() == 1
+    await page.fill("#draw-half-width", "40")
+    await page.screenshot(path=str(ARTIFACTS / "permit-drawing.png"))
+    await page.click("#draw-save")
+    await page.wait_for_selector(".message-ok", timeout=5000)
+    assert await page.locator("#draw").is_hidden()
+
+    stored = (await world.client.get(f"/api/v1/permits/{permit_id}", headers=STAFF)).json()
+    assert len(stored["corridors"]) == 1
+    corridor = stored["corridors"][0]
+    assert corridor["half_width_m"] == 40
+    points = corridor["geometry"]["coordinates"]
+    assert corridor["geometry"]["type"] == "LineString" and len(points) == len(drawn)
+    for (lon, lat), (want_lon, want_lat) in zip(points, drawn, strict=True):
+        assert abs(lon - want_lon) < 5e-5 and abs(lat - want_lat) < 5e-5  # a pixel or two
+
+    await page.click("#submit")
+    await page.wait_for_selector("#permit[data-state=submitted]", timeout=5000)
+    await page.click("#approve")
+    await page.wait_for_selector("#permit[data-state=approved]", timeout=5000)
+    approved = (await world.client.get(f"/api/v1/permits/{permit_id}", headers=STAFF)).json()
+    assert approved["state"] == "approved"
+    assert approved["corridors"][0]["geometry"]["coordinates"] == points
+    assert approved["corridors"][0]["fence_id"] is not None  # the engine's fence exists

@@ -5,10 +5,15 @@ Protocol (JSON text frames; lon, lat; RFC 3339 UTC times):
 - in ``{"type": "auth", "token": ...}`` first, unless the URL carries ``?token=``;
 - in ``{"type": "subscribe", "id"?, "bbox"?, "company_ids"?, "vehicle_ids"?,
   "incident_types"?}``, again whenever the map moves; ``{"type": "ping"}``;
-- out ``hello`` (after auth), ``snapshot`` (``id``, ``reason``, ``vehicles``, ``incidents``)
-  after each subscribe or when a slow client's queue overflowed, then ``fixes`` (``vehicles``:
-  the newest fix per vehicle since the last message), ``incident``, ``fences_changed``, ``pong``,
+- out ``hello`` (after auth), ``snapshot`` (``id``, ``reason``, ``vehicles``, ``incidents``,
+  ``yard_alerts``) after each subscribe or when a slow client's queue overflowed, then ``fixes``
+  (``vehicles``: the newest fix per vehicle since the last message), ``incident``,
+  ``yard_capacity`` (a disposal yard's fill alert, to every client), ``fences_changed``, ``pong``,
   ``error`` (``code``, ``message``). Authentication failures close with code 4401.
+
+A vehicle entry carries the engine's ``state`` (idle, loading, hauling, unloading, in_incident,
+offline, blacklisted), ``trip_id``, ``permit_id`` and ``state_at`` once the engine has published
+them; a state change arrives as a ``fixes`` delta with the vehicle's newest fix.
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ def _batch_messages(hub: LiveHub, client: LiveClient, batch: Batch) -> list[dict
                 "time": datetime.now(UTC),
                 "vehicles": vehicles,
                 "incidents": incidents,
+                "yard_alerts": list(hub.yard_alerts.values()),
             }
         )
     elif batch.fixes:

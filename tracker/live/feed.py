@@ -1,9 +1,12 @@
 """Redis fan-out into one process's hub: one stream reader and one pub/sub listener per process.
 
 Each API process reads every ``tracker:fixes:{shard}`` stream itself (XREAD, from the tail it
-found at start, so no entry between two reads is lost) and listens on ``tracker:incidents`` and
-``tracker:fences``; Redis is the bus, so any number of API processes serve clients. After a Redis
-error the feed resumes reading from the entries it had reached.
+found at start, so no entry between two reads is lost) and listens on the ``incidents``,
+``fences``, ``vstates`` (the engine's truck states) and ``yards`` (capacity alerts) channels of
+:mod:`tracker.bus`; Redis is the bus, so any number of API processes serve clients. After a Redis
+error the feed resumes reading from the entries it had reached. Truck states are also read from
+the ``tracker:vstate`` hash each time the channel is (re)subscribed, so none is missed while
+the feed was away; the newer ``at`` wins, so the order of hash and channel does not matter.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import redis.asyncio as aioredis
 
 from tracker import bus
 from tracker.ingest.stream import LATEST_KEY, decode_rows, stream_key
-from tracker.live.hub import LiveHub, VehicleState, us_from_iso
+from tracker.live.hub import LiveHub, VehicleState, parse_engine_state, us_from_iso
 from tracker.registry.directory import VehicleDirectory
 
 log = logging.getLogger(__name__)
 _READ_COUNT = 500
 _BLOCK_MS = 1000
 _REFRESH_UNKNOWN_S = 2.0
+VSTATE_KEY = "tracker:vstate"  # the engine's current truck states: vehicle id -> state JSON
 
 
 class LiveFeed:
@@ -41,6 +45,7 @@ class LiveFeed:
         self._idle_stop: asyncio.TimerHandle | None = None
         self._refreshed_at = 0.0
         self.ready = asyncio.Event()  # set once the first seed is done and reading has begun
+        self.states_ready = asyncio.Event()  # set once the truck states were first read
 
     async def start(self) -> None:
         """Listen for incidents and fence changes. The fix streams are read only while a client
@@ -57,7 +62,9 @@ class LiveFeed:
         if self._streams is None or self._streams.done():
             self.ready.clear()
             self._streams = asyncio.create_task(self._read_streams(), name="live-streams")
-        await asyncio.wait_for(self.ready.wait(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await self.ready.wait()
+            await self.states_ready.wait()
 
     def release(self, idle_s: float = 60.0) -> None:
         """A client left: stop reading the streams once no client has been connected for a while."""
@@ -156,13 +163,27 @@ class LiveFeed:
                 extra = {"plate": vehicle.plate, "company_id": vehicle.company_id}
                 self.hub.apply(row, vehicle.company_id, extra)
 
+    async def seed_engine_states(self) -> None:
+        raw: dict[bytes, bytes] = await self._redis.hgetall(VSTATE_KEY)  # type: ignore[misc]
+        for value in raw.values():
+            self._engine_state(value)
+        self.states_ready.set()
+
+    def _engine_state(self, payload: bytes) -> None:
+        try:
+            vid, engine = parse_engine_state(orjson.loads(payload))
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            log.warning("ignored a vehicle state: %s", exc)
+            return
+        self.hub.engine_state(vid, engine)
+
     async def _listen(self) -> None:
+        names = (bus.INCIDENTS, bus.FENCES, bus.VEHICLE_STATES, bus.YARDS)
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(
-                    bus.channel(self._redis, bus.INCIDENTS), bus.channel(self._redis, bus.FENCES)
-                )
+                await pubsub.subscribe(*(bus.channel(self._redis, name) for name in names))
+                await self.seed_engine_states()  # after subscribing: nothing falls between
                 async for message in pubsub.listen():
                     await self._on_message(message)
             except aioredis.RedisError as exc:
@@ -177,13 +198,19 @@ class LiveFeed:
         if channel == bus.channel(self._redis, bus.FENCES):
             self.hub.broadcast({"type": "fences_changed"})
             return
+        if channel == bus.channel(self._redis, bus.VEHICLE_STATES):
+            self._engine_state(message["data"])
+            return
         try:
             event = orjson.loads(message["data"])
         except orjson.JSONDecodeError:
-            log.warning("ignored an incident that is not JSON")
+            log.warning("ignored an event that is not JSON (%s)", channel)
             return
         if not isinstance(event, dict) or "type" not in event:
-            log.warning("ignored an incident without a type")
+            log.warning("ignored an event without a type (%s)", channel)
+            return
+        if channel == bus.channel(self._redis, bus.YARDS):
+            self.hub.yard_alert(event)
             return
         company_id = None
         vid = event.get("vehicle_id")

@@ -4,6 +4,11 @@ The hub keeps a mirror of every vehicle's newest fix (seeded from ``tracker:late
 current by the feed), so a snapshot is built from memory. Routing a fix updates the mirror first,
 then offers the fix to the clients whose grid cells, followed vehicles or wide viewports it
 touches; each client's :class:`CoalescingQueue` keeps it bounded.
+
+Each vehicle's entry also carries the engine's state of the truck (``state``, ``trip_id``,
+``permit_id``, ``state_at``): a state change re-routes the vehicle's newest fix with the new state,
+so clients see it as a delta like any fix. The newest capacity alert of each disposal yard is
+kept for snapshots too.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from tracker.live.queue import CoalescingQueue, Item
 from tracker.live.subscription import Subscription, SubscriptionIndex
 
 RECENT_INCIDENTS = 100
+ENGINE_STATES = frozenset(
+    {"idle", "loading", "hauling", "unloading", "in_incident", "offline", "blacklisted"}
+)
 _FIX_PROPS = (
     "speed_kmh",
     "heading_deg",
@@ -52,6 +60,45 @@ class VehicleState:
     item: Item
 
 
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """What the engine says a truck is doing (``tracker:vstate``), as of ``at_us``."""
+
+    state: str
+    trip_id: str | None
+    permit_id: str | None
+    at_us: int
+
+    def fields(self) -> Item:
+        return {
+            "state": self.state,
+            "trip_id": self.trip_id,
+            "permit_id": self.permit_id,
+            "state_at": iso_from_us(self.at_us),
+        }
+
+
+def parse_engine_state(data: Any) -> tuple[int, EngineState]:
+    """A ``vstates`` message (or ``tracker:vstate`` value); ValueError names what is wrong."""
+    if not isinstance(data, dict):
+        raise ValueError("a vehicle state is a JSON object")
+    vid = data.get("vehicle_id")
+    if not isinstance(vid, int) or isinstance(vid, bool):
+        raise ValueError("vehicle_id must be an integer")
+    state = data.get("state")
+    if state not in ENGINE_STATES:
+        raise ValueError(f"state must be one of {sorted(ENGINE_STATES)}")
+    ids = [data.get("trip_id"), data.get("permit_id")]
+    if not all(v is None or isinstance(v, str | int) for v in ids):
+        raise ValueError("trip_id and permit_id are strings or null")
+    trip_id, permit_id = (None if v is None else str(v) for v in ids)
+    try:
+        at_us = us_from_iso(str(data["at"]))
+    except (KeyError, ValueError):
+        raise ValueError("at must be an RFC 3339 time") from None
+    return vid, EngineState(str(state), trip_id, permit_id, at_us)
+
+
 @dataclass(slots=True)
 class LiveClient:
     key: int
@@ -72,6 +119,8 @@ class LiveHub:
         self.latest: dict[int, VehicleState] = {}
         self.incidents: deque[Item] = deque(maxlen=RECENT_INCIDENTS)
         self._incident_clients: set[int] = set()
+        self.engine_states: dict[int, EngineState] = {}
+        self.yard_alerts: dict[int, Item] = {}  # yard id -> its newest capacity alert
         self.routed_fixes = 0
         self.deliveries = 0
 
@@ -117,6 +166,9 @@ class LiveHub:
             if row.get(name) is not None:
                 item[name] = row[name]
         item.update(extra)
+        engine = self.engine_states.get(vid)
+        if engine is not None:
+            item.update(engine.fields())
         state = VehicleState(t_us, float(row["lon"]), float(row["lat"]), company_id, item)
         self.latest[vid] = state
         self._route(vid, state)
@@ -138,7 +190,31 @@ class LiveHub:
         """Take a fix read from ``tracker:latest`` (no routing: clients ask for snapshots)."""
         held = self.latest.get(vid)
         if held is None or held.t_us < state.t_us:
+            engine = self.engine_states.get(vid)
+            if engine is not None:
+                state.item = {**state.item, **engine.fields()}
             self.latest[vid] = state
+
+    def engine_state(self, vid: int, engine: EngineState) -> bool:
+        """Take the engine's state of a truck; False if an older one. A truck with a fix is
+        re-routed with the new state (a delta with the same fix), so clients recolour it."""
+        held = self.engine_states.get(vid)
+        if held is not None and held.at_us > engine.at_us:
+            return False
+        self.engine_states[vid] = engine
+        fix = self.latest.get(vid)
+        if fix is not None and held != engine:
+            # A new dict: the old one may sit in a client's queue or a snapshot being sent.
+            fix.item = {**fix.item, **engine.fields()}
+            self._route(vid, fix)
+        return True
+
+    def yard_alert(self, alert: Item) -> None:
+        """A disposal yard's capacity alert: kept (newest per yard) and sent to every client."""
+        yard_id = alert.get("yard_id")
+        if isinstance(yard_id, int) and not isinstance(yard_id, bool):
+            self.yard_alerts[yard_id] = alert
+        self.broadcast(alert)
 
     def incident(self, event: Item, company_id: int | None) -> int:
         """Offer an incident to the clients subscribed to its type; how many took it."""
@@ -173,7 +249,8 @@ class LiveHub:
             client.queue.put_event(event)
 
     def snapshot(self, client: LiveClient) -> tuple[list[Item], list[Item]]:
-        """The vehicles and recent incidents the client's subscription admits."""
+        """The vehicles and recent incidents the client's subscription admits (the yard alerts
+        are for everyone: :attr:`yard_alerts`)."""
         sub = client.subscription
         if sub is None:
             return [], []

@@ -1,0 +1,57 @@
+// What the console pages share: the staff token (query string, storage or a login dialog) and
+// a JSON fetch that turns error bodies into exceptions naming the field.
+
+export const params = new URLSearchParams(location.search);
+export const $ = (id) => document.getElementById(id);
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message ? `${body.message}${body.field ? ` (${body.field})` : ""}` : `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+let token = params.get("token") || localStorage.getItem("tracker.token") || "";
+
+/** The staff token; asks for one with the page's login dialog when none is known. */
+export async function ensureToken() {
+  if (!token) {
+    const dialog = $("login");
+    dialog.showModal();
+    await new Promise((resolve) => dialog.addEventListener("close", resolve, { once: true }));
+    token = $("login-token").value.trim();
+  }
+  localStorage.setItem("tracker.token", token);
+  return token;
+}
+
+export async function api(path) {
+  const resp = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  const body = await resp.json().catch(() => null);
+  if (!resp.ok) throw new ApiError(resp.status, body);
+  return body;
+}
+
+export function pct(value, digits = 1) {
+  if (value == null) return "—";
+  const scale = 10 ** digits;
+  return `${Math.round(value * 100 * scale) / scale} %`;
+}
+
+export function number(value) {
+  return value == null ? "—" : Number(value).toLocaleString("en-US");
+}
+
+/** The display level of a yard: closed, full, high (≥ 90 %), warn (≥ 75 %) or ok. */
+export function fillLevel(fillPct, closed) {
+  if (closed) return "closed";
+  if (fillPct >= 100) return "full";
+  if (fillPct >= 90) return "high";
+  if (fillPct >= 75) return "warn";
+  return "ok";
+}
+
+export function formatPct(value) {
+  return value == null ? "—" : `${Math.round(value * 10) / 10} %`;
+}
