@@ -8,7 +8,6 @@ D below (DOMAIN §4).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +20,7 @@ from tracker.accounts.models import Principal
 from tracker.blacklist import repo
 from tracker.blacklist.models import AppealIn, ListingIn, PolicyIn
 from tracker.errors import BadRequest, Conflict, NotFound
+from tracker.tasks import periodic
 
 log = logging.getLogger(__name__)
 AConn = psycopg.AsyncConnection[Any]
@@ -229,9 +229,6 @@ async def lift_expired(pool: AsyncConnectionPool[Any]) -> int:
 
 async def run_expiry(pool: AsyncConnectionPool[Any], interval_s: float) -> None:
     """Record the lifting of listings past their expiry (reads already treat them as lifted)."""
-    while True:
-        try:
-            await lift_expired(pool)
-        except (psycopg.Error, OSError) as exc:  # keep going: the next round retries
-            log.warning("blacklist expiry failed: %s", exc)
-        await asyncio.sleep(interval_s)
+    await periodic(
+        "blacklist expiry", interval_s, lambda: lift_expired(pool), (psycopg.Error, OSError)
+    )

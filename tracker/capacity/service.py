@@ -13,7 +13,6 @@ published on ``bus.YARDS`` after the commit; one that could not be sent is sent 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from redis.exceptions import RedisError
 from tracker import bus
 from tracker.capacity import repo
 from tracker.capacity.models import ALERT_LEVELS, FillPoint, YardCapacity, YardCapacityDetail
+from tracker.tasks import periodic
 
 log = logging.getLogger(__name__)
 AConn = psycopg.AsyncConnection[Any]
@@ -145,9 +145,9 @@ async def refresh(pool: AsyncConnectionPool[Any], redis: aioredis.Redis) -> Sequ
 async def run_capacity(
     pool: AsyncConnectionPool[Any], redis: aioredis.Redis, interval_s: float
 ) -> None:
-    while True:
-        try:
-            await refresh(pool, redis)
-        except (psycopg.Error, OSError, RedisError) as exc:  # keep going: the next round retries
-            log.warning("capacity round failed: %s", exc)
-        await asyncio.sleep(interval_s)
+    await periodic(
+        "capacity round",
+        interval_s,
+        lambda: refresh(pool, redis),
+        (psycopg.Error, OSError, RedisError),
+    )

@@ -19,6 +19,8 @@ from datetime import timedelta
 import psycopg
 from psycopg import sql
 
+from tracker.tasks import periodic
+
 log = logging.getLogger(__name__)
 _LOCK = 0x6D75636C  # one compactor at a time
 GRACE = timedelta(hours=1)
@@ -69,9 +71,9 @@ def _compact(conn: psycopg.Connection[tuple[object, ...]], chunk: str) -> None:
 
 async def run_compaction(conninfo: str, interval_s: float) -> None:
     """The API lifespan's periodic task."""
-    while True:
-        try:
-            await asyncio.to_thread(compact_finished_chunks, conninfo)
-        except psycopg.Error as exc:
-            log.warning("pings compaction failed: %s", exc)
-        await asyncio.sleep(interval_s)
+    await periodic(
+        "pings compaction",
+        interval_s,
+        lambda: asyncio.to_thread(compact_finished_chunks, conninfo),
+        (psycopg.Error,),
+    )

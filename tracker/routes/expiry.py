@@ -3,7 +3,6 @@ also stores it and takes the corridors out of the engine."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -13,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from tracker.registry import places
 from tracker.routes import service
+from tracker.tasks import periodic
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +27,6 @@ async def expire_once(pool: AsyncConnectionPool[Any], redis: aioredis.Redis) -> 
 async def run_expiry(
     pool: AsyncConnectionPool[Any], redis: aioredis.Redis, interval_s: float
 ) -> None:
-    while True:
-        try:
-            await expire_once(pool, redis)
-        except (psycopg.Error, OSError) as exc:  # keep going: the next round retries
-            log.warning("permit expiry failed: %s", exc)
-        await asyncio.sleep(interval_s)
+    await periodic(
+        "permit expiry", interval_s, lambda: expire_once(pool, redis), (psycopg.Error, OSError)
+    )
