@@ -68,9 +68,11 @@ def clean(database_url: str, redis_url: str) -> Iterator[None]:
             "TRUNCATE pings, terminals, vehicles, companies, users, user_tokens, audit_log, "
             "sites, yards, zones, permits, fences, incidents, trips, engine_checkpoints, "
             "engine_shards, yard_ledger, yard_fill, yard_alerts, vehicle_points, "
-            "blacklist_listings, blacklist_history, appeals, vehicle_codes, engine_rule_overrides "
+            "blacklist_listings, blacklist_history, appeals, vehicle_codes, engine_rule_overrides, "
+            "kpi_vehicle_hours, kpi_rollup_state "
             "RESTART IDENTITY CASCADE"
         )
+        conn.execute("SELECT credit_policy_defaults()")  # a test may have changed the policy
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
     r.close()

@@ -1,5 +1,6 @@
 """Crash test (issue 5): an engine worker killed with SIGKILL mid-stream and restarted yields
-exactly the incidents (and trips) of an uninterrupted run over the same stored input."""
+exactly the incidents (and trips) of an uninterrupted run over the same stored input, a late
+upload replayed into history included."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+from engine_scenario import TRIPS as HAULS
 from engine_scenario import build_world, chunks, truck_fixes
 from httpx import AsyncClient
 
@@ -108,6 +110,12 @@ async def test_sigkill_mid_stream_yields_the_incidents_of_an_uninterrupted_run(
     await build_world(client, staff, db, [vid for vid, _ in trucks])
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     per_truck = [chunks(truck_fixes(kind, start), 8) for kind in range(4)]
+    # Truck 2 holds its first deviation back and uploads it after 6 more uploads (~4.5 min
+    # later): the worker replays it into history (``rewind``), so it is found, once.
+    deviating = truck_fixes(2, start)
+    held, rest = deviating[21:32], deviating[:21] + deviating[32:]
+    per_truck[2] = chunks(rest, 8)
+    per_truck[2].insert(6, held)
     posts = [
         (token, part[i])
         for i in range(max(len(p) for p in per_truck))
@@ -158,5 +166,7 @@ async def test_sigkill_mid_stream_yields_the_incidents_of_an_uninterrupted_run(
     ids = [vid for vid, _ in trucks]
     assert (ids[1], "dumping") in by_truck
     assert (ids[2], "route_deviation") in by_truck
+    deviations = [r for r in reference if r[1] == "route_deviation" and r[2] == ids[2]]
+    assert len(deviations) == HAULS, deviations  # the held-back one too, and only once
     assert (ids[3], "no_go_zone") in by_truck
     assert not any(vid == ids[0] for vid, _ in by_truck), reference

@@ -116,11 +116,6 @@ CREATE TABLE credit_points_policy (
     incident_type text PRIMARY KEY,
     points        integer NOT NULL CHECK (points >= 0 AND points <= 100)
 );
-INSERT INTO credit_points_policy (incident_type, points) VALUES
-    ('dumping', 12), ('wrong_yard', 6), ('no_permit', 6), ('terminal_offline', 6),
-    ('blacklisted_active', 12), ('blacklisted_vehicle', 12),
-    ('route_deviation', 3), ('outside_hours', 3), ('no_go_zone', 3),
-    ('speeding', 2), ('uncovered', 2);
 
 -- One row: the listing rule and the credit score weights.
 CREATE TABLE credit_settings (
@@ -133,7 +128,19 @@ CREATE TABLE credit_settings (
     score_points_weight    double precision NOT NULL DEFAULT 2.0,
     score_listing_penalty  double precision NOT NULL DEFAULT 10.0
 );
-INSERT INTO credit_settings DEFAULT VALUES;
+
+-- The documented defaults (README, DOMAIN §4): used at install, and to restore them.
+CREATE FUNCTION credit_policy_defaults() RETURNS void LANGUAGE sql AS $$
+    DELETE FROM credit_points_policy;
+    INSERT INTO credit_points_policy (incident_type, points) VALUES
+        ('dumping', 12), ('wrong_yard', 6), ('no_permit', 6), ('terminal_offline', 6),
+        ('blacklisted_vehicle', 12),
+        ('route_deviation', 3), ('outside_hours', 3), ('no_go_zone', 3),
+        ('speeding', 2), ('uncovered', 2);
+    DELETE FROM credit_settings;
+    INSERT INTO credit_settings DEFAULT VALUES;
+$$;
+SELECT credit_policy_defaults();
 
 -- Vehicle points: one row per confirmed incident, booked by the trigger below.
 CREATE TABLE vehicle_points (

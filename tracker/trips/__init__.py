@@ -38,6 +38,13 @@ Decisions
     - Fixes must arrive in fix-time order; older-or-equal fixes and ``skip_flags`` fixes are
       skipped (counted). ``prepare_batch`` sorts, drops exact duplicates and flagged fixes.
       A late batch newer than the state is processed normally, its events marked late.
+    - Late fixes older than the state (stragglers) are replayed into history by ``rewind``:
+      the state keeps JSON snapshots of itself (every ``rewind_step_s`` of fix time, covering
+      at least ``rewind_window_s``, 15 min) and the ids it reported since; a straggler batch
+      restores the newest snapshot older than it and re-runs the stored fixes since, merged
+      with the stragglers. Only what is new is reported, marked late; episodes whose start
+      the late fixes moved keep their reported id; stragglers older than the window stay
+      skipped (counted).
     - Stops: speed < ``stop_speed_kmh`` (reported, else implied) within ``stop_radius_m`` of
       where the stop began; one stray fix is noise, two (or one 3 × radius away) end it. Dwell
       counts to the last fix that stayed, so a gap followed by a far reappearance (tunnel)

@@ -3,9 +3,9 @@
 Pure in memory: no database or Redis. It exercises what detection quality depends on, the
 engine core (``tracker.trips.process``/``tick``) and the geofence index (``annotate``), the way
 a worker drives them: per truck, uploads in arrival order, each batch through
-``prepare_batch``, a ``tick`` every 10 s of worker clock. The stream, shards, checkpoints and
-late-fix replay into history are not exercised (a late fix older than the state is skipped,
-as the core does).
+``prepare_batch``, a ``tick`` every 10 s of worker clock, and a late fix older than the state
+replayed into history (``tracker.trips.rewind``) over the fixes arrived so far, as the worker
+does over ``pings``. The stream, shards and checkpoints are not exercised.
 
 Scenario (``tracker.trips.scenario``): N trucks × a haul day on the Monaco roads with injected,
 labelled violations and the simulator's terminal noise, plus 60 m jumps (0.5 % of fixes).
@@ -53,12 +53,11 @@ from tracker.trips import (
     TimeWindow,
     VehicleContext,
     VehicleState,
-    prepare_batch,
-    process,
     tick,
 )
 from tracker.trips.annotate import annotate
 from tracker.trips.context import RegistryView, Role
+from tracker.trips.rewind import Timed, advance, note
 from tracker.trips.scenario import (
     HALF_WIDTH_M,
     Label,
@@ -245,27 +244,35 @@ def _opened(events: list[Any], vehicle_id: int, detected_s: float) -> list[Detec
 def run_truck(
     index: GeofenceIndex, view: RegistryView, run: TruckRun
 ) -> tuple[list[Detection], list[Detection], int]:
-    """Feed one truck's uploads to the engine as a worker would; the baseline sees the same
-    annotated fixes. Returns engine and baseline detections and the fixes processed."""
+    """Feed one truck's uploads to the engine as a worker would (stragglers replayed into
+    history over what had arrived, as the worker does from ``pings``); the baseline sees the
+    same annotated fixes, stragglers skipped. Returns engine and baseline detections and the
+    fixes processed."""
     ctx, vid = run.ctx, run.spec.vehicle_id
     state, base = VehicleState(vehicle_id=vid), Baseline(vid)
     found: list[Detection] = []
-    prev: tuple[float, float] | None = None
     next_tick_s, processed = TICK_S, 0
+    arrived: list[Timed] = []  # what the worker would find in ``pings``
+
+    def annotator(
+        fix: Fix, prev_lon_lat: tuple[float, float] | None, t_us: int, received_us: int
+    ) -> AnnotatedFix:
+        return annotate(index, view, ctx, fix, prev_lon_lat, t_us, received_us)
+
     for arrival_s, fixes in sorted(run.batches, key=lambda b: b[0]):
         while next_tick_s < arrival_s:
             now = DAY_START + timedelta(seconds=next_tick_s)
             state, events = tick(state, ctx, now)
+            note(state, events)
             found += _opened(events, vid, next_tick_s)
             next_tick_s += TICK_S
-        for fix in prepare_batch(fixes, ctx.rules):
-            if state.last is not None and to_us(fix.fix_time) <= state.last.t_us:
-                continue
-            afix = annotate(index, view, ctx, fix, prev)
-            state, events = process(state, afix, ctx)
-            found += _opened(events, vid, arrival_s)
-            base.feed(afix, (fix.fix_time - DAY_START).total_seconds(), arrival_s)
-            prev, processed = (fix.lon, fix.lat), processed + 1
+        timed = [(to_us(f.fix_time), to_us(f.received_at), f) for f in fixes]
+        arrived += timed
+        state, events, live = advance(state, ctx, timed, arrived, annotator)
+        found += _opened(events, vid, arrival_s)
+        for afix in live:
+            base.feed(afix, (afix.fix.fix_time - DAY_START).total_seconds(), arrival_s)
+        processed += len(live)
     return found, base.found, processed
 
 

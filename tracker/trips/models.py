@@ -149,6 +149,8 @@ class RuleConfig:
     blacklist_min_fixes: int = 2
     blacklist_idle_close_s: float = 600.0
     late_after_s: float = 300.0
+    rewind_window_s: float = 900.0  # stragglers this old (at least) are replayed; 0: never
+    rewind_step_s: float = 450.0  # a state snapshot every so much fix time
     skip_flags: int = int(FixFlag.JUMP | FixFlag.ZERO | FixFlag.FUTURE)
     evidence_max_points: int = 200
 

@@ -76,6 +76,14 @@ ORDER BY vehicle_id, fix_time
 """
 
 
+# One vehicle's stored fixes in a fix-time range (the rewind's window), same columns.
+_WINDOW = _CATCH_UP.replace(
+    "WHERE vehicle_id %% %s = %s AND fix_time > %s",
+    "WHERE vehicle_id = %s AND fix_time > %s AND fix_time <= %s",
+)
+assert _WINDOW != _CATCH_UP
+
+
 def evidence_geojson(points: Iterable[EvidencePoint]) -> dict[str, Any]:
     """The evidence points as a GeoJSON FeatureCollection (lon, lat; UTC times)."""
     features = [
@@ -190,4 +198,13 @@ async def catch_up_rows(
 ) -> list[tuple[Any, ...]]:
     """Stored fixes of the shard's vehicles newer than ``since``, per vehicle in time order."""
     cur = await conn.execute(_CATCH_UP, (shards, shard, since))
+    return list(await cur.fetchall())
+
+
+async def window_rows(
+    conn: AsyncConnection[Any], vehicle_id: int, after: datetime, until: datetime
+) -> list[tuple[Any, ...]]:
+    """A vehicle's stored fixes with ``after < fix_time <= until``, in time order (rows as
+    ``catch_up_rows``): what a replay of late fixes re-runs."""
+    cur = await conn.execute(_WINDOW, (vehicle_id, after, until))
     return list(await cur.fetchall())

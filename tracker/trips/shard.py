@@ -2,14 +2,19 @@
 
 A batch is one ``XREAD`` result. Entries are processed in stream order, and within an entry each
 vehicle's fixes go through ``prepare_batch`` then ``process`` (so the outcome depends only on
-the stream's contents, not on how reads happened to group entries). The batch's effects and the
-touched vehicles' states commit in one transaction with the id of its last entry.
+the stream's contents, not on how reads happened to group entries). Stragglers (fixes not newer
+than the vehicle's last one) are replayed into history (``rewind.replay``) when the caller
+supplies the vehicle's stored window (``window_wanted`` says which); the window is cut at the
+entry's newest receive time, so a replay sees what had arrived by then, whatever the batching.
+The batch's effects and the touched vehicles' states commit in one transaction with the id of
+its last entry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -21,29 +26,33 @@ from tracker.ingest.stream import STREAM_FIELDS, stream_key
 from tracker.trips import repo
 from tracker.trips.annotate import annotate
 from tracker.trips.context import RegistryView
-from tracker.trips.engine import fix_from_row, fix_from_values, process, tick
+from tracker.trips.engine import fix_from_row, fix_from_values, tick
 from tracker.trips.events import Event
-from tracker.trips.models import AnnotatedFix, RuleConfig
+from tracker.trips.rewind import (
+    Annotator,
+    Timed,
+    advance,
+    note,
+    prepare_timed,
+    window_start_us,
+)
 from tracker.trips.state import VehicleState, to_us
 
+__all__ = [
+    "RECEIVED_US",
+    "T_US",
+    "Batch",
+    "Entry",
+    "Parsed",
+    "ShardRunner",
+    "Timed",
+    "prepare_timed",
+    "stream_id_key",
+]
+
 Entry = tuple[bytes | str, dict[bytes, bytes]]
-Timed = tuple[int, int, Fix]  # fix time and receive time in epoch µs, the fix
+Parsed = list[tuple[str, dict[int, list[Timed]]]]  # entry id, each vehicle's fixes in it
 T_US, RECEIVED_US = STREAM_FIELDS.index("t_us"), STREAM_FIELDS.index("received_us")
-
-
-def prepare_timed(timed: list[Timed], rules: RuleConfig) -> list[Timed]:
-    """``engine.prepare_batch`` on timed fixes: fix-time order, exact duplicates (same fix
-    time; the first received wins) dropped, fixes flagged with ``skip_flags`` left out."""
-    ordered = sorted(timed, key=lambda t: (t[0], t[1])) if len(timed) > 1 else timed
-    kept: list[Timed] = []
-    skip = rules.skip_flags
-    for item in ordered:
-        if item[2].flags & skip:
-            continue
-        if kept and kept[-1][0] == item[0]:
-            continue
-        kept.append(item)
-    return kept
 
 
 def _text(value: bytes | str) -> str:
@@ -94,22 +103,27 @@ class ShardRunner:
         self.run_timed(index, view, timed, batch, tag)
 
     def run_timed(
-        self, index: GeofenceIndex, view: RegistryView, timed: list[Timed], batch: Batch, tag: str
+        self,
+        index: GeofenceIndex,
+        view: RegistryView,
+        timed: list[Timed],
+        batch: Batch,
+        tag: str,
+        window: list[Timed] | None = None,
     ) -> None:
-        """``run_fixes`` on fixes that carry their epoch-µs fix and receive times."""
+        """``run_fixes`` on fixes that carry their epoch-µs fix and receive times. With
+        ``window`` (the vehicle's stored fixes since its oldest snapshot), stragglers among
+        them are replayed into history; without it they are skipped (counted)."""
         vehicle_id = timed[0][2].vehicle_id
         state, ctx = self.state_of(vehicle_id), view.context(vehicle_id)
-        events = batch.events
-        for t_us, received_us, fix in prepare_timed(timed, ctx.rules):
-            last = state.last
-            if last is not None and t_us <= last.t_us:
-                afix = AnnotatedFix(fix=fix)  # skipped (and counted) by the core
-            else:
-                prev = (last.lon, last.lat) if last is not None else None
-                afix = annotate(index, view, ctx, fix, prev, t_us, received_us)
-            state, new = process(state, afix, ctx)
-            if new:
-                events += new
+        if window is not None:
+            newest_received_us = max(t[1] for t in timed)
+            window = [t for t in window if t[1] <= newest_received_us]
+        annotator: Annotator = partial(annotate, index, view, ctx)
+        state, events, _ = advance(state, ctx, timed, window, annotator)
+        self.states[vehicle_id] = state
+        if events:
+            batch.events += events
         newest_us, newest_received_us, _ = max(timed, key=lambda t: t[0])
         if state.last is not None and newest_us == state.last.t_us:
             lag_us = max(newest_received_us - newest_us, 0)
@@ -118,16 +132,70 @@ class ShardRunner:
         batch.fixes += len(timed)
 
     def consume(self, index: GeofenceIndex, view: RegistryView, entries: list[Entry]) -> Batch:
+        """Entries through the core; stragglers are skipped (no stored window at hand).
+        Decoded entry by entry, as before the rewind."""
         batch = Batch()
+        for entry in entries:
+            self.consume_parsed(index, view, self.parse([entry]), None, batch)
+        return batch
+
+    @staticmethod
+    def parse(entries: list[Entry]) -> Parsed:
+        parsed: Parsed = []
         for raw_id, fields in entries:
-            entry_id = _text(raw_id)
             per_vehicle: dict[int, list[Timed]] = {}
             for values in orjson.loads(fields[b"fixes"]):
                 fix = fix_from_values(values)
                 timed = (int(values[T_US]), int(values[RECEIVED_US]), fix)
                 per_vehicle.setdefault(fix.vehicle_id, []).append(timed)
-            for timed_fixes in per_vehicle.values():
-                self.run_timed(index, view, timed_fixes, batch, entry_id)
+            parsed.append((_text(raw_id), per_vehicle))
+        return parsed
+
+    def window_wanted(self, parsed: Parsed) -> dict[int, tuple[int, int]]:
+        """Vehicles that may meet a straggler in these entries (a fix not newer than what
+        they will have seen by then), with the fix-time range (epoch µs, ``(low, high]``) of
+        stored fixes a replay could need: from the oldest snapshot (or, without one yet, from
+        the batch's first fix of the vehicle) to the newest fix seen."""
+        newest: dict[int, int] = {}
+        first: dict[int, int] = {}
+        wanted: dict[int, tuple[int, int]] = {}
+        for _, per_vehicle in parsed:
+            for vehicle_id, timed in per_vehicle.items():
+                oldest = min(t[0] for t in timed)
+                seen = newest.get(vehicle_id)
+                if seen is None:
+                    state = self.states.get(vehicle_id)
+                    seen = state.last.t_us if state is not None and state.last else -1
+                    first[vehicle_id] = oldest
+                if seen >= 0 and oldest <= seen:
+                    state = self.states.get(vehicle_id)
+                    start = None if state is None else window_start_us(state)
+                    low = first[vehicle_id] - 1 if start is None else start
+                    high = seen
+                    if vehicle_id in wanted:
+                        low, high = (
+                            min(low, wanted[vehicle_id][0]),
+                            max(high, wanted[vehicle_id][1]),
+                        )
+                    wanted[vehicle_id] = (low, high)
+                newest[vehicle_id] = max(seen, max(t[0] for t in timed))
+        return wanted
+
+    def consume_parsed(
+        self,
+        index: GeofenceIndex,
+        view: RegistryView,
+        parsed: Parsed,
+        windows: dict[int, list[Timed]] | None,
+        batch: Batch | None = None,
+    ) -> Batch:
+        """``consume`` on parsed entries; ``windows``: stored fixes per vehicle (as asked by
+        ``window_wanted``) for the replay of stragglers."""
+        batch = Batch() if batch is None else batch
+        for entry_id, per_vehicle in parsed:
+            for vehicle_id, timed_fixes in per_vehicle.items():
+                window = None if windows is None else windows.get(vehicle_id)
+                self.run_timed(index, view, timed_fixes, batch, entry_id, window)
         return batch
 
     def catch_up(
@@ -159,6 +227,7 @@ class ShardRunner:
             lag = self.lag.get(vehicle_id, timedelta(0))
             _, events = tick(state, view.context(vehicle_id), now - lag)
             if events:
+                note(state, events)
                 batch.events += events
                 batch.touched[vehicle_id] = self.position or "0-0"
         return batch

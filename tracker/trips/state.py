@@ -159,6 +159,11 @@ class VehicleState:
     corridor_excess_m: float | None = None  # beyond the half-width at the previous fix
     fixes_seen: int = 0
     fixes_skipped: int = 0
+    # The late-fix rewind (``rewind``): ``[t_us, state JSON]`` snapshots, oldest first, and
+    # what was reported since the oldest (incident or ``trip:`` id -> start, last, severity,
+    # closed).
+    snapshots: list[list[Any]] = field(default_factory=list)
+    recent: dict[str, list[Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,4 +180,6 @@ class VehicleState:
             corridor_excess_m=d["corridor_excess_m"],
             fixes_seen=d["fixes_seen"],
             fixes_skipped=d["fixes_skipped"],
+            snapshots=d.get("snapshots", []),
+            recent=d.get("recent", {}),
         )

@@ -11,6 +11,10 @@ dropped while Redis was away and it then got trimmed) the worker reads the shard
 than its vehicles' last fixes from ``pings`` (the truth), then continues with the stream; the
 core skips anything not newer than what it has seen.
 
+Late fixes: before consuming, the worker reads from ``pings`` the recent stored fixes of the
+vehicles that meet a straggler (``ShardRunner.window_wanted``), so the core can replay them
+with the stragglers into history (``rewind``); what that reveals is stored marked late.
+
 Live events go to ``tracker:incidents`` after commit, for non-late incidents only; truck
 states that changed go to the ``VEHICLE_STATES`` channel and the ``tracker:vstate`` hash. ``tick``
 (silences) runs only when the worker is caught up, so a backlog never looks like a silence.
@@ -35,9 +39,12 @@ from tracker import bus
 from tracker.geofence.sync import FenceSync
 from tracker.trips import repo
 from tracker.trips.context import DEFAULT_RULES, RegistryView, load_registry
+from tracker.trips.engine import fix_from_values
 from tracker.trips.events import IncidentClosed, IncidentOpened, IncidentUpdated
 from tracker.trips.models import RuleConfig, Sensors
-from tracker.trips.shard import Batch, Entry, ShardRunner, stream_id_key
+from tracker.trips.shard import RECEIVED_US, T_US, Batch, Entry, ShardRunner, Timed, stream_id_key
+from tracker.trips.state import from_us
+from tracker.trips.tracks import US
 from tracker.trips.vstate import VSTATE_HASH, Key, state_at, state_key, state_message
 
 log = logging.getLogger(__name__)
@@ -156,7 +163,9 @@ class EngineWorker:
         return consumed
 
     async def consume(self, runner: ShardRunner, entries: list[Entry]) -> None:
-        batch = runner.consume(self.fences.index, self.view, entries)
+        parsed = runner.parse(entries)
+        windows = await self.windows(runner.window_wanted(parsed))
+        batch = runner.consume_parsed(self.fences.index, self.view, parsed, windows)
         last = entries[-1][0]
         await self.commit(runner, batch, last.decode() if isinstance(last, bytes) else last)
 
@@ -183,6 +192,20 @@ class EngineWorker:
         self.fixes_processed += batch.fixes
         await self.publish(batch)
         await self.publish_states(runner, batch, now)
+
+    async def windows(self, wanted: dict[int, tuple[int, int]]) -> dict[int, list[Timed]]:
+        """The stored fixes a replay of stragglers may need, per vehicle (from ``pings``)."""
+        if not wanted:
+            return {}
+        out: dict[int, list[Timed]] = {}
+        async with self.pool.connection() as conn:
+            for vehicle_id, (low_us, high_us) in wanted.items():
+                after, until = from_us(low_us - US), from_us(high_us + US)  # filtered exactly later
+                rows = await repo.window_rows(conn, vehicle_id, after, until)
+                out[vehicle_id] = [
+                    (int(r[T_US]), int(r[RECEIVED_US]), fix_from_values(r)) for r in rows
+                ]
+        return out
 
     async def publish_states(
         self, runner: ShardRunner, batch: Batch, now: datetime | None = None
