@@ -28,6 +28,7 @@ from tracker.ingest.service import IngestService
 from tracker.ingest.stream import StreamPublisher
 from tracker.ingest.writer import GroupCommitWriter
 from tracker.kpi import api as kpi_api
+from tracker.kpi.rollup import run_rollup as run_kpi_rollup
 from tracker.live import api as live_api
 from tracker.public import api as public_api
 from tracker.registry import api as registry_api
@@ -105,12 +106,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.compaction_interval_s > 0
         else None
     )
+    kpi_rollup = (
+        asyncio.create_task(
+            run_kpi_rollup(platform.pool, settings.kpi_rollup_interval_s), name="kpi-rollup"
+        )
+        if settings.kpi_rollup_interval_s > 0
+        else None
+    )
     await live_api.start(app)
     try:
         yield
     finally:
         await live_api.stop(app)
-        await tasks.stop([compaction, expiry, *ledger])
+        await tasks.stop([compaction, kpi_rollup, expiry, *ledger])
         await platform.writer.stop()
         await platform.publisher.stop()
         await platform.pool.close()

@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     capacity_interval_s: float = Field(default=30.0, gt=0)
     capacity_inflow_days: int = Field(default=14, ge=1, le=365)
     blacklist_expiry_interval_s: float = Field(default=60.0, gt=0)
+    # KPI hourly rollup (tracker.kpi.rollup): how often finished hours are rolled up; 0: off.
+    kpi_rollup_interval_s: float = Field(default=300.0, ge=0)
     public_base_url: str = "http://127.0.0.1:8000"
     filters: FilterSettings = FilterSettings()
     jt808: Jt808Settings = Jt808Settings()

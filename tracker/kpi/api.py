@@ -125,6 +125,7 @@ def _quality(
         gap_s=gap_s,
         move_m=move_m,
         bucket=size,
+        rollup_hours=int(total.get("rollup_hours") or 0),
         by_time=by_time,
     )
 

@@ -7,8 +7,11 @@ few hours, 300 incidents and 2,000 trips), then vacuums and analyses as autovacu
 KPI request of ``GET /api/v1/kpi`` is then run as the API runs it (the same SQL, one
 connection), ``--repeat`` times per window (1 h and 24 h), and the median time kept.
 
+Then the hours are rolled up as the API's task does (``tracker.kpi.rollup``: ``rollup_s``) and
+the 24 h request timed again reading the rollup plus the live edges (``kpi_24h_rollup_ms``).
+
 Run as ``python -m tracker.kpi.bench``. Last line: one JSON object with ``rows``,
-``kpi_1h_ms``, ``kpi_24h_ms``.
+``kpi_1h_ms``, ``kpi_24h_ms`` (raw), ``kpi_24h_rollup_ms`` and ``kpi_24h_speedup``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 import psycopg
 
 from tracker.bench.common import scratch_database
-from tracker.kpi import repo
+from tracker.kpi import repo, rollup
 from tracker.settings import Settings
 
 DB_NAME = "tracker_bench_kpi"
@@ -85,16 +88,29 @@ def build(url: str, vehicles: int, hours: float, interval_s: float, end: datetim
     return int(row[0]) if row else 0
 
 
-async def one_kpi(url: str, start: datetime, end: datetime) -> float:
+async def one_kpi(url: str, start: datetime, end: datetime, use_rollup: bool) -> float:
     """The queries of one ``GET /api/v1/kpi`` (as the API runs them): milliseconds."""
     async with await psycopg.AsyncConnection.connect(url) as conn, conn.transaction():
         await repo.prepare(conn, 600_000)
         started = time.perf_counter()
         await repo.fleet(conn, end, end - timedelta(minutes=10), None)
-        await repo.quality(conn, start, end, None, gap_s=120, move_m=200, bucket="1 hour")
+        await repo.quality(
+            conn, start, end, None, gap_s=120, move_m=200, bucket="1 hour", use_rollup=use_rollup
+        )
         await repo.incidents(conn, start, end, None)
         await repo.trips(conn, start, end, None)
         return (time.perf_counter() - started) * 1000
+
+
+async def roll_up(url: str, now: datetime, oldest: datetime) -> tuple[datetime, datetime]:
+    """Rollup rounds as the API's task runs them at ``now``, until ``oldest`` is rolled."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        while True:
+            got = await rollup.rollup_round(conn, now)
+            if got is None or got[0] <= oldest:
+                break
+    assert got is not None
+    return got
 
 
 def main(argv: list[str]) -> int:
@@ -117,9 +133,18 @@ def main(argv: list[str]) -> int:
         "build_s": round(build_s, 1),
     }
     for label, span in (("1h", timedelta(hours=1)), ("24h", timedelta(hours=24))):
-        times = [asyncio.run(one_kpi(url, end - span, end)) for _ in range(args.repeat)]
+        times = [asyncio.run(one_kpi(url, end - span, end, False)) for _ in range(args.repeat)]
         figures[f"kpi_{label}_ms"] = round(statistics.median(times), 1)
-        print(f"kpi {label}: {', '.join(f'{t:.0f} ms' for t in times)}")
+        print(f"kpi {label} raw: {', '.join(f'{t:.0f} ms' for t in times)}")
+    rolled = time.perf_counter()
+    rolled_from, rolled_to = asyncio.run(roll_up(url, end, end - timedelta(hours=args.hours)))
+    figures["rollup_s"] = round(time.perf_counter() - rolled, 1)
+    figures["rolled_h"] = int((rolled_to - rolled_from).total_seconds() // 3600)
+    span = timedelta(hours=24)
+    times = [asyncio.run(one_kpi(url, end - span, end, True)) for _ in range(args.repeat)]
+    figures["kpi_24h_rollup_ms"] = round(statistics.median(times), 1)
+    print(f"kpi 24h rollup: {', '.join(f'{t:.0f} ms' for t in times)}")
+    figures["kpi_24h_speedup"] = round(figures["kpi_24h_ms"] / figures["kpi_24h_rollup_ms"], 1)
     print(json.dumps(figures))
     return 0
 

@@ -43,6 +43,9 @@ class QualityKpi(BaseModel):
     gap_s: float
     move_m: float
     bucket: str = Field(description="the length of each by_time bucket")
+    rollup_hours: int = Field(
+        default=0, description="whole hours of the window read from the hourly rollup"
+    )
     by_time: list[QualityBucket]
 
 

@@ -4,7 +4,8 @@ Every query is bounded in time. ``pings`` has no time index (one covering unique
 ``(vehicle_id, fix_time DESC)``), so the data-quality query walks it vehicle by vehicle: each
 vehicle is one index-only range scan of the window, already in time order, so the steps
 between consecutive fixes (``lag``) come without a sort, and chunks outside the window are
-never opened.
+never opened. Windows with hour or day buckets read their rolled-up whole hours and days from
+the rollup instead (tracker.kpi.rollup), with the same figures.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from tracker.ingest.models import FixFlag
+from tracker.kpi import rollup
 
 AConn = psycopg.AsyncConnection[Any]
 Row = dict[str, Any]
@@ -157,8 +159,18 @@ async def quality(
     gap_s: float,
     move_m: float,
     bucket: str,
+    use_rollup: bool = True,
 ) -> tuple[Row, list[Row]]:
-    """The whole window's figures and the same per time bucket (``bucket``: an interval)."""
+    """The whole window's figures and the same per time bucket (``bucket``: an interval).
+
+    Buckets of whole hours with ``gap_s >= rollup.SHORT_STEP_S`` read the window's rolled-up
+    hours from ``kpi_vehicle_hours`` and only its edges from ``pings`` (same figures); otherwise,
+    or with ``use_rollup=False``, everything comes from ``pings``. ``total["rollup_hours"]``:
+    the hours read from the rollup."""
+    if use_rollup and bucket in ("1 hour", "1 day") and gap_s >= rollup.SHORT_STEP_S:
+        rolled = await _rolled_quality(conn, start, end, company, gap_s, move_m, bucket)
+        if rolled is not None:
+            return rolled
     params = {
         "from": start,
         "to": end,
@@ -175,7 +187,28 @@ async def quality(
         total = {"fixes": 0}
     reporting = await _rows(conn, _REPORTING, params)
     total["reporting"] = reporting[0]["reporting"]
+    total["rollup_hours"] = 0
     return total, buckets
+
+
+async def _rolled_quality(
+    conn: AConn, start: datetime, end: datetime, company: int | None, gap_s: float,
+    move_m: float, bucket: str,
+) -> tuple[Row, list[Row]] | None:  # fmt: skip
+    """``quality`` from the rollup, or None when no whole hour of the window is rolled up."""
+    rolled = await rollup.state(conn)
+    if rolled is None:
+        return None
+    lo = max(rollup.ceil_hour(start), rolled[0])
+    hi = min(rollup.floor_hour(end), rolled[1])
+    if lo >= hi:
+        return None
+    rows = await rollup.quality(
+        conn, start, end, company, gap_s=gap_s, move_m=move_m, bucket=bucket, rolled=(lo, hi)
+    )
+    total: Row = next((r for r in rows if r["at"] is None), {"fixes": 0, "reporting": 0})
+    total["rollup_hours"] = int((hi - lo) / rollup.HOUR)
+    return total, [r for r in rows if r["at"] is not None]
 
 
 async def incidents(
