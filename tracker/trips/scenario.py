@@ -5,8 +5,9 @@ Reuses the simulator: ``TruckMotion`` (driving, loading, traffic-light stops) an
 duplicates, late batches). ``ScenarioMotion`` plans each haul (site → permit yard along the
 shortest path, which is also the permit corridor) with at most one injected event, and writes
 down a ``Label`` for every violation it injects. Route deviation labels come from the ground
-truth geometry (loaded and beyond the corridor's half-width for ≥ 60 s), so detours that stay
-near the corridor or come back in under a minute are not labels (they are counted as
+truth geometry (loaded and beyond the corridor's half-width for ≥ 60 s in all, counting spells
+less than a minute apart as one episode), so detours that stay near the corridor, come back in
+under a minute, or only brush the edge now and then are not labels (they are counted as
 ``short_deviations``: the engine must not raise them). Times are float seconds since the day's
 start (UTC); coordinates are lon, lat.
 """
@@ -252,11 +253,10 @@ class ScenarioMotion(TruckMotion):
         short = 0
         for t0_s, t1_s in self.injected.off_route_spans:
             spans = _excursions(self.log, corridor, t0_s, t1_s)
-            for a_s, b_s in spans:
-                if b_s - a_s >= DEVIATION_MIN_S:
-                    labels.append(
-                        Label("route_deviation", self.spec.vehicle_id, a_s, b_s, a_s + 60.0)
-                    )
+            for a_s, b_s, reached_s in spans:
+                if reached_s is not None:
+                    label = Label("route_deviation", self.spec.vehicle_id, a_s, b_s, reached_s)
+                    labels.append(label)
                 else:
                     short += 1
         return labels, short
@@ -285,22 +285,41 @@ def _loaded_spans(log: list[Piece]) -> list[tuple[float, float]]:
 
 def _excursions(
     log: list[Piece], corridor: CorridorFence, t0_s: float, t1_s: float
-) -> list[tuple[float, float]]:
-    """Truth intervals in ``[t0_s, t1_s]`` beyond the half-width, merged across < 60 s gaps."""
-    outside: list[tuple[float, float]] = []
+) -> list[tuple[float, float, float | None]]:
+    """Truth excursions in ``[t0_s, t1_s]``: ``(start, end, reached_s)``. Spells beyond the
+    half-width less than 60 s apart make one episode; ``reached_s`` is when the time spent
+    beyond the half-width in it added up to 60 s (``None`` if it never did: brushes of a few
+    seconds each are not a deviation by DOMAIN §2's rule, however long the episode spans)."""
+    spells: list[tuple[float, float]] = []  # continuous, at the sampling step
+    last_t_s, was_out = -math.inf, False
     for piece in (p for p in log if p.t1_s >= t0_s and p.t0_s <= t1_s and p.loaded):
         steps = max(1, math.ceil((piece.t1_s - piece.t0_s) / SAMPLE_S))
         for k in range(steps + 1):
             f = k / steps
             lon = piece.lon0 + (piece.lon1 - piece.lon0) * f
             lat = piece.lat0 + (piece.lat1 - piece.lat0) * f
-            if corridor.distance_m(lon, lat) > HALF_WIDTH_M:
-                t_s = piece.t0_s + (piece.t1_s - piece.t0_s) * f
-                if outside and t_s - outside[-1][1] < DEVIATION_MIN_S:
-                    outside[-1] = (outside[-1][0], t_s)
-                else:
-                    outside.append((t_s, t_s))
-    return outside
+            t_s = piece.t0_s + (piece.t1_s - piece.t0_s) * f
+            out = corridor.distance_m(lon, lat) > HALF_WIDTH_M
+            if out and was_out and t_s - last_t_s <= SAMPLE_S * 1.01:
+                spells[-1] = (spells[-1][0], t_s)
+            elif out:
+                spells.append((t_s, t_s))
+            last_t_s, was_out = t_s, out
+    # One episode per run of spells less than 60 s apart; labelled once the time spent beyond
+    # the half-width adds up to 60 s (when that happened is the detectable moment).
+    merged: list[tuple[float, float, float | None]] = []
+    out_s = 0.0
+    for a_s, b_s in spells:
+        if merged and a_s - merged[-1][1] < DEVIATION_MIN_S:
+            start_s, _, reached_s = merged[-1]
+        else:
+            start_s, reached_s, out_s = a_s, None, 0.0
+            merged.append((a_s, b_s, None))
+        if reached_s is None and out_s + (b_s - a_s) >= DEVIATION_MIN_S:
+            reached_s = a_s + (DEVIATION_MIN_S - out_s)
+        out_s += b_s - a_s
+        merged[-1] = (start_s, b_s, reached_s)
+    return merged
 
 
 def truck_specs(world: World, n_trucks: int, hours: float, rng: random.Random) -> list[TruckSpec]:
