@@ -155,13 +155,25 @@ def group(levels: dict[int, Level]) -> Grouped:
     for r, groups in zip(LEVELS, member, strict=True):
         has = groups >= 0
         total[has] += levels[r].hashes[groups[has]]
-    keyed = np.ascontiguousarray(total).view(np.dtype((np.void, 16))).ravel()
-    _, first, inverse = np.unique(keyed, return_index=True, return_inverse=True)
+    first, inverse = _distinct_rows(total)
     entry_off, entry_codes = _materialise(levels, [m[first] for m in member])
     inverse = inverse.ravel().astype(np.int64)
     return Grouped(
         buckets, inverse[: buckets.size], leaves, inverse[buckets.size :], entry_off, entry_codes
     )
+
+
+def _distinct_rows(total: NDArray[np.uint64]) -> tuple[I64, I64]:
+    """First occurrence of each distinct row of ``total`` (n, 2) and each row's distinct id.
+    Distinct by the first column (a plain 64-bit sort) when that is enough, which is checked:
+    rows with equal first words must have equal second words; else by both words."""
+    _, first, inverse = np.unique(total[:, 0], return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if np.array_equal(total[first[inverse], 1], total[:, 1]):
+        return first.astype(np.int64), inverse.astype(np.int64)
+    keyed = np.ascontiguousarray(total).view(np.dtype((np.void, 16))).ravel()
+    _, first, inverse = np.unique(keyed, return_index=True, return_inverse=True)
+    return first.astype(np.int64), inverse.ravel().astype(np.int64)
 
 
 def _materialise(levels: dict[int, Level], member: list[I64]) -> tuple[I64, I32]:
