@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tracker.ingest.models import Fix
-from tracker.ingest.stream import STREAM_FIELDS
 from tracker.trips.events import Event
 from tracker.trips.geo import distance_m
 from tracker.trips.models import AnnotatedFix, RuleConfig, VehicleContext
@@ -203,25 +202,3 @@ def fix_from_values(v: Sequence[Any]) -> Fix:
         int(v[16]),
         str(v[17]),
     )
-
-
-assert STREAM_FIELDS == (
-    "vehicle_id",
-    "t_us",
-    "received_us",
-    "lon",
-    "lat",
-    "speed_kmh",
-    "heading_deg",
-    "altitude_m",
-    "satellites",
-    "hdop",
-    "valid",
-    "ignition",
-    "loaded",
-    "body_lifted",
-    "cover_closed",
-    "alarm_bits",
-    "flags",
-    "source",
-), "fix_from_values follows the stream's field order"

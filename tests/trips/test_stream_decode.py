@@ -1,0 +1,62 @@
+"""The engine's positional decoding of stream rows agrees with the named one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+
+from tracker.ingest.models import Fix
+from tracker.ingest.stream import STREAM_FIELDS, decode_rows, stream_row
+from tracker.trips.engine import fix_from_row, fix_from_values
+
+
+def test_positional_and_named_decoding_give_the_same_fix() -> None:
+    fix = Fix(
+        vehicle_id=42,
+        terminal_id=7,
+        fix_time=datetime(2026, 11, 23, 8, 0, 1, 250_000, tzinfo=UTC),
+        received_at=datetime(2026, 11, 23, 8, 0, 9, 500_000, tzinfo=UTC),
+        lon=7.4246,
+        lat=43.7384,
+        speed_kmh=31.5,
+        heading_deg=271.0,
+        altitude_m=12.5,
+        satellites=9,
+        hdop=0.9,
+        valid=False,
+        ignition=True,
+        loaded=True,
+        body_lifted=False,
+        cover_closed=True,
+        alarm_bits=0x20,
+        flags=8,
+        source="jt808",
+    )
+    row = stream_row(fix)
+    assert len(row) == len(STREAM_FIELDS)
+    payload = orjson.dumps([row])
+    by_position = fix_from_values(orjson.loads(payload)[0])
+    by_name = fix_from_row(decode_rows(payload)[0])
+    assert by_position == by_name
+    for name in (
+        "vehicle_id",
+        "fix_time",
+        "received_at",
+        "lon",
+        "lat",
+        "speed_kmh",
+        "heading_deg",
+        "altitude_m",
+        "satellites",
+        "hdop",
+        "valid",
+        "ignition",
+        "loaded",
+        "body_lifted",
+        "cover_closed",
+        "alarm_bits",
+        "flags",
+        "source",
+    ):
+        assert getattr(by_position, name) == getattr(fix, name), name
