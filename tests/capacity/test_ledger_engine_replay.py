@@ -4,12 +4,7 @@ stream, ``tracker engine`` as a subprocess, the trigger on ``trips``."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,11 +13,9 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+from engine_process import EngineProcess, wait_consumed, wait_published
 from httpx import AsyncClient
 
-from tracker.ingest.stream import stream_key
-
-SHARDS = 8
 SITE_LON, YARD_LON, LAT = 7.411, 7.431, 43.731
 TODAY = datetime.now(UTC).date()
 
@@ -47,55 +40,13 @@ def hauls(start: datetime, trips: int) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-class Engine:
-    """``tracker engine`` as a subprocess against the test database and Redis."""
-
-    def __init__(self, database_url: str, redis_url: str, log: Path) -> None:
-        self.env = {**os.environ, "TRACKER_DATABASE_URL": database_url,
-                    "TRACKER_REDIS_URL": redis_url, "TRACKER_SHARDS": str(SHARDS)}  # fmt: skip
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        cmd = [sys.executable, "-m", "tracker.cli", "engine", "--shards", "all",
-               "--batch-entries", "1", "--tick-s", "1"]  # fmt: skip
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=out)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(sig)
-            self.proc.wait(20)
-            self.proc = None
-
-
 @pytest.fixture
-def engine(database_url: str, redis_url: str, tmp_path: Path, clean: None) -> Iterator[Engine]:
-    e = Engine(database_url, redis_url, tmp_path / "engine.log")
+def engine(
+    database_url: str, redis_url: str, tmp_path: Path, clean: None
+) -> Iterator[EngineProcess]:
+    e = EngineProcess(database_url, redis_url, tmp_path / "engine.log")
     yield e
     e.stop(signal.SIGKILL)
-
-
-async def wait_consumed(db: psycopg.Connection[Any], rdb: redis.Redis, timeout_s: float) -> None:
-    heads = {}
-    for shard in range(SHARDS):
-        last = rdb.xrevrange(stream_key(shard), count=1)
-        if last:
-            heads[shard] = last[0][0].decode()
-    deadline = time.monotonic() + timeout_s
-    while True:
-        rows = dict(db.execute("SELECT shard, stream_id FROM engine_shards").fetchall())
-        if heads and all(rows.get(s) == head for s, head in heads.items()):
-            return
-        assert time.monotonic() < deadline, "timed out waiting for the engine"
-        await asyncio.sleep(0.1)
-
-
-async def wait_published(rdb: redis.Redis, entries: int) -> None:
-    deadline = time.monotonic() + 10
-    while sum(int(rdb.xlen(stream_key(s))) for s in range(SHARDS)) < entries:
-        assert time.monotonic() < deadline, "timed out waiting for the stream publisher"
-        await asyncio.sleep(0.05)
 
 
 async def test_engine_replay_after_restart_books_each_trip_once(
@@ -104,7 +55,7 @@ async def test_engine_replay_after_restart_books_each_trip_once(
     fleet: Any,
     db: psycopg.Connection[Any],
     rdb: redis.Redis,
-    engine: Engine,
+    engine: EngineProcess,
 ) -> None:
     trucks = [fleet.truck(f"R-{i}") for i in range(2)]
     vids = [vid for vid, _ in trucks]
@@ -142,7 +93,7 @@ async def test_engine_replay_after_restart_books_each_trip_once(
             posts += 1
     await wait_published(rdb, posts)
     engine.start()
-    await wait_consumed(db, rdb, 60)
+    await wait_consumed(db, rdb, posts, timeout_s=60)
     engine.stop()
 
     trips = db.execute(
@@ -160,7 +111,7 @@ async def test_engine_replay_after_restart_books_each_trip_once(
     # restart with no checkpoints: the engine replays every entry and re-upserts every trip
     db.execute("TRUNCATE engine_checkpoints, engine_shards")
     engine.start()
-    await wait_consumed(db, rdb, 60)
+    await wait_consumed(db, rdb, posts, timeout_s=60)
     engine.stop()
     replayed = db.execute(
         "SELECT trip_id, volume_m3, updated_at FROM trips WHERE outcome = 'yard' ORDER BY trip_id"

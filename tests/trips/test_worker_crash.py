@@ -4,12 +4,7 @@ upload replayed into history included."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,13 +13,11 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+from engine_process import EngineProcess, wait_consumed, wait_for
 from engine_scenario import TRIPS as HAULS
 from engine_scenario import build_world, chunks, truck_fixes
 from httpx import AsyncClient
 
-from tracker.ingest.stream import stream_key
-
-SHARDS = 8
 SNAPSHOT = (
     "SELECT incident_id, type, vehicle_id, company_id, permit_id, trip_id, severity, status,"
     " opened_at, detected_at, ended_at, late, lon, lat, detail, evidence"
@@ -34,68 +27,13 @@ TRIPS = "SELECT * FROM trips ORDER BY trip_id"
 ENGINE_TABLES = "TRUNCATE incidents, trips, engine_checkpoints, engine_shards"
 
 
-class Worker:
-    """``tracker engine`` as a subprocess against the test database and Redis."""
-
-    def __init__(self, database_url: str, redis_url: str, log: Path) -> None:
-        self.env = {
-            **os.environ,
-            "TRACKER_DATABASE_URL": database_url,
-            "TRACKER_REDIS_URL": redis_url,
-            "TRACKER_SHARDS": str(SHARDS),
-        }
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        cmd = [sys.executable, "-m", "tracker.cli", "engine", "--shards", "all",
-               "--batch-entries", "1", "--tick-s", "1"]  # fmt: skip
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=out)
-
-    def kill(self, sig: int) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        self.proc.wait(10)
-        self.proc = None
-
-
 @pytest.fixture
-def worker(database_url: str, redis_url: str, tmp_path: Path, clean: None) -> Iterator[Worker]:
-    w = Worker(database_url, redis_url, tmp_path / "engine.log")
+def worker(
+    database_url: str, redis_url: str, tmp_path: Path, clean: None
+) -> Iterator[EngineProcess]:
+    w = EngineProcess(database_url, redis_url, tmp_path / "engine.log")
     yield w
-    if w.proc is not None:
-        w.kill(signal.SIGKILL)
-
-
-def stream_heads(rdb: redis.Redis) -> dict[int, str]:
-    heads: dict[int, str] = {}
-    for shard in range(SHARDS):
-        last = rdb.xrevrange(stream_key(shard), count=1)
-        if last:
-            heads[shard] = last[0][0].decode()
-    return heads
-
-
-async def wait_for(check: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
-async def wait_consumed(db: psycopg.Connection[Any], rdb: redis.Redis, entries: int) -> None:
-    def published() -> bool:
-        return sum(int(rdb.xlen(stream_key(s))) for s in range(SHARDS)) >= entries
-
-    await wait_for(published, 10, "the stream publisher")
-    heads = stream_heads(rdb)
-
-    def consumed() -> bool:
-        rows = dict(db.execute("SELECT shard, stream_id FROM engine_shards").fetchall())
-        return all(rows.get(s) == head for s, head in heads.items())
-
-    await wait_for(consumed, 20, "the engine to consume every entry")
+    w.stop(signal.SIGKILL)
 
 
 async def test_sigkill_mid_stream_yields_the_incidents_of_an_uninterrupted_run(
@@ -104,7 +42,7 @@ async def test_sigkill_mid_stream_yields_the_incidents_of_an_uninterrupted_run(
     fleet: Any,
     db: psycopg.Connection[Any],
     rdb: redis.Redis,
-    worker: Worker,
+    worker: EngineProcess,
 ) -> None:
     trucks = [fleet.truck(f"K-{i}") for i in range(4)]
     await build_world(client, staff, db, [vid for vid, _ in trucks])
@@ -141,20 +79,20 @@ async def test_sigkill_mid_stream_yields_the_incidents_of_an_uninterrupted_run(
         return row is not None and row[0] > 0
 
     await wait_for(some_progress, 15, "the first commit")
-    worker.kill(signal.SIGKILL)
+    worker.stop(signal.SIGKILL)
     seen_at_kill = db.execute(
         "SELECT coalesce(sum((state->>'fixes_seen')::int), 0) FROM engine_checkpoints"
     ).fetchone()
     await post_all(posts[half:])
     worker.start()
     await wait_consumed(db, rdb, len(posts))
-    worker.kill(signal.SIGTERM)
+    worker.stop(signal.SIGTERM)
     crashed, crashed_trips = db.execute(SNAPSHOT).fetchall(), db.execute(TRIPS).fetchall()
 
     db.execute(ENGINE_TABLES)  # the reference: the same stored input, one uninterrupted run
     worker.start()
     await wait_consumed(db, rdb, len(posts))
-    worker.kill(signal.SIGTERM)
+    worker.stop(signal.SIGTERM)
     reference, reference_trips = db.execute(SNAPSHOT).fetchall(), db.execute(TRIPS).fetchall()
 
     total = sum(len(f) for _, f in posts)
