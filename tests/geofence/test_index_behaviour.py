@@ -123,3 +123,26 @@ def test_batch_answers_follow_live_updates() -> None:
     for i in range(3):
         assert batch.keys_of(i) == list(index.containing(lons[i], lats[i]))
     assert [batch.keys_of(i) for i in range(3)] == [[], [("c", "circle")], [("t", "polygon")]]
+
+
+def test_point_skip_kinds_hold_fences_without_returning_them() -> None:
+    """The engine's index: corridors are held (distances, segment events) but no point lookup
+    returns them, also after live updates, while other kinds are answered as usual."""
+    line = {"type": "LineString", "coordinates": [[9.0, 45.005], [9.02, 45.005]]}
+    corridor = fence_from_geojson("c", line, half_width_m=50.0)
+    square = fence_from_geojson("s", {"type": "Polygon", "coordinates": [SQUARE]})
+    index = GeofenceIndex([corridor, square], point_skip_kinds=frozenset({"corridor"}))
+    assert index.containing(9.005, 45.005) == (("s", "polygon"),)
+    assert index.containing(9.015, 45.005) == ()
+    lons, lats = np.array([9.005, 9.015]), np.array([45.005, 45.005])
+    batch = index.containing_many(lons, lats)
+    assert (batch.keys_of(0), batch.keys_of(1)) == ([("s", "polygon")], [])
+    assert len(index) == 2 and index.get("c") is corridor
+    assert index.corridor_distance_m("c", 9.015, 45.005) == pytest.approx(0.0, abs=1e-6)
+    assert ("c", "enter") in index.segment_events(9.015, 45.01, 9.015, 45.005)
+    wider = fence_from_geojson("c", line, half_width_m=80.0)
+    index.apply([Upsert(wider), Remove("s")])
+    assert index.containing(9.005, 45.005) == ()
+    assert index.get("c") is wider and index.get("s") is None
+    index.upsert(square)
+    assert index.containing(9.005, 45.005) == (("s", "polygon"),)

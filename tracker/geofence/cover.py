@@ -72,6 +72,11 @@ class Cover:
     interior: U64  # compacted, resolutions MIN_RES..res
     boundary: U64  # all at res
 
+    @classmethod
+    def empty(cls, fence: Fence) -> Cover:
+        """No cells: a fence held by the index but never returned by a point lookup."""
+        return cls(fence, QUERY_RES, _EMPTY, _EMPTY)
+
 
 @lru_cache(maxsize=4096)
 def _rho_at(res: int, lon_dd: int, lat_dd: int) -> float:

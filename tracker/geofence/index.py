@@ -16,7 +16,7 @@ import numpy as np
 import shapely
 
 from tracker.geofence.batch import BatchResult
-from tracker.geofence.cover import covers_of
+from tracker.geofence.cover import Cover, covers_of
 from tracker.geofence.fences import CorridorFence, Fence, FenceKey
 from tracker.geofence.projection import FloatArray
 from tracker.geofence.snapshot import Snapshot
@@ -43,8 +43,20 @@ class GeofenceIndex:
     (edges count as inside). It is the current snapshot's own method, re-bound at each swap,
     which saves a call on the hot path; a snapshot never changes, so either binding is whole."""
 
-    def __init__(self, fences: Iterable[Fence] = (), *, workers: int = 2) -> None:
+    def __init__(
+        self,
+        fences: Iterable[Fence] = (),
+        *,
+        workers: int = 2,
+        point_skip_kinds: frozenset[str] = frozenset(),
+    ) -> None:
+        """``point_skip_kinds``: fences of these kinds are held (``get``, ``segment_events``,
+        ``corridor_distance_m``) but get no cells, so point lookups never return them. The
+        engine skips corridors: it measures its own permit's corridor directly, and a city's
+        thousands of long corridors are most of the cells, of the build time and of the exact
+        tests where roads meet."""
         self._workers = workers
+        self._point_skip_kinds = point_skip_kinds
         self._write_lock = threading.Lock()
         self._publish(Snapshot.empty())
         self.apply(Upsert(f) for f in fences)
@@ -63,7 +75,9 @@ class GeofenceIndex:
             return
         upserts = [c.fence for c in last.values() if isinstance(c, Upsert)]
         removes = {i for i, c in last.items() if isinstance(c, Remove)}
-        covers = covers_of(upserts, self._workers)
+        skip = self._point_skip_kinds
+        covers = covers_of([f for f in upserts if f.kind not in skip], self._workers)
+        covers += [Cover.empty(f) for f in upserts if f.kind in skip]
         with self._write_lock:
             if not self._snapshot.fences and not removes:
                 self._publish(Snapshot.from_covers(covers))

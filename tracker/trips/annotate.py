@@ -12,6 +12,7 @@ The per-fix cost matters (it runs once per fix of the fleet), so:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tracker.geofence import GeofenceIndex
@@ -22,6 +23,14 @@ from tracker.trips.models import AnnotatedFix, SegmentEvent, VehicleContext
 
 CELL_DEG = 0.01  # zone-box grid cell (about 1 km)
 EMPTY: frozenset[str] = frozenset()
+# Point lookups of the engine's index skip corridors: the rules use the permit's own corridor
+# distances (measured below), never the city's other corridors.
+POINT_SKIP_KINDS = frozenset({"corridor"})
+
+
+def engine_index(fences: Iterable[Fence] = ()) -> GeofenceIndex:
+    """The geofence index an engine worker annotates with (see ``POINT_SKIP_KINDS``)."""
+    return GeofenceIndex(fences, point_skip_kinds=POINT_SKIP_KINDS)
 
 
 @dataclass(slots=True)
@@ -126,7 +135,7 @@ def annotate(
     sites = yards = zones = EMPTY
     roles = view.fence_roles
     for fence_id, kind in index.containing(lon, lat):
-        if kind == "corridor":  # a city has thousands: the rules use the permit's distances
+        if kind == "corridor":  # only from an index that holds their cells (not engine_index)
             continue
         role = roles.get(fence_id)
         if role is None:

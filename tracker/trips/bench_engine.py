@@ -49,7 +49,7 @@ from tracker.ingest.models import Fix
 from tracker.ingest.stream import stream_row
 from tracker.settings import Settings
 from tracker.trips import IncidentOpened, PermitScope, TimeWindow, prepare_batch, process, repo
-from tracker.trips.annotate import annotate
+from tracker.trips.annotate import POINT_SKIP_KINDS, annotate, engine_index
 from tracker.trips.context import RegistryView, Role
 from tracker.trips.models import AnnotatedFix, ZoneRule
 from tracker.trips.shard import Batch, Entry, ShardRunner
@@ -191,9 +191,11 @@ def stream_entries(uploads: list[list[Fix]]) -> list[Entry]:
 # -- the STRtree baseline ------------------------------------------------------------------
 class StrtreeLookup:
     """The index's interface for ``annotate`` with point lookups by a shapely STRtree; segment
-    events and corridor distances are delegated to the index (they do not use its H3 cells)."""
+    events and corridor distances are delegated to the index (they do not use its H3 cells).
+    Like ``engine_index``, the tree leaves out the kinds in ``POINT_SKIP_KINDS``."""
 
     def __init__(self, index: GeofenceIndex, fences: list[Fence]) -> None:
+        fences = [f for f in fences if f.kind not in POINT_SKIP_KINDS]
         self.index, self.fences = index, fences
         shapes = [f.geom if isinstance(f, PolygonFence) else f.lonlat_shape(2.0) for f in fences]
         self.tree = shapely.STRtree(shapes)
@@ -309,7 +311,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     with console.status("drawing the city and building the H3 index…"):
         city = build_city(1_000, scale, seed=7)
         t0 = time.perf_counter()
-        index = GeofenceIndex(city.fences)
+        index = engine_index(city.fences)
         index.containing(CENTRE_LON, CENTRE_LAT)
         index.segment_events(CENTRE_LON, CENTRE_LAT, CENTRE_LON + 1e-3, CENTRE_LAT)
         build_s = time.perf_counter() - t0

@@ -38,6 +38,7 @@ from psycopg_pool import AsyncConnectionPool
 from tracker import bus
 from tracker.geofence.sync import FenceSync
 from tracker.trips import repo
+from tracker.trips.annotate import engine_index
 from tracker.trips.context import DEFAULT_RULES, RegistryView, load_registry
 from tracker.trips.engine import fix_from_values
 from tracker.trips.events import IncidentClosed, IncidentOpened, IncidentUpdated
@@ -90,7 +91,7 @@ class EngineWorker:
         self, pool: AsyncConnectionPool[Any], redis: aioredis.Redis, config: WorkerConfig
     ) -> None:
         self.pool, self.redis, self.config = pool, redis, config
-        self.fences = FenceSync(pool, redis)
+        self.fences = FenceSync(pool, redis, engine_index())
         self.view = RegistryView()
         self.runners = [ShardRunner(s, config.shard_count) for s in config.shards]
         self._refresh_due = 0.0
