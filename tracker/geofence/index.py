@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import shapely
 
+from tracker.geofence import hugepages
 from tracker.geofence.batch import BatchResult
 from tracker.geofence.cover import Cover, covers_of
 from tracker.geofence.fences import CorridorFence, Fence, FenceKey
@@ -22,6 +23,7 @@ from tracker.geofence.projection import FloatArray
 from tracker.geofence.snapshot import Snapshot
 
 Event = Literal["enter", "exit", "cross"]
+HUGE_PAGES_MIN_FENCES = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +51,17 @@ class GeofenceIndex:
         *,
         workers: int = 2,
         point_skip_kinds: frozenset[str] = frozenset(),
+        huge_pages: bool = True,
     ) -> None:
         """``point_skip_kinds``: fences of these kinds are held (``get``, ``segment_events``,
         ``corridor_distance_m``) but get no cells, so point lookups never return them. The
         engine skips corridors: it measures its own permit's corridor directly, and a city's
         thousands of long corridors are most of the cells, of the build time and of the exact
-        tests where roads meet."""
+        tests where roads meet. ``huge_pages``: after a bulk build of at least
+        ``HUGE_PAGES_MIN_FENCES`` fences, back the process's memory with huge pages (see
+        hugepages.py)."""
         self._workers = workers
+        self._huge_pages = huge_pages
         self._point_skip_kinds = point_skip_kinds
         self._write_lock = threading.Lock()
         self._publish(Snapshot.empty())
@@ -80,7 +86,10 @@ class GeofenceIndex:
         covers += [Cover.empty(f) for f in upserts if f.kind in skip]
         with self._write_lock:
             if not self._snapshot.fences and not removes:
-                self._publish(Snapshot.from_covers(covers))
+                big = self._huge_pages and len(covers) >= HUGE_PAGES_MIN_FENCES
+                self._publish(Snapshot.from_covers(covers))  # empties ``covers``
+                if big:
+                    hugepages.collapse()
             else:
                 self._publish(self._snapshot.with_changes(covers, removes))
 
