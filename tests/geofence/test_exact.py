@@ -52,3 +52,25 @@ def test_corridor_and_circle_tests_match_geos() -> None:
         fix = np.arange(lons.size)
         many = tests.covers(fix, np.full(lons.size, idx), lons, lats)
         assert many.tolist() == truth.tolist()
+
+
+def test_segment_grid_ring_search_gives_the_line_distance_or_declines() -> None:
+    """Far from a corridor (beyond its grid's reach), the ring search finds GEOS's distance to
+    within rounding whenever it answers, and declines only beyond its rings."""
+    rng = np.random.default_rng(5)
+    walk = np.cumsum(rng.normal(0, 150, size=(60, 2)), axis=0)  # sharp turns, self-approaches
+    line = shapely.LineString(lonlat([(float(x), float(y)) for x, y in walk]))
+    fence = CorridorFence("c", line, 40.0)
+    lo, hi = walk.min(axis=0) - 2500, walk.max(axis=0) + 2500
+    answered = 0
+    for x, y in rng.uniform(lo, hi, size=(4000, 2)).tolist():
+        ((lon, lat),) = lonlat([(x, y)])
+        fx, fy = fence.projection.xy(lon, lat)
+        found = fence.grid.search_m(fx, fy, rings=2)
+        truth = fence.distance_m(lon, lat)
+        if found is None:
+            assert truth > 500.0  # all within (rings - 1) squares is settled
+            continue
+        answered += 1
+        assert abs(found - truth) < 1e-6
+    assert answered > 800

@@ -205,3 +205,27 @@ def test_packed_row_sort_matches_a_plain_sort() -> None:
         assert got_cells.tolist() == cells[order].tolist()
         assert got_codes.tolist() == codes[order].tolist()
         assert got_codes.dtype == np.int32
+
+
+def test_circle_segment_test_matches_geos() -> None:
+    """Segments near, through, tangent to and ending on the circle, and degenerate ones."""
+    rng = np.random.default_rng(11)
+    circle = CircleFence("c", PROJ.lon0, PROJ.lat0, 250.0)
+    cases: list[tuple[float, float, float, float]] = []
+    for _ in range(3000):
+        x1, y1, x2, y2 = rng.uniform(-600, 600, 4)
+        cases.append((x1, y1, x2, y2))
+    for _ in range(500):  # tangent lines: closest approach at the radius, to rounding
+        angle, half = rng.uniform(0, 2 * math.pi), rng.uniform(1, 300)
+        nx, ny = math.cos(angle), math.sin(angle)
+        px, py = 250.0 * nx, 250.0 * ny
+        cases.append((px - half * ny, py + half * nx, px + half * ny, py - half * nx))
+        cases.append((px, py, px + half * nx, py + half * ny))  # starts on the circle
+    cases.append((300.0, 0.0, 300.0, 0.0))  # a point, outside
+    cases.append((100.0, 0.0, 100.0, 0.0))  # a point, inside
+    disagree = 0
+    for x1, y1, x2, y2 in cases:
+        (lon1, lat1), (lon2, lat2) = lonlat([(x1, y1), (x2, y2)])
+        fast = circle.intersects_segment(lon1, lat1, lon2, lat2)
+        disagree += fast != circle._geos_intersects_segment(lon1, lat1, lon2, lat2)
+    assert disagree == 0

@@ -67,6 +67,37 @@ class SegmentGrid:
         """Distance to the nearest listed segment (``inf`` if none is listed here)."""
         return math.sqrt(self.nearest2(x, y))
 
+    def search_m(self, x: float, y: float, rings: int) -> float | None:
+        """Distance to the nearest segment of the whole line, from the point's square and
+        rings of squares around it, or ``None`` if ``rings`` rings do not settle it.
+
+        Every segment is listed in each square it passes through, so the nearest point of a
+        segment not met in rings ``0..k`` lies in a square of ring ``k + 1`` or beyond, at least
+        ``k`` whole squares away: a best distance within ``k * GRID_M`` is the answer."""
+        i0, j0 = x // GRID_M, y // GRID_M
+        squares = self.squares
+        best = math.inf
+        for k in range(rings + 1):
+            for di in range(-k, k + 1):
+                step = 1 if di in (-k, k) else 2 * k  # whole edge rows, else the two sides
+                for dj in range(-k, k + 1, step or 1):
+                    for ax, ay, dx, dy, inv_len2 in squares.get((i0 + di) * _ROW + (j0 + dj), ()):
+                        px, py = x - ax, y - ay
+                        t = (px * dx + py * dy) * inv_len2
+                        if t > 0.0:
+                            if t >= 1.0:
+                                px -= dx
+                                py -= dy
+                            else:
+                                px -= t * dx
+                                py -= t * dy
+                        d2 = px * px + py * py
+                        if d2 < best:
+                            best = d2
+            if best <= (k * GRID_M) ** 2:
+                return math.sqrt(best)
+        return None
+
 
 def _span(lo: float, hi: float) -> tuple[int, int]:
     return int(lo // GRID_M), int(hi // GRID_M)

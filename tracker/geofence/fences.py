@@ -167,6 +167,27 @@ class CircleFence(Fence):
         return result
 
     def intersects_segment(self, lon1: float, lat1: float, lon2: float, lat2: float) -> bool:
+        """Distance from the centre to the segment against the radius, in the fence's frame;
+        within ``TIE_M`` of the radius, GEOS decides (the engine runs this per fix near a
+        zone, and a shapely call costs microseconds)."""
+        lon0, lat0, kx, ky, radius_m = self._fast
+        ax, ay = (lon1 - lon0) * kx, (lat1 - lat0) * ky
+        dx, dy = (lon2 - lon0) * kx - ax, (lat2 - lat0) * ky - ay
+        len2 = dx * dx + dy * dy
+        t = -(ax * dx + ay * dy) / len2 if len2 > 0.0 else 0.0
+        if t > 0.0:
+            if t >= 1.0:
+                ax += dx
+                ay += dy
+            else:
+                ax += t * dx
+                ay += t * dy
+        distance = math.sqrt(ax * ax + ay * ay)
+        if abs(distance - radius_m) > TIE_M:
+            return distance <= radius_m
+        return self._geos_intersects_segment(lon1, lat1, lon2, lat2)
+
+    def _geos_intersects_segment(self, lon1: float, lat1: float, lon2: float, lat2: float) -> bool:
         seg = shapely.LineString([self.projection.xy(lon1, lat1), self.projection.xy(lon2, lat2)])
         return bool(shapely.distance(shapely.Point(0.0, 0.0), seg) <= self.radius_m)
 

@@ -26,6 +26,7 @@ EMPTY: frozenset[str] = frozenset()
 # Point lookups of the engine's index skip corridors: the rules use the permit's own corridor
 # distances (measured below), never the city's other corridors.
 POINT_SKIP_KINDS = frozenset({"corridor"})
+FAR_RINGS = 2  # squares searched around a fix off its corridor before asking GEOS
 
 
 def engine_index(fences: Iterable[Fence] = ()) -> GeofenceIndex:
@@ -50,6 +51,9 @@ class _ZoneGrid:
     view: RegistryView
     lookup: object  # the index's ``containing`` at build time: it is re-bound at each swap
     cells: dict[tuple[int, int], list[_ZoneBox]] = field(default_factory=dict)
+    # Each vehicle's last annotated point and its zones: the next segment starts there, so its
+    # start needs no geometry. Valid for this grid's view and snapshot only, as the grid is.
+    last: dict[int, tuple[float, float, frozenset[str]]] = field(default_factory=dict)
 
     @staticmethod
     def build(index: GeofenceIndex, view: RegistryView) -> _ZoneGrid:
@@ -66,9 +70,16 @@ class _ZoneGrid:
         return grid
 
     def events(
-        self, lon1: float, lat1: float, lon2: float, lat2: float, now_in: frozenset[str]
+        self,
+        lon1: float,
+        lat1: float,
+        lon2: float,
+        lat2: float,
+        now_in: frozenset[str],
+        was_in: frozenset[str] | None = None,
     ) -> tuple[tuple[str, SegmentEvent], ...]:
-        """``now_in``: the zones the end point is in (the caller's point lookup)."""
+        """``now_in``: the zones the end point is in (the caller's point lookup); ``was_in``:
+        those of the start point when known (else each zone near it is tested)."""
         minx, maxx = (lon1, lon2) if lon1 <= lon2 else (lon2, lon1)
         miny, maxy = (lat1, lat2) if lat1 <= lat2 else (lat2, lat1)
         seen: set[str] = set()
@@ -83,7 +94,8 @@ class _ZoneGrid:
                         continue
                     seen.add(box.zone_id)
                     fence = box.fence
-                    was, now = fence.covers_xy(lon1, lat1), box.zone_id in now_in
+                    now = box.zone_id in now_in
+                    was = fence.covers_xy(lon1, lat1) if was_in is None else box.zone_id in was_in
                     if was and not now:
                         out.append((box.zone_id, "exit"))
                     elif now and not was:
@@ -110,12 +122,14 @@ def _zone_grid(index: GeofenceIndex, view: RegistryView) -> _ZoneGrid:
 
 def corridor_distance_m(fence: CorridorFence, lon: float, lat: float) -> float:
     """Distance to the corridor's centre line: the fence's segment grid is exact within its
-    reach (half-width + 1 m); beyond it, the exact shapely distance."""
+    reach (half-width + 1 m); beyond it, its ring search (exact, a few squares around the
+    point), and farther out the exact shapely distance."""
     x, y = fence.projection.xy(lon, lat)
     near_m = fence.grid.nearest_m(x, y)
     if near_m <= fence.half_width_m + 1.0:
         return near_m
-    return fence.distance_m(lon, lat)
+    far_m = fence.grid.search_m(x, y, FAR_RINGS)
+    return far_m if far_m is not None else fence.distance_m(lon, lat)
 
 
 def annotate(
@@ -156,10 +170,16 @@ def annotate(
             if distance <= fence.half_width_m:
                 corridors = corridors | {fence_id}
     events: tuple[tuple[str, SegmentEvent], ...] = ()
-    if prev_lon_lat is not None and prev_lon_lat != (lon, lat):
-        grid = _zone_grid(index, view)
-        if grid.cells:
-            events = grid.events(prev_lon_lat[0], prev_lon_lat[1], lon, lat, zones)
+    grid = _zone_grid(index, view)
+    if grid.cells:
+        vehicle_id = ctx.vehicle_id
+        if prev_lon_lat is not None and prev_lon_lat != (lon, lat):
+            known = grid.last.get(vehicle_id)
+            was_in = None
+            if known is not None and known[0] == prev_lon_lat[0] and known[1] == prev_lon_lat[1]:
+                was_in = known[2]
+            events = grid.events(prev_lon_lat[0], prev_lon_lat[1], lon, lat, zones, was_in)
+        grid.last[vehicle_id] = (lon, lat, zones)
     return AnnotatedFix(
         fix=fix,
         site_ids=sites,

@@ -52,6 +52,7 @@ from tracker.trips import IncidentOpened, PermitScope, TimeWindow, prepare_batch
 from tracker.trips.annotate import POINT_SKIP_KINDS, annotate, engine_index
 from tracker.trips.context import RegistryView, Role
 from tracker.trips.models import AnnotatedFix, ZoneRule
+from tracker.trips.run import tune_gc
 from tracker.trips.shard import Batch, Entry, ShardRunner
 from tracker.trips.state import to_us
 
@@ -315,6 +316,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         index.containing(CENTRE_LON, CENTRE_LAT)
         index.segment_events(CENTRE_LON, CENTRE_LAT, CENTRE_LON + 1e-3, CENTRE_LAT)
         build_s = time.perf_counter() - t0
+        tune_gc()  # as ``tracker engine`` does once its worker has started
     console.log(f"city {city.counts}; index built in {build_s:.1f} s")
     with console.status(f"driving {args.trucks:,} trucks…"):
         fleet = build_fleet(city, args.trucks, args.fixes_per_truck, args.seed)

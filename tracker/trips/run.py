@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 
@@ -13,6 +14,22 @@ from tracker.db import make_pool
 from tracker.settings import Settings
 from tracker.trips.config import city_rules, sensors_by_model
 from tracker.trips.worker import EngineWorker, WorkerConfig
+
+# CPython collects its youngest generation every 700 net allocations and the older ones every
+# 10 of those, each pass scanning every live container object of the generation. An engine
+# worker allocates a few dozen small objects per fix and keeps every vehicle's state alive, so
+# with those defaults about 8 % of its time went to collections that free nothing (measured with
+# ``tracker bench engine``). Its garbage is almost all freed by reference counting anyway.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """For a long-running worker, once start-up is done: what start-up built (the geofence
+    index, the registry view, the loaded states) is moved out of the collector's generations,
+    and collections run far less often (``GC_THRESHOLDS``)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def parse_shards(text: str, shard_count: int) -> tuple[int, ...]:
@@ -39,6 +56,7 @@ async def _serve(settings: Settings, config: WorkerConfig) -> None:
     worker = EngineWorker(pool, redis, config)
     try:
         await worker.start()
+        tune_gc()
         logging.getLogger(__name__).info("engine started for shards %s", config.shards)
         await worker.run(stop)
     finally:
