@@ -74,3 +74,33 @@ def test_segment_grid_ring_search_gives_the_line_distance_or_declines() -> None:
         answered += 1
         assert abs(found - truth) < 1e-6
     assert answered > 800
+
+
+def test_polygon_segment_test_matches_geos() -> None:
+    """Random segments, segments through and to vertices, along edges and a hair off them,
+    against a concave polygon with a hole and a multipolygon."""
+    rng = np.random.default_rng(9)
+    shell = lonlat([(0, 0), (300, 0), (300, 200), (150, 80), (0, 200)])
+    hole = lonlat([(100, 20), (200, 20), (150, 60)])
+    far = lonlat([(500, 500), (600, 500), (550, 600)])
+    fences = [
+        PolygonFence("p", shapely.Polygon(shell, [hole])),
+        PolygonFence("m", shapely.MultiPolygon([shapely.Polygon(shell), shapely.Polygon(far)])),
+    ]
+    vertices = np.array(shell + hole + far)
+    cases = []
+    for _ in range(3000):
+        a, b = lonlat([tuple(p) for p in rng.uniform(-100, 700, size=(2, 2)).tolist()])
+        cases.append((*a, *b))
+    for _ in range(1500):
+        v, w = vertices[rng.integers(len(vertices), size=2)]
+        t = rng.choice([0.0, 1.0, 0.5, rng.uniform(-1, 2)])
+        hair = rng.choice([0.0, 1e-12, -1e-9, 1e-7])
+        start = v + t * (w - v)  # on the line through two vertices, maybe on an edge
+        end = lonlat([tuple(rng.uniform(-100, 700, size=2).tolist())])[0]
+        cases.append((start[0] + hair, start[1], *(w if rng.random() < 0.3 else end)))
+    for fence in fences:
+        disagree = [
+            c for c in cases if fence.intersects_segment(*c) != fence._geos_intersects_segment(*c)
+        ]
+        assert disagree == []

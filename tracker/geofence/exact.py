@@ -141,6 +141,54 @@ class RingTest:
             inside_any = inside_any or inside
         return inside_any
 
+    def crosses_segment(self, x1: float, y1: float, x2: float, y2: float) -> bool | None:
+        """Whether the segment meets an edge of any ring; ``None`` near a tie (an end on an
+        edge, a touch at a vertex, collinear edges) or when the polygon is too big. Only the
+        bands the segment's latitudes span are looked at."""
+        if self.polygons is None:
+            return None
+        xlo, xhi = (x1, x2) if x1 <= x2 else (x2, x1)
+        ylo, yhi = (y1, y2) if y1 <= y2 else (y2, y1)
+        for rings in self.polygons:
+            for ymin, ymax, per_deg, bands in rings:
+                if yhi < ymin or ylo > ymax:
+                    continue
+                last = len(bands) - 1
+                k_lo = min(max(int((ylo - ymin) * per_deg), 0), last)
+                k_hi = min(int((yhi - ymin) * per_deg), last)
+                for k in range(k_lo, k_hi + 1):
+                    for ax, ay, bx, by in bands[k]:
+                        if (ax if ax > bx else bx) < xlo or (ax if ax < bx else bx) > xhi:
+                            continue
+                        if (ay if ay > by else by) < ylo or (ay if ay < by else by) > yhi:
+                            continue
+                        met = _segments_meet(x1, y1, x2, y2, ax, ay, bx, by)
+                        if met is None or met:
+                            return met
+        return False
+
+
+def _side(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> float | None:
+    """Cross product of ``b - a`` and ``p - a`` (its sign says the side of p), or ``None`` when
+    it is too small against the lengths for its sign to be sure."""
+    cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+    if abs(cross) <= TIE_REL * (abs(bx - ax) + abs(by - ay)) * (abs(px - ax) + abs(py - ay)):
+        return None
+    return cross
+
+
+def _segments_meet(
+    x1: float, y1: float, x2: float, y2: float, ax: float, ay: float, bx: float, by: float
+) -> bool | None:
+    """Proper crossing of two segments by orientation signs; ``None`` near a tie."""
+    s1 = _side(ax, ay, bx, by, x1, y1)
+    s2 = _side(ax, ay, bx, by, x2, y2)
+    s3 = _side(x1, y1, x2, y2, ax, ay)
+    s4 = _side(x1, y1, x2, y2, bx, by)
+    if s1 is None or s2 is None or s3 is None or s4 is None:
+        return None
+    return (s1 > 0) != (s2 > 0) and (s3 > 0) != (s4 > 0)
+
 
 def _banded(ring: list[tuple[float, float]]) -> Ring:
     edges = [(ax, ay, bx, by) for (ax, ay), (bx, by) in itertools.pairwise(ring)]

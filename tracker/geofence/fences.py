@@ -124,6 +124,18 @@ class PolygonFence(Fence):
         return np.asarray(shapely.intersects_xy(self.geom, lons, lats), dtype=np.bool_)
 
     def intersects_segment(self, lon1: float, lat1: float, lon2: float, lat2: float) -> bool:
+        """An edge crossed, or else (the segment then lies wholly in or out) its start inside;
+        GEOS decides near a tie and for polygons too big for the ring test."""
+        crossed = self.rings.crosses_segment(lon1, lat1, lon2, lat2)
+        if crossed:
+            return True
+        if crossed is not None:
+            inside = self.rings.covers(lon1, lat1)
+            if inside is not None:
+                return inside
+        return self._geos_intersects_segment(lon1, lat1, lon2, lat2)
+
+    def _geos_intersects_segment(self, lon1: float, lat1: float, lon2: float, lat2: float) -> bool:
         return bool(self.geom.intersects(shapely.LineString([(lon1, lat1), (lon2, lat2)])))
 
     def metric_shape(self, grow_m: float) -> shapely.Geometry:
