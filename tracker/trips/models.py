@@ -19,9 +19,11 @@ POWER_CUT_BIT = 8  # JT/T 808 alarm flag: main power cut (JT808.md §7.2)
 ANTENNA_CUT_BIT = 5  # JT/T 808 alarm flag: GNSS antenna disconnected/cut
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AnnotatedFix:
-    """A fix plus what the geofence engine says about it.
+    """A fix plus what the geofence engine says about it. Treated as immutable, but not a
+    frozen dataclass: one is made per fix, and a frozen dataclass's ``__init__`` (a call of
+    ``object.__setattr__`` per field) costs four times as much (about 2 µs against 0.5).
 
     ``corridor_distance_m`` holds the distance to the centre line of each corridor of the
     vehicle's permit(s); ``segment_events`` the fences the straight segment from the previous
