@@ -29,6 +29,7 @@ from tracker.trips import (
     VehicleContext,
     VehicleState,
 )
+from tracker.trips.repo import state_json
 from tracker.trips.rewind import Timed, advance
 from tracker.trips.shard import Parsed, ShardRunner
 from tracker.trips.state import to_us
@@ -80,8 +81,10 @@ def feed(
         arrived += timed
         state, new, _ = advance(state, ctx, timed, arrived if rewind else None, annotator)
         events += new
-        if restart:
-            state = VehicleState.from_dict(json.loads(json.dumps(state.to_dict())))
+        if restart:  # through the checkpoint's encoding, which must equal ``to_dict``'s
+            text = state_json(state)
+            assert json.loads(text) == json.loads(json.dumps(state.to_dict()))
+            state = VehicleState.from_dict(json.loads(text))
     return state, events
 
 
