@@ -103,3 +103,17 @@ def test_held_back_uploads_close_a_clock_opened_silence_as_delivery_only() -> No
     closed = [e for e in world_events if isinstance(e, IncidentClosed)]
     assert [e.incident.type for e in closed] == ["terminal_offline"]
     assert closed[0].incident.detail["delivery_only"] is True
+
+
+def test_a_fix_inside_the_noise_band_does_not_lengthen_a_short_excursion() -> None:
+    # Out for two fixes (70 m from the centre line, 20 m beyond the edge), then one 10 m
+    # inside the edge: beyond the edge from about 21 s to about 80 s, under a minute. The fix
+    # in the band keeps the run alive but is not time out; timed to it, the run "lasted" 69 s.
+    fixes = trip_with(lambda d: path(d, [0, 70, 70, 40, 0, 0, 0]))
+    assert incidents(run(fixes)[1]) == []
+
+
+def test_a_detour_timed_to_its_last_fix_out_still_opens() -> None:
+    # The same with one more fix out: beyond the edge from about 21 s to 110 s.
+    fixes = trip_with(lambda d: path(d, [0, 70, 70, 70, 40, 0, 0, 0]))
+    assert incidents(run(fixes)[1]) == DEVIATION

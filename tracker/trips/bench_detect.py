@@ -17,7 +17,11 @@ repeats the engine's figures and says so.
 A detection matches a label of its type and vehicle when its start lies within the label's
 span ± 90 s; a label matches once; extra detections are false positives. Delays run from the
 label's "becomes detectable" time (start + the rule's minimum duration) to the arrival of the
-fix (or the tick) that raised it. Last line: one JSON object keyed by incident type.
+fix (or the tick) that raised it. A violation that becomes detectable in the day's last minute
+is not scored: no miss if it is not raised, no false alarm if it is. ``terminal_offline``
+labels are the injected silences plus every other stretch of ≥ 5 min without a fix while
+loaded in what the terminal delivered (canyon gaps with lost fixes, tunnels): DOMAIN §2 counts
+any such silence. Last line: one JSON object keyed by incident type.
 """
 
 from __future__ import annotations
@@ -95,11 +99,13 @@ class TruckRun:
     labels: list[Label]
     short_deviations: int
     traffic_stops: int
+    unscored: list[Label] = field(default_factory=list)  # detectable too late in the day
 
 
 @dataclass(slots=True)
 class Results:
     labels: list[Label] = field(default_factory=list)
+    unscored: list[Label] = field(default_factory=list)
     engine: list[Detection] = field(default_factory=list)
     baseline: list[Detection] = field(default_factory=list)
     fixes: int = 0
@@ -176,15 +182,20 @@ def generate_truck(world: World, spec: TruckSpec, hours: float, seed: int) -> Tr
     """One truck's haul day: its permit context, arriving batches and labels."""
     rng = random.Random(seed)
     motion = ScenarioMotion(world, spec, random.Random(rng.getrandbits(64)), DrivingConfig())
-    config = TerminalConfig(gap_max_s=240.0)  # canyon gaps stay below the 5 min silence rule
+    config = TerminalConfig(gap_max_s=240.0)  # canyon gaps mostly stay below 5 min of silence
     terminal = Terminal(spec.vehicle_id, random.Random(rng.getrandbits(64)), config, DAY_START)
     batches = Truck(spec.vehicle_id, motion, terminal).advance(hours * 3600.0)
-    labels, short = motion.finish()
-    end_s = hours * 3600.0
-    labels = [lb for lb in labels if lb.detectable_s < end_s - 60.0]
     noisy = _noisy_batches(spec, batches, motion.injected.silences, rng.getrandbits(64))
+    fix_times_s = [(f.fix_time - DAY_START).total_seconds() for _, fixes in noisy for f in fixes]
+    labels, short = motion.finish()
+    labels += motion.gap_labels(fix_times_s)
+    # Violations that become detectable in the day's last minute are not scored: neither a
+    # miss if the engine has not raised them yet, nor a false alarm if it has.
+    end_s = hours * 3600.0
+    unscored = [lb for lb in labels if lb.detectable_s >= end_s - 60.0]
+    labels = [lb for lb in labels if lb.detectable_s < end_s - 60.0]
     ctx = _context(world, spec, hours)
-    return TruckRun(spec, ctx, noisy, labels, short, motion.injected.traffic_stops)
+    return TruckRun(spec, ctx, noisy, labels, short, motion.injected.traffic_stops, unscored)
 
 
 # -- engine and baseline -------------------------------------------------------------------
@@ -277,23 +288,43 @@ def run_truck(
 
 
 # -- scoring -------------------------------------------------------------------------------
-def match(labels: list[Label], found: list[Detection]) -> tuple[int, int, list[float]]:
-    """(matched labels, detections, delays s) for one type."""
+def _matches(lb: Label, det: Detection) -> bool:
+    return lb.vehicle_id == det.vehicle_id and (
+        lb.start_s - MATCH_TOL_S <= det.start_s <= lb.end_s + MATCH_TOL_S
+    )
+
+
+def match(
+    labels: list[Label], found: list[Detection], unscored: list[Label] | None = None
+) -> tuple[int, int, list[float]]:
+    """(matched labels, detections, delays s) for one type. A detection left over that
+    matches an ``unscored`` label is not counted at all."""
     free = sorted(labels, key=lambda lb: lb.start_s)
     delays: list[float] = []
+    extra: list[Detection] = []
     for det in sorted(found, key=lambda d: d.start_s):
         for lb in free:
-            if lb.vehicle_id == det.vehicle_id and (
-                lb.start_s - MATCH_TOL_S <= det.start_s <= lb.end_s + MATCH_TOL_S
-            ):
+            if _matches(lb, det):
                 delays.append(det.detected_s - lb.detectable_s)
                 free.remove(lb)
                 break
-    return len(labels) - len(free), len(found), delays
+        else:
+            extra.append(det)
+    ignored = 0
+    spare = sorted(unscored or [], key=lambda lb: lb.start_s)
+    for det in extra:
+        for lb in spare:
+            if _matches(lb, det):
+                spare.remove(lb)
+                ignored += 1
+                break
+    return len(labels) - len(free), len(found) - ignored, delays
 
 
-def _figures(labels: list[Label], found: list[Detection]) -> dict[str, Any]:
-    hits, n_found, delays = match(labels, found)
+def _figures(
+    labels: list[Label], found: list[Detection], unscored: list[Label] | None = None
+) -> dict[str, Any]:
+    hits, n_found, delays = match(labels, found, unscored)
     delays.sort()
     p95 = delays[min(len(delays) - 1, math.ceil(0.95 * len(delays)) - 1)] if delays else None
     return {
@@ -311,11 +342,13 @@ def score(results: Results) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for type_ in types:
         labels = [lb for lb in results.labels if lb.type == type_]
-        engine = _figures(labels, [d for d in results.engine if d.type == type_])
+        unscored = [lb for lb in results.unscored if lb.type == type_]
+        engine = _figures(labels, [d for d in results.engine if d.type == type_], unscored)
         if type_ in NO_NAIVE or type_ not in ("dumping", "route_deviation"):
             baseline = {**engine, "note": "no naive analogue: the engine's figures"}
         else:
-            baseline = _figures(labels, [d for d in results.baseline if d.type == type_])
+            found = [d for d in results.baseline if d.type == type_]
+            baseline = _figures(labels, found, unscored)
         out[type_] = {**engine, "baseline": baseline}
     return out
 
@@ -349,6 +382,7 @@ def run_bench(trucks: int, hours: float, seed: int, console: Console) -> Results
             run = generate_truck(world, spec, hours, rng.getrandbits(64))
             engine, baseline, processed = run_truck(index, view, run)
             results.labels += run.labels
+            results.unscored += run.unscored
             results.engine += engine
             results.baseline += baseline
             results.fixes += processed

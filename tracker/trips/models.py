@@ -139,6 +139,9 @@ class RuleConfig:
     speed_limit_kmh: float | None = None  # the city's limit, if any
     uncovered_min_s: float = 30.0
     offline_gap_s: float = 300.0
+    # A clock-seen silence alarms only once fixes taken that long ago would have arrived:
+    # terminals buffer and upload at least every minute (DOMAIN §5, ≤ 60 s).
+    offline_upload_grace_s: float = 60.0
     tamper_speed_kmh: float = 150.0
     tamper_gap_min_s: float = 60.0  # reappearance check only after a real gap
     tamper_alarm_mask: int = (1 << POWER_CUT_BIT) | (1 << ANTENNA_CUT_BIT)

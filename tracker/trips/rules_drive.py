@@ -171,12 +171,18 @@ def terminal_offline(state: VehicleState, step: Step) -> list[Event]:
 
 def tick_offline(state: VehicleState, ctx: VehicleContext, now: datetime) -> list[Event]:
     """Silence seen from a clock the worker supplies: opens the episode without waiting for
-    the terminal to come back (the next fix closes it)."""
+    the terminal to come back (the next fix closes it).
+
+    The clock measures time since the last fix *received*; a terminal buffers its fixes and
+    uploads them every so often, so "no fix for ``offline_gap_s``" is only established once
+    ``offline_upload_grace_s`` more has passed (fixes taken before then could still be on
+    their way). A silence that the next fixes reveal as a real gap opens from the fixes."""
     last = state.last
     if last is None or not state.trip.loaded or is_open(state, OFFLINE):
         return []
     silent_s = (to_us(now) - last.t_us) / US
-    if silent_s < ctx.rules_for(state.trip.permit_id).offline_gap_s:
+    rules = ctx.rules_for(state.trip.permit_id)
+    if silent_s < rules.offline_gap_s + rules.offline_upload_grace_s:
         return []
     state.tracks.pop(OFFLINE, None)
     detail = {"reason": "silence", "max_gap_s": silent_s, "live_tick": True}

@@ -74,12 +74,19 @@ def dumping(state: VehicleState, step: Step) -> list[Event]:
     if not (trip.loaded or lifted or "dumping" in tracks or "dumping:overdue" in tracks):
         return []
     approved = _in_approved_place(state, step)
-    dwell_s = 0.0 if stop is None else (stop.last_us - stop.start_us) / US
+    # Only the part of a stop after the truck left its origin counts: a truck that loaded at
+    # the site's gate and rolls out slowly, or waits at the kerb, is not unloading there.
+    stop_start_us = None if stop is None else stop.start_us
+    if stop_start_us is not None and trip.departed_us is not None:
+        stop_start_us = max(stop_start_us, trip.departed_us)
+    dwell_s = 0.0 if stop is None or stop_start_us is None else (stop.last_us - stop_start_us) / US
     stop_cond = trip.loaded and not approved and dwell_s >= cfg.dumping_dwell_s
     lift_cond = lifted and trip.place_kind != "yard" and trip.phase != "loading"
     track = state.tracks.get("dumping")
     started = None if track is None or track.episode is None else track.episode.started_us
-    hold = lift_cond or (stop is not None and started is not None and stop.start_us <= started)
+    hold = lift_cond or (
+        stop_start_us is not None and started is not None and stop_start_us <= started
+    )
     detail: dict[str, object] = {"max_dwell_s": dwell_s} if stop_cond else {}
     if lift_cond:
         detail["lift"] = True
@@ -93,7 +100,7 @@ def dumping(state: VehicleState, step: Step) -> list[Event]:
         open_cond=stop_cond or lift_cond,
         hold_cond=hold and not approved,
         h=IMMEDIATE,
-        start_us=stop.start_us if stop_cond and stop is not None else None,
+        start_us=stop_start_us if stop_cond else None,
         force_open=lift_cond,
         detail=detail,
     )
@@ -147,6 +154,8 @@ def route_deviation(state: VehicleState, step: Step) -> list[Event]:
     that touches the route and leaves again is on one detour); a run opens only when some fix
     went ``deviation_hold_m`` beyond the edge (driving along the edge is not a deviation) and
     ``deviation_min_fixes`` of its fixes in a row were out (an isolated 60 m jump is not).
+    A fix in the band keeps the run going but is not time beyond the edge: the run is timed
+    to its last fix out.
     Over a gap longer than ``LONG_GAP_S`` the exit is placed no earlier, and the return no
     later, than the gap's midpoint. A truck "unloading" in a yard not on its permit is still
     loaded and off its route."""
@@ -188,10 +197,11 @@ def route_deviation(state: VehicleState, step: Step) -> list[Event]:
     else:
         add_point(track.pending, step.point, cap)
     if held:
-        track.clear_fixes, track.clear_start_us, track.last_held_us = 0, None, t_us
+        track.clear_fixes, track.clear_start_us = 0, None
         track.held_streak += 1
         track.best_streak = max(track.best_streak, track.held_streak)
         if out:
+            track.last_held_us = t_us  # the run is timed to its last fix beyond the edge
             track.run_fixes += 1
             track.max_excess_m = max(track.max_excess_m, excess)
     else:
@@ -212,7 +222,7 @@ def route_deviation(state: VehicleState, step: Step) -> list[Event]:
     events: list[Event] = []
     run_start = track.run_start_us if track.run_start_us is not None else t_us
     if episode is None:
-        end_us = t_us if held else track.last_held_us
+        end_us = t_us if out else track.last_held_us
         if (
             track.run_fixes >= cfg.deviation_min_fixes
             and track.best_streak >= cfg.deviation_min_fixes

@@ -261,6 +261,30 @@ class ScenarioMotion(TruckMotion):
                     short += 1
         return labels, short
 
+    def gap_labels(self, fix_times_s: list[float]) -> list[Label]:
+        """``terminal_offline`` for every stretch of ≥ 5 min without a fix while loaded in
+        the fixes the terminal delivered (``fix_times_s``, late ones included), that no
+        injected silence explains: DOMAIN §2 counts any such silence, whatever its cause
+        (an urban-canyon gap plus a lost fix or two, a tunnel)."""
+        labels: list[Label] = []
+        times = sorted(set(fix_times_s))
+        silences = self.injected.silences
+        for a_s, b_s in itertools.pairwise(times):
+            if b_s - a_s < OFFLINE_GAP_S or not (self._loaded_at(a_s) and self._loaded_at(b_s)):
+                continue
+            if any(a_s <= end_s and begin_s <= b_s for begin_s, end_s in silences):
+                continue
+            vid = self.spec.vehicle_id
+            labels.append(Label("terminal_offline", vid, a_s, b_s, a_s + OFFLINE_GAP_S, "gap"))
+        return labels
+
+    def _loaded_at(self, t_s: float) -> bool:
+        """Truth: whether the truck is loaded at ``t_s`` (the piece under way then)."""
+        for piece in self.log:
+            if piece.t0_s <= t_s <= piece.t1_s:
+                return piece.loaded
+        return False
+
     def _outside_hours_labels(self) -> list[Label]:
         cutoff_s = self.spec.cutoff_s
         if cutoff_s is None:

@@ -74,7 +74,7 @@ class Track:
     pending: list[EvidencePoint] = field(default_factory=list)
     episode: Episode | None = None
     max_excess_m: float = 0.0  # route deviation: the farthest beyond the edge in the run
-    last_held_us: int = 0  # route deviation: the last fix out (or within the noise band)
+    last_held_us: int = 0  # route deviation: the last fix beyond the edge
     held_streak: int = 0  # route deviation: consecutive fixes out (or in the band) now
     best_streak: int = 0  # route deviation: the longest such streak of the run
 
