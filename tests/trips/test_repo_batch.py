@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import psycopg
+import pytest
 from trips_world import Drive, haul_to_yard, incidents, load_at_site, run
 
 from tracker.trips import repo
@@ -41,9 +42,15 @@ def _rows(db: psycopg.Connection[Any]) -> tuple[list[Any], list[Any]]:
     return found.fetchall(), trips.fetchall()
 
 
+@pytest.mark.parametrize("staged", [False, True])
 def test_one_batch_writes_what_event_by_event_writes(
-    database_url: str, clean: None, db: psycopg.Connection[Any]
+    database_url: str,
+    clean: None,
+    db: psycopg.Connection[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    staged: bool,
 ) -> None:
+    """``staged``: the batch goes through the staging tables (``COPY`` then one upsert)."""
     events = a_day()
     kinds = incidents(events)
     per_incident: dict[str, int] = {}
@@ -56,6 +63,32 @@ def test_one_batch_writes_what_event_by_event_writes(
     asyncio.run(_save(database_url, [[ev] for ev in events]))
     one_by_one = _rows(db)
     db.execute("TRUNCATE incidents, trips")
+    monkeypatch.setattr(repo, "STAGE_MIN_ROWS", 1 if staged else 10**6)
     asyncio.run(_save(database_url, [events]))
     assert _rows(db) == one_by_one
     assert len(one_by_one[0]) == len(per_incident)
+
+
+def test_checkpoints_round_trip_through_the_staging_table(
+    database_url: str, clean: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repo, "STAGE_MIN_ROWS", 1)
+    states = {}
+    for vehicle_id, drive in ((1, load_at_site(Drive())), (2, Drive().to(3000, 0, 40))):
+        state, _ = run(drive.fixes)
+        state.vehicle_id = vehicle_id
+        states[vehicle_id] = state
+
+    async def save_twice_then_load() -> tuple[dict[int, Any], str | None]:
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            for position in ("1-0", "2-0"):  # the second batch updates every row
+                async with conn.transaction():
+                    checkpoints = [repo.Checkpoint(v, s, position) for v, s in states.items()]
+                    await repo.save_checkpoints(conn, 3, position, checkpoints)
+            return await repo.load_states(conn, 3), await repo.load_position(conn, 3)
+
+    loaded, position = asyncio.run(save_twice_then_load())
+    assert position == "2-0"
+    assert {v: s.to_dict() for v, s in loaded.items()} == {
+        v: s.to_dict() for v, s in states.items()
+    }
