@@ -106,7 +106,11 @@ export function evidencePanel({ map, api, toLatLng }) {
     if (current !== incidentId) return; // another incident was opened meanwhile
     points = [...(incident.evidence?.features ?? [])].sort((a, b) => Date.parse(a.properties.time) - Date.parse(b.properties.time));
     $("evidence-title").textContent = `Evidence · ${incident.type.replaceAll("_", " ")}`;
-    $("evidence-note").textContent = `${points.length} points · ${incident.status} · opened ${new Date(incident.opened_at).toLocaleString()}`;
+    const notes = [`${points.length} points`, incident.status, `opened ${new Date(incident.opened_at).toLocaleString()}`];
+    if (incident.late) notes.push("found from fixes delivered late");
+    if (incident.detail?.delivery_only) notes.push("the terminal held its uploads back: delivery only");
+    if (incident.detail?.retracted) notes.push("retracted: fixes delivered late contradict it");
+    $("evidence-note").textContent = notes.join(" · ");
     const slider = $("evidence-slider");
     slider.max = String(Math.max(points.length - 1, 0));
     slider.disabled = points.length < 2;

@@ -4,6 +4,7 @@ events one by one leaves, though it merges each incident's events into one row."
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -11,7 +12,13 @@ import pytest
 from trips_world import Drive, haul_to_yard, incidents, load_at_site, run
 
 from tracker.trips import repo
-from tracker.trips.events import Event, TripCompleted, TripStarted
+from tracker.trips.events import (
+    Event,
+    IncidentClosed,
+    IncidentRetracted,
+    TripCompleted,
+    TripStarted,
+)
 
 INCIDENT_COLUMNS = (
     "incident_id, type, vehicle_id, company_id, permit_id, trip_id, severity, opened_at, "
@@ -92,3 +99,27 @@ def test_checkpoints_round_trip_through_the_staging_table(
     assert {v: s.to_dict() for v, s in loaded.items()} == {
         v: s.to_dict() for v, s in states.items()
     }
+
+
+def test_a_retraction_marks_the_stored_incident_and_keeps_its_detail(
+    database_url: str, clean: None, db: psycopg.Connection[Any]
+) -> None:
+    events = a_day()
+    closed = next(e for e in events if isinstance(e, IncidentClosed))
+    asyncio.run(_save(database_url, [events]))
+    before = db.execute(
+        "SELECT detail FROM incidents WHERE incident_id = %s", (closed.incident.incident_id,)
+    ).fetchone()
+    assert before is not None and "retracted" not in before[0]
+    later = closed.time + timedelta(minutes=5)
+    retraction = IncidentRetracted(later, True, closed.incident.incident_id, 1)
+    asyncio.run(_save(database_url, [[retraction]]))
+    after = db.execute(
+        "SELECT detail FROM incidents WHERE incident_id = %s", (closed.incident.incident_id,)
+    ).fetchone()
+    assert after is not None
+    assert after[0] == {**before[0], "retracted": True, "retracted_at": _z(later)}
+
+
+def _z(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")

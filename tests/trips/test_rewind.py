@@ -25,6 +25,7 @@ from tracker.trips import (
     Event,
     IncidentClosed,
     IncidentOpened,
+    IncidentRetracted,
     TripStarted,
     VehicleContext,
     VehicleState,
@@ -237,3 +238,32 @@ def test_worker_asks_for_the_stored_window_only_where_a_straggler_comes() -> Non
     swapped = parsed([uploads[1], uploads[0]])
     low = to_us(uploads[1][0].fix_time) - 1
     assert fresh.window_wanted(swapped) == {VEHICLE: (low, to_us(uploads[1][0].fix_time))}
+
+
+def test_late_fixes_that_fill_a_silence_retract_its_closed_incident() -> None:
+    """A loaded truck holds back 6 min of fixes: its reappearance raises (and closes) a
+    silence; when the held-back fixes arrive they fill it, and the incident is retracted, once,
+    late, also through checkpoints; a straggler that does not fill it retracts nothing."""
+    d = load_at_site().to(2000, 0, 40)
+    start = d.t
+    d.to(6500, 0, 40)  # 405 s of driving
+    end = d.t
+    d = haul_to_yard(d.to(8000, 0, 40))
+    batches = held_back(d.fixes, start, end, 60)
+    _, skipped = feed(batches, rewind=False)
+    silences = opened(skipped, "terminal_offline")
+    assert len(silences) == 1 and not silences[0].late
+    for restart in (False, True):
+        _, events = feed(batches, restart=restart)
+        assert opened(events, "terminal_offline") == silences
+        retracted = [e for e in events if isinstance(e, IncidentRetracted)]
+        assert [(r.incident_id, r.late) for r in retracted] == [
+            (silences[0].incident.incident_id, True)
+        ]
+    # The first 330 s never delivered, the rest late: still a silence, nothing retracted.
+    lost_until = start + timedelta(seconds=330)
+    partial = [f for f in d.fixes if not start <= f.fix_time < lost_until]
+    batches = held_back(partial, lost_until, end, 60)
+    _, events = feed(batches)
+    assert len(opened(events, "terminal_offline")) == 1
+    assert not any(isinstance(e, IncidentRetracted) for e in events)

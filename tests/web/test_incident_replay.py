@@ -95,3 +95,19 @@ async def test_clicking_an_incident_replays_its_evidence(
         timeout=3000,
     )
     assert await page.locator("#evidence-point dd[data-fact='cover closed']").inner_text() == "no"
+
+    # Late fixes later contradict it: the panel says so when the incident is opened again.
+    db.execute(
+        "UPDATE incidents SET late = true, detail = detail || '{\"retracted\": true}'"
+        " WHERE incident_id = %s",
+        (incident_id,),
+    )
+    await page.click("#evidence-close")
+    await page.click(f".incident-item[data-incident-id='{incident_id}']", timeout=3000)
+    await page.wait_for_function(
+        "document.getElementById('evidence-note').textContent.includes("
+        "'retracted: fixes delivered late contradict it')",
+        timeout=3000,
+    )
+    note = await page.locator("#evidence-note").inner_text()
+    assert note.startswith("5 points") and "found from fixes delivered late" in note

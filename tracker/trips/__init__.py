@@ -23,7 +23,8 @@ State
 
 Events
     ``TripStarted``, ``TripCompleted`` (the manifest), ``IncidentOpened``,
-    ``IncidentUpdated`` (escalation only), ``IncidentClosed``; each with the fix ``time`` and
+    ``IncidentUpdated`` (escalation only), ``IncidentClosed``, ``IncidentRetracted`` (a closed
+    incident that late fixes contradict, from the rewind only); each with the fix ``time`` and
     ``late`` (the fix arrived more than ``late_after_s`` after it was taken: store, do not
     alarm live). Incident events carry an ``IncidentView`` copy: a deterministic
     ``incident_id`` (vehicle, rule key, start time; so a replay after a crash yields the same
@@ -73,6 +74,7 @@ from tracker.trips.events import (
     Event,
     IncidentClosed,
     IncidentOpened,
+    IncidentRetracted,
     IncidentUpdated,
     IncidentView,
     TripCompleted,
@@ -96,6 +98,7 @@ __all__ = [
     "EvidencePoint",
     "IncidentClosed",
     "IncidentOpened",
+    "IncidentRetracted",
     "IncidentUpdated",
     "IncidentView",
     "PermitScope",

@@ -84,6 +84,18 @@ class IncidentClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentRetracted:
+    """A closed incident that fixes delivered late contradict: the history replayed with them
+    no longer has it (a silence they filled, a detour they show was not one). Stored as
+    ``detail.retracted`` for the officer reviewing it; never alarmed (always ``late``)."""
+
+    time: datetime  # the fix time the replay ran to
+    late: bool
+    incident_id: str
+    vehicle_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class TripStarted:
     time: datetime
     late: bool
@@ -114,4 +126,11 @@ class TripCompleted:
     outcome: str
 
 
-Event = IncidentOpened | IncidentUpdated | IncidentClosed | TripStarted | TripCompleted
+Event = (
+    IncidentOpened
+    | IncidentUpdated
+    | IncidentClosed
+    | IncidentRetracted
+    | TripStarted
+    | TripCompleted
+)

@@ -17,6 +17,7 @@ from tracker.trips.events import (
     Event,
     IncidentClosed,
     IncidentOpened,
+    IncidentRetracted,
     IncidentUpdated,
     IncidentView,
     TripStarted,
@@ -99,6 +100,10 @@ _CHECKPOINT = _Upsert(
     shard = EXCLUDED.shard, state = EXCLUDED.state, stream_id = EXCLUDED.stream_id,
     last_fix_at = EXCLUDED.last_fix_at, updated_at = now()""",
 )
+
+_RETRACT = """
+UPDATE incidents SET detail = detail || %s, updated_at = now() WHERE incident_id = %s
+"""
 
 _POSITION = """
 INSERT INTO engine_shards (shard, stream_id) VALUES (%s, %s)
@@ -203,6 +208,7 @@ async def save_events(
     incidents: dict[str, dict[str, Any]] = {}  # one row per incident, in first-event order
     started: dict[str, tuple[Any, ...]] = {}
     completed: dict[str, tuple[Any, ...]] = {}
+    retracted: dict[str, tuple[Any, ...]] = {}
     for ev in events:
         if isinstance(ev, IncidentOpened | IncidentUpdated | IncidentClosed):
             company = companies.get(ev.incident.vehicle_id)
@@ -210,6 +216,9 @@ async def save_events(
             row = _incident_params(ev.incident, ev.time, ev.late, ended, company)
             first = incidents.get(ev.incident.incident_id)
             incidents[ev.incident.incident_id] = row if first is None else _merged(first, row)
+        elif isinstance(ev, IncidentRetracted):
+            retracted[ev.incident_id] = (Jsonb({"retracted": True, "retracted_at": ev.time},
+                                               dumps=_json), ev.incident_id)  # fmt: skip
         elif isinstance(ev, TripStarted):
             started.setdefault(  # DO NOTHING: the first one stays
                 ev.trip_id,
@@ -229,6 +238,8 @@ async def save_events(
         await _INCIDENT.run(cur, rows)
         await _TRIP_STARTED.run(cur, list(started.values()))
         await _TRIP_COMPLETED.run(cur, list(completed.values()))
+        if retracted:  # after the incidents: one may have been written in this batch
+            await cur.executemany(_RETRACT, list(retracted.values()))
 
 
 def state_json(state: VehicleState) -> str:

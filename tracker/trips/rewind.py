@@ -5,7 +5,8 @@ terminal that held fixes back while it kept sending live ones delivers them late
 *stragglers*. To evaluate them, the state keeps a few snapshots of itself (``snapshots``: a
 new one every ``rewind_step_s`` of fix time, the oldest kept covering ``rewind_window_s``),
 as compact JSON strings, plus ``recent``: the incidents and trips it has reported since the
-oldest snapshot (id -> ``[start_us, last_us, severity, closed]``).
+oldest snapshot (id -> ``[start_us, last_us, severity, closed]``, and a fifth item once
+retracted).
 
 ``replay`` restores the newest snapshot older than the stragglers and runs the window's fixes
 (the caller supplies them: the worker reads ``pings``, the stored truth; the benchmark keeps
@@ -16,7 +17,8 @@ with what was reported before:
   dropped; an ``Updated`` only if it raises the severity, a ``Closed`` only if it was open);
 - an episode the late fixes moved (same rule, an earlier start so another deterministic id)
   keeps the id it was reported under, so nothing doubles;
-- an open episode the late fixes undid is closed (``detail.retracted``);
+- an open episode the late fixes undid is closed (``detail.retracted``), and a closed one they
+  undid (begun after the snapshot, not in the replayed history) gets ``IncidentRetracted``;
 - everything else is new, found thanks to the late fixes: marked ``late`` (stored, not
   alarmed live).
 
@@ -40,6 +42,7 @@ from tracker.trips.events import (
     Event,
     IncidentClosed,
     IncidentOpened,
+    IncidentRetracted,
     IncidentUpdated,
     IncidentView,
     TripCompleted,
@@ -53,6 +56,7 @@ Timed = tuple[int, int, Fix]  # fix time and receive time in epoch µs, the fix
 # Annotates one fix for the replay: the fix, the previous replayed fix's lon/lat, t_us, received_us.
 Annotator = Callable[[Fix, tuple[float, float] | None, int, int], AnnotatedFix]
 
+RETRACTED = 4  # a ``recent`` entry of this length is not retracted yet; a 5th item marks it
 SEVERITY_RANK = {"normal": 0, "escalated": 1, "severe": 2}
 
 
@@ -106,6 +110,8 @@ def roll(state: VehicleState, rules: RuleConfig) -> None:
 def _key_of(event: Event) -> str:
     if isinstance(event, IncidentOpened | IncidentUpdated | IncidentClosed):
         return event.incident.incident_id
+    if isinstance(event, IncidentRetracted):
+        return event.incident_id
     return f"trip:{event.trip_id}"
 
 
@@ -120,6 +126,11 @@ def _apply(recent: dict[str, list[Any]], ev: Event) -> bool:
     """Fold an event into ``recent``; True when it tells something not known yet."""
     key, t_us = _key_of(ev), int(ev.time.timestamp() * US)
     entry = recent.get(key)
+    if isinstance(ev, IncidentRetracted):
+        if entry is None or not entry[3] or len(entry) > RETRACTED:
+            return False
+        entry.append(True)
+        return True
     if isinstance(ev, IncidentOpened | IncidentUpdated | IncidentClosed):
         inc = ev.incident
         if entry is None:
@@ -189,7 +200,7 @@ def replay(
             prev = (fix.lon, fix.lat)
         events += evs
     new.fixes_skipped = state.fixes_skipped
-    return new, reconcile(state, new, events)
+    return new, reconcile(state, new, events, snap_us)
 
 
 def advance(
@@ -276,9 +287,12 @@ def _renames(
             continue
         group = _group(key, vehicle_id)
         best: str | None = None
-        for old, (old_start, old_last, _, old_closed) in recent.items():
+        for old, entry in recent.items():
             if old in reproduced or old in rename.values() or _group(old, vehicle_id) != group:
                 continue
+            if len(entry) > RETRACTED:  # retracted: what the replay finds now is news
+                continue
+            old_start, old_last, _, old_closed = entry
             assert start is not None
             overlaps = (not old_closed or old_last >= start) and (end is None or old_start <= end)
             if overlaps and (best is None or old_start < recent[best][0]):
@@ -289,6 +303,8 @@ def _renames(
 
 
 def _renamed(ev: Event, incidents: dict[str, str], trips: dict[str, str]) -> Event:
+    if isinstance(ev, IncidentRetracted):
+        return ev
     if isinstance(ev, IncidentOpened | IncidentUpdated | IncidentClosed):
         inc = ev.incident
         iid = incidents.get(inc.incident_id, inc.incident_id)
@@ -300,17 +316,24 @@ def _renamed(ev: Event, incidents: dict[str, str], trips: dict[str, str]) -> Eve
     return ev if trip_id == ev.trip_id else replace(ev, trip_id=trip_id)
 
 
-def reconcile(before: VehicleState, after: VehicleState, events: list[Event]) -> list[Event]:
+def reconcile(
+    before: VehicleState, after: VehicleState, events: list[Event], since_us: int
+) -> list[Event]:
     """The replay's events minus what was reported already, ids kept stable, marked late;
-    ``after.recent`` becomes ``before.recent`` updated with them (see the module doc)."""
+    ``after.recent`` becomes ``before.recent`` updated with them (see the module doc).
+    ``since_us``: the snapshot the replay started from (what began before it is not
+    re-derived, so it cannot be contradicted)."""
     vid = before.vehicle_id
     recent = {k: list(v) for k, v in before.recent.items()}
     rename = _renames(recent, _spans(events), vid)
     trips = {k[5:]: v[5:] for k, v in rename.items() if k.startswith("trip:")}
     incidents = {k: v for k, v in rename.items() if not k.startswith("trip:")}
     out: list[Event] = []
+    replayed: set[str] = set()  # incidents the replay has too, under their reported ids
     for ev in events:
         ev = _renamed(ev, incidents, trips)
+        if isinstance(ev, IncidentOpened | IncidentUpdated | IncidentClosed):
+            replayed.add(ev.incident.incident_id)
         if _apply(recent, ev):
             out.append(ev if ev.late else replace(ev, late=True))
     if after.trip.trip_id is not None:
@@ -339,6 +362,15 @@ def reconcile(before: VehicleState, after: VehicleState, events: list[Event]) ->
             detail = {**view.detail, "retracted": True, "ended_at_us": after.last.t_us}
             closed = IncidentClosed(time, True, replace(view, detail=detail))
             _apply(recent, closed)
+            recent[ep.incident_id].append(True)  # retracted as it closed
             out.append(closed)
+            replayed.add(ep.incident_id)
+        for key, entry in list(recent.items()):
+            if key.startswith("trip:") or key in replayed or key in open_after:
+                continue
+            if entry[3] and len(entry) == RETRACTED and entry[0] >= since_us:
+                retracted = IncidentRetracted(time, True, key, vid)
+                _apply(recent, retracted)
+                out.append(retracted)
     after.recent = recent
     return out
