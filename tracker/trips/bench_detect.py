@@ -52,6 +52,7 @@ from tracker.sim.terminal import OutgoingBatch, Terminal, TerminalConfig
 from tracker.trips import (
     AnnotatedFix,
     IncidentOpened,
+    IncidentRetracted,
     PermitScope,
     Sensors,
     TimeWindow,
@@ -89,6 +90,7 @@ class Detection:
     vehicle_id: int
     start_s: float
     detected_s: float
+    incident_id: str = ""
 
 
 @dataclass(slots=True)
@@ -107,6 +109,7 @@ class Results:
     labels: list[Label] = field(default_factory=list)
     unscored: list[Label] = field(default_factory=list)
     engine: list[Detection] = field(default_factory=list)
+    retracted: set[str] = field(default_factory=set)  # incident ids
     baseline: list[Detection] = field(default_factory=list)
     fixes: int = 0
     short_deviations: int = 0
@@ -246,6 +249,7 @@ def _opened(events: list[Any], vehicle_id: int, detected_s: float) -> list[Detec
             vehicle_id,
             (e.incident.started_at - DAY_START).total_seconds(),
             detected_s,
+            e.incident.incident_id,
         )
         for e in events
         if isinstance(e, IncidentOpened)
@@ -254,16 +258,17 @@ def _opened(events: list[Any], vehicle_id: int, detected_s: float) -> list[Detec
 
 def run_truck(
     index: GeofenceIndex, view: RegistryView, run: TruckRun
-) -> tuple[list[Detection], list[Detection], int]:
+) -> tuple[list[Detection], list[Detection], int, set[str]]:
     """Feed one truck's uploads to the engine as a worker would (stragglers replayed into
     history over what had arrived, as the worker does from ``pings``); the baseline sees the
-    same annotated fixes, stragglers skipped. Returns engine and baseline detections and the
-    fixes processed."""
+    same annotated fixes, stragglers skipped. Returns engine and baseline detections, the
+    fixes processed and the incidents that late fixes retracted."""
     ctx, vid = run.ctx, run.spec.vehicle_id
     state, base = VehicleState(vehicle_id=vid), Baseline(vid)
     found: list[Detection] = []
     next_tick_s, processed = TICK_S, 0
     arrived: list[Timed] = []  # what the worker would find in ``pings``
+    retracted: set[str] = set()
 
     def annotator(
         fix: Fix, prev_lon_lat: tuple[float, float] | None, t_us: int, received_us: int
@@ -281,10 +286,11 @@ def run_truck(
         arrived += timed
         state, events, live = advance(state, ctx, timed, arrived, annotator)
         found += _opened(events, vid, arrival_s)
+        retracted.update(e.incident_id for e in events if isinstance(e, IncidentRetracted))
         for afix in live:
             base.feed(afix, (afix.fix.fix_time - DAY_START).total_seconds(), arrival_s)
         processed += len(live)
-    return found, base.found, processed
+    return found, base.found, processed, retracted
 
 
 # -- scoring -------------------------------------------------------------------------------
@@ -343,7 +349,13 @@ def score(results: Results) -> dict[str, dict[str, Any]]:
     for type_ in types:
         labels = [lb for lb in results.labels if lb.type == type_]
         unscored = [lb for lb in results.unscored if lb.type == type_]
-        engine = _figures(labels, [d for d in results.engine if d.type == type_], unscored)
+        mine = [d for d in results.engine if d.type == type_]
+        engine = _figures(labels, mine, unscored)
+        kept = [d for d in mine if d.incident_id not in results.retracted]
+        if len(kept) < len(mine):  # what stays once late fixes have retracted some
+            after = _figures(labels, kept, unscored)
+            engine["retracted"] = len(mine) - len(kept)
+            engine["after_retraction"] = {k: after[k] for k in ("precision", "recall")}
         if type_ in NO_NAIVE or type_ not in ("dumping", "route_deviation"):
             baseline = {**engine, "note": "no naive analogue: the engine's figures"}
         else:
@@ -380,7 +392,8 @@ def run_bench(trucks: int, hours: float, seed: int, console: Console) -> Results
         task = progress.add_task("haul days", total=trucks)
         for spec in truck_specs(world, trucks, hours, rng):
             run = generate_truck(world, spec, hours, rng.getrandbits(64))
-            engine, baseline, processed = run_truck(index, view, run)
+            engine, baseline, processed, retracted = run_truck(index, view, run)
+            results.retracted |= retracted
             results.labels += run.labels
             results.unscored += run.unscored
             results.engine += engine
