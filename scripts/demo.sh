@@ -49,6 +49,9 @@ print('demo: road data', e(Path('$TRACKER_DATA_DIR')))"
   $BIN/tracker seed --trucks "$DEMO_JT808_TRUCKS" --prefix JT --out "$TRACKER_DATA_DIR/jt808-fleet.json"
   # the city's construction sites and quarry as fences, and its roads for corridor proposals
   $BIN/tracker import osm "$TRACKER_DATA_DIR/monaco.osm.pbf" | tail -n 2
+  # the sites and the yard the simulator drives between, and the fleet's approved permit
+  $BIN/tracker seed --permits | sed 's/^/demo: /' \
+    || echo "demo: no demo permit (see above): the engine will see trucks hauling without one" >&2
   start_bg api $BIN/tracker serve --host 127.0.0.1 --port "$API_PORT"
   for _ in $(seq 100); do healthz >/dev/null && break; sleep 0.2; done
   healthz >/dev/null || { echo "demo: the API did not start; see $RUN/api.log" >&2; exit 1; }

@@ -1,0 +1,177 @@
+"""``tracker seed --permits``: the simulator's places and the demo permit, registered twice.
+
+Map data © OpenStreetMap contributors (ODbL 1.0).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+import redis.asyncio as aioredis
+from shapely.geometry import Point
+
+from tracker import bus
+from tracker.geofence.fences import CorridorFence
+from tracker.geofence.geojson import fence_from_geojson
+from tracker.registry import importer
+from tracker.registry.demo_city import (
+    HALF_WIDTH_M,
+    YARD_CAPACITY_M3,
+    CityOutcome,
+    CityPlan,
+    plan_city,
+    seed_demo_city,
+)
+from tracker.registry.seed import DEMO_COMPANY, seed_fleet
+from tracker.settings import Settings
+from tracker.sim.motion import DrivingConfig, TruckMotion
+from tracker.sim.places import Place
+from tracker.sim.roads import RoadNetwork
+
+
+async def _run(settings: Settings, plan: CityPlan) -> CityOutcome:
+    r = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        async with await psycopg.AsyncConnection.connect(
+            settings.database_url, autocommit=True
+        ) as conn:
+            return await seed_demo_city(conn, r, plan, DEMO_COMPANY, datetime.now(UTC).date())
+    finally:
+        await r.aclose()
+
+
+def _drain(pubsub: Any) -> list[dict[str, Any]]:
+    notices = []
+    while (message := pubsub.get_message(timeout=0.2)) is not None:
+        if message["type"] == "message":
+            notices.append(json.loads(message["data"]))
+    return notices
+
+
+def _hauling_points(network: RoadNetwork, site: Place, yard: Place) -> list[tuple[float, float]]:
+    """True positions every 5 s of a simulated truck in its first hour, loaded and outside
+    ``site`` and ``yard``: its hauls from the site to the yard."""
+    motion = TruckMotion(network, [site], yard, random.Random(7), DrivingConfig(), False)
+    points = []
+    for step in range(720):
+        state = motion.state_at(step * 5.0)
+        here = Point(state.lon, state.lat)
+        if state.loaded and not site.polygon.covers(here) and not yard.polygon.covers(here):
+            points.append((state.lon, state.lat))
+    assert motion.trips >= 1
+    return points
+
+
+async def test_demo_city_twice(
+    settings: Settings,
+    database_url: str,
+    db: psycopg.Connection[Any],
+    rdb: redis.Redis,
+    monaco: RoadNetwork,
+    monaco_pbf: Path,
+    monaco_places: tuple[list[Place], Place],
+) -> None:
+    seed_fleet(database_url, 4)
+    seed_fleet(database_url, 3, prefix="JT")
+    # `tracker import osm`: Monaco's construction sites, and its quarry, as sites
+    osm = importer.osm_bodies(monaco_pbf, 100_000.0)["site"]
+    await importer.import_bodies(database_url, settings.redis_url, "site", osm, len(osm))
+    sites, yard = monaco_places
+    plan = plan_city(monaco, sites, yard)
+    pubsub = rdb.pubsub()
+    pubsub.subscribe(bus.channel(rdb, bus.FENCES))
+    assert pubsub.get_message(timeout=1.0) is not None  # subscribed
+    try:
+        first = await _run(settings, plan)
+        first_notices = _drain(pubsub)
+        second = await _run(settings, plan)
+        second_notices = _drain(pubsub)
+    finally:
+        pubsub.close()
+
+    assert (second.site_ids, second.yard_id, second.permit_id) == (
+        first.site_ids,
+        first.yard_id,
+        first.permit_id,
+    )
+    assert len(first.site_ids) == len(sites) == len(set(first.site_ids))
+    # the imported OSM construction sites are reused, the quarry site makes way for the yard
+    active = db.execute("SELECT id, name FROM sites WHERE active ORDER BY id").fetchall()
+    assert sorted(first.site_ids) == [r[0] for r in active]
+    assert all("(osm " in r[1] for r in active)
+    assert db.execute("SELECT count(*) FROM sites").fetchone() == (len(osm),)
+    yards = db.execute("SELECT id, name, capacity_m3, active FROM yards").fetchall()
+    assert yards == [(first.yard_id, yard.name, YARD_CAPACITY_M3, True)]
+
+    permits = db.execute("SELECT id, state, company_id FROM permits").fetchall()
+    company_id = db.execute("SELECT id FROM companies WHERE name = %s", (DEMO_COMPANY,)).fetchone()
+    assert company_id is not None
+    assert permits == [(first.permit_id, "approved", company_id[0])]
+    vehicles = {r[0] for r in db.execute("SELECT id FROM vehicles").fetchall()}
+    assert len(vehicles) == 7
+    on_permit = db.execute(
+        "SELECT vehicle_id FROM permit_vehicles WHERE permit_id = %s", (first.permit_id,)
+    ).fetchall()
+    assert {r[0] for r in on_permit} == vehicles
+    assert db.execute(
+        "SELECT array_agg(site_id ORDER BY site_id) FROM permit_sites"
+    ).fetchone() == (sorted(first.site_ids),)
+    assert db.execute("SELECT array_agg(yard_id) FROM permit_yards").fetchone() == (
+        [first.yard_id],
+    )
+    corridors = db.execute(
+        "SELECT c.half_width_m, f.geometry, f.active FROM permit_corridors c "
+        "JOIN fences f ON f.id = c.fence_id ORDER BY c.id"
+    ).fetchall()
+    assert len(corridors) == len(sites)
+    assert all(float(hw) == HALF_WIDTH_M and live for hw, _, live in corridors)
+
+    # the engine heard of the yard, the retired quarry site and the corridors; then nothing
+    kinds = sorted(n["op"] for n in first_notices)
+    assert kinds == sorted(["upsert"] * (1 + len(sites)) + ["remove"])
+    assert second_notices == []
+
+    # a simulated haul from each site to the yard stays inside its corridor
+    fences = [
+        fence_from_geojson(f"corridor {i}", geometry, half_width_m=float(hw))
+        for i, (hw, geometry, _) in enumerate(corridors)
+    ]
+    for site, fence in zip(sites, fences, strict=True):
+        assert isinstance(fence, CorridorFence)
+        points = _hauling_points(monaco, site, yard)
+        assert len(points) > 100
+        outside = [p for p in points if not fence.covers_xy(*p)]
+        assert outside == [], f"{site.name}: {len(outside)} of {len(points)} outside"
+
+
+async def test_demo_city_follows_the_fleet(
+    settings: Settings,
+    database_url: str,
+    db: psycopg.Connection[Any],
+    monaco: RoadNetwork,
+    monaco_places: tuple[list[Place], Place],
+) -> None:
+    """A bigger fleet: the demo permit is replaced (the old one revoked), never doubled."""
+    seed_fleet(database_url, 2)
+    plan = plan_city(monaco, *monaco_places)
+    first = await _run(settings, plan)
+    seed_fleet(database_url, 3)
+    second = await _run(settings, plan)
+    assert second.permit_id != first.permit_id
+    assert second.site_ids == first.site_ids and second.yard_id == first.yard_id
+    states = db.execute("SELECT id, state FROM permits ORDER BY id").fetchall()
+    assert states == [(first.permit_id, "revoked"), (second.permit_id, "approved")]
+    assert len(second.vehicle_ids) == 3
+    assert db.execute(
+        "SELECT count(*) FROM fences WHERE role = 'corridor' AND active"
+    ).fetchone() == (len(monaco_places[0]),)
+    # nothing imported: the simulator's own polygons were registered as the sites
+    assert db.execute("SELECT count(*) FROM sites WHERE active").fetchone() == (
+        len(monaco_places[0]),
+    )
