@@ -1,6 +1,7 @@
 """Crash test (issue 5): an engine worker killed with SIGKILL mid-stream and restarted yields
 exactly the incidents (and trips) of an uninterrupted run over the same stored input, a late
-upload replayed into history included."""
+upload replayed into history included. Outage test: a worker whose Redis and database
+connections are all cut mid-stream keeps running and yields the same."""
 
 from __future__ import annotations
 
@@ -108,3 +109,76 @@ async def test_sigkill_mid_stream_yields_the_incidents_of_an_uninterrupted_run(
     assert len(deviations) == HAULS, deviations  # the held-back one too, and only once
     assert (ids[3], "no_go_zone") in by_truck
     assert not any(vid == ids[0] for vid, _ in by_truck), reference
+
+
+def _cut_connections(db: psycopg.Connection[Any], rdb: redis.Redis) -> int:
+    """Every other client of the test's Redis database and every other session of the test
+    database, cut (the worker's, and the in-process API's)."""
+    dbnum = rdb.connection_pool.connection_kwargs.get("db", 0)
+    me = rdb.client_id()
+    cut = 0
+    for c in rdb.client_list():
+        if int(c["db"]) == dbnum and int(c["id"]) != me:
+            cut += int(rdb.client_kill_filter(_id=c["id"]))
+    row = db.execute(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    ).fetchone()
+    return cut + (row[0] if row else 0)
+
+
+async def test_redis_and_database_outages_do_not_end_the_worker_or_change_its_results(
+    client: AsyncClient,
+    staff: dict[str, str],
+    fleet: Any,
+    db: psycopg.Connection[Any],
+    rdb: redis.Redis,
+    worker: EngineProcess,
+) -> None:
+    trucks = [fleet.truck(f"O-{i}") for i in range(4)]
+    await build_world(client, staff, db, [vid for vid, _ in trucks])
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    per_truck = [chunks(truck_fixes(kind, start), 8) for kind in range(4)]
+    posts = [
+        (token, part[i])
+        for i in range(max(len(p) for p in per_truck))
+        for (_, token), part in zip(trucks, per_truck, strict=True)
+        if i < len(part)
+    ]
+
+    async def post_all(batch: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        for token, fixes in batch:
+            for _ in range(50):  # as a terminal does: again after a 503 (nothing acknowledged)
+                resp = await client.post(
+                    "/api/v1/positions",
+                    json={"fixes": fixes},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                if resp.status_code == 200:
+                    break
+                assert resp.status_code == 503, resp.text
+            else:
+                raise AssertionError("never acknowledged")
+
+    third = len(posts) // 3
+    worker.start()
+    await post_all(posts[:third])
+    await wait_consumed(db, rdb, third)
+    assert _cut_connections(db, rdb) >= 2
+    await post_all(posts[third : 2 * third])
+    assert _cut_connections(db, rdb) >= 2
+    await post_all(posts[2 * third :])
+    await wait_consumed(db, rdb, len(posts), timeout_s=40)
+    assert worker.proc is not None and worker.proc.poll() is None, "the worker ended"
+    worker.stop(signal.SIGTERM)
+    assert "retrying" in worker.log.read_text()
+    outage, outage_trips = db.execute(SNAPSHOT).fetchall(), db.execute(TRIPS).fetchall()
+
+    db.execute(ENGINE_TABLES)
+    worker.start()
+    await wait_consumed(db, rdb, len(posts))
+    worker.stop(signal.SIGTERM)
+    reference, reference_trips = db.execute(SNAPSHOT).fetchall(), db.execute(TRIPS).fetchall()
+    assert outage == reference
+    assert [t[:-1] for t in outage_trips] == [t[:-1] for t in reference_trips]
+    assert {(r[1], r[2]) for r in reference} >= {(("dumping"), trucks[1][0])}

@@ -15,8 +15,9 @@ import contextlib
 import logging
 from typing import Any
 
+import psycopg
 import redis.asyncio as aioredis
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -71,7 +72,13 @@ class FenceSync:
         while True:
             try:
                 await self._follow()
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except (
+                RedisConnectionError,
+                RedisTimeoutError,
+                OSError,
+                psycopg.OperationalError,
+                PoolTimeout,
+            ) as exc:  # Redis or the database away: resubscribe and resync when back
                 log.warning("fence subscription lost (%s); resubscribing", exc)
             await asyncio.sleep(self.retry_s)
 

@@ -15,6 +15,11 @@ Late fixes: before consuming, the worker reads from ``pings`` the recent stored 
 vehicles that meet a straggler (``ShardRunner.window_wanted``), so the core can replay them
 with the stragglers into history (``rewind``); what that reveals is stored marked late.
 
+Outages: a lost Redis or database connection fails the step, which is retried with backoff
+(``run``) from the last committed position; a shard whose commit failed is reloaded from its
+checkpoint before it reads again (its states had run ahead of what is stored), so an outage
+neither ends the worker nor skips or doubles anything.
+
 Live events go to ``tracker:incidents`` after commit, for non-late incidents only; truck
 states that changed go to the ``VEHICLE_STATES`` channel and the ``tracker:vstate`` hash. ``tick``
 (silences) runs only when the worker is caught up, so a backlog never looks like a silence.
@@ -32,8 +37,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import psycopg
 import redis.asyncio as aioredis
-from psycopg_pool import AsyncConnectionPool
+import redis.exceptions
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from tracker import bus
 from tracker.geofence.sync import FenceSync
@@ -86,6 +93,17 @@ def live_message(event: IncidentOpened | IncidentUpdated | IncidentClosed) -> by
     )
 
 
+# What a step may meet while Redis or the database is away (or restarting).
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    psycopg.OperationalError,
+    PoolTimeout,
+)
+RETRY_MIN_S, RETRY_MAX_S = 0.2, 5.0
+
+
 class EngineWorker:
     def __init__(
         self, pool: AsyncConnectionPool[Any], redis: aioredis.Redis, config: WorkerConfig
@@ -101,6 +119,8 @@ class EngineWorker:
         self.fixes_processed = 0
         self.catch_ups = 0
         self.vstates: dict[int, tuple[Key, datetime]] = {}  # last published, per vehicle
+        self.stale: set[int] = set()  # shards to reload from their checkpoint before reading
+        self.retries = 0
 
     async def start(self) -> None:
         await self.fences.start()
@@ -140,11 +160,29 @@ class EngineWorker:
                 await asyncio.sleep(1.0)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Steps until ``stop``. A step that fails on a lost connection (``TRANSIENT``) is
+        logged and retried, backing off up to ``RETRY_MAX_S``; nothing of it was committed."""
+        backoff = RETRY_MIN_S
         while not stop.is_set():
-            await self.step()
+            try:
+                await self.step()
+            except TRANSIENT as exc:
+                self.retries += 1
+                log.warning("engine step failed (%s: %s); retrying in %.1f s",
+                            type(exc).__name__, exc, backoff)  # fmt: skip
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, RETRY_MAX_S)
+            else:
+                backoff = RETRY_MIN_S
 
     async def step(self) -> int:
         """One read of every owned stream; returns the number of entries consumed."""
+        for runner in self.runners:
+            if runner.shard in self.stale:
+                async with self.pool.connection() as conn:
+                    await runner.load(conn)
+                self.stale.discard(runner.shard)
         now = time.monotonic()
         if now >= self._refresh_due:
             await self.refresh()
@@ -183,10 +221,14 @@ class EngineWorker:
                 await repo.save_events(conn, batch.events, companies)
                 await repo.save_checkpoints(conn, runner.shard, position, runner.checkpoints(batch))
         except Exception:
-            # The in-memory states ran ahead of what is stored: go back to the checkpoint.
+            # The in-memory states ran ahead of what is stored: back to the checkpoint, now
+            # or (the database being away) before the shard reads again.
             log.exception("engine commit failed for shard %s; reloading", runner.shard)
-            async with self.pool.connection() as conn:
-                await runner.load(conn)
+            self.stale.add(runner.shard)
+            with contextlib.suppress(*TRANSIENT):
+                async with self.pool.connection() as conn:
+                    await runner.load(conn)
+                self.stale.discard(runner.shard)
             raise
         if position is not None:
             runner.position = position
