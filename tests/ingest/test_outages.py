@@ -7,6 +7,7 @@ from typing import Any
 
 import redis
 from httpx import AsyncClient
+from outages import cut_db_sessions, cut_redis_clients
 
 from tracker.ingest.writer import WRITER_APPLICATION_NAME
 
@@ -39,12 +40,7 @@ async def post_until_acked(client: AsyncClient, token: str, body: dict[str, Any]
 async def test_writer_connections_killed(client: AsyncClient, fleet: Any, db: Any) -> None:
     vid, token = fleet.truck("O-001")
     assert await post_until_acked(client, token, batch(0, 100)) == 100
-    killed = db.execute(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-        "WHERE application_name = %s AND datname = current_database()",
-        (WRITER_APPLICATION_NAME,),
-    ).fetchone()[0]
-    assert killed >= 1
+    assert cut_db_sessions(db, WRITER_APPLICATION_NAME) >= 1
     assert await post_until_acked(client, token, batch(100, 100)) == 100
     assert await post_until_acked(client, token, batch(200, 100)) == 100
     stored = db.execute("SELECT count(*) FROM pings WHERE vehicle_id = %s", (vid,)).fetchone()[0]
@@ -56,7 +52,7 @@ async def test_redis_connections_killed(
 ) -> None:
     vid, token = fleet.truck("O-002")
     assert await post_until_acked(client, token, batch(0, 50)) == 50
-    rdb.client_kill_filter(_type="normal", skipme=True)
+    assert cut_redis_clients(rdb) >= 1
     assert await post_until_acked(client, token, batch(50, 50)) == 50
     await client.app.state.platform.publisher.stop()  # type: ignore[attr-defined]
     stored = db.execute("SELECT count(*) FROM pings WHERE vehicle_id = %s", (vid,)).fetchone()[0]

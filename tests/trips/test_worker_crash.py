@@ -18,6 +18,7 @@ from engine_process import EngineProcess, wait_consumed, wait_for
 from engine_scenario import TRIPS as HAULS
 from engine_scenario import build_world, chunks, truck_fixes
 from httpx import AsyncClient
+from outages import cut_db_sessions, cut_redis_clients
 
 SNAPSHOT = (
     "SELECT incident_id, type, vehicle_id, company_id, permit_id, trip_id, severity, status,"
@@ -111,22 +112,6 @@ async def test_sigkill_mid_stream_yields_the_incidents_of_an_uninterrupted_run(
     assert not any(vid == ids[0] for vid, _ in by_truck), reference
 
 
-def _cut_connections(db: psycopg.Connection[Any], rdb: redis.Redis) -> int:
-    """Every other client of the test's Redis database and every other session of the test
-    database, cut (the worker's, and the in-process API's)."""
-    dbnum = rdb.connection_pool.connection_kwargs.get("db", 0)
-    me = rdb.client_id()
-    cut = 0
-    for c in rdb.client_list():
-        if int(c["db"]) == dbnum and int(c["id"]) != me:
-            cut += int(rdb.client_kill_filter(_id=c["id"]))
-    row = db.execute(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    ).fetchone()
-    return cut + (row[0] if row else 0)
-
-
 async def test_redis_and_database_outages_do_not_end_the_worker_or_change_its_results(
     client: AsyncClient,
     staff: dict[str, str],
@@ -164,9 +149,9 @@ async def test_redis_and_database_outages_do_not_end_the_worker_or_change_its_re
     worker.start()
     await post_all(posts[:third])
     await wait_consumed(db, rdb, third)
-    assert _cut_connections(db, rdb) >= 2
+    assert cut_redis_clients(rdb) + cut_db_sessions(db) >= 2
     await post_all(posts[third : 2 * third])
-    assert _cut_connections(db, rdb) >= 2
+    assert cut_redis_clients(rdb) + cut_db_sessions(db) >= 2
     await post_all(posts[2 * third :])
     await wait_consumed(db, rdb, len(posts), timeout_s=40)
     assert worker.proc is not None and worker.proc.poll() is None, "the worker ended"
