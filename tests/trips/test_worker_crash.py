@@ -29,6 +29,37 @@ TRIPS = "SELECT * FROM trips ORDER BY trip_id"
 ENGINE_TABLES = "TRUNCATE incidents, trips, engine_checkpoints, engine_shards"
 
 
+Posts = list[tuple[str, list[dict[str, Any]]]]
+
+
+def interleaved(
+    trucks: list[tuple[int, str]], per_truck: list[list[list[dict[str, Any]]]]
+) -> Posts:
+    """The trucks' uploads, one of each in turn: (token, fixes)."""
+    return [
+        (token, part[i])
+        for i in range(max(len(p) for p in per_truck))
+        for (_, token), part in zip(trucks, per_truck, strict=True)
+        if i < len(part)
+    ]
+
+
+async def post_all(client: AsyncClient, posts: Posts) -> None:
+    """As a terminal does: each upload again after a 503 (nothing acknowledged) until taken."""
+    for token, fixes in posts:
+        for _ in range(50):
+            resp = await client.post(
+                "/api/v1/positions",
+                json={"fixes": fixes},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if resp.status_code == 200:
+                break
+            assert resp.status_code == 503, resp.text
+        else:
+            raise AssertionError("never acknowledged")
+
+
 @pytest.fixture
 def worker(
     database_url: str, redis_url: str, tmp_path: Path, clean: None
@@ -56,25 +87,11 @@ async def test_sigkill_mid_stream_yields_the_incidents_of_an_uninterrupted_run(
     held, rest = deviating[21:32], deviating[:21] + deviating[32:]
     per_truck[2] = chunks(rest, 8)
     per_truck[2].insert(6, held)
-    posts = [
-        (token, part[i])
-        for i in range(max(len(p) for p in per_truck))
-        for (_, token), part in zip(trucks, per_truck, strict=True)
-        if i < len(part)
-    ]
-
-    async def post_all(batch: list[tuple[str, list[dict[str, Any]]]]) -> None:
-        for token, fixes in batch:
-            resp = await client.post(
-                "/api/v1/positions",
-                json={"fixes": fixes},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            assert resp.status_code == 200, resp.text
+    posts = interleaved(trucks, per_truck)
 
     half = len(posts) // 2
     worker.start()
-    await post_all(posts[:half])
+    await post_all(client, posts[:half])
 
     def some_progress() -> bool:
         row = db.execute("SELECT count(*) FROM engine_shards").fetchone()
@@ -85,7 +102,7 @@ async def test_sigkill_mid_stream_yields_the_incidents_of_an_uninterrupted_run(
     seen_at_kill = db.execute(
         "SELECT coalesce(sum((state->>'fixes_seen')::int), 0) FROM engine_checkpoints"
     ).fetchone()
-    await post_all(posts[half:])
+    await post_all(client, posts[half:])
     worker.start()
     await wait_consumed(db, rdb, len(posts))
     worker.stop(signal.SIGTERM)
@@ -124,35 +141,16 @@ async def test_redis_and_database_outages_do_not_end_the_worker_or_change_its_re
     await build_world(client, staff, db, [vid for vid, _ in trucks])
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     per_truck = [chunks(truck_fixes(kind, start), 8) for kind in range(4)]
-    posts = [
-        (token, part[i])
-        for i in range(max(len(p) for p in per_truck))
-        for (_, token), part in zip(trucks, per_truck, strict=True)
-        if i < len(part)
-    ]
-
-    async def post_all(batch: list[tuple[str, list[dict[str, Any]]]]) -> None:
-        for token, fixes in batch:
-            for _ in range(50):  # as a terminal does: again after a 503 (nothing acknowledged)
-                resp = await client.post(
-                    "/api/v1/positions",
-                    json={"fixes": fixes},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-                if resp.status_code == 200:
-                    break
-                assert resp.status_code == 503, resp.text
-            else:
-                raise AssertionError("never acknowledged")
+    posts = interleaved(trucks, per_truck)
 
     third = len(posts) // 3
     worker.start()
-    await post_all(posts[:third])
+    await post_all(client, posts[:third])
     await wait_consumed(db, rdb, third)
     assert cut_redis_clients(rdb) + cut_db_sessions(db) >= 2
-    await post_all(posts[third : 2 * third])
+    await post_all(client, posts[third : 2 * third])
     assert cut_redis_clients(rdb) + cut_db_sessions(db) >= 2
-    await post_all(posts[2 * third :])
+    await post_all(client, posts[2 * third :])
     await wait_consumed(db, rdb, len(posts), timeout_s=40)
     assert worker.proc is not None and worker.proc.poll() is None, "the worker ended"
     worker.stop(signal.SIGTERM)

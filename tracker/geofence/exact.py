@@ -47,21 +47,7 @@ class SegmentGrid:
     def nearest2(self, x: float, y: float) -> float:
         """Squared distance to the nearest segment listed for the point's square (``inf`` if
         none is listed there)."""
-        best = math.inf
-        for ax, ay, dx, dy, inv_len2 in self.squares.get((x // GRID_M) * _ROW + (y // GRID_M), ()):
-            px, py = x - ax, y - ay
-            t = (px * dx + py * dy) * inv_len2
-            if t > 0.0:
-                if t >= 1.0:
-                    px -= dx
-                    py -= dy
-                else:
-                    px -= t * dx
-                    py -= t * dy
-            d2 = px * px + py * py
-            if d2 < best:
-                best = d2
-        return best
+        return _nearest2(self.squares.get((x // GRID_M) * _ROW + (y // GRID_M), ()), x, y, math.inf)
 
     def nearest_m(self, x: float, y: float) -> float:
         """Distance to the nearest listed segment (``inf`` if none is listed here)."""
@@ -81,22 +67,28 @@ class SegmentGrid:
             for di in range(-k, k + 1):
                 step = 1 if di in (-k, k) else 2 * k  # whole edge rows, else the two sides
                 for dj in range(-k, k + 1, step or 1):
-                    for ax, ay, dx, dy, inv_len2 in squares.get((i0 + di) * _ROW + (j0 + dj), ()):
-                        px, py = x - ax, y - ay
-                        t = (px * dx + py * dy) * inv_len2
-                        if t > 0.0:
-                            if t >= 1.0:
-                                px -= dx
-                                py -= dy
-                            else:
-                                px -= t * dx
-                                py -= t * dy
-                        d2 = px * px + py * py
-                        if d2 < best:
-                            best = d2
+                    best = _nearest2(squares.get((i0 + di) * _ROW + (j0 + dj), ()), x, y, best)
             if best <= (k * GRID_M) ** 2:
                 return math.sqrt(best)
         return None
+
+
+def _nearest2(segments: tuple[Segment, ...], x: float, y: float, best: float) -> float:
+    """The smaller of ``best`` and the squared distance to the nearest of ``segments``."""
+    for ax, ay, dx, dy, inv_len2 in segments:
+        px, py = x - ax, y - ay
+        t = (px * dx + py * dy) * inv_len2
+        if t > 0.0:
+            if t >= 1.0:
+                px -= dx
+                py -= dy
+            else:
+                px -= t * dx
+                py -= t * dy
+        d2 = px * px + py * py
+        if d2 < best:
+            best = d2
+    return best
 
 
 def _span(lo: float, hi: float) -> tuple[int, int]:
