@@ -60,6 +60,29 @@ async def post_all(client: AsyncClient, posts: Posts) -> None:
             raise AssertionError("never acknowledged")
 
 
+async def hauls(
+    client: AsyncClient,
+    staff: dict[str, str],
+    db: psycopg.Connection[Any],
+    trucks: list[tuple[int, str]],
+) -> tuple[datetime, list[list[list[dict[str, Any]]]]]:
+    """The engine scenario's world for four trucks, and their days in uploads of 8 fixes."""
+    await build_world(client, staff, db, [vid for vid, _ in trucks])
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    return start, [chunks(truck_fixes(kind, start), 8) for kind in range(4)]
+
+
+async def uninterrupted_run(
+    db: psycopg.Connection[Any], rdb: redis.Redis, worker: EngineProcess, entries: int
+) -> tuple[list[Any], list[Any]]:
+    """The reference: the engine's tables emptied, the same stored input in one run."""
+    db.execute(ENGINE_TABLES)
+    worker.start()
+    await wait_consumed(db, rdb, entries)
+    worker.stop(signal.SIGTERM)
+    return db.execute(SNAPSHOT).fetchall(), db.execute(TRIPS).fetchall()
+
+
 @pytest.fixture
 def worker(
     database_url: str, redis_url: str, tmp_path: Path, clean: None
@@ -78,9 +101,7 @@ async def test_sigkill_mid_stream_yields_the_incidents_of_an_uninterrupted_run(
     worker: EngineProcess,
 ) -> None:
     trucks = [fleet.truck(f"K-{i}") for i in range(4)]
-    await build_world(client, staff, db, [vid for vid, _ in trucks])
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-    per_truck = [chunks(truck_fixes(kind, start), 8) for kind in range(4)]
+    start, per_truck = await hauls(client, staff, db, trucks)
     # Truck 2 holds its first deviation back and uploads it after 6 more uploads (~4.5 min
     # later): the worker replays it into history (``rewind``), so it is found, once.
     deviating = truck_fixes(2, start)
@@ -108,11 +129,7 @@ async def test_sigkill_mid_stream_yields_the_incidents_of_an_uninterrupted_run(
     worker.stop(signal.SIGTERM)
     crashed, crashed_trips = db.execute(SNAPSHOT).fetchall(), db.execute(TRIPS).fetchall()
 
-    db.execute(ENGINE_TABLES)  # the reference: the same stored input, one uninterrupted run
-    worker.start()
-    await wait_consumed(db, rdb, len(posts))
-    worker.stop(signal.SIGTERM)
-    reference, reference_trips = db.execute(SNAPSHOT).fetchall(), db.execute(TRIPS).fetchall()
+    reference, reference_trips = await uninterrupted_run(db, rdb, worker, len(posts))
 
     total = sum(len(f) for _, f in posts)
     print(f"fixes={total} entries={len(posts)} seen_at_kill={seen_at_kill} "
@@ -138,9 +155,7 @@ async def test_redis_and_database_outages_do_not_end_the_worker_or_change_its_re
     worker: EngineProcess,
 ) -> None:
     trucks = [fleet.truck(f"O-{i}") for i in range(4)]
-    await build_world(client, staff, db, [vid for vid, _ in trucks])
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-    per_truck = [chunks(truck_fixes(kind, start), 8) for kind in range(4)]
+    _, per_truck = await hauls(client, staff, db, trucks)
     posts = interleaved(trucks, per_truck)
 
     third = len(posts) // 3
@@ -157,11 +172,7 @@ async def test_redis_and_database_outages_do_not_end_the_worker_or_change_its_re
     assert "retrying" in worker.log.read_text()
     outage, outage_trips = db.execute(SNAPSHOT).fetchall(), db.execute(TRIPS).fetchall()
 
-    db.execute(ENGINE_TABLES)
-    worker.start()
-    await wait_consumed(db, rdb, len(posts))
-    worker.stop(signal.SIGTERM)
-    reference, reference_trips = db.execute(SNAPSHOT).fetchall(), db.execute(TRIPS).fetchall()
+    reference, reference_trips = await uninterrupted_run(db, rdb, worker, len(posts))
     assert outage == reference
     assert [t[:-1] for t in outage_trips] == [t[:-1] for t in reference_trips]
     assert {(r[1], r[2]) for r in reference} >= {(("dumping"), trucks[1][0])}
