@@ -30,12 +30,12 @@ from tracker.ingest.writer import GroupCommitWriter
 from tracker.kpi import api as kpi_api
 from tracker.kpi.rollup import run_rollup as run_kpi_rollup
 from tracker.live import api as live_api
+from tracker.permits import api as permits_api
+from tracker.permits.expiry import run_expiry
 from tracker.public import api as public_api
 from tracker.registry import api as registry_api
 from tracker.registry.directory import VehicleDirectory
 from tracker.responses import JSONResponse
-from tracker.routes import api as permits_api
-from tracker.routes.expiry import run_expiry
 from tracker.runtime import tune_gc
 from tracker.settings import Settings
 from tracker.trips import api as incidents_api

@@ -12,15 +12,15 @@ import sys
 from collections.abc import Sequence
 
 BENCHES: dict[str, str] = {
-    "ingest": "tracker.ingest.bench_ingest",
-    "history": "tracker.ingest.bench_history",
-    "geofence": "tracker.geofence.bench",
-    "jt808": "tracker.ingest.jt808.bench",
-    "live": "tracker.live.bench",
-    "detect": "tracker.trips.bench_detect",
-    "engine": "tracker.trips.bench_engine",
-    "capacity": "tracker.capacity.bench",
-    "kpi": "tracker.kpi.bench",
+    "ingest": "tracker.bench.ingest",
+    "history": "tracker.bench.history",
+    "geofence": "tracker.bench.geofence",
+    "jt808": "tracker.bench.jt808",
+    "live": "tracker.bench.live",
+    "detect": "tracker.bench.detect",
+    "engine": "tracker.bench.engine",
+    "capacity": "tracker.bench.capacity",
+    "kpi": "tracker.bench.kpi",
 }
 
 
@@ -62,10 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     modules = {
         "serve": "tracker.serve",
         "migrate": "tracker.db",
-        "seed": "tracker.registry.seed",
+        "seed": "tracker.sim.seed",
         "simulate": "tracker.sim.cli",
         "gateway": "tracker.ingest.jt808.gateway",
-        "engine": "tracker.trips.run",
+        "engine": "tracker.trips.worker.run",
         "user": "tracker.accounts.cli",
         "import": "tracker.registry.importer",
         "capacity": "tracker.capacity.reconcile",

@@ -1,5 +1,5 @@
 """A small world for capacity tests, built through the real API (Monaco coordinates, lon/lat),
-and completed trips written through the engine's own write path (``tracker.trips.repo``)."""
+and completed trips written through the engine's own write path (``tracker.trips.worker.repo``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 from httpx import AsyncClient
 
-from tracker.trips import repo as engine_repo
-from tracker.trips.events import TripCompleted
+from tracker.trips.core.events import TripCompleted
+from tracker.trips.worker import repo as engine_repo
 
 TODAY = datetime.now(UTC).date()
 LINE = {"type": "LineString", "coordinates": [[7.411, 43.731], [7.421, 43.731], [7.431, 43.731]]}

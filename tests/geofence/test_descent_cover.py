@@ -11,6 +11,7 @@ from h3.api import basic_int as h3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tracker.geo import M_PER_DEG
 from tracker.geofence import CircleFence, CorridorFence, Fence, PolygonFence
 from tracker.geofence.cells import QUERY_RES, descendants_at, resolution_of
 from tracker.geofence.centres import (
@@ -21,7 +22,7 @@ from tracker.geofence.centres import (
     tables_of,
 )
 from tracker.geofence.cover import covers_of, descent_covers, fill_cover_of
-from tracker.geofence.projection import M_PER_DEG, LocalProjection
+from tracker.geofence.projection import LocalProjection
 
 PROJ = LocalProjection.around(9.19, 45.46)
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

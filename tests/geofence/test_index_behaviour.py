@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
+from tracker.geo import M_PER_DEG
 from tracker.geofence import GeofenceIndex, Remove, Upsert, fence_from_geojson
-from tracker.geofence.projection import M_PER_DEG
 
 SQUARE = [[9.0, 45.0], [9.01, 45.0], [9.01, 45.01], [9.0, 45.01], [9.0, 45.0]]
 HOLE = [[9.004, 45.004], [9.006, 45.004], [9.006, 45.006], [9.004, 45.006], [9.004, 45.004]]

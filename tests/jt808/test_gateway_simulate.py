@@ -9,9 +9,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from tracker.ingest.jt808.simulate import phone_for, simulate
 from tracker.sim import cli as sim_cli
 from tracker.sim.data import DataUnavailableError, ensure_monaco_pbf
+from tracker.sim.jt808_terminal import phone_for, simulate
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tracker.roads.network import LanduseArea, RoadNetwork, load_landuse
 from tracker.sim.data import DataUnavailableError, ensure_monaco_pbf
 from tracker.sim.places import Place, demo_places
-from tracker.sim.roads import LanduseArea, RoadNetwork, load_landuse
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -20,7 +20,9 @@ from tracker import bus
 from tracker.geofence.fences import CorridorFence
 from tracker.geofence.geojson import fence_from_geojson
 from tracker.registry import importer
-from tracker.registry.demo_city import (
+from tracker.roads.network import RoadNetwork
+from tracker.settings import Settings
+from tracker.sim.demo_city import (
     HALF_WIDTH_M,
     YARD_CAPACITY_M3,
     CityOutcome,
@@ -28,11 +30,9 @@ from tracker.registry.demo_city import (
     plan_city,
     seed_demo_city,
 )
-from tracker.registry.seed import DEMO_COMPANY, seed_fleet
-from tracker.settings import Settings
 from tracker.sim.motion import DrivingConfig, TruckMotion
 from tracker.sim.places import Place
-from tracker.sim.roads import RoadNetwork
+from tracker.sim.seed import DEMO_COMPANY, seed_fleet
 
 
 async def _run(settings: Settings, plan: CityPlan) -> CityOutcome:

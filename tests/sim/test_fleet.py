@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from shapely.geometry import Point
 
+from tracker.roads.network import RoadNetwork, haversine_m
 from tracker.sim.fleet import Fleet
 from tracker.sim.places import Place
-from tracker.sim.roads import RoadNetwork, haversine_m
 from tracker.sim.terminal import FixDict, OutgoingBatch, TerminalConfig
 
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)

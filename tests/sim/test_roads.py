@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.sim.roads import RoadNetwork, haversine_m, load_landuse
+from tracker.roads.network import RoadNetwork, haversine_m, load_landuse
 
 # A to C two-way primary; C to D oneway; D back to A oneway residential; E hangs off D by a
 # oneway that cannot be left (dropped as not strongly connected); F by a footway (not drivable).

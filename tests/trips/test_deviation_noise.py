@@ -8,7 +8,7 @@ from datetime import timedelta
 from test_rules import trip_with
 from trips_world import CONTEXT, WORLD, Drive, haul_to_yard, incidents, load_at_site, run
 
-from tracker.trips import IncidentClosed, IncidentOpened, VehicleState, process, tick
+from tracker.trips.core import IncidentClosed, IncidentOpened, VehicleState, process, tick
 
 DEVIATION = [("open", "route_deviation"), ("close", "route_deviation")]
 

@@ -22,7 +22,7 @@ from trips_world import (
 
 from tracker.ingest.models import Fix, FixFlag
 from tracker.ingest.stream import STREAM_FIELDS, stream_row
-from tracker.trips import (
+from tracker.trips.core import (
     Event,
     IncidentClosed,
     IncidentOpened,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tracker.trips.run import GC_THRESHOLDS, parse_shards, tune_gc
+from tracker.trips.worker.run import GC_THRESHOLDS, parse_shards, tune_gc
 
 
 def test_shard_lists() -> None:

@@ -10,7 +10,7 @@ import redis
 from engine_scenario import build_world, truck_fixes
 from httpx import AsyncClient
 
-from tracker.trips.worker import EngineWorker, WorkerConfig
+from tracker.trips.worker.worker import EngineWorker, WorkerConfig
 
 
 async def run_engine(client: AsyncClient) -> EngineWorker:

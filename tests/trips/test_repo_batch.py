@@ -11,14 +11,14 @@ import psycopg
 import pytest
 from trips_world import Drive, haul_to_yard, incidents, load_at_site, run
 
-from tracker.trips import repo
-from tracker.trips.events import (
+from tracker.trips.core.events import (
     Event,
     IncidentClosed,
     IncidentRetracted,
     TripCompleted,
     TripStarted,
 )
+from tracker.trips.worker import repo
 
 INCIDENT_COLUMNS = (
     "incident_id, type, vehicle_id, company_id, permit_id, trip_id, severity, opened_at, "

@@ -1,4 +1,4 @@
-"""Late fixes replayed into history (``tracker.trips.rewind``): tables of timed fixes where a
+"""Late fixes replayed into history (``tracker.trips.core.rewind``): tables of timed fixes where a
 terminal holds a run back while it keeps sending live fixes, then uploads it late."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from trips_world import (
 )
 
 from tracker.ingest.models import Fix
-from tracker.trips import (
+from tracker.trips.core import (
     AnnotatedFix,
     Event,
     IncidentClosed,
@@ -30,10 +30,10 @@ from tracker.trips import (
     VehicleContext,
     VehicleState,
 )
-from tracker.trips.repo import state_json
-from tracker.trips.rewind import Timed, advance
-from tracker.trips.shard import Parsed, ShardRunner
-from tracker.trips.state import to_us
+from tracker.trips.core.rewind import Timed, advance
+from tracker.trips.core.state import to_us
+from tracker.trips.worker.repo import state_json
+from tracker.trips.worker.shard import Parsed, ShardRunner
 
 Batches = list[list[Fix]]
 

@@ -21,7 +21,7 @@ from trips_world import (
 )
 
 from tracker.ingest.models import Fix
-from tracker.trips import IncidentOpened, Sensors, TimeWindow, VehicleContext, ZoneRule
+from tracker.trips.core import IncidentOpened, Sensors, TimeWindow, VehicleContext, ZoneRule
 
 Middle = Callable[[Drive], object]
 

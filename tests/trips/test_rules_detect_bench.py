@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from trips_world import CONTEXT, WORLD, Drive, haul_to_yard, incidents, run
 
-from tracker.trips import IncidentOpened, VehicleState, process, tick
+from tracker.trips.core import IncidentOpened, VehicleState, process, tick
 
 
 def test_waiting_at_the_gate_after_loading_is_not_dumping() -> None:

@@ -13,9 +13,9 @@ from engine_scenario import build_world, chunks, truck_fixes
 from httpx import AsyncClient
 
 from tracker import bus
-from tracker.trips.state import LastFix, VehicleState, to_us
-from tracker.trips.vstate import STATES, VSTATE_HASH, state_at
-from tracker.trips.worker import EngineWorker, WorkerConfig
+from tracker.trips.core.state import LastFix, VehicleState, to_us
+from tracker.trips.core.vstate import STATES, VSTATE_HASH, state_at
+from tracker.trips.worker.worker import EngineWorker, WorkerConfig
 
 KEYS = {"vehicle_id", "state", "trip_id", "permit_id", "at"}
 

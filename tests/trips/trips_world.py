@@ -14,8 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tracker.geo import M_PER_DEG
 from tracker.ingest.models import Fix
-from tracker.trips import (
+from tracker.trips.core import (
     AnnotatedFix,
     Event,
     IncidentClosed,
@@ -26,7 +27,6 @@ from tracker.trips import (
     VehicleState,
     process,
 )
-from tracker.trips.geo import M_PER_DEG
 
 ORIGIN_LON, ORIGIN_LAT = 114.0, 22.5
 T0 = datetime(2026, 5, 4, 4, 0, tzinfo=UTC)  # 12:00 in the city (UTC+8)

@@ -26,8 +26,9 @@ from h3.api import basic_int as h3
 from h3ronpy.vector import cells_to_coordinates
 from numpy.typing import NDArray
 
+from tracker.geo import M_PER_DEG
 from tracker.geofence.cells import U64, parents
-from tracker.geofence.projection import M_PER_DEG, FloatArray
+from tracker.geofence.projection import FloatArray
 
 GROUP_RES = 9
 FACE_RES = 7

@@ -16,8 +16,8 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-EARTH_RADIUS_M = 6_371_008.8
-M_PER_DEG = EARTH_RADIUS_M * math.pi / 180.0
+from tracker.geo import M_PER_DEG
+
 MAX_ABS_LAT = 85.0
 
 FloatArray = NDArray[np.float64]

@@ -16,12 +16,12 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from tracker.geo import EARTH_RADIUS_M
 from tracker.ingest.models import FixFlag
 from tracker.kpi import rollup
 
 AConn = psycopg.AsyncConnection[Any]
 Row = dict[str, Any]
-EARTH_RADIUS_M = 6_371_008.8
 
 _FLEET = """
 SELECT count(*) AS registered,

@@ -32,6 +32,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from tracker.geo import EARTH_RADIUS_M
 from tracker.ingest.models import FixFlag
 from tracker.tasks import periodic
 
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 
 AConn = psycopg.AsyncConnection[Any]
 Row = dict[str, Any]
-EARTH_RADIUS_M = 6_371_008.8
 SHORT_STEP_S = 60.0  # steps up to this are kept as a count and a sum: the rollup needs gap_s >= it
 HOUR = timedelta(hours=1)
 SETTLE = timedelta(minutes=5)  # an hour is rolled up this long after it ended

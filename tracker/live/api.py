@@ -39,8 +39,8 @@ from tracker.live.hub import LiveClient, LiveHub
 from tracker.live.queue import Batch
 from tracker.live.roads import roads_geojson
 from tracker.live.subscription import SubscriptionError, parse_subscription
+from tracker.permits.corridor import road_network_path
 from tracker.responses import JSONResponse
-from tracker.routes.corridor import road_network_path
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["live"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from tracker.routes.corridor import road_network
+from tracker.permits.corridor import road_network
 
 
 @functools.lru_cache(maxsize=2)

@@ -29,7 +29,7 @@ from rich.progress import Progress
 from tracker.accounts.models import Principal, Role
 from tracker.errors import TrackerError
 from tracker.registry import api, models, places, service
-from tracker.routes.corridor import ROADS_PBF
+from tracker.roads import ROADS_PBF
 from tracker.settings import Settings
 
 CLI = Principal("cli", Role.admin)
@@ -123,7 +123,7 @@ def geojson_bodies(
 
 
 def osm_bodies(pbf: Path, capacity_m3: float) -> dict[str, list[tuple[str, BaseModel | str]]]:
-    from tracker.sim.landuse import load_landuse
+    from tracker.roads.landuse import load_landuse
 
     found: dict[str, list[tuple[str, BaseModel | str]]] = {"site": [], "yard": []}
     for area in load_landuse(pbf):
@@ -184,7 +184,7 @@ def main(argv: list[str]) -> int:
 
 
 def import_osm(pbf: Path, data_dir: Path, capacity_m3: float, settings: Settings) -> int:
-    from tracker.sim.roads import RoadNetwork
+    from tracker.roads.network import RoadNetwork
 
     console = Console(stderr=True)
     with console.status("reading the road network"):

@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+from tracker.timeofday import HHMM_PATTERN
+
+HHMM = HHMM_PATTERN
 Name = Field(min_length=1, max_length=200)
 
 

@@ -10,41 +10,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import random
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
-from tracker.sim.data import OSM_CREDIT, DataUnavailableError, default_data_dir, ensure_monaco_pbf
-from tracker.sim.fleet import Fleet
-from tracker.sim.places import demo_places
-from tracker.sim.roads import RoadNetwork, load_landuse
+from tracker.sim.data import OSM_CREDIT, DataUnavailableError, default_data_dir
+from tracker.sim.drive import (
+    LIVE_WARM_UP,
+    QUEUE_BATCHES,
+    FleetEntry,
+    build_fleet,
+    load_fleet_file,
+    produce_live,
+    produce_replay,
+)
 from tracker.sim.sender import Counters, Poster, ProgressView, print_summary
 from tracker.sim.terminal import OutgoingBatch
-
-REPLAY_STEP = timedelta(minutes=5)
-LIVE_WARM_UP = timedelta(minutes=45)  # about one cycle, so live trucks start spread over it
-QUEUE_BATCHES = 200  # per truck; replay waits for the server when a queue is full
-
-
-@dataclass(frozen=True, slots=True)
-class FleetEntry:
-    vehicle_id: int
-    plate: str
-    token: str
-
-
-def load_fleet_file(path: Path) -> list[FleetEntry]:
-    """The JSON list written by ``tracker seed``: ``[{"vehicle_id", "plate", "token"}, ...]``."""
-    rows = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(rows, list):
-        raise ValueError(f"{path}: expected a JSON list")
-    return [FleetEntry(int(r["vehicle_id"]), str(r["plate"]), str(r["token"])) for r in rows]
 
 
 def _parse_time(text: str) -> datetime:
@@ -93,37 +77,6 @@ async def _worker(
         await poster.post(token, fixes)
 
 
-async def _produce_live(
-    fleet: Fleet, queues: list[asyncio.Queue[OutgoingBatch | None]], deadline: float
-) -> None:
-    while time.monotonic() < deadline:
-        for batch in fleet.advance(datetime.now(UTC)):
-            queues[batch.truck].put_nowait(batch)
-        await asyncio.sleep(1.0)
-
-
-async def _produce_replay(
-    fleet: Fleet,
-    queues: list[asyncio.Queue[OutgoingBatch | None]],
-    end: datetime,
-    deadline: float,
-) -> None:
-    t = fleet.start_time
-    while t < end and time.monotonic() < deadline:
-        t = min(t + REPLAY_STEP, end)
-        for batch in fleet.advance(t):
-            await queues[batch.truck].put(batch)
-
-
-def _build_fleet(args: argparse.Namespace, n_trucks: int, start: datetime) -> Fleet:
-    pbf = ensure_monaco_pbf(args.data_dir or default_data_dir())
-    network = RoadNetwork.from_pbf(pbf)
-    sites, yard = demo_places(network, load_landuse(pbf))
-    names = ", ".join(s.name for s in sites)
-    print(f"roads: {network.total_length_km():.0f} km; sites: {names}; yard: {yard.name}")
-    return Fleet(network, sites, yard, n_trucks, random.Random(args.seed), start)
-
-
 async def simulate(
     args: argparse.Namespace,
     entries: list[FleetEntry],
@@ -132,7 +85,7 @@ async def simulate(
     """Run the simulation described by parsed ``args``; ``transport`` lets tests fake the API."""
     live = args.mode == "live"
     start = datetime.now(UTC) - LIVE_WARM_UP if live else args.start
-    fleet = _build_fleet(args, len(entries), start)
+    fleet = build_fleet(args, len(entries), start)
     if live:
         fleet.warm_up(datetime.now(UTC))
     counters = Counters(trucks=len(entries))
@@ -156,10 +109,10 @@ async def simulate(
         ]
         try:
             if live:
-                await _produce_live(fleet, queues, deadline)
+                await produce_live(fleet, queues, deadline)
             else:
                 end = start + timedelta(hours=args.hours)
-                await _produce_replay(fleet, queues, end, deadline)
+                await produce_replay(fleet, queues, end, deadline)
         finally:
             for queue in queues:
                 await queue.put(None)
@@ -191,7 +144,7 @@ def main(argv: list[str]) -> int:
         return 1
     print(OSM_CREDIT, flush=True)
     if args.protocol == "jt808":
-        from tracker.ingest.jt808.simulate import run
+        from tracker.sim.jt808_terminal import run
 
         return run(args, selected)
     try:

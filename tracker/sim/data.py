@@ -16,12 +16,14 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from tracker.roads import DEMO_PBF
+
 OSM_CREDIT = "Map data © OpenStreetMap contributors (ODbL 1.0)"
 
 SDIST_NAME = "osrm-bindings"
 SDIST_VERSION = "26.10.0"
 MEMBER_PATH = f"osrm_bindings-{SDIST_VERSION}/test/data/monaco.osm.pbf"
-PBF_NAME = "monaco.osm.pbf"
+PBF_NAME = DEMO_PBF
 
 
 class DataUnavailableError(RuntimeError):

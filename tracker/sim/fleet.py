@@ -12,9 +12,9 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
+from tracker.roads.network import RoadNetwork
 from tracker.sim.motion import DrivingConfig, TruckMotion
 from tracker.sim.places import Place
-from tracker.sim.roads import RoadNetwork
 from tracker.sim.terminal import OutgoingBatch, Terminal, TerminalConfig
 
 

@@ -14,8 +14,8 @@ from enum import Enum
 from functools import lru_cache
 from itertools import pairwise
 
+from tracker.roads.network import RoadNetwork, bearing_deg, haversine_m
 from tracker.sim.places import Place
-from tracker.sim.roads import RoadNetwork, bearing_deg, haversine_m
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ import shapely
 from shapely.geometry import Point, Polygon
 from shapely.ops import nearest_points
 
-from tracker.sim.geo import EARTH_RADIUS_M
-from tracker.sim.landuse import LanduseArea
-from tracker.sim.roads import RoadNetwork
+from tracker.geo import EARTH_RADIUS_M
+from tracker.roads.landuse import LanduseArea
+from tracker.roads.network import RoadNetwork
 
 ORIGIN_KINDS = ("construction",)
 YARD_KINDS = ("quarry", "landfill")

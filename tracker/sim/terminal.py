@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tracker.sim.geo import EARTH_RADIUS_M
+from tracker.geo import EARTH_RADIUS_M
 from tracker.sim.motion import TruthState
 
 FixDict = dict[str, object]

@@ -1,0 +1,204 @@
+"""The per-vehicle engine: one annotated fix in, events out; plus batch and row helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from tracker.geo import distance_m
+from tracker.ingest.models import Fix
+from tracker.trips.core.events import Event
+from tracker.trips.core.models import AnnotatedFix, RuleConfig, VehicleContext
+from tracker.trips.core.rules_drive import (
+    blacklisted_active,
+    no_go_zone,
+    speeding,
+    terminal_offline,
+    tick_offline,
+)
+from tracker.trips.core.rules_haul import (
+    dumping,
+    no_permit,
+    outside_hours,
+    route_deviation,
+    uncovered,
+    update_stop,
+    wrong_yard,
+)
+from tracker.trips.core.state import LastFix, VehicleState, to_us
+from tracker.trips.core.tracks import US, Step
+from tracker.trips.core.trip import update_trip
+
+Rule = Callable[[VehicleState, Step], list[Event]]
+
+# Run after the trip state machine has taken the fix, in this order.
+RULES: tuple[Rule, ...] = (
+    dumping,
+    route_deviation,
+    wrong_yard,
+    no_permit,
+    outside_hours,
+    uncovered,
+    speeding,
+    no_go_zone,
+    blacklisted_active,
+)
+
+
+def _step(state: VehicleState, afix: AnnotatedFix, ctx: VehicleContext, t_us: int) -> Step:
+    fix, last = afix.fix, state.last
+    cfg = ctx.rules if state.trip.permit_id is None else ctx.rules_for(state.trip.permit_id)
+    gap_s = jump_m = None
+    if last is not None:
+        gap_s = (t_us - last.t_us) / US
+        jump_m = distance_m(last.lon, last.lat, fix.lon, fix.lat)
+    speed_kmh = fix.speed_kmh
+    if speed_kmh is None:  # no speed from the terminal: implied from the previous fix
+        speed_kmh = jump_m / gap_s * 3.6 if jump_m is not None and gap_s else 0.0
+    received_us = afix.received_us
+    if received_us is None:
+        late = (fix.received_at - fix.fix_time).total_seconds() > cfg.late_after_s
+    else:
+        late = received_us - t_us > cfg.late_after_s * US
+    return Step(
+        afix,
+        ctx,
+        t_us,
+        fix.fix_time,
+        late,
+        speed_kmh,
+        speed_kmh >= cfg.stop_speed_kmh,
+        gap_s,
+        jump_m,
+        cfg=cfg,
+    )
+
+
+def process(
+    state: VehicleState, afix: AnnotatedFix, ctx: VehicleContext
+) -> tuple[VehicleState, list[Event]]:
+    """Advance a vehicle's state by one fix. Fixes must come in fix-time order: a fix not
+    newer than the last one processed (a duplicate or a straggler) is counted and skipped,
+    as are fixes with a flag in ``skip_flags``. The state is updated in place and returned."""
+    fix = afix.fix
+    if fix.flags & ctx.rules.skip_flags:
+        state.fixes_skipped += 1
+        return state, []
+    t_us = to_us(fix.fix_time) if afix.t_us is None else afix.t_us
+    if state.last is not None and t_us <= state.last.t_us:
+        state.fixes_skipped += 1
+        return state, []
+    step = _step(state, afix, ctx, t_us)
+    events = terminal_offline(state, step)
+    update_stop(state, step)
+    events += update_trip(state, step)
+    for rule in RULES:
+        new = rule(state, step)
+        if new:
+            events += new
+    state.last = LastFix(t_us, fix.lon, fix.lat, step.speed_kmh)
+    state.fixes_seen += 1
+    return state, events
+
+
+def tick(
+    state: VehicleState, ctx: VehicleContext, now: datetime
+) -> tuple[VehicleState, list[Event]]:
+    """Time passing without fixes, on a clock the worker supplies (the core reads none):
+    opens ``terminal_offline`` for a loaded vehicle silent for ``offline_gap_s``."""
+    return state, tick_offline(state, ctx, now)
+
+
+class VehicleEngine:
+    """The engine for one vehicle's context (permits, zones, sensors, thresholds)."""
+
+    def __init__(self, context: VehicleContext) -> None:
+        self.context = context
+
+    def new_state(self) -> VehicleState:
+        return VehicleState(vehicle_id=self.context.vehicle_id)
+
+    def process(self, state: VehicleState, afix: AnnotatedFix) -> tuple[VehicleState, list[Event]]:
+        return process(state, afix, self.context)
+
+    def process_many(
+        self, state: VehicleState, afixes: Iterable[AnnotatedFix]
+    ) -> tuple[VehicleState, list[Event]]:
+        events: list[Event] = []
+        for afix in afixes:
+            state, new = process(state, afix, self.context)
+            events += new
+        return state, events
+
+    def tick(self, state: VehicleState, now: datetime) -> tuple[VehicleState, list[Event]]:
+        return tick(state, self.context, now)
+
+
+def prepare_batch(fixes: Iterable[Fix], rules: RuleConfig) -> list[Fix]:
+    """One vehicle's fixes ready for ``process``: in fix-time order, exact duplicates (same
+    fix time; the first received wins) dropped, fixes flagged with ``skip_flags`` left out."""
+    ordered = sorted(fixes, key=lambda f: (f.fix_time, f.received_at))
+    kept: list[Fix] = []
+    for fix in ordered:
+        if fix.flags & rules.skip_flags:
+            continue
+        if kept and kept[-1].fix_time == fix.fix_time:
+            continue
+        kept.append(fix)
+    return kept
+
+
+def _us_time(t_us: int) -> datetime:
+    return datetime.fromtimestamp(t_us / US, tz=UTC)
+
+
+def fix_from_row(row: Mapping[str, Any]) -> Fix:
+    """A ``Fix`` from a decoded stream row (``tracker.ingest.stream.STREAM_FIELDS``); the
+    stream carries no terminal id, so it is 0."""
+    return Fix(
+        vehicle_id=int(row["vehicle_id"]),
+        terminal_id=0,
+        fix_time=_us_time(int(row["t_us"])),
+        received_at=_us_time(int(row["received_us"])),
+        lon=float(row["lon"]),
+        lat=float(row["lat"]),
+        speed_kmh=row["speed_kmh"],
+        heading_deg=row["heading_deg"],
+        altitude_m=row["altitude_m"],
+        satellites=row["satellites"],
+        hdop=row["hdop"],
+        valid=bool(row["valid"]),
+        ignition=row["ignition"],
+        loaded=row["loaded"],
+        body_lifted=row["body_lifted"],
+        cover_closed=row["cover_closed"],
+        alarm_bits=int(row["alarm_bits"]),
+        flags=int(row["flags"]),
+        source=str(row["source"]),
+    )
+
+
+def fix_from_values(v: Sequence[Any]) -> Fix:
+    """``fix_from_row`` on a stream row as it is encoded (values in ``STREAM_FIELDS`` order)."""
+    return Fix(
+        int(v[0]),
+        0,
+        datetime.fromtimestamp(v[1] / US, tz=UTC),
+        datetime.fromtimestamp(v[2] / US, tz=UTC),
+        float(v[3]),
+        float(v[4]),
+        v[5],
+        v[6],
+        v[7],
+        v[8],
+        v[9],
+        bool(v[10]),
+        v[11],
+        v[12],
+        v[13],
+        v[14],
+        int(v[15]),
+        int(v[16]),
+        str(v[17]),
+    )

@@ -1,0 +1,134 @@
+"""Loading the engine's :class:`~tracker.trips.core.view.RegistryView` from the database.
+
+A few small queries in one go; rows of ``engine_rule_overrides`` refine the city's rules per
+permit and zone (a bad row is logged and skipped by the core's ``permit_with``/``zone_with``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
+
+from tracker.trips.core.models import PermitScope, RuleConfig, Sensors, ZoneRule
+from tracker.trips.core.view import (
+    DEFAULT_RULES,
+    NO_SENSORS,
+    RegistryView,
+    Role,
+    VehicleInfo,
+    permit_scope,
+    permit_with,
+    windows_of,
+    zone_with,
+)
+
+_PERMITS = """
+SELECT p.id, p.valid_from, p.valid_to, p.windows,
+       coalesce((SELECT array_agg(vehicle_id) FROM permit_vehicles v WHERE v.permit_id = p.id),
+                '{}') AS vehicle_ids,
+       coalesce((SELECT array_agg(site_id) FROM permit_sites s WHERE s.permit_id = p.id),
+                '{}') AS site_ids,
+       coalesce((SELECT array_agg(yard_id) FROM permit_yards y WHERE y.permit_id = p.id),
+                '{}') AS yard_ids,
+       coalesce((SELECT jsonb_object_agg(c.fence_id::text, c.half_width_m)
+                 FROM permit_corridors c WHERE c.permit_id = p.id AND c.fence_id IS NOT NULL),
+                '{}') AS corridors
+FROM permits p WHERE p.state = 'approved' ORDER BY p.id
+"""
+
+
+_LISTINGS = """
+SELECT DISTINCT ON (vehicle_id) vehicle_id, listing_id
+FROM blacklisted_vehicles ORDER BY vehicle_id, since DESC, listing_id DESC
+"""
+
+
+# The vehicle's terminal model: its own column, else its newest active terminal's.
+_VEHICLES = """
+SELECT v.id, v.company_id, v.rated_volume_m3, v.blacklisted,
+       coalesce(v.terminal_model,
+                (SELECT t.model FROM terminals t WHERE t.vehicle_id = v.id AND t.active
+                 ORDER BY t.id DESC LIMIT 1)) AS model
+FROM vehicles v
+"""
+
+
+async def _overrides(cur: Any) -> dict[tuple[str, int], dict[str, Any]]:
+    await cur.execute("SELECT to_regclass('engine_rule_overrides') IS NOT NULL AS present")
+    present = await cur.fetchone()
+    if present is None or not present["present"]:
+        return {}
+    await cur.execute("SELECT scope, scope_id, rules FROM engine_rule_overrides")
+    return {(r["scope"], int(r["scope_id"])): r["rules"] for r in await cur.fetchall()}
+
+
+async def load_registry(
+    conn: AsyncConnection[Any],
+    utc_offset_min: int = 0,
+    rules: RuleConfig = DEFAULT_RULES,
+    sensors: Mapping[str, Sensors] | None = None,
+) -> RegistryView:
+    """The registry as the engine sees it. ``rules`` is the city layer (``config``); rows of
+    ``engine_rule_overrides`` refine it per permit and zone (a bad row is logged and skipped,
+    never fatal); ``sensors`` maps terminal models to the sensors trusted for their vehicles."""
+    roles: dict[str, tuple[Role, str]] = {}
+    zones: dict[str, ZoneRule] = {}
+    async with conn.cursor(row_factory=dict_row) as cur:
+        overrides = await _overrides(cur)
+        places: tuple[tuple[str, Role], ...] = (("sites", "site"), ("yards", "yard"))
+        for table, role in places:
+            query = sql.SQL("SELECT id, fence_id FROM {} WHERE active")
+            await cur.execute(query.format(sql.Identifier(table)))
+            for row in await cur.fetchall():
+                roles[str(row["fence_id"])] = (role, str(row["id"]))
+        await cur.execute("SELECT id, fence_id, schedule, speed_limit_kmh FROM zones WHERE active")
+        for row in await cur.fetchall():
+            zone_id = str(row["id"])
+            roles[str(row["fence_id"])] = ("zone", zone_id)
+            limit = row["speed_limit_kmh"]
+            zone = ZoneRule(
+                zone_id=zone_id,
+                active_windows=windows_of(row["schedule"]),
+                speed_limit_kmh=float(limit) if limit is not None else None,
+            )
+            zones[zone_id] = zone_with(zone, overrides.get(("zone", int(row["id"]))))
+        await cur.execute(_VEHICLES)
+        by_model = sensors or {}
+        vehicles = {
+            int(r["id"]): VehicleInfo(
+                int(r["id"]),
+                int(r["company_id"]),
+                float(r["rated_volume_m3"]),
+                r["blacklisted"],
+                sensors=by_model.get(r["model"] or "", NO_SENSORS),
+            )
+            for r in await cur.fetchall()
+        }
+        await cur.execute("SELECT to_regclass('blacklisted_vehicles') IS NOT NULL AS present")
+        present = await cur.fetchone()
+        # Active listings, from the view of the capacity/credit migration when it is there.
+        if present is not None and present["present"]:
+            await cur.execute(_LISTINGS)
+            for r in await cur.fetchall():
+                info = vehicles.get(int(r["vehicle_id"]))
+                if info is not None:
+                    vehicles[info.vehicle_id] = replace(
+                        info, blacklisted=True, listing_id=int(r["listing_id"])
+                    )
+        await cur.execute(_PERMITS)
+        permits: dict[int, list[PermitScope]] = {}
+        for row in await cur.fetchall():
+            scope = permit_with(
+                permit_scope(row, utc_offset_min), rules, overrides.get(("permit", row["id"]))
+            )
+            for fence_id in scope.corridors:
+                roles[fence_id] = ("corridor", fence_id)
+            for vehicle_id in row["vehicle_ids"]:
+                permits.setdefault(int(vehicle_id), []).append(scope)
+    return RegistryView(
+        roles, zones, vehicles, {k: tuple(v) for k, v in permits.items()}, utc_offset_min, rules
+    )

@@ -1,0 +1,236 @@
+"""One shard's consumer: its stream position, its vehicles' states, and the batch step.
+
+A batch is one ``XREAD`` result. Entries are processed in stream order, and within an entry each
+vehicle's fixes go through ``prepare_batch`` then ``process`` (so the outcome depends only on
+the stream's contents, not on how reads happened to group entries). Stragglers (fixes not newer
+than the vehicle's last one) are replayed into history (``rewind.replay``) when the caller
+supplies the vehicle's stored window (``window_wanted`` says which); the window is cut at the
+entry's newest receive time, so a replay sees what had arrived by then, whatever the batching.
+The batch's effects and the touched vehicles' states commit in one transaction with the id of
+its last entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import orjson
+from psycopg import AsyncConnection
+
+from tracker.geofence import GeofenceIndex
+from tracker.ingest.models import Fix
+from tracker.ingest.stream import STREAM_FIELDS, stream_key
+from tracker.trips.core.annotate import annotate
+from tracker.trips.core.engine import fix_from_row, fix_from_values, tick
+from tracker.trips.core.events import Event
+from tracker.trips.core.rewind import (
+    Annotator,
+    Timed,
+    advance,
+    note,
+    prepare_timed,
+    window_start_us,
+)
+from tracker.trips.core.state import VehicleState, to_us
+from tracker.trips.core.view import RegistryView
+from tracker.trips.worker import repo
+
+__all__ = [
+    "RECEIVED_US",
+    "T_US",
+    "Batch",
+    "Entry",
+    "Parsed",
+    "ShardRunner",
+    "Timed",
+    "prepare_timed",
+    "stream_id_key",
+]
+
+Entry = tuple[bytes | str, dict[bytes, bytes]]
+Parsed = list[tuple[str, dict[int, list[Timed]]]]  # entry id, each vehicle's fixes in it
+T_US, RECEIVED_US = STREAM_FIELDS.index("t_us"), STREAM_FIELDS.index("received_us")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def stream_id_key(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass
+class Batch:
+    events: list[Event] = field(default_factory=list)
+    touched: dict[int, str] = field(default_factory=dict)  # vehicle -> last entry id
+    fixes: int = 0
+
+
+@dataclass
+class ShardRunner:
+    shard: int
+    shard_count: int
+    position: str | None = None
+    states: dict[int, VehicleState] = field(default_factory=dict)
+    # How late each vehicle's newest fix arrived: silences are measured from delivery, so a
+    # blind-area upload hours late does not look like hours of silence.
+    lag: dict[int, timedelta] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return stream_key(self.shard)
+
+    async def load(self, conn: AsyncConnection[Any]) -> None:
+        self.position = await repo.load_position(conn, self.shard)
+        self.states = await repo.load_states(conn, self.shard)
+
+    def state_of(self, vehicle_id: int) -> VehicleState:
+        state = self.states.get(vehicle_id)
+        if state is None:
+            state = self.states[vehicle_id] = VehicleState(vehicle_id=vehicle_id)
+        return state
+
+    def run_fixes(
+        self, index: GeofenceIndex, view: RegistryView, fixes: list[Fix], batch: Batch, tag: str
+    ) -> None:
+        """One vehicle's fixes (one entry's worth, or a catch-up run) through the core."""
+        timed = [(to_us(f.fix_time), to_us(f.received_at), f) for f in fixes]
+        self.run_timed(index, view, timed, batch, tag)
+
+    def run_timed(
+        self,
+        index: GeofenceIndex,
+        view: RegistryView,
+        timed: list[Timed],
+        batch: Batch,
+        tag: str,
+        window: list[Timed] | None = None,
+    ) -> None:
+        """``run_fixes`` on fixes that carry their epoch-µs fix and receive times. With
+        ``window`` (the vehicle's stored fixes since its oldest snapshot), stragglers among
+        them are replayed into history; without it they are skipped (counted)."""
+        vehicle_id = timed[0][2].vehicle_id
+        state, ctx = self.state_of(vehicle_id), view.context(vehicle_id)
+        if window is not None:
+            newest_received_us = max(t[1] for t in timed)
+            window = [t for t in window if t[1] <= newest_received_us]
+        annotator: Annotator = partial(annotate, index, view, ctx)
+        state, events, _ = advance(state, ctx, timed, window, annotator)
+        self.states[vehicle_id] = state
+        if events:
+            batch.events += events
+        newest_us, newest_received_us, _ = max(timed, key=lambda t: t[0])
+        if state.last is not None and newest_us == state.last.t_us:
+            lag_us = max(newest_received_us - newest_us, 0)
+            self.lag[vehicle_id] = timedelta(microseconds=lag_us)
+        batch.touched[vehicle_id] = tag
+        batch.fixes += len(timed)
+
+    def consume(self, index: GeofenceIndex, view: RegistryView, entries: list[Entry]) -> Batch:
+        """Entries through the core; stragglers are skipped (no stored window at hand).
+        Decoded entry by entry, as before the rewind."""
+        batch = Batch()
+        for entry in entries:
+            self.consume_parsed(index, view, self.parse([entry]), None, batch)
+        return batch
+
+    @staticmethod
+    def parse(entries: list[Entry]) -> Parsed:
+        parsed: Parsed = []
+        for raw_id, fields in entries:
+            per_vehicle: dict[int, list[Timed]] = {}
+            for values in orjson.loads(fields[b"fixes"]):
+                fix = fix_from_values(values)
+                timed = (int(values[T_US]), int(values[RECEIVED_US]), fix)
+                per_vehicle.setdefault(fix.vehicle_id, []).append(timed)
+            parsed.append((_text(raw_id), per_vehicle))
+        return parsed
+
+    def window_wanted(self, parsed: Parsed) -> dict[int, tuple[int, int]]:
+        """Vehicles that may meet a straggler in these entries (a fix not newer than what
+        they will have seen by then), with the fix-time range (epoch µs, ``(low, high]``) of
+        stored fixes a replay could need: from the oldest snapshot (or, without one yet, from
+        the batch's first fix of the vehicle) to the newest fix seen."""
+        newest: dict[int, int] = {}
+        first: dict[int, int] = {}
+        wanted: dict[int, tuple[int, int]] = {}
+        for _, per_vehicle in parsed:
+            for vehicle_id, timed in per_vehicle.items():
+                oldest = min(t[0] for t in timed)
+                seen = newest.get(vehicle_id)
+                if seen is None:
+                    state = self.states.get(vehicle_id)
+                    seen = state.last.t_us if state is not None and state.last else -1
+                    first[vehicle_id] = oldest
+                if seen >= 0 and oldest <= seen:
+                    state = self.states.get(vehicle_id)
+                    start = None if state is None else window_start_us(state)
+                    low = first[vehicle_id] - 1 if start is None else start
+                    high = seen
+                    if vehicle_id in wanted:
+                        low, high = (
+                            min(low, wanted[vehicle_id][0]),
+                            max(high, wanted[vehicle_id][1]),
+                        )
+                    wanted[vehicle_id] = (low, high)
+                newest[vehicle_id] = max(seen, max(t[0] for t in timed))
+        return wanted
+
+    def consume_parsed(
+        self,
+        index: GeofenceIndex,
+        view: RegistryView,
+        parsed: Parsed,
+        windows: dict[int, list[Timed]] | None,
+        batch: Batch | None = None,
+    ) -> Batch:
+        """``consume`` on parsed entries; ``windows``: stored fixes per vehicle (as asked by
+        ``window_wanted``) for the replay of stragglers."""
+        batch = Batch() if batch is None else batch
+        for entry_id, per_vehicle in parsed:
+            for vehicle_id, timed_fixes in per_vehicle.items():
+                window = None if windows is None else windows.get(vehicle_id)
+                self.run_timed(index, view, timed_fixes, batch, entry_id, window)
+        return batch
+
+    def catch_up(
+        self, index: GeofenceIndex, view: RegistryView, rows: list[tuple[Any, ...]]
+    ) -> Batch:
+        """Stored fixes from the database (per vehicle in time order) through the core."""
+        batch = Batch()
+        per_vehicle: dict[int, list[Fix]] = {}
+        for row in rows:
+            fix = fix_from_row(dict(zip(STREAM_FIELDS, row, strict=True)))
+            per_vehicle.setdefault(fix.vehicle_id, []).append(fix)
+        for fixes in per_vehicle.values():
+            self.run_fixes(index, view, fixes, batch, self.position or "0-0")
+        return batch
+
+    def catch_up_since(self, lookback: timedelta, now: datetime) -> datetime:
+        """From the oldest last fix among the shard's vehicles, no further back than
+        ``lookback`` (vehicles without state start there too)."""
+        floor = now - lookback
+        lasts = [s.last.t_us for s in self.states.values() if s.last is not None]
+        if not lasts:
+            return floor
+        oldest = datetime.fromtimestamp(min(lasts) / 1e6, tz=UTC)
+        return max(oldest, floor)
+
+    def tick_all(self, view: RegistryView, now: datetime) -> Batch:
+        batch = Batch()
+        for vehicle_id, state in self.states.items():
+            lag = self.lag.get(vehicle_id, timedelta(0))
+            _, events = tick(state, view.context(vehicle_id), now - lag)
+            if events:
+                note(state, events)
+                batch.events += events
+                batch.touched[vehicle_id] = self.position or "0-0"
+        return batch
+
+    def checkpoints(self, batch: Batch) -> list[repo.Checkpoint]:
+        return [repo.Checkpoint(v, self.states[v], sid) for v, sid in batch.touched.items()]

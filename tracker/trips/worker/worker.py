@@ -1,0 +1,342 @@
+"""The engine worker: owns shards, consumes their streams, runs the core, stores the effects.
+
+Exactly once, by construction: a batch's incidents, trips, the touched vehicles' states and
+the shard's stream position (id of the batch's last entry) commit in ONE transaction. A worker
+killed at any point restarts from the last committed position with the states that match it,
+so every entry's effects are stored once; upserts on the core's deterministic ids guard the rest.
+
+Gaps: the streams are trimmed from the oldest end, so if the stream's first entry is not newer
+than the position, nothing unread was lost. Otherwise (trimmed past us, stream lost, publisher
+dropped while Redis was away and it then got trimmed) the worker reads the shard's fixes newer
+than its vehicles' last fixes from ``pings`` (the truth), then continues with the stream; the
+core skips anything not newer than what it has seen.
+
+Late fixes: before consuming, the worker reads from ``pings`` the recent stored fixes of the
+vehicles that meet a straggler (``ShardRunner.window_wanted``), so the core can replay them
+with the stragglers into history (``rewind``); what that reveals is stored marked late.
+
+Outages: a lost Redis or database connection fails the step, which is retried with backoff
+(``run``) from the last committed position; a shard whose commit failed is reloaded from its
+checkpoint before it reads again (its states had run ahead of what is stored), so an outage
+neither ends the worker nor skips or doubles anything.
+
+Live events go to ``tracker:incidents`` after commit, for non-late incidents only; truck
+states that changed go to the ``VEHICLE_STATES`` channel and the ``tracker:vstate`` hash. ``tick``
+(silences) runs only when the worker is caught up, so a backlog never looks like a silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import psycopg
+import redis.asyncio as aioredis
+import redis.exceptions
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from tracker import bus
+from tracker.geofence.sync import FenceSync
+from tracker.trips.core.annotate import engine_index
+from tracker.trips.core.engine import fix_from_values
+from tracker.trips.core.events import IncidentClosed, IncidentOpened, IncidentUpdated
+from tracker.trips.core.models import RuleConfig, Sensors
+from tracker.trips.core.state import from_us
+from tracker.trips.core.tracks import US
+from tracker.trips.core.view import DEFAULT_RULES, RegistryView
+from tracker.trips.core.vstate import VSTATE_HASH, Key, state_at, state_key, state_message
+from tracker.trips.worker import repo
+from tracker.trips.worker.registry import load_registry
+from tracker.trips.worker.shard import (
+    RECEIVED_US,
+    T_US,
+    Batch,
+    Entry,
+    ShardRunner,
+    Timed,
+    stream_id_key,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    shards: tuple[int, ...]
+    shard_count: int
+    batch_entries: int = 200
+    block_ms: int = 500
+    tick_s: float = 15.0
+    refresh_s: float = 60.0
+    gap_check_s: float = 5.0
+    catch_up_lookback_s: float = 24 * 3600.0
+    utc_offset_min: int = 0  # registry times of day are UTC
+    rules: RuleConfig = DEFAULT_RULES  # the city layer (config.city_rules)
+    sensors: Mapping[str, Sensors] = field(default_factory=dict)  # terminal model -> sensors
+
+
+def live_message(event: IncidentOpened | IncidentUpdated | IncidentClosed) -> bytes:
+    inc = event.incident
+    where = inc.lon_lat
+    kind = {IncidentOpened: "opened", IncidentUpdated: "updated", IncidentClosed: "closed"}
+    return orjson.dumps(
+        {
+            "event": kind[type(event)],
+            "type": inc.type,
+            "vehicle_id": inc.vehicle_id,
+            "lon": where[0] if where else None,
+            "lat": where[1] if where else None,
+            "time": event.time,
+            "incident_id": inc.incident_id,
+            "severity": inc.severity,
+            "status": "ended" if isinstance(event, IncidentClosed) else "open",
+        },
+        option=orjson.OPT_UTC_Z,
+    )
+
+
+# What a step may meet while Redis or the database is away (or restarting).
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    psycopg.OperationalError,
+    PoolTimeout,
+)
+RETRY_MIN_S, RETRY_MAX_S = 0.2, 5.0
+
+
+class EngineWorker:
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], redis: aioredis.Redis, config: WorkerConfig
+    ) -> None:
+        self.pool, self.redis, self.config = pool, redis, config
+        self.fences = FenceSync(pool, redis, engine_index())
+        self.view = RegistryView()
+        self.runners = [ShardRunner(s, config.shard_count) for s in config.shards]
+        self._refresh_due = 0.0
+        self._gap_due = 0.0
+        self._tick_due = time.monotonic() + config.tick_s
+        self._watch: asyncio.Task[None] | None = None
+        self.fixes_processed = 0
+        self.catch_ups = 0
+        self.vstates: dict[int, tuple[Key, datetime]] = {}  # last published, per vehicle
+        self.stale: set[int] = set()  # shards to reload from their checkpoint before reading
+        self.retries = 0
+
+    async def start(self) -> None:
+        await self.fences.start()
+        await self.refresh()
+        self._watch = asyncio.create_task(self._watch_fences(), name="engine-fence-watch")
+        for runner in self.runners:
+            async with self.pool.connection() as conn:
+                await runner.load(conn)
+        await self.check_gaps()
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await self.fences.stop()
+
+    async def refresh(self) -> None:
+        async with self.pool.connection() as conn:
+            self.view = await load_registry(
+                conn, self.config.utc_offset_min, self.config.rules, self.config.sensors
+            )
+        self._refresh_due = time.monotonic() + self.config.refresh_s
+
+    async def _watch_fences(self) -> None:
+        """A fence notice (places, permit approvals/suspensions) makes the next step reload the
+        registry view; FenceSync updates the index itself."""
+        while True:
+            try:
+                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(bus.channel(self.redis, bus.FENCES))
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._refresh_due = 0.0
+            except (OSError, aioredis.ConnectionError) as exc:
+                log.warning("fence watch lost (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Steps until ``stop``. A step that fails on a lost connection (``TRANSIENT``) is
+        logged and retried, backing off up to ``RETRY_MAX_S``; nothing of it was committed."""
+        backoff = RETRY_MIN_S
+        while not stop.is_set():
+            try:
+                await self.step()
+            except TRANSIENT as exc:
+                self.retries += 1
+                log.warning("engine step failed (%s: %s); retrying in %.1f s",
+                            type(exc).__name__, exc, backoff)  # fmt: skip
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, RETRY_MAX_S)
+            else:
+                backoff = RETRY_MIN_S
+
+    async def step(self) -> int:
+        """One read of every owned stream; returns the number of entries consumed."""
+        for runner in self.runners:
+            if runner.shard in self.stale:
+                async with self.pool.connection() as conn:
+                    await runner.load(conn)
+                self.stale.discard(runner.shard)
+        now = time.monotonic()
+        if now >= self._refresh_due:
+            await self.refresh()
+        if now >= self._gap_due:
+            await self.check_gaps()
+        streams: dict[Any, Any] = {r.key: r.position or "0-0" for r in self.runners}
+        block = self.config.block_ms if self.config.block_ms > 0 else None
+        answer = await self.redis.xread(streams, count=self.config.batch_entries, block=block)
+        consumed = 0
+        by_key = {r.key: r for r in self.runners}
+        for raw_key, entries in answer or []:
+            key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
+            await self.consume(by_key[key], entries)
+            consumed += len(entries)
+        if consumed == 0 and time.monotonic() >= self._tick_due:
+            await self.tick(datetime.now(UTC))
+        return consumed
+
+    async def consume(self, runner: ShardRunner, entries: list[Entry]) -> None:
+        parsed = runner.parse(entries)
+        windows = await self.windows(runner.window_wanted(parsed))
+        batch = runner.consume_parsed(self.fences.index, self.view, parsed, windows)
+        last = entries[-1][0]
+        await self.commit(runner, batch, last.decode() if isinstance(last, bytes) else last)
+
+    async def commit(
+        self,
+        runner: ShardRunner,
+        batch: Batch,
+        position: str | None,
+        now: datetime | None = None,
+    ) -> None:
+        companies = {v: self.view.company_of(v) for v in batch.touched}
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                await repo.save_events(conn, batch.events, companies)
+                await repo.save_checkpoints(conn, runner.shard, position, runner.checkpoints(batch))
+        except Exception:
+            # The in-memory states ran ahead of what is stored: back to the checkpoint, now
+            # or (the database being away) before the shard reads again.
+            log.exception("engine commit failed for shard %s; reloading", runner.shard)
+            self.stale.add(runner.shard)
+            with contextlib.suppress(*TRANSIENT):
+                async with self.pool.connection() as conn:
+                    await runner.load(conn)
+                self.stale.discard(runner.shard)
+            raise
+        if position is not None:
+            runner.position = position
+        self.fixes_processed += batch.fixes
+        await self.publish(batch)
+        await self.publish_states(runner, batch, now)
+
+    async def windows(self, wanted: dict[int, tuple[int, int]]) -> dict[int, list[Timed]]:
+        """The stored fixes a replay of stragglers may need, per vehicle (from ``pings``)."""
+        if not wanted:
+            return {}
+        out: dict[int, list[Timed]] = {}
+        async with self.pool.connection() as conn:
+            for vehicle_id, (low_us, high_us) in wanted.items():
+                after, until = from_us(low_us - US), from_us(high_us + US)  # filtered exactly later
+                rows = await repo.window_rows(conn, vehicle_id, after, until)
+                out[vehicle_id] = [
+                    (int(r[T_US]), int(r[RECEIVED_US]), fix_from_values(r)) for r in rows
+                ]
+        return out
+
+    async def publish_states(
+        self, runner: ShardRunner, batch: Batch, now: datetime | None = None
+    ) -> None:
+        """After commit: every touched vehicle whose truck state changed goes to the
+        ``VEHICLE_STATES`` channel and the ``tracker:vstate`` hash (see ``vstate``)."""
+        changed: dict[int, tuple[Key, datetime, bytes]] = {}
+        for vehicle_id in batch.touched:
+            state = runner.states.get(vehicle_id)
+            if state is None:
+                continue
+            key = state_key(state, self.view.context(vehicle_id))
+            previous = self.vstates.get(vehicle_id)
+            if previous is None or previous[0] != key:
+                at = state_at(state, now, previous[1] if previous else None)
+                changed[vehicle_id] = key, at, state_message(state, key, at)
+        if not changed:
+            return
+        try:
+            channel = bus.channel(self.redis, bus.VEHICLE_STATES)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hset(VSTATE_HASH, mapping={str(v): m for v, (_, _, m) in changed.items()})
+                for _, _, message in changed.values():
+                    pipe.publish(channel, message)
+                await pipe.execute()
+        except (OSError, aioredis.ConnectionError) as exc:  # retried at the next change
+            log.warning("publishing truck states failed: %s", exc)
+            return
+        for vehicle_id, (key, at, _) in changed.items():
+            self.vstates[vehicle_id] = key, at
+
+    async def publish(self, batch: Batch) -> None:
+        live = [
+            live_message(ev)
+            for ev in batch.events
+            if isinstance(ev, IncidentOpened | IncidentUpdated | IncidentClosed) and not ev.late
+        ]
+        if not live:
+            return
+        try:
+            incidents = bus.channel(self.redis, bus.INCIDENTS)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for message in live:
+                    pipe.publish(incidents, message)
+                await pipe.execute()
+        except (OSError, aioredis.ConnectionError) as exc:  # stored anyway; live is best effort
+            log.warning("publishing incidents failed: %s", exc)
+
+    async def tick(self, now: datetime) -> None:
+        self._tick_due = time.monotonic() + self.config.tick_s
+        for runner in self.runners:
+            batch = runner.tick_all(self.view, now)
+            if batch.touched:
+                await self.commit(runner, batch, None, now)
+
+    async def check_gaps(self) -> None:
+        """Catch up from the database where the stream may have lost unread entries."""
+        self._gap_due = time.monotonic() + self.config.gap_check_s
+        for runner in self.runners:
+            if runner.position is None:
+                continue  # a fresh shard starts with whatever its stream holds
+            first = await self.redis.xrange(runner.key, "-", "+", count=1)
+            if not first:
+                if runner.position != "0-0":  # the stream is gone (Redis lost its data)
+                    await self.catch_up(runner)
+                    runner.position = "0-0"
+                continue
+            first_id = first[0][0].decode() if isinstance(first[0][0], bytes) else first[0][0]
+            if stream_id_key(first_id) > stream_id_key(runner.position):
+                await self.catch_up(runner)
+
+    async def catch_up(self, runner: ShardRunner) -> None:
+        since = runner.catch_up_since(
+            timedelta(seconds=self.config.catch_up_lookback_s), datetime.now(UTC)
+        )
+        async with self.pool.connection() as conn:
+            rows = await repo.catch_up_rows(conn, runner.shard_count, runner.shard, since)
+        self.catch_ups += 1
+        log.info("shard %s: catching up %d stored fixes since %s", runner.shard, len(rows), since)
+        if rows:
+            batch = runner.catch_up(self.fences.index, self.view, rows)
+            await self.commit(runner, batch, runner.position)
