@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tracker.ingest.filters import apply_filters, haversine_m
-from tracker.ingest.models import Fix, FixFlag
 from tracker.ingest.validate import parse_batch, parse_time, validate_fix
 from tracker.settings import FilterSettings
+from tracker.wire import Fix, FixFlag
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 

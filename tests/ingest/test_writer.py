@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tracker.ingest.models import Fix
 from tracker.ingest.writer import GroupCommitWriter, RecentKeys
+from tracker.wire import Fix
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 

@@ -16,7 +16,7 @@ from tracker.ingest.jt808 import (
     make_location,
     sensor_states,
 )
-from tracker.ingest.models import Fix
+from tracker.wire import Fix
 
 WHEN = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import psycopg
 
-from tracker.ingest.models import FixFlag
 from tracker.registry import repo
+from tracker.wire import FixFlag
 
 LAT = 30.65
 

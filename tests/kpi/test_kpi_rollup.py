@@ -20,10 +20,10 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 
 from tracker.app import create_app, lifespan
-from tracker.ingest.models import FixFlag
 from tracker.kpi import repo, rollup
 from tracker.registry import repo as registry
 from tracker.settings import Settings
+from tracker.wire import FixFlag
 
 LAT = 30.65
 MOVE = 0.05  # degrees of lon: ~4.8 km

@@ -10,7 +10,7 @@ import pytest
 from test_rules import trip_with
 from trips_world import Drive, incidents, run
 
-from tracker.ingest.models import Fix
+from tracker.wire import Fix
 
 DEVIATION = [("open", "route_deviation"), ("close", "route_deviation")]
 

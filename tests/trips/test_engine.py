@@ -20,7 +20,6 @@ from trips_world import (
     with_rules,
 )
 
-from tracker.ingest.models import Fix, FixFlag
 from tracker.ingest.stream import STREAM_FIELDS, stream_row
 from tracker.trips.core import (
     Event,
@@ -36,6 +35,7 @@ from tracker.trips.core import (
     prepare_batch,
     tick,
 )
+from tracker.wire import Fix, FixFlag
 
 
 def trips(events: list[Event]) -> list[TripStarted | TripCompleted]:

@@ -16,13 +16,13 @@ from test_rules import ctx, permit_ctx, trip_with
 from trips_world import CONTEXT, Drive, haul_to_yard, incidents, load_at_site, run
 
 from tracker.geofence import GeofenceIndex, fence_from_geojson
-from tracker.ingest.models import Fix
 from tracker.settings import Settings
 from tracker.trips.core import IncidentOpened, RuleConfig, Sensors
 from tracker.trips.core.annotate import annotate
 from tracker.trips.core.config import RuleConfigError, city_rules, rules_with, sensors_by_model
 from tracker.trips.core.view import RegistryView
 from tracker.trips.worker.registry import load_registry
+from tracker.wire import Fix
 
 DUMPING = [("open", "dumping"), ("close", "dumping")]
 

@@ -19,7 +19,6 @@ from trips_world import (
     run,
 )
 
-from tracker.ingest.models import Fix
 from tracker.trips.core import (
     AnnotatedFix,
     Event,
@@ -34,6 +33,7 @@ from tracker.trips.core.rewind import Timed, advance
 from tracker.trips.core.state import to_us
 from tracker.trips.worker.repo import state_json
 from tracker.trips.worker.shard import Parsed, ShardRunner
+from tracker.wire import Fix
 
 Batches = list[list[Fix]]
 

@@ -20,8 +20,8 @@ from trips_world import (
     with_rules,
 )
 
-from tracker.ingest.models import Fix
 from tracker.trips.core import IncidentOpened, Sensors, TimeWindow, VehicleContext, ZoneRule
+from tracker.wire import Fix
 
 Middle = Callable[[Drive], object]
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import orjson
 
-from tracker.ingest.models import Fix
 from tracker.ingest.stream import STREAM_FIELDS, decode_rows, stream_row
 from tracker.trips.core.engine import fix_from_row, fix_from_values
+from tracker.wire import Fix
 
 
 def test_positional_and_named_decoding_give_the_same_fix() -> None:

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tracker.geo import M_PER_DEG
-from tracker.ingest.models import Fix
 from tracker.trips.core import (
     AnnotatedFix,
     Event,
@@ -27,6 +26,7 @@ from tracker.trips.core import (
     VehicleState,
     process,
 )
+from tracker.wire import Fix
 
 ORIGIN_LON, ORIGIN_LAT = 114.0, 22.5
 T0 = datetime(2026, 5, 4, 4, 0, tzinfo=UTC)  # 12:00 in the city (UTC+8)

@@ -42,7 +42,6 @@ from rich.table import Table
 
 from tracker.geo import EARTH_RADIUS_M
 from tracker.geofence import GeofenceIndex
-from tracker.ingest.models import Fix
 from tracker.roads.network import RoadNetwork, load_landuse
 from tracker.sim.data import default_data_dir, ensure_monaco_pbf
 from tracker.sim.fleet import Truck
@@ -73,6 +72,7 @@ from tracker.trips.core.annotate import annotate
 from tracker.trips.core.rewind import Timed, advance, note
 from tracker.trips.core.state import to_us
 from tracker.trips.core.view import RegistryView, Role
+from tracker.wire import Fix
 
 DAY_START = datetime(2026, 5, 4, 4, 0, tzinfo=UTC)  # 06:00 in Monaco (UTC+2)
 UTC_OFFSET_MIN = 120

@@ -29,10 +29,10 @@ from tracker.bench.common import (
     start_server,
     stop_server,
 )
-from tracker.ingest.models import Fix
 from tracker.ingest.stream import StreamPublisher
 from tracker.settings import Settings
 from tracker.sim.seed import seed_fleet
+from tracker.wire import Fix
 
 BENCH_DB = "tracker_bench_live"
 BENCH_REDIS_DB = 11

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Header, Request
 
 from tracker.deps import PlatformDep
 from tracker.errors import Forbidden, PayloadTooLarge
-from tracker.ingest.models import Fix
 from tracker.ingest.validate import FieldErrors, parse_batch, validate_fix
 from tracker.responses import JSONResponse
+from tracker.wire import Fix
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tracker.geo import haversine_m
-from tracker.ingest.models import Fix, FixFlag
 from tracker.settings import FilterSettings
+from tracker.wire import Fix, FixFlag
 
 
 @dataclass(frozen=True, slots=True)

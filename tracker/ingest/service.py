@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracker.ingest.filters import apply_filters
-from tracker.ingest.models import Fix
 from tracker.ingest.validate import FieldErrors
 from tracker.ingest.writer import GroupCommitWriter
 from tracker.settings import FilterSettings
+from tracker.wire import Fix
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from tracker.ingest.models import Fix
+from tracker.wire import Fix
 
 log = logging.getLogger(__name__)
 

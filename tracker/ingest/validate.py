@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from tracker.errors import BadRequest, UnsupportedMediaType
-from tracker.ingest.models import Fix
+from tracker.wire import Fix
 
 FieldErrors = list[dict[str, str]]
 

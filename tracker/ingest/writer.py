@@ -22,7 +22,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from tracker.errors import Unavailable
-from tracker.ingest.models import Fix
+from tracker.wire import Fix
 
 log = logging.getLogger(__name__)
 

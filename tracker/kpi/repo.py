@@ -17,8 +17,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from tracker.geo import EARTH_RADIUS_M
-from tracker.ingest.models import FixFlag
 from tracker.kpi import rollup
+from tracker.wire import FixFlag
 
 AConn = psycopg.AsyncConnection[Any]
 Row = dict[str, Any]

@@ -33,8 +33,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from tracker.geo import EARTH_RADIUS_M
-from tracker.ingest.models import FixFlag
 from tracker.tasks import periodic
+from tracker.wire import FixFlag
 
 log = logging.getLogger(__name__)
 

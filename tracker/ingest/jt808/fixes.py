@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from tracker.ingest.jt808.location import LocationReport
 from tracker.ingest.jt808.sensors import STANDARD, SensorMapping, location_to_fix_fields
-from tracker.ingest.models import Fix
 from tracker.ingest.validate import FieldErrors
+from tracker.wire import Fix
 
 DEFAULT_MODEL = "default"
 MAX_SPEED_KMH = 300.0

@@ -121,7 +121,7 @@ def location_to_fix_fields(
     mapping: SensorMapping = STANDARD,
     utc_offset: timedelta = BEIJING_OFFSET,
 ) -> dict[str, object] | None:
-    """Keyword fields of :class:`tracker.ingest.models.Fix` (the caller adds vehicle,
+    """Keyword fields of :class:`tracker.wire.Fix` (the caller adds vehicle,
     terminal, received_at and source). ``None`` when the report's time is unusable: drop the
     fix, keep the frame (and still acknowledge it)."""
     fix_time: datetime | None = (

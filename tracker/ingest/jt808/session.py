@@ -36,10 +36,10 @@ from tracker.ingest.jt808.messages import (
 )
 from tracker.ingest.jt808.sensors import STANDARD, SensorMapping
 from tracker.ingest.jt808.subpackets import Reassembler
-from tracker.ingest.models import Fix
 from tracker.ingest.service import IngestService
 from tracker.ingest.validate import FieldErrors
 from tracker.settings import Jt808Settings
+from tracker.wire import Fix
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from tracker.geofence import GeofenceIndex
 from tracker.geofence.fences import CorridorFence, Fence
-from tracker.ingest.models import Fix
 from tracker.trips.core.models import AnnotatedFix, SegmentEvent, VehicleContext
 from tracker.trips.core.view import RegistryView
+from tracker.wire import Fix
 
 CELL_DEG = 0.01  # zone-box grid cell (about 1 km)
 EMPTY: frozenset[str] = frozenset()

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tracker.geo import distance_m
-from tracker.ingest.models import Fix
 from tracker.trips.core.events import Event
 from tracker.trips.core.models import AnnotatedFix, RuleConfig, VehicleContext
 from tracker.trips.core.rules_drive import (
@@ -29,6 +28,7 @@ from tracker.trips.core.rules_haul import (
 from tracker.trips.core.state import LastFix, VehicleState, to_us
 from tracker.trips.core.tracks import US, Step
 from tracker.trips.core.trip import update_trip
+from tracker.wire import Fix
 
 Rule = Callable[[VehicleState, Step], list[Event]]
 

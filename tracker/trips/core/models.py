@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from tracker.ingest.models import Fix, FixFlag
+from tracker.wire import Fix, FixFlag
 
 SegmentEvent = Literal["enter", "exit", "cross"]
 

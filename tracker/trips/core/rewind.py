@@ -36,7 +36,6 @@ from typing import Any
 
 import orjson
 
-from tracker.ingest.models import Fix
 from tracker.trips.core.engine import process
 from tracker.trips.core.events import (
     Event,
@@ -51,6 +50,7 @@ from tracker.trips.core.events import (
 from tracker.trips.core.models import AnnotatedFix, RuleConfig, VehicleContext
 from tracker.trips.core.state import VehicleState, from_us
 from tracker.trips.core.tracks import US
+from tracker.wire import Fix
 
 Timed = tuple[int, int, Fix]  # fix time and receive time in epoch µs, the fix
 # Annotates one fix for the replay: the fix, the previous replayed fix's lon/lat, t_us, received_us.

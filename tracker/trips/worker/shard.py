@@ -21,7 +21,6 @@ import orjson
 from psycopg import AsyncConnection
 
 from tracker.geofence import GeofenceIndex
-from tracker.ingest.models import Fix
 from tracker.ingest.stream import STREAM_FIELDS, stream_key
 from tracker.trips.core.annotate import annotate
 from tracker.trips.core.engine import fix_from_row, fix_from_values, tick
@@ -37,6 +36,7 @@ from tracker.trips.core.rewind import (
 from tracker.trips.core.state import VehicleState, to_us
 from tracker.trips.core.view import RegistryView
 from tracker.trips.worker import repo
+from tracker.wire import Fix
 
 __all__ = [
     "RECEIVED_US",

@@ -1,4 +1,6 @@
-"""The ``Fix``: one position of one vehicle, as every ingest front end delivers it.
+"""What crosses a process boundary, defined once.
+
+The ``Fix``: one position of one vehicle, as every ingest front end delivers it.
 
 Coordinates are WGS-84 ``lon, lat``; times are timezone-aware UTC. ``fix_time`` is when the
 terminal took the fix, ``received_at`` when the platform received it; they are kept apart so
