@@ -23,24 +23,30 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from tracker.trips.core.models import RuleConfig, Sensors
 
-RULE_FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(RuleConfig)}
+RULE_FIELDS: Mapping[str, dataclasses.Field[Any]] = MappingProxyType(
+    {f.name: f for f in dataclasses.fields(RuleConfig)}
+)
 PERMIT_ONLY = frozenset({"corridor_half_width_m"})
 ZONE_KEYS = frozenset({"speed_limit_kmh", "no_go", "schedule"})
 SENSOR_NAMES = frozenset({"lift", "cover", "load"})
 
 # City presets (DOMAIN.md §2 examples): a city's general speed limit and the like. Hours are a
 # permit's windows and zone limits a zone's, so they are not here.
-CITY_RULES: dict[str, dict[str, Any]] = {
-    "default": {},
-    "shenzhen": {"speed_limit_kmh": 60.0},  # urban expressway 60; zones carry 40 and 80
-    "guangzhou": {},
-    "mianyang": {},
-    "taizhou": {},
-}
+CITY_RULES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        "default": MappingProxyType({}),
+        # urban expressway 60; zones carry 40 and 80
+        "shenzhen": MappingProxyType({"speed_limit_kmh": 60.0}),
+        "guangzhou": MappingProxyType({}),
+        "mianyang": MappingProxyType({}),
+        "taizhou": MappingProxyType({}),
+    }
+)
 
 
 class RuleConfigError(ValueError):

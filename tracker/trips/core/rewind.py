@@ -29,9 +29,10 @@ exactly as an uninterrupted one would.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -57,7 +58,7 @@ Timed = tuple[int, int, Fix]  # fix time and receive time in epoch µs, the fix
 Annotator = Callable[[Fix, tuple[float, float] | None, int, int], AnnotatedFix]
 
 RETRACTED = 4  # a ``recent`` entry of this length is not retracted yet; a 5th item marks it
-SEVERITY_RANK = {"normal": 0, "escalated": 1, "severe": 2}
+SEVERITY_RANK: Mapping[str, int] = MappingProxyType({"normal": 0, "escalated": 1, "severe": 2})
 
 
 def prepare_timed(timed: list[Timed], rules: RuleConfig) -> list[Timed]:
