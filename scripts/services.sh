@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Project-local services for development, tests and the demo (ARCHITECTURE.md §2).
+# Project-local services for development, tests and the demo (docs/ARCHITECTURE.md §2).
 #
 #   scripts/services.sh [up|status|down|env]
 #

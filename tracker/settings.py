@@ -55,7 +55,7 @@ class Jt808Settings(BaseModel):
 
 class EngineSettings(BaseModel):
     """Enforcement engine rules for this deployment's city (tracker.trips.core.config): the city
-    preset, single thresholds over DOMAIN.md §2 defaults (``rules``, e.g.
+    preset, single thresholds over docs/DOMAIN.md §2 defaults (``rules``, e.g.
     ``TRACKER_ENGINE__RULES='{"dumping_dwell_s": 240}'``), and the sensors trusted per
     terminal model (others: GPS only). Per permit and per zone: table engine_rule_overrides."""
 

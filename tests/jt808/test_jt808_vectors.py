@@ -1,7 +1,7 @@
 """Real frames from public test suites decode to the values those suites assert.
 
 Frames are quoted as facts (hex); the assertions restate what each suite checks, plus a few
-values read off the bytes by hand. Tags follow JT808.md (``traccar-*``, ``smallchi-*``,
+values read off the bytes by hand. Tags follow docs/JT808.md §12 (``traccar-*``, ``smallchi-*``,
 ``gojt808-*``).
 """
 

@@ -29,7 +29,7 @@ DUMPING = [("open", "dumping"), ("close", "dumping")]
 
 # -- city layer ------------------------------------------------------------------------------
 def test_city_rules_come_from_settings_and_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert city_rules("default", {}) == RuleConfig()  # DOMAIN.md §2 defaults
+    assert city_rules("default", {}) == RuleConfig()  # docs/DOMAIN.md §2 defaults
     monkeypatch.setenv("TRACKER_ENGINE__CITY", "Shenzhen")
     monkeypatch.setenv("TRACKER_ENGINE__RULES", json.dumps({"dumping_dwell_s": 240}))
     engine = Settings.load().engine

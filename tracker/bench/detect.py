@@ -20,8 +20,8 @@ label's "becomes detectable" time (start + the rule's minimum duration) to the a
 fix (or the tick) that raised it. A violation that becomes detectable in the day's last minute
 is not scored: no miss if it is not raised, no false alarm if it is. ``terminal_offline``
 labels are the injected silences plus every other stretch of ≥ 5 min without a fix while
-loaded in what the terminal delivered (canyon gaps with lost fixes, tunnels): DOMAIN §2 counts
-any such silence. Last line: one JSON object keyed by incident type.
+loaded in what the terminal delivered (canyon gaps with lost fixes, tunnels): docs/DOMAIN.md §2
+counts any such silence. Last line: one JSON object keyed by incident type.
 """
 
 from __future__ import annotations

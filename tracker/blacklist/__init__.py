@@ -1,4 +1,4 @@
-"""Blacklist and credit (DOMAIN §4): points per confirmed incident, automatic and manual
+"""Blacklist and credit (docs/DOMAIN.md §4): points per confirmed incident, automatic and manual
 listings with expiry, appeals, the full history, and the company credit grade.
 
 Points are booked by a trigger on ``incidents`` (migration 0007) when an officer confirms one,

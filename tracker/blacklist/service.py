@@ -3,7 +3,7 @@
 Credit score (0-100) of a company over the policy window: 100 − ``score_points_weight`` × its
 vehicles' points per active vehicle − ``score_listing_penalty`` × listings of its vehicles begun
 in the window (not counting listings an appeal overturned). Grades: A ≥ 90, B ≥ 80, C ≥ 60,
-D below (DOMAIN §4).
+D below (docs/DOMAIN.md §4).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Geofence engine: exact fences (polygon, circle, corridor) behind an H3 cell index.
 
-See ARCHITECTURE §5. Edge rule: fences are closed, a point exactly on an edge is inside.
+See docs/ARCHITECTURE.md §5. Edge rule: fences are closed, a point exactly on an edge is inside.
 """
 
 from tracker.geofence.batch import BatchResult

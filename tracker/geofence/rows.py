@@ -31,7 +31,6 @@ I64 = NDArray[np.int64]
 I32 = NDArray[np.int32]  # codes: 2 * fence index + needs-test; half the memory of int64
 LEVELS = tuple(range(BUCKET_RES, QUERY_RES + 1))
 _EMPTY_U64 = np.zeros(0, dtype=np.uint64)
-_EMPTY_I64 = np.zeros(0, dtype=np.int64)
 _EMPTY_I32 = np.zeros(0, dtype=np.int32)
 
 

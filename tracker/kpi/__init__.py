@@ -1,1 +1,1 @@
-"""Fleet KPIs for the dashboard (DOMAIN §5): online rate, data quality, incidents, trips."""
+"""Fleet KPIs for the dashboard (docs/DOMAIN.md §5): online rate, data quality, incidents, trips."""

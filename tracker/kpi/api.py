@@ -1,4 +1,4 @@
-"""``GET /api/v1/kpi``: the fleet KPIs regulators track (DOMAIN §5) for a time window.
+"""``GET /api/v1/kpi``: the fleet KPIs regulators track (docs/DOMAIN.md §5) for a time window.
 
 Online and install rates are as of ``to``; data quality, incidents and trips cover
 ``[from, to)``. A company user sees its own company's figures only.

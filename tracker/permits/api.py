@@ -26,7 +26,6 @@ from tracker.registry import places
 router = APIRouter(prefix="/api/v1/permits", tags=["permits"])
 DrafterDep = Annotated[Principal, Depends(require_roles(Role.permit_officer, Role.company_user))]
 DeciderDep = Annotated[Principal, Depends(require_roles(Role.permit_officer))]
-PlannerDep = Annotated[Principal, Depends(require_roles(Role.permit_officer, Role.company_user))]
 
 
 @router.get("", summary="Permits (a company user sees its own)")

@@ -195,7 +195,7 @@ async def facts(conn: AConn, permit: Row, today: date) -> logic.PermitFacts:
 
 async def _yard_facts(cur: Any, permit: Row) -> list[logic.YardFact]:
     # Committed volume: each approved, unexpired permit's quota split evenly over its yards.
-    # (Stands in for the capacity ledger until that issue lands.)
+    # The yard's present fill comes from the capacity ledger (yard_fill_m3).
     await cur.execute(
         """SELECT y.id, y.name, f.geometry, y.active, y.capacity_m3::float8 AS capacity_m3,
                   COALESCE((SELECT sum(p.quota_m3 / (SELECT count(*) FROM permit_yards k

@@ -55,7 +55,7 @@ class VehicleIn(BaseModel):
     rated_volume_m3: float = Field(gt=0, le=100)
     terminal_model: str | None = Field(default=None, max_length=64)
     active: bool = True
-    blacklisted: bool = False  # until the blacklist issue brings its own table
+    blacklisted: bool = False  # the registry's flag; listings live in tracker.blacklist
 
 
 class VehicleOut(VehicleIn):

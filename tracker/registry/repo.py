@@ -1,7 +1,7 @@
 """Companies, vehicles and terminals: the SQL, in one place.
 
 Terminal HTTP tokens are random 256-bit secrets; only their SHA-256 is stored (a fast hash is
-right for high-entropy tokens; passwords, which are not, get a slow KDF in the permit issue).
+right for high-entropy tokens; passwords, which are not, get argon2id in tracker.accounts).
 """
 
 from __future__ import annotations

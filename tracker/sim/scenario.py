@@ -264,8 +264,8 @@ class ScenarioMotion(TruckMotion):
     def gap_labels(self, fix_times_s: list[float]) -> list[Label]:
         """``terminal_offline`` for every stretch of ≥ 5 min without a fix while loaded in
         the fixes the terminal delivered (``fix_times_s``, late ones included), that no
-        injected silence explains: DOMAIN §2 counts any such silence, whatever its cause
-        (an urban-canyon gap plus a lost fix or two, a tunnel)."""
+        injected silence explains: docs/DOMAIN.md §2 counts any such silence, whatever its
+        cause (an urban-canyon gap plus a lost fix or two, a tunnel)."""
         labels: list[Label] = []
         times = sorted(set(fix_times_s))
         silences = self.injected.silences
@@ -313,7 +313,8 @@ def _excursions(
     """Truth excursions in ``[t0_s, t1_s]``: ``(start, end, reached_s)``. Spells beyond the
     half-width less than 60 s apart make one episode; ``reached_s`` is when the time spent
     beyond the half-width in it added up to 60 s (``None`` if it never did: brushes of a few
-    seconds each are not a deviation by DOMAIN §2's rule, however long the episode spans)."""
+    seconds each are not a deviation by the rule of docs/DOMAIN.md §2, however long the
+    episode spans)."""
     spells: list[tuple[float, float]] = []  # continuous, at the sampling step
     last_t_s, was_out = -math.inf, False
     for piece in (p for p in log if p.t1_s >= t0_s and p.t0_s <= t1_s and p.loaded):

@@ -6,5 +6,5 @@
 ``api``/``queries`` the incidents and trips endpoints (read and officer actions).
 
 The package keeps the name ``trips`` (the electronic manifest, 电子联单, is what it builds per
-haul); see docs/ARCHITECTURE.md.
+haul); see docs/ARCHITECTURE.md §9.
 """

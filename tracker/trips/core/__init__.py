@@ -10,7 +10,7 @@ Inputs
     fix. ``VehicleContext``: the vehicle's permits (``PermitScope``: origins, yards, corridors
     with half-widths, daily windows in local time, validity), zone rules (schedules, speed
     limits), the city's UTC offset, blacklisted flag, sensors of its terminal model, rated
-    volume, and the ``RuleConfig`` thresholds (DOMAIN.md §2 defaults; the worker chooses the
+    volume, and the ``RuleConfig`` thresholds (docs/DOMAIN.md §2 defaults; the worker chooses the
     config per city/permit, zones carry their own schedules and limits).
 
 State
@@ -28,7 +28,7 @@ Events
     ``late`` (the fix arrived more than ``late_after_s`` after it was taken: store, do not
     alarm live). Incident events carry an ``IncidentView`` copy: a deterministic
     ``incident_id`` (vehicle, rule key, start time; so a replay after a crash yields the same
-    ids), type (DOMAIN.md §7 names), start, severity, trip and permit, detail (maxima, fence
+    ids), type (docs/DOMAIN.md §7 names), start, severity, trip and permit, detail (maxima, fence
     ids, reason) and the evidence points gathered so far (capped at ``evidence_max_points``,
     keeping the first and the latest).
 

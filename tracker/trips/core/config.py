@@ -1,9 +1,9 @@
-"""Rule configuration: DOMAIN.md §2 defaults, per city, per permit, per zone; sensors per model.
+"""Rule configuration: docs/DOMAIN.md §2 defaults, per city, permit and zone; sensors per model.
 
 Layers, each overriding the one before:
 
-1. ``RuleConfig()``: the DOMAIN.md §2 defaults (3 min dumping stop, 50 m corridor half-width
-   for 60 s and 2 fixes, 2 min yard dwell, 5 min silence, ...).
+1. ``RuleConfig()``: the docs/DOMAIN.md §2 defaults (3 min dumping stop, 60 s and 2 fixes
+   beyond the corridor, 2 min yard dwell, 5 min silence, ...).
 2. The city: ``Settings.engine.city`` picks a preset from :data:`CITY_RULES` and
    ``Settings.engine.rules`` overrides single thresholds, e.g.
    ``TRACKER_ENGINE__RULES='{"dumping_dwell_s": 240, "speed_limit_kmh": 60}'``.
@@ -35,7 +35,7 @@ PERMIT_ONLY = frozenset({"corridor_half_width_m"})
 ZONE_KEYS = frozenset({"speed_limit_kmh", "no_go", "schedule"})
 SENSOR_NAMES = frozenset({"lift", "cover", "load"})
 
-# City presets (DOMAIN.md §2 examples): a city's general speed limit and the like. Hours are a
+# City presets (docs/DOMAIN.md §2.4): a city's general speed limit and the like. Hours are a
 # permit's windows and zone limits a zone's, so they are not here.
 CITY_RULES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {

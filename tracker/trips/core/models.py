@@ -15,7 +15,7 @@ from tracker.wire import Fix, FixFlag
 
 SegmentEvent = Literal["enter", "exit", "cross"]
 
-POWER_CUT_BIT = 8  # JT/T 808 alarm flag: main power cut (JT808.md §7.2)
+POWER_CUT_BIT = 8  # JT/T 808 alarm flag: main power cut (docs/JT808.md §7.2)
 ANTENNA_CUT_BIT = 5  # JT/T 808 alarm flag: GNSS antenna disconnected/cut
 
 
@@ -117,7 +117,7 @@ class Sensors:
 
 @dataclass(frozen=True, slots=True)
 class RuleConfig:
-    """Thresholds, DOMAIN.md §2 defaults; the worker picks the values per city and permit."""
+    """Thresholds, docs/DOMAIN.md §2 defaults; the worker picks the values per city and permit."""
 
     stop_speed_kmh: float = 5.0
     stop_radius_m: float = 50.0
@@ -140,7 +140,7 @@ class RuleConfig:
     uncovered_min_s: float = 30.0
     offline_gap_s: float = 300.0
     # A clock-seen silence alarms only once fixes taken that long ago would have arrived:
-    # terminals buffer and upload at least every minute (DOMAIN §5, ≤ 60 s).
+    # terminals buffer and upload at least every minute (docs/DOMAIN.md §5, ≤ 60 s).
     offline_upload_grace_s: float = 60.0
     tamper_speed_kmh: float = 150.0
     tamper_gap_min_s: float = 60.0  # reappearance check only after a real gap
