@@ -51,7 +51,7 @@ CREATE TABLE pings (
     body_lifted  boolean,
     cover_closed boolean,
     alarm_bits   bigint NOT NULL DEFAULT 0,        -- JT/T 808 alarm DWORD (unsigned 32 bit)
-    flags        smallint NOT NULL DEFAULT 0,      -- noise filter flags (tracker.wire.FixFlag)
+    flags        smallint NOT NULL DEFAULT 0,      -- noise filter flags (tracker.ingest.models.FixFlag)
     source       smallint NOT NULL,                -- 1 http, 2 jt808
     extra        jsonb
 );

@@ -40,7 +40,7 @@ CREATE INDEX audit_log_at ON audit_log (at DESC);
 
 ALTER TABLE companies ADD COLUMN active boolean NOT NULL DEFAULT true;
 ALTER TABLE vehicles ADD COLUMN terminal_model text;
--- The first blacklist, a flag officers set by hand; migration 0007 brought listings.
+-- Hook for the blacklist issue: until its table lands, officers may set this flag by hand.
 ALTER TABLE vehicles ADD COLUMN blacklisted boolean NOT NULL DEFAULT false;
 
 -- The four points: geometry lives in fences (role site / yard / zone); the row keeps fence_id.

@@ -129,7 +129,7 @@ CREATE TABLE credit_settings (
     score_listing_penalty  double precision NOT NULL DEFAULT 10.0
 );
 
--- The documented defaults (README, docs/DOMAIN.md §4): used at install, and to restore them.
+-- The documented defaults (README, DOMAIN §4): used at install, and to restore them.
 CREATE FUNCTION credit_policy_defaults() RETURNS void LANGUAGE sql AS $$
     DELETE FROM credit_points_policy;
     INSERT INTO credit_points_policy (incident_type, points) VALUES

@@ -1,4 +1,4 @@
--- Engine rule overrides per permit and per zone (tracker.trips.core.config). The city's rules come
+-- Engine rule overrides per permit and per zone (tracker.trips.config). The city's rules come
 -- from settings (TRACKER_ENGINE__*); a row here overrides them for one permit's trips
 -- (any RuleConfig field, plus corridor_half_width_m) or for one zone (speed_limit_kmh, no_go,
 -- schedule). No foreign key: the scope decides the table; a row of a deleted permit or zone
