@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -89,3 +91,15 @@ async def test_the_gateway_waits_for_the_schema_and_never_migrates(
     with psycopg.connect(empty_database_url) as conn:
         row = conn.execute("SELECT to_regclass('schema_migrations') IS NULL").fetchone()
     assert row == (True,)  # nobody migrated it
+
+
+def test_the_gateway_process_loads_neither_the_api_nor_the_maintenance_tasks() -> None:
+    probe = (
+        "import sys, tracker.ingest.jt808.gateway; "
+        "print(sorted(m for m in ('tracker.app', 'tracker.deps', 'tracker.maintenance', "
+        "'tracker.live.feed') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
