@@ -1,7 +1,9 @@
 """The ``tracker`` command.
 
 Subcommands are small; each heavy one lives in its domain package and is imported lazily so that
-``tracker --help`` stays fast. Benchmarks are modules exposing ``main(argv) -> int``.
+``tracker --help`` stays fast. The long-running processes (serve, gateway, engine, maintenance)
+are declared in tracker.processes; the rest are tools that run once. Benchmarks and tools are
+modules exposing ``main(argv) -> int``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from tracker import processes
 
 BENCHES: dict[str, str] = {
     "ingest": "tracker.bench.ingest",
@@ -34,14 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="tracker", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the HTTP API", add_help=False)
+    for process in processes.PROCESSES:
+        sub.add_parser(process.command, help=process.help, add_help=False)
     sub.add_parser("migrate", help="apply database migrations", add_help=False)
     sub.add_parser(
         "seed", help="register a demo fleet (company, trucks, terminals)", add_help=False
     )
     sub.add_parser("simulate", help="drive simulated trucks on real roads", add_help=False)
-    sub.add_parser("gateway", help="run the JT/T 808 TCP gateway", add_help=False)
-    sub.add_parser("engine", help="run an enforcement engine worker (--shards 0-7)", add_help=False)
     sub.add_parser("user", help="manage staff accounts (user add ...)", add_help=False)
     sub.add_parser(
         "import", help="import sites, yards and zones (import geojson ...)", add_help=False
@@ -59,13 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not rest or rest[0] not in BENCHES:
             parser.parse_args(args)  # prints the usage error and exits
         return _run_module(BENCHES[rest[0]], rest[1:])
+    if command in processes.BY_COMMAND:
+        return processes.run(processes.BY_COMMAND[command], rest)
     modules = {
-        "serve": "tracker.serve",
         "migrate": "tracker.db",
         "seed": "tracker.sim.seed",
         "simulate": "tracker.sim.cli",
-        "gateway": "tracker.ingest.jt808.gateway",
-        "engine": "tracker.trips.worker.run",
         "user": "tracker.accounts.cli",
         "import": "tracker.registry.importer",
         "capacity": "tracker.capacity.reconcile",

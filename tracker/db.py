@@ -2,12 +2,14 @@
 
 Migrations are the ``tracker/sql/NNNN_name.sql`` files, applied in order, each in its own
 transaction, and recorded in ``schema_migrations``. An advisory lock lets several processes
-start at once without racing. ``tracker migrate`` runs them by hand.
+start at once without racing. ``tracker migrate`` runs them by hand, ``tracker serve`` on start
+(``migrate_on_start``); the other processes only wait for them (:func:`wait_for_schema`).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import logging
 import re
@@ -82,6 +84,45 @@ def migrate(conninfo: str) -> list[int]:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
     return applied_now
+
+
+class SchemaNotReady(RuntimeError):
+    """The database lacks migrations this code needs, and nobody applied them in time."""
+
+
+async def missing_migrations(conninfo: str) -> list[int]:
+    """The versions this code knows that the database has not applied (all when it has none)."""
+    known = [mig.version for mig in load_migrations()]
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        cur = await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        row = await cur.fetchone()
+        if not row or not row[0]:
+            return known
+        cur = await conn.execute("SELECT version FROM schema_migrations")
+        done = {int(r[0]) for r in await cur.fetchall()}
+    return [v for v in known if v not in done]
+
+
+async def wait_for_schema(conninfo: str, timeout_s: float, poll_s: float = 0.5) -> None:
+    """Wait until every migration is applied (by ``tracker migrate`` or ``tracker serve``):
+    processes that do not migrate (gateway, maintenance) start against a complete schema."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        try:
+            missing = await missing_migrations(conninfo)
+        except psycopg.OperationalError as exc:  # the database is not up yet
+            why = str(exc).strip()
+        else:
+            if not missing:
+                return
+            why = f"migrations {missing} not applied"
+        if loop.time() >= deadline:
+            raise SchemaNotReady(
+                f"{why} after {timeout_s:.0f} s; run `tracker migrate` (or start `tracker serve`)"
+            )
+        log.info("waiting for the schema: %s", why)
+        await asyncio.sleep(poll_s)
 
 
 def make_pool(settings: Settings) -> AsyncConnectionPool:

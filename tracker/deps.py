@@ -1,5 +1,9 @@
 """Shared FastAPI dependencies: the platform's services from app state, and who is calling.
 
+The :class:`Platform` is what an API process holds: its pool, its Redis client, its ingest
+pipeline (``tracker.pipeline``) and the in-process caches the endpoints read. It is built by
+``create_app`` and started and stopped by the API's lifespan (``tracker.app``).
+
 Every staff endpoint takes a :class:`Principal` through a role-checking dependency:
 ``StaffDep`` (any account), ``OfficeDep`` (admin, permit officer), ``AdminDep``, or
 ``Annotated[Principal, Depends(require_roles(...))]``.
@@ -18,11 +22,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from tracker.accounts import repo as accounts_repo
 from tracker.accounts.models import BOOTSTRAP, OFFICE_ROLES, STAFF_ROLES, Principal, Role
+from tracker.db import make_pool
 from tracker.errors import Forbidden, Unauthorized
 from tracker.ingest.auth import TerminalAuthenticator
 from tracker.ingest.service import IngestService
 from tracker.ingest.stream import StreamPublisher
 from tracker.ingest.writer import GroupCommitWriter
+from tracker.pipeline import IngestPipeline, build_pipeline
 from tracker.registry.directory import VehicleDirectory
 from tracker.settings import Settings
 
@@ -32,11 +38,44 @@ class Platform:
     settings: Settings
     pool: AsyncConnectionPool
     redis: aioredis.Redis
-    writer: GroupCommitWriter
-    publisher: StreamPublisher
-    ingest: IngestService
+    pipeline: IngestPipeline
     terminals: TerminalAuthenticator
     vehicles: VehicleDirectory
+
+    @classmethod
+    def build(cls, settings: Settings) -> Platform:
+        """An API process's services, not started yet (no connection is made here)."""
+        pool = make_pool(settings)
+        redis = aioredis.Redis.from_url(settings.redis_url)
+        return cls(
+            settings,
+            pool,
+            redis,
+            build_pipeline(settings, pool, redis),
+            TerminalAuthenticator(pool),
+            VehicleDirectory(pool),
+        )
+
+    async def start(self) -> None:
+        await self.pool.open(wait=True)
+        await self.pipeline.start()
+
+    async def stop(self) -> None:
+        await self.pipeline.stop()
+        await self.pool.close()
+        await self.redis.aclose()
+
+    @property
+    def writer(self) -> GroupCommitWriter:
+        return self.pipeline.writer
+
+    @property
+    def publisher(self) -> StreamPublisher:
+        return self.pipeline.publisher
+
+    @property
+    def ingest(self) -> IngestService:
+        return self.pipeline.service
 
 
 def get_platform(request: Request) -> Platform:

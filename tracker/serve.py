@@ -1,10 +1,13 @@
-"""``tracker serve``: run the HTTP API with uvicorn."""
+"""``tracker serve``: the API process, the app factory (tracker.app) run by uvicorn.
+
+Its environment defaults (GC tuning, pings compaction) come from tracker.processes; the uvicorn
+workers read them in ``create_app``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 
 import uvicorn
 
@@ -16,8 +19,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TRACKER_TUNE_GC", "true")  # the workers read these in create_app
-    os.environ.setdefault("TRACKER_COMPACTION_INTERVAL_S", "900")
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(
         "tracker.app:create_app",

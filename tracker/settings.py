@@ -35,9 +35,8 @@ class FilterSettings(BaseModel):
 
 
 class Jt808Settings(BaseModel):
-    """The JT/T 808 TCP gateway (``tracker gateway``, or inside the API when ``in_api``)."""
+    """The JT/T 808 TCP gateway (``tracker gateway``, its own process)."""
 
-    in_api: bool = False  # also start the gateway in the API process (single worker only)
     host: str = "127.0.0.1"
     port: int = Field(default=6808, ge=0, le=65535)
     idle_timeout_s: float = Field(default=300.0, gt=0)
@@ -87,11 +86,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     writer_max_rows: int = Field(default=5_000, ge=100)
     writer_connections: int = Field(default=2, ge=1, le=16)
+    # `tracker serve` applies migrations on start; the gateway and the maintenance process never
+    # do: they wait up to schema_wait_s for them (tracker.db.wait_for_schema).
     migrate_on_start: bool = True
+    schema_wait_s: float = Field(default=60.0, ge=0)
+    # Run the periodic maintenance tasks (tracker.maintenance) in every API worker. Turn it off
+    # when a `tracker maintenance` process runs them.
+    maintenance_in_api: bool = True
     # rebuild finished days' pings index compact (tracker.history.compaction); 0: off.
-    # `tracker serve` turns it on (900 s) unless set.
+    # `tracker serve` and `tracker maintenance` turn it on (900 s) unless set (tracker.processes).
     compaction_interval_s: float = Field(default=0.0, ge=0)
-    tune_gc: bool = False  # `tracker serve` and `tracker gateway` turn it on (tracker.runtime)
+    # `tracker serve` and `tracker gateway` turn it on (tracker.runtime, tracker.processes)
+    tune_gc: bool = False
     db_pool_size: int = Field(default=8, ge=1)
     # Capacity ledger, blacklist and the public vehicle code (tracker.capacity / .blacklist /
     # .public): how often alerts are checked and expired listings recorded, the inflow window of

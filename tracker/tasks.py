@@ -1,4 +1,6 @@
-"""Background tasks of the API process: periodic rounds, and stopping them for sure.
+"""Background tasks of any process: periodic rounds, and stopping them for sure.
+
+The periodic tasks themselves are declared once, in tracker.maintenance.
 
 A round that is cancelled while it waits for a pooled connection can lose the cancellation on
 Python 3.11 (``asyncio.wait_for`` returning a result that raced the cancel): the round returns

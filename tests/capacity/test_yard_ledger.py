@@ -4,7 +4,6 @@ and the reconciliation command."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from typing import Any
 
@@ -16,6 +15,7 @@ from ledger_world import LedgerWorld, make_world
 
 from tracker import bus
 from tracker.capacity import reconcile, service
+from tracker.maintenance import MaintenanceRunner
 
 
 @pytest.fixture
@@ -246,7 +246,9 @@ async def test_the_capacity_task_alerts_by_itself(world: LedgerWorld, redis_url:
     sub = r.pubsub()
     sub.subscribe(bus.channel(r, bus.YARDS))
     platform = world.client.app.state.platform  # type: ignore[attr-defined]
-    task = asyncio.create_task(service.run_capacity(platform.pool, platform.redis, 0.05))
+    fast = platform.settings.model_copy(update={"capacity_interval_s": 0.05})
+    task = MaintenanceRunner(fast, platform.pool, platform.redis, only=["yard-capacity"])
+    task.start()
     try:
         await world.trips(yard, [None])  # 16 m³ into 10: 160 %
         for _ in range(100):
@@ -262,9 +264,7 @@ async def test_the_capacity_task_alerts_by_itself(world: LedgerWorld, redis_url:
         ]
         assert got[0]["fill_pct"] == 160.0
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await task.stop()
         sub.close()
         r.close()
 

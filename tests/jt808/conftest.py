@@ -1,4 +1,5 @@
-"""A JT/T 808 gateway on a free port, on a real platform (TimescaleDB + Redis)."""
+"""A JT/T 808 gateway on a free port, started as ``tracker gateway`` starts it (its own pool,
+Redis client and ingest pipeline; no API), on TimescaleDB + Redis."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tracker.app import create_app, lifespan
 from tracker.ingest.jt808 import repo as jt808_repo
-from tracker.ingest.jt808.gateway import Jt808Gateway, gateway_running
+from tracker.ingest.jt808.gateway import Jt808Gateway, gateway_process
 from tracker.registry import repo
 from tracker.settings import Settings
 
@@ -40,10 +40,9 @@ async def start_gateway(settings: Settings) -> AsyncIterator[StartGateway]:
         async def start(**jt808: Any) -> Jt808Gateway:
             options = {"host": "127.0.0.1", "port": 0, **jt808}
             cfg = settings.model_copy(update={"jt808": settings.jt808.model_copy(update=options)})
-            app = create_app(cfg)
-            await stack.enter_async_context(lifespan(app))
+            gateway = await stack.enter_async_context(gateway_process(cfg))
             await _writer_connected(cfg)
-            return await stack.enter_async_context(gateway_running(app.state.platform))
+            return gateway
 
         yield start
 

@@ -20,7 +20,6 @@ from tracker.accounts.models import Principal
 from tracker.blacklist import repo
 from tracker.blacklist.models import AppealIn, ListingIn, PolicyIn
 from tracker.errors import BadRequest, Conflict, NotFound
-from tracker.tasks import periodic
 
 log = logging.getLogger(__name__)
 AConn = psycopg.AsyncConnection[Any]
@@ -223,12 +222,7 @@ async def _uphold(conn: AConn, appeal: Row, note: str, who: Principal) -> None:
 
 
 async def lift_expired(pool: AsyncConnectionPool[Any]) -> int:
+    """Record the lifting of listings past their expiry (reads already treat them as lifted);
+    the maintenance task ``blacklist-expiry`` (tracker.maintenance)."""
     async with pool.connection() as conn, conn.transaction():
         return await repo.lift_expired(conn)
-
-
-async def run_expiry(pool: AsyncConnectionPool[Any], interval_s: float) -> None:
-    """Record the lifting of listings past their expiry (reads already treat them as lifted)."""
-    await periodic(
-        "blacklist expiry", interval_s, lambda: lift_expired(pool), (psycopg.Error, OSError)
-    )

@@ -27,7 +27,6 @@ from redis.exceptions import RedisError
 from tracker import bus
 from tracker.capacity import repo
 from tracker.capacity.models import ALERT_LEVELS, FillPoint, YardCapacity, YardCapacityDetail
-from tracker.tasks import periodic
 
 log = logging.getLogger(__name__)
 AConn = psycopg.AsyncConnection[Any]
@@ -136,18 +135,8 @@ async def publish_alerts(conn: AConn, redis: aioredis.Redis) -> list[dict[str, A
 
 
 async def refresh(pool: AsyncConnectionPool[Any], redis: aioredis.Redis) -> Sequence[Any]:
-    """One round: fold, alert, publish. Returns the alerts sent."""
+    """One round (the maintenance task ``yard-capacity``): fold, alert, publish. Returns the
+    alerts sent."""
     async with pool.connection() as conn:
         await check_alerts(conn)
         return await publish_alerts(conn, redis)
-
-
-async def run_capacity(
-    pool: AsyncConnectionPool[Any], redis: aioredis.Redis, interval_s: float
-) -> None:
-    await periodic(
-        "capacity round",
-        interval_s,
-        lambda: refresh(pool, redis),
-        (psycopg.Error, OSError, RedisError),
-    )

@@ -5,21 +5,19 @@ index entries end up in half-full leaf pages scattered over the index file: a co
 reads ~40 random pages. Once a chunk's day is over (plus a grace period for late fixes), its
 index is rebuilt with ``REINDEX CONCURRENTLY`` (writes go on meanwhile): sorted, full, contiguous
 leaf pages, so a truck's day is ~20 adjacent pages that read ahead together. TimescaleDB's
-Apache edition has no compression or reorder policy; this is our own, and it runs in the API
-process under an advisory lock so one process in the deployment does it.
+Apache edition has no compression or reorder policy; this is our own: the maintenance task
+``pings-compaction`` (tracker.maintenance), under an advisory lock so one process in the
+deployment does it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import timedelta
 
 import psycopg
 from psycopg import sql
-
-from tracker.tasks import periodic
 
 log = logging.getLogger(__name__)
 _LOCK = 0x6D75636C  # one compactor at a time
@@ -67,13 +65,3 @@ def _compact(conn: psycopg.Connection[tuple[object, ...]], chunk: str) -> None:
         (chunk, duration_s),
     )
     log.info("compacted %s in %.1f s", chunk, duration_s)
-
-
-async def run_compaction(conninfo: str, interval_s: float) -> None:
-    """The API lifespan's periodic task."""
-    await periodic(
-        "pings compaction",
-        interval_s,
-        lambda: asyncio.to_thread(compact_finished_chunks, conninfo),
-        (psycopg.Error,),
-    )

@@ -1,7 +1,8 @@
-"""The ingest pipeline every front end (HTTP, JT/T 808) goes through.
+"""The filter-and-store stage of the ingest pipeline every front end (HTTP, JT/T 808) goes through.
 
 validate (front end) → filter → group-commit store → answer per fix. Stored fixes then go to the
-stream publisher (wired as the writer's post-commit hook by the app).
+stream publisher, and back here to :meth:`IngestService.remember` (the writer's post-commit hook,
+wired once in tracker.pipeline).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 ``kpi_vehicle_hours`` holds a row per vehicle and hour with fixes, ``kpi_vehicle_days`` the
 same per day (built from the hour rows once all 24 hours of the day are rolled up), and
-``kpi_rollup_state`` the rolled range ``[rolled_from, rolled_to)``. A periodic task of the API
-(``run_rollup``) rolls up each hour once it has ended (plus ``SETTLE`` for uploads in flight),
+``kpi_rollup_state`` the rolled range ``[rolled_from, rolled_to)``. A maintenance task
+(``kpi-rollup``) rolls up each hour once it has ended (plus ``SETTLE`` for uploads in flight),
 re-rolls the hours that ended within ``LOOKBACK`` every round, so fixes that arrive late (a
 terminal leaving a blind area uploads its stored fixes) are counted from the next round on, and
 backfills older hours, ``BATCH`` a round, back to ``BACKFILL`` before now. Rolling is delete and
@@ -23,17 +23,14 @@ the same SQL as the rollup.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
 
 from tracker.geo import EARTH_RADIUS_M
-from tracker.tasks import periodic
 from tracker.wire import FixFlag
 
 log = logging.getLogger(__name__)
@@ -347,14 +344,3 @@ async def rollup_round(
         )
     log.debug("kpi rollup: [%s, %s)", new_from, new_to)
     return new_from, new_to
-
-
-async def _round(pool: AsyncConnectionPool[Any]) -> None:
-    async with pool.connection() as conn:
-        await rollup_round(conn)
-
-
-async def run_rollup(pool: AsyncConnectionPool[Any], interval_s: float) -> None:
-    """The API's rollup task: the first round one interval after start, then every interval."""
-    await asyncio.sleep(interval_s)
-    await periodic("kpi rollup", interval_s, lambda: _round(pool), (psycopg.Error, OSError))

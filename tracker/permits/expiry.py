@@ -1,18 +1,17 @@
-"""Permits expire by themselves: reads already show ``expired`` past ``valid_to``; this task
-also stores it and takes the corridors out of the engine."""
+"""Permits expire by themselves: reads already show ``expired`` past ``valid_to``; this round
+(the maintenance task ``permit-expiry``, tracker.maintenance) also stores it and takes the
+corridors out of the engine."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import psycopg
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from tracker.permits import service
 from tracker.registry import places
-from tracker.tasks import periodic
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +21,3 @@ async def expire_once(pool: AsyncConnectionPool[Any], redis: aioredis.Redis) -> 
         changes = await service.expire_due(conn)
     await places.publish(redis, changes)
     return len(changes)
-
-
-async def run_expiry(
-    pool: AsyncConnectionPool[Any], redis: aioredis.Redis, interval_s: float
-) -> None:
-    await periodic(
-        "permit expiry", interval_s, lambda: expire_once(pool, redis), (psycopg.Error, OSError)
-    )

@@ -4,8 +4,12 @@ One :class:`TerminalConnection` (an ``asyncio.Protocol``) per socket: bytes go t
 codec's :class:`FrameSplitter` (bounded), frames are queued (bounded: reading pauses when the
 queue is full or the peer stops reading our replies) and handled in order by a task that exists
 only while there is work, so 10,000 idle terminals cost no tasks. One sweeper closes idle
-connections. Run it with ``tracker gateway`` (its own process) or inside the API process
-(``TRACKER_JT808__IN_API=true``, see :func:`gateway_running`).
+connections.
+
+``tracker gateway`` runs it as its own process (:func:`gateway_process`): its own pool, Redis
+client and ingest pipeline (tracker.pipeline), built from the settings. It runs no migrations
+(it waits for the schema), no periodic tasks and no live listener: those belong to the API and
+maintenance processes (tracker.processes).
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import resource
 import signal
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import Any, cast
 
-from tracker.deps import Platform
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from tracker.db import make_pool, wait_for_schema
 from tracker.ingest.jt808.framing import FrameSplitter
 from tracker.ingest.jt808.session import (
     GatewayStats,
@@ -30,6 +36,9 @@ from tracker.ingest.jt808.session import (
     SessionRegistry,
     Work,
 )
+from tracker.ingest.service import IngestService
+from tracker.pipeline import build_pipeline
+from tracker.runtime import tune_gc
 from tracker.settings import Jt808Settings, Settings
 
 log = logging.getLogger(__name__)
@@ -122,13 +131,13 @@ class TerminalConnection(asyncio.Protocol):
 
 
 class Jt808Gateway:
-    def __init__(self, platform: Platform, settings: Jt808Settings | None = None) -> None:
-        self.settings = settings or platform.settings.jt808
+    def __init__(
+        self, settings: Jt808Settings, pool: AsyncConnectionPool[Any], ingest: IngestService
+    ) -> None:
+        self.settings = settings
         self.stats = GatewayStats()
         self.registry = SessionRegistry(self.stats)
-        self.handler = SessionHandler(
-            self.settings, platform.pool, platform.ingest, self.registry, self.stats
-        )
+        self.handler = SessionHandler(settings, pool, ingest, self.registry, self.stats)
         self.connections: set[TerminalConnection] = set()
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -188,14 +197,25 @@ class Jt808Gateway:
 
 
 @contextlib.asynccontextmanager
-async def gateway_running(platform: Platform) -> AsyncIterator[Jt808Gateway]:
-    """Run a gateway on a started platform (the API lifespan, ``tracker gateway``, tests)."""
-    gateway = Jt808Gateway(platform)
-    await gateway.start()
-    try:
+async def gateway_process(settings: Settings) -> AsyncIterator[Jt808Gateway]:
+    """Everything ``tracker gateway`` runs, started, and stopped on exit: the schema waited for,
+    a pool, a Redis client, the ingest pipeline and the gateway listening on it."""
+    await wait_for_schema(settings.database_url, settings.schema_wait_s)
+    pool = make_pool(settings)
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    pipeline = build_pipeline(settings, pool, redis)
+    gateway = Jt808Gateway(settings.jt808, pool, pipeline.service)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(redis.aclose)
+        await pool.open(wait=True)
+        stack.push_async_callback(pool.close)
+        await pipeline.start()
+        stack.push_async_callback(pipeline.stop)
+        await gateway.start()
+        stack.push_async_callback(gateway.stop)
+        if settings.tune_gc:
+            tune_gc()
         yield gateway
-    finally:
-        await gateway.stop()
 
 
 def raise_fd_limit() -> int:
@@ -208,13 +228,10 @@ def raise_fd_limit() -> int:
 
 
 async def _serve(settings: Settings) -> None:
-    from tracker.app import create_app, lifespan  # the API's own platform lifecycle
-
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    app = create_app(settings)
-    async with lifespan(app), gateway_running(app.state.platform) as gateway:
+    async with gateway_process(settings) as gateway:
         print(f"JT/T 808 gateway on {settings.jt808.host}:{gateway.port}", flush=True)
         await stop.wait()
 
@@ -226,7 +243,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    os.environ.setdefault("TRACKER_TUNE_GC", "true")
     settings = Settings.load()
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.model_copy(update={"jt808": settings.jt808.model_copy(update=overrides)})
