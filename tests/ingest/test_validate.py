@@ -117,3 +117,9 @@ def test_filters_off_and_flag_modes() -> None:
 
 def test_haversine() -> None:
     assert haversine_m(0, 0, 1, 0) == pytest.approx(111_195, rel=1e-3)
+
+
+def test_platform_names_are_not_accepted_as_fix_fields() -> None:
+    raw = {"time": T, "lon": 7.4, "lat": 43.7, "fix_time": T, "source": "jt808"}
+    out = validate_fix(raw, 1, 1, NOW).item
+    assert out == [{"field": "fix_time", "message": "unknown field(s): fix_time, source"}]

@@ -4,6 +4,7 @@ API) and by JT/T 808 (the real gateway), and is stored alike."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,9 @@ from httpx import AsyncClient
 
 from tracker.ingest.jt808 import Result, make_location
 from tracker.ingest.jt808.client import TerminalClient
+from tracker.ingest.jt808.fields import BEIJING_OFFSET
+from tracker.ingest.jt808.fixes import report_to_item
+from tracker.wire import Fix
 
 PHONE = "13912345678"
 WHEN = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
@@ -84,3 +88,21 @@ async def test_same_verdict_by_http_and_by_jt808(
         assert (gw.stats.values_dropped, gw.stats.fixes_rejected) == (1, 0)
     else:
         assert (gw.stats.values_dropped, gw.stats.fixes_rejected) == (0, 1)
+
+
+def test_an_unreadable_bcd_time_refuses_the_fix_naming_only_the_time() -> None:
+    good = make_location(lon=7.42, lat=43.73, fix_time=WHEN)
+    bad = replace(good, time_bcd=bytes(6), fix_time=None)  # as decoded from all-zero BCD
+    verdict = report_to_item(
+        bad, vehicle_id=1, terminal_id=1, received_at=WHEN, utc_offset=BEIJING_OFFSET
+    )
+    assert verdict.item == [{"field": "time", "message": "not a valid BCD date and time"}]
+
+
+def test_heading_360_is_north_by_jt808_too() -> None:
+    report = make_location(lon=7.42, lat=43.73, fix_time=WHEN, heading_deg=360)
+    verdict = report_to_item(
+        report, vehicle_id=1, terminal_id=1, received_at=WHEN, utc_offset=BEIJING_OFFSET
+    )
+    assert isinstance(verdict.item, Fix) and verdict.item.heading_deg == 0.0
+    assert verdict.item.source == "jt808" and verdict.dropped == []

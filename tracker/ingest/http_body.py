@@ -30,9 +30,14 @@ from tracker.ingest.validate import (
     judge,
 )
 
-_NUMBERS = tuple((lim.field, lim.integer) for lim in LIMITS)
 _FLAGS = (*SIGNALS, "valid")
-_KNOWN = frozenset({"time", "extra", "vehicle_id"} | {n for n, _ in _NUMBERS} | set(_FLAGS))
+# JSON field -> the type its value decodes to (``vehicle_id`` is only checked, not kept)
+_TYPES: dict[str, type] = {
+    "time": str,
+    "extra": dict,
+    **{lim.field: int if lim.integer else float for lim in LIMITS},
+    **dict.fromkeys(_FLAGS, bool),
+}
 
 
 @dataclass(slots=True)
@@ -129,38 +134,38 @@ def decode_fix(
         return [{"field": "line", "message": raw.message}]
     if not isinstance(raw, dict):
         return [{"field": "fix", "message": "each fix must be a JSON object"}]
-    undecoded: dict[str, str] = {}
-    fix_time = parse_time(raw.get("time"))
-    if isinstance(fix_time, str):
-        undecoded["time"] = fix_time
-    c = FixCandidate("http", vehicle_id, terminal_id, received_at,
-                     None if isinstance(fix_time, str) else fix_time, None, None,
-                     undecoded=undecoded)  # fmt: skip
-    for name, integer in _NUMBERS:
-        value = raw.get(name)
-        if value is not None:
-            typed = _number(value, integer)
+    values: dict[str, Any] = dict(raw)
+    fix_time = parse_time(values.pop("time", None))
+    undecoded: dict[str, str] = {"time": fix_time} if isinstance(fix_time, str) else {}
+    unknown: list[str] = []
+    for name, value in raw.items():
+        kind = _TYPES.get(name)
+        if type(value) is kind or name == "time":
+            continue  # the common case: already the right type
+        del values[name]
+        if value is None:
+            continue
+        if kind is float or kind is int:
+            typed = _number(value, kind is int)
             if isinstance(typed, str):
                 undecoded[name] = typed
             else:
-                setattr(c, name, typed)
-    for name in _FLAGS:
-        value = raw.get(name)
-        if value is True or value is False:
-            setattr(c, name, value)
-        elif value is not None:
+                values[name] = typed
+        elif kind is bool:
             undecoded[name] = "must be true, false or null"
-    extra = raw.get("extra")
-    if isinstance(extra, dict):
-        c.extra = extra
-    elif extra is not None:
-        undecoded["extra"] = "must be an object"
-    if raw.get("vehicle_id", vehicle_id) not in (None, vehicle_id):
-        undecoded["vehicle_id"] = "not the vehicle of this terminal"
-    if not _KNOWN.issuperset(raw):
-        unknown = sorted(k for k in raw if k not in _KNOWN)
+        elif kind is dict:
+            undecoded[name] = "must be an object"
+        elif name == "vehicle_id":
+            if value != vehicle_id:
+                undecoded[name] = "not the vehicle of this terminal"
+        else:
+            unknown.append(name)
+    if unknown:
+        unknown.sort()
         undecoded[unknown[0]] = f"unknown field(s): {', '.join(unknown)}"
-    return c
+    if not isinstance(fix_time, str):
+        values["fix_time"] = fix_time  # after the loop: a stray "fix_time" key is unknown
+    return FixCandidate("http", vehicle_id, terminal_id, received_at, values, undecoded)
 
 
 def validate_fix(raw: Any, vehicle_id: int, terminal_id: int, received_at: datetime) -> Verdict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -46,6 +47,7 @@ SIGNALS = ("ignition", "loaded", "body_lifted", "cover_closed")  # optional bool
 EXTRA_MAX_BYTES = 4096
 REQUIRED = frozenset({"time", "lon", "lat"})
 ESSENTIAL = REQUIRED | {"valid", "hdop"}
+_BOUNDS = tuple((lim.field, lim.low, lim.high, lim.field in REQUIRED) for lim in LIMITS)
 # Optional values: a bad one is dropped (None; alarm_bits 0), the fix kept.
 DROPPABLE = frozenset({lim.field for lim in LIMITS} | set(SIGNALS) | {"extra"}) - ESSENTIAL
 
@@ -67,46 +69,72 @@ def _out_of_range(value: float, lim: Limit) -> str | None:
 def _problems(c: FixCandidate) -> dict[str, str]:
     """Field → what is wrong with it, in the order the fields are named in an answer."""
     problems: dict[str, str] = {}
+    fix_time = c.values.get("fix_time")
     if "time" in c.undecoded:
         problems["time"] = c.undecoded["time"]
-    elif c.fix_time is None:
+    elif not isinstance(fix_time, datetime):
         problems["time"] = "required"
-    elif c.fix_time < TIME_MIN:
+    elif fix_time < TIME_MIN:
         problems["time"] = "before 2000-01-01"
     for lim in LIMITS:
         name = lim.field
-        value = getattr(c, name)
+        value = c.values.get(name)
         if name in c.undecoded:
             problems[name] = c.undecoded[name]
         elif value is None:
             if name in REQUIRED:
                 problems[name] = "required"
         else:
+            assert isinstance(value, int | float)
             wrong = _out_of_range(value, lim)
             if wrong is not None:
                 problems[name] = wrong
-    if c.extra is not None and len(orjson.dumps(c.extra)) > EXTRA_MAX_BYTES:
+    extra = c.values.get("extra")
+    if extra is not None and len(orjson.dumps(extra)) > EXTRA_MAX_BYTES:
         problems["extra"] = f"must be an object of at most {EXTRA_MAX_BYTES // 1024} KiB"
     for name, why in c.undecoded.items():  # signals, extra, and what the front end refused
         problems.setdefault(name, why)
     return problems
 
 
+def _plainly_good(c: FixCandidate) -> bool:
+    """The common case, checked without building messages."""
+    values = c.values
+    fix_time = values.get("fix_time")
+    if c.undecoded or not isinstance(fix_time, datetime) or fix_time < TIME_MIN:
+        return False
+    for name, low, high, required in _BOUNDS:
+        value: Any = values.get(name)
+        if value is None:
+            if required:
+                return False
+        elif not low <= value <= high:
+            return False
+    extra = values.get("extra")
+    return extra is None or len(orjson.dumps(extra)) <= EXTRA_MAX_BYTES
+
+
 def judge(c: FixCandidate) -> Verdict:
-    """The one rule set applied to one candidate (dropped values are cleared in it)."""
+    """The one rule set applied to one candidate (dropped values are removed from it)."""
+    if _plainly_good(c):
+        return Verdict(_fix(c), [])
     problems = _problems(c)
     named = [{"field": name, "message": why} for name, why in problems.items()]
     if any(name not in DROPPABLE for name in problems):  # refused: its reasons named first
         return Verdict(sorted(named, key=lambda e: e["field"] in DROPPABLE))
     for name in problems:
-        setattr(c, name, 0 if name == "alarm_bits" else None)
-    assert c.fix_time is not None and c.lon is not None and c.lat is not None
-    heading = 0.0 if c.heading_deg == 360.0 else c.heading_deg
-    fix = Fix(
-        vehicle_id=c.vehicle_id, terminal_id=c.terminal_id, fix_time=c.fix_time,
-        received_at=c.received_at, lon=c.lon, lat=c.lat, speed_kmh=c.speed_kmh,
-        heading_deg=heading, altitude_m=c.altitude_m, satellites=c.satellites, hdop=c.hdop,
-        valid=c.valid, ignition=c.ignition, loaded=c.loaded, body_lifted=c.body_lifted,
-        cover_closed=c.cover_closed, alarm_bits=c.alarm_bits, source=c.protocol, extra=c.extra,
-    )  # fmt: skip
-    return Verdict(fix, named)
+        c.values.pop(name, None)
+    return Verdict(_fix(c), named)
+
+
+def _fix(c: FixCandidate) -> Fix:
+    values = c.values
+    if values.get("heading_deg") == 360.0:
+        values["heading_deg"] = 0.0  # north
+    return Fix(
+        vehicle_id=c.vehicle_id,
+        terminal_id=c.terminal_id,
+        received_at=c.received_at,
+        source=c.protocol,
+        **values,  # type: ignore[arg-type]
+    )

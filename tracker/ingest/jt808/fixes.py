@@ -51,20 +51,13 @@ def report_to_candidate(
     mapping: SensorMapping,
     utc_offset: timedelta,
 ) -> FixCandidate:
-    fields = location_to_fix_fields(report, mapping, utc_offset)
-    if fields is None:
-        return FixCandidate(
-            "jt808", vehicle_id, terminal_id, received_at, None, report.lon, report.lat,
-            undecoded={"time": "not a valid BCD date and time"},
-        )  # fmt: skip
-    return FixCandidate(
-        protocol="jt808",
-        vehicle_id=vehicle_id,
-        terminal_id=terminal_id,
-        received_at=received_at,
-        extra=_extra(report),
-        **fields,  # type: ignore[arg-type]
-    )
+    values = location_to_fix_fields(report, mapping, utc_offset)
+    if values is None:
+        undecoded = {"time": "not a valid BCD date and time"}
+        where: dict[str, object] = {"lon": report.lon, "lat": report.lat}
+        return FixCandidate("jt808", vehicle_id, terminal_id, received_at, where, undecoded)
+    values["extra"] = _extra(report)
+    return FixCandidate("jt808", vehicle_id, terminal_id, received_at, values)
 
 
 def report_to_item(
