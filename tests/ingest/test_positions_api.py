@@ -92,7 +92,7 @@ async def test_bad_fixes_are_named_and_good_ones_stored(
         fix(0),
         fix(10, lon=181.0),
         {"lon": 7.4, "lat": 43.7},
-        fix(20, speed_kmh=-3),
+        fix(20, speed_kmh=-3),  # a bad optional value: dropped, the fix kept
         fix(30, heading_deg="north"),
         fix(40, loaded="yes"),
         {"time": "2026-13-45T00:00:00Z", "lon": 7.4, "lat": 43.7},
@@ -105,20 +105,26 @@ async def test_bad_fixes_are_named_and_good_ones_stored(
     assert resp.status_code == 200
     results = resp.json()["results"]
     fields = [r.get("errors", [{}])[0].get("field") for r in results]
-    assert [r["status"] for r in results] == ["stored"] + ["rejected"] * 9 + ["stored"]
-    assert fields[1:10] == [
+    statuses = [r["status"] for r in results]
+    assert statuses == ["stored"] + ["rejected"] * 2 + ["stored"] * 3 + ["rejected"] * 4 + [
+        "stored"
+    ]
+    assert [fields[i] for i in (1, 2, 6, 7, 8, 9)] == [
         "lon",
         "time",
-        "speed_kmh",
-        "heading_deg",
-        "loaded",
         "time",
         "time",
         "colour",
         "fix",
     ]
+    dropped = [[d["field"] for d in r.get("dropped", [])] for r in results]
+    assert dropped[3:6] == [["speed_kmh"], ["heading_deg"], ["loaded"]]
+    assert [f for named in dropped for f in named] == ["speed_kmh", "heading_deg", "loaded"]
+    assert "between 0 and 300" in results[3]["dropped"][0]["message"]
     assert "time zone" in results[7]["errors"][0]["message"]
-    assert len(stored_rows(db, vid)) == 2
+    rows = stored_rows(db, vid)
+    assert len(rows) == 5
+    assert (rows[1][3], rows[2][4], rows[3][10]) == (None, None, None)  # the dropped values
 
 
 async def test_retry_is_idempotent(client: AsyncClient, fleet: Any, db: Any, rdb: Any) -> None:

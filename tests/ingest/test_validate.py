@@ -7,37 +7,67 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tracker.ingest.filters import apply_filters, haversine_m
-from tracker.ingest.validate import parse_batch, parse_time, validate_fix
+from tracker.ingest.http_body import fix_schema, parse_batch, parse_time, validate_fix
+from tracker.ingest.validate import LIMITS
 from tracker.settings import FilterSettings
 from tracker.wire import Fix, FixFlag
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
 
+T = "2026-11-23T02:00:00Z"
+
+
 @pytest.mark.parametrize(
     ("raw", "field"),
     [
-        ({"time": "2026-11-23T02:00:00Z", "lon": 7.4}, "lat"),
-        ({"time": "2026-11-23T02:00:00Z", "lon": "7.4", "lat": 43.7}, "lon"),
-        ({"time": "2026-11-23T02:00:00Z", "lon": 7.4, "lat": 91}, "lat"),
-        (
-            {"time": "2026-11-23T02:00:00Z", "lon": 7.4, "lat": 43.7, "satellites": 3.5},
-            "satellites",
-        ),
-        (
-            {"time": "2026-11-23T02:00:00Z", "lon": 7.4, "lat": 43.7, "altitude_m": 1e9},
-            "altitude_m",
-        ),
-        ({"time": "2026-11-23T02:00:00Z", "lon": 7.4, "lat": 43.7, "alarm_bits": -1}, "alarm_bits"),
-        ({"time": "2026-11-23T02:00:00Z", "lon": 7.4, "lat": 43.7, "hdop": True}, "hdop"),
+        ({"time": T, "lon": 7.4}, "lat"),
+        ({"time": T, "lon": "7.4", "lat": 43.7}, "lon"),
+        ({"time": T, "lon": 7.4, "lat": 91}, "lat"),
+        ({"time": T, "lon": 7.4, "lat": 43.7, "hdop": True}, "hdop"),
+        ({"time": T, "lon": 7.4, "lat": 43.7, "hdop": 120.0}, "hdop"),
+        ({"time": T, "lon": 7.4, "lat": 43.7, "valid": "yes"}, "valid"),
+        ({"time": T, "lon": 7.4, "lat": 43.7, "speed_kmh": 400, "vehicle_id": 2}, "vehicle_id"),
         ({"time": "1999-12-31T23:59:59Z", "lon": 7.4, "lat": 43.7}, "time"),
         ({"time": None, "lon": 7.4, "lat": 43.7}, "time"),
     ],
 )
-def test_field_errors_name_the_field(raw: dict[str, object], field: str) -> None:
-    out = validate_fix(raw, 1, 1, NOW)
+def test_a_bad_essential_value_refuses_the_fix_naming_the_field(
+    raw: dict[str, object], field: str
+) -> None:
+    out = validate_fix(raw, 1, 1, NOW).item
     assert isinstance(out, list)
     assert out[0]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({"time": T, "lon": 7.4, "lat": 43.7, "speed_kmh": 400.0}, "speed_kmh"),
+        ({"time": T, "lon": 7.4, "lat": 43.7, "speed_kmh": -3}, "speed_kmh"),
+        ({"time": T, "lon": 7.4, "lat": 43.7, "heading_deg": "north"}, "heading_deg"),
+        ({"time": T, "lon": 7.4, "lat": 43.7, "satellites": 3.5}, "satellites"),
+        ({"time": T, "lon": 7.4, "lat": 43.7, "altitude_m": 1e9}, "altitude_m"),
+        ({"time": T, "lon": 7.4, "lat": 43.7, "alarm_bits": -1}, "alarm_bits"),
+        ({"time": T, "lon": 7.4, "lat": 43.7, "loaded": "yes"}, "loaded"),
+        ({"time": T, "lon": 7.4, "lat": 43.7, "extra": {"x": "y" * 5000}}, "extra"),
+    ],
+)
+def test_a_bad_optional_value_is_dropped_and_named_the_fix_kept(
+    raw: dict[str, object], field: str
+) -> None:
+    verdict = validate_fix(raw, 1, 1, NOW)
+    assert isinstance(verdict.item, Fix)
+    assert [d["field"] for d in verdict.dropped] == [field]
+    assert getattr(verdict.item, field) == (0 if field == "alarm_bits" else None)
+    assert (verdict.item.lon, verdict.item.lat) == (7.4, 43.7)
+
+
+def test_the_request_schema_comes_from_the_rule_set() -> None:
+    props = fix_schema()["properties"]
+    for lim in LIMITS:
+        assert (props[lim.field]["minimum"], props[lim.field]["maximum"]) == (lim.low, lim.high)
+    assert props["altitude_m"]["maximum"] == 9000.0 and props["satellites"]["type"] == "integer"
 
 
 def test_time_forms() -> None:
@@ -48,9 +78,7 @@ def test_time_forms() -> None:
 
 
 def test_heading_360_is_north() -> None:
-    out = validate_fix(
-        {"time": "2026-11-23T02:00:00Z", "lon": 1, "lat": 1, "heading_deg": 360}, 1, 1, NOW
-    )
+    out = validate_fix({"time": T, "lon": 1, "lat": 1, "heading_deg": 360}, 1, 1, NOW).item
     assert isinstance(out, Fix) and out.heading_deg == 0.0
 
 
@@ -89,3 +117,9 @@ def test_filters_off_and_flag_modes() -> None:
 
 def test_haversine() -> None:
     assert haversine_m(0, 0, 1, 0) == pytest.approx(111_195, rel=1e-3)
+
+
+def test_platform_names_are_not_accepted_as_fix_fields() -> None:
+    raw = {"time": T, "lon": 7.4, "lat": 43.7, "fix_time": T, "source": "jt808"}
+    out = validate_fix(raw, 1, 1, NOW).item
+    assert out == [{"field": "fix_time", "message": "unknown field(s): fix_time, source"}]

@@ -19,13 +19,9 @@ async def inactive_vehicle(w: World) -> dict[str, Any]:
 
 
 async def blacklisted_vehicle(w: World) -> dict[str, Any]:
-    truck = {"plate": "A-1", "company_id": w.company_id, "rated_volume_m3": 16}
-    resp = await w.client.put(
-        f"/api/v1/vehicles/{w.vehicle_ids[0]}",
-        json={**truck, "blacklisted": True},
-        headers=w.staff,
-    )
-    assert resp.status_code == 200, resp.text
+    listing = {"vehicle_id": w.vehicle_ids[0], "reason": "dumped at night"}
+    resp = await w.client.post("/api/v1/blacklist", json=listing, headers=w.staff)
+    assert resp.status_code == 201, resp.text
     return {}
 
 

@@ -187,3 +187,36 @@ async def test_odd_inputs_are_4xx_not_5xx(client: AsyncClient, staff: dict[str, 
         "/api/v1/zones", json={"name": "Z", "geometry": {"type": "Polygon"}}, headers=staff
     )
     assert junk.status_code == 400 and junk.json()["field"] == "geometry.coordinates"
+
+
+async def test_vehicle_blacklisted_is_read_from_the_listings(
+    client: AsyncClient, staff: dict[str, str], db: psycopg.Connection[Any]
+) -> None:
+    company = await client.post("/api/v1/companies", json={"name": "Acme"}, headers=staff)
+    truck = {"plate": "A-1", "company_id": company.json()["id"], "rated_volume_m3": 16}
+    listed_at_birth = await client.post(
+        "/api/v1/vehicles", json={**truck, "blacklisted": True}, headers=staff
+    )
+    assert listed_at_birth.status_code == 400, listed_at_birth.text
+    assert listed_at_birth.json()["field"] == "blacklisted"
+    assert "/api/v1/blacklist" in listed_at_birth.json()["message"]
+    assert count(db, "vehicles") == 0
+    created = await client.post("/api/v1/vehicles", json=truck, headers=staff)
+    vehicle = created.json()
+    assert created.status_code == 201 and vehicle["blacklisted"] is False
+    vid = vehicle["id"]
+    listing = await client.post(
+        "/api/v1/blacklist", json={"vehicle_id": vid, "reason": "dumped"}, headers=staff
+    )
+    assert listing.status_code == 201, listing.text
+    got = (await client.get(f"/api/v1/vehicles/{vid}", headers=staff)).json()
+    assert got["blacklisted"] is True
+    assert [v["blacklisted"] for v in (await client.get("/api/v1/vehicles", headers=staff)).json()]
+    round_trip = {k: got[k] for k in (*truck, "blacklisted")}
+    put = await client.put(f"/api/v1/vehicles/{vid}", json=round_trip, headers=staff)
+    assert put.status_code == 200 and put.json()["blacklisted"] is True
+    lift = await client.put(
+        f"/api/v1/vehicles/{vid}", json={**round_trip, "blacklisted": False}, headers=staff
+    )
+    assert lift.status_code == 400 and lift.json()["field"] == "blacklisted"
+    assert db.execute("SELECT count(*) FROM blacklisted_vehicles").fetchone() == (1,)

@@ -13,7 +13,7 @@ from tracker.deps import PlatformDep, StaffDep
 from tracker.errors import BadRequest, NotFound
 from tracker.history import latest as latest_store
 from tracker.history import repo
-from tracker.ingest.validate import parse_time
+from tracker.ingest.http_body import parse_time
 from tracker.registry.repo import VehicleRow
 from tracker.responses import JSONResponse
 

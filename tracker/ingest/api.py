@@ -9,33 +9,12 @@ from fastapi import APIRouter, Header, Request
 
 from tracker.deps import PlatformDep
 from tracker.errors import Forbidden, PayloadTooLarge
-from tracker.ingest.validate import FieldErrors, parse_batch, validate_fix
+from tracker.ingest.http_body import fix_schema, parse_batch, validate_fix
 from tracker.responses import JSONResponse
-from tracker.wire import Fix
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
-_FIX_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["time", "lon", "lat"],
-    "properties": {
-        "time": {"type": "string", "format": "date-time", "description": "RFC 3339, with offset"},
-        "lon": {"type": "number", "minimum": -180, "maximum": 180},
-        "lat": {"type": "number", "minimum": -90, "maximum": 90},
-        "speed_kmh": {"type": "number", "minimum": 0, "maximum": 300},
-        "heading_deg": {"type": "number", "minimum": 0, "maximum": 360},
-        "altitude_m": {"type": "number"},
-        "satellites": {"type": "integer"},
-        "hdop": {"type": "number"},
-        "valid": {"type": "boolean"},
-        "ignition": {"type": "boolean"},
-        "loaded": {"type": "boolean"},
-        "body_lifted": {"type": "boolean"},
-        "cover_closed": {"type": "boolean"},
-        "alarm_bits": {"type": "integer", "minimum": 0, "maximum": 4294967295},
-        "extra": {"type": "object"},
-    },
-}
+_FIX_SCHEMA = fix_schema()
 _OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -62,7 +41,9 @@ _OPENAPI: dict[str, Any] = {
     summary="Post a batch of fixes (terminal token)",
     description="Answered only after the accepted fixes are committed. One result per fix: "
     "`stored`, `duplicate` (already stored: same vehicle and fix time) or `rejected` with "
-    "errors naming the field. Retrying a batch is safe.",
+    "errors naming the field. A bad optional sensor value (speed, heading, altitude, "
+    "satellites, alarm bits, the truck's signals, extra) does not cost the fix: the value is "
+    "dropped and named in the fix's `dropped`. Retrying a batch is safe.",
 )
 async def post_positions(
     request: Request,
@@ -81,9 +62,12 @@ async def post_positions(
     if batch.vehicle_id is not None and batch.vehicle_id != terminal.vehicle_id:
         raise Forbidden("this terminal may post only for its own vehicle", field="vehicle_id")
     received_at = datetime.now(UTC)
-    items: list[Fix | FieldErrors] = [
+    verdicts = [
         validate_fix(raw, terminal.vehicle_id, terminal.terminal_id, received_at)
         for raw in batch.fixes
     ]
-    outcome = await platform.ingest.ingest(items)
+    outcome = await platform.ingest.ingest([v.item for v in verdicts])
+    for result, verdict in zip(outcome.results, verdicts, strict=True):
+        if verdict.dropped:
+            result["dropped"] = verdict.dropped
     return JSONResponse(outcome.body())

@@ -37,7 +37,7 @@ class VehicleFact:
     plate: str
     company_id: int
     active: bool
-    blacklisted: bool  # listed now (tracker.blacklist)
+    blacklisted: bool  # an active listing (view blacklisted_vehicles)
 
 
 @dataclass(frozen=True, slots=True)

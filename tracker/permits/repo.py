@@ -161,8 +161,8 @@ async def facts(conn: AConn, permit: Row, today: date) -> logic.PermitFacts:
     """Everything the approval checks look at, read in the caller's transaction."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT id, plate, company_id, active, blacklisted OR EXISTS (SELECT 1 FROM "
-            "blacklisted_vehicles b WHERE b.vehicle_id = vehicles.id) AS blacklisted FROM vehicles "
+            "SELECT id, plate, company_id, active, EXISTS (SELECT 1 FROM blacklisted_vehicles b "
+            "WHERE b.vehicle_id = vehicles.id) AS blacklisted FROM vehicles "
             "WHERE id = ANY(%s) ORDER BY id",
             (permit["vehicle_ids"],),
         )

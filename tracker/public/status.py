@@ -2,7 +2,7 @@
 
 green: a valid (approved) permit today and not listed, points below the amber mark;
 amber: no permit today, or the permit is suspended, or points at/above the amber mark;
-red:   blacklisted (an active listing, or the registry's blacklisted flag).
+red:   blacklisted (an active listing).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ AConn = psycopg.AsyncConnection[Any]
 
 _FACTS = """
 SELECT v.plate, c.name AS company,
-       (v.blacklisted OR EXISTS (SELECT 1 FROM blacklisted_vehicles b
-                                  WHERE b.vehicle_id = v.id)) AS listed,
+       EXISTS (SELECT 1 FROM blacklisted_vehicles b WHERE b.vehicle_id = v.id) AS listed,
        (SELECT max(p.valid_to) FROM permits p JOIN permit_vehicles pv ON pv.permit_id = p.id
          WHERE pv.vehicle_id = v.id AND p.state = 'approved'
            AND p.valid_from <= %(today)s AND p.valid_to >= %(today)s) AS valid_to,

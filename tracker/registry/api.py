@@ -22,7 +22,7 @@ from tracker.registry.service import Entity, Written
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 COMPANY = Entity("company", "companies", company_column="id")
-VEHICLE = Entity("vehicle", "vehicles", company_column="company_id")
+VEHICLE = Entity("vehicle", "vehicles", company_column="company_id", listable=True)
 TERMINAL = Entity("terminal", "terminals")
 SITE = Entity("site", "sites", fence_role="site")
 YARD = Entity("yard", "yards", fence_role="yard", json_columns=("opening_hours",))
@@ -38,7 +38,7 @@ async def _visible(platform: Platform, entity: Entity, row_id: int, who: Princip
             row = None
         if row is None:
             raise NotFound(f"no {entity.name} {row_id}", field="id")
-        return (await service.with_geometry(conn, entity, [row]))[0]
+        return (await service.with_derived(conn, entity, [row]))[0]
 
 
 async def _after_write(platform: Platform, entity: Entity, written: Written) -> Any:
@@ -80,7 +80,7 @@ def _read_routes(
             where[entity.company_column] = who.company_id if scoped else company_id
         async with platform.pool.connection() as conn:
             rows = await crud.select(conn, entity.table, where=where, limit=limit, offset=offset)
-            return await service.with_geometry(conn, entity, rows)
+            return await service.with_derived(conn, entity, rows)
 
     @router.get(f"/{path}/{{row_id}}", response_model=model_out, summary=f"Get one of {plural}")
     async def get_row(platform: PlatformDep, who: reader, row_id: int) -> Any:

@@ -55,12 +55,17 @@ class VehicleIn(BaseModel):
     rated_volume_m3: float = Field(gt=0, le=100)
     terminal_model: str | None = Field(default=None, max_length=64)
     active: bool = True
-    blacklisted: bool = False  # the registry's flag; listings live in tracker.blacklist
+    blacklisted: bool | None = Field(
+        default=None,
+        description="Read-only: an active blacklist listing. A write may repeat the vehicle's "
+        "current value; listing and lifting go through /api/v1/blacklist (audited, with a reason).",
+    )
 
 
 class VehicleOut(VehicleIn):
     id: int
     created_at: datetime
+    blacklisted: bool = Field(default=False, description="An active blacklist listing (read-only).")
 
 
 class TerminalIn(BaseModel):

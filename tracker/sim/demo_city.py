@@ -276,8 +276,8 @@ async def _company_trucks(conn: AConn, company: str) -> tuple[int, list[int], li
         raise DemoCityError(f"no company {company!r}: run `tracker seed` first")
     company_id = int(row[0])
     cur = await conn.execute(
-        """SELECT id, plate, active AND NOT (blacklisted OR EXISTS (
-                  SELECT 1 FROM blacklisted_vehicles b WHERE b.vehicle_id = vehicles.id))
+        """SELECT id, plate, active AND NOT EXISTS (
+                  SELECT 1 FROM blacklisted_vehicles b WHERE b.vehicle_id = vehicles.id)
              FROM vehicles WHERE company_id = %s ORDER BY id""",
         (company_id,),
     )

@@ -1,21 +1,21 @@
-"""Location reports to pipeline items: a :class:`Fix` (``source="jt808"``) or its field errors.
+"""Location reports to fix candidates (``protocol="jt808"``), judged by the one validator.
 
-The codec decodes any 28 bytes into a report, so the values are checked here the way the HTTP
-front end checks JSON: coordinates and times out of range are refused with errors that name the
-field. Alarm and status words and the additional items stay raw in ``extra`` for re-decoding.
+The codec decodes any 28 bytes into a report; here a report only becomes a candidate in
+platform units (an unreadable BCD time is noted, not decided). Ranges and what refuses a fix
+are :mod:`tracker.ingest.validate`'s, the same as for HTTP. Alarm and status words and the
+additional items stay raw in ``extra`` for re-decoding.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from tracker.ingest.candidate import FixCandidate
 from tracker.ingest.jt808.location import LocationReport
 from tracker.ingest.jt808.sensors import STANDARD, SensorMapping, location_to_fix_fields
-from tracker.ingest.validate import FieldErrors
-from tracker.wire import Fix
+from tracker.ingest.validate import Verdict, judge
 
 DEFAULT_MODEL = "default"
-MAX_SPEED_KMH = 300.0
 
 
 class SensorMappings:
@@ -33,22 +33,6 @@ class SensorMappings:
         return self._by_model.get(model, self.default)
 
 
-def _errors(fields: dict[str, object]) -> FieldErrors:
-    errors: FieldErrors = []
-    lon, lat, speed = fields["lon"], fields["lat"], fields["speed_kmh"]
-    assert isinstance(lon, float) and isinstance(lat, float) and isinstance(speed, float)
-    if not -180.0 <= lon <= 180.0:
-        errors.append({"field": "lon", "message": "must be between -180 and 180"})
-    if not -90.0 <= lat <= 90.0:
-        errors.append({"field": "lat", "message": "must be between -90 and 90"})
-    if speed > MAX_SPEED_KMH:
-        fields["speed_kmh"] = None  # an implausible speed is dropped, the position kept
-    heading = fields["heading_deg"]
-    if isinstance(heading, float) and not 0.0 <= heading < 360.0:
-        fields["heading_deg"] = None
-    return errors
-
-
 def _extra(report: LocationReport) -> dict[str, object]:
     extra: dict[str, object] = {"status_bits": report.status_bits}
     if report.extras:
@@ -58,7 +42,7 @@ def _extra(report: LocationReport) -> dict[str, object]:
     return extra
 
 
-def report_to_item(
+def report_to_candidate(
     report: LocationReport,
     *,
     vehicle_id: int,
@@ -66,18 +50,28 @@ def report_to_item(
     received_at: datetime,
     mapping: SensorMapping,
     utc_offset: timedelta,
-) -> Fix | FieldErrors:
-    fields = location_to_fix_fields(report, mapping, utc_offset)
-    if fields is None:
-        return [{"field": "time", "message": "not a valid BCD date and time"}]
-    errors = _errors(fields)
-    if errors:
-        return errors
-    fields["extra"] = _extra(report)
-    return Fix(
-        vehicle_id=vehicle_id,
-        terminal_id=terminal_id,
-        received_at=received_at,
-        source="jt808",
-        **fields,  # type: ignore[arg-type]
-    )
+) -> FixCandidate:
+    values = location_to_fix_fields(report, mapping, utc_offset)
+    if values is None:
+        undecoded = {"time": "not a valid BCD date and time"}
+        where: dict[str, object] = {"lon": report.lon, "lat": report.lat}
+        return FixCandidate("jt808", vehicle_id, terminal_id, received_at, where, undecoded)
+    values["extra"] = _extra(report)
+    return FixCandidate("jt808", vehicle_id, terminal_id, received_at, values)
+
+
+def report_to_item(
+    report: LocationReport,
+    *,
+    vehicle_id: int,
+    terminal_id: int,
+    received_at: datetime,
+    mapping: SensorMapping = STANDARD,
+    utc_offset: timedelta,
+) -> Verdict:
+    """The validator's verdict on one report: a Fix (and the values dropped) or errors."""
+    candidate = report_to_candidate(
+        report, vehicle_id=vehicle_id, terminal_id=terminal_id, received_at=received_at,
+        mapping=mapping, utc_offset=utc_offset,
+    )  # fmt: skip
+    return judge(candidate)

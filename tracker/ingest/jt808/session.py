@@ -37,7 +37,7 @@ from tracker.ingest.jt808.messages import (
 from tracker.ingest.jt808.sensors import STANDARD, SensorMapping
 from tracker.ingest.jt808.subpackets import Reassembler
 from tracker.ingest.service import IngestService
-from tracker.ingest.validate import FieldErrors
+from tracker.ingest.validate import FieldErrors, Verdict
 from tracker.settings import Jt808Settings
 from tracker.wire import Fix
 
@@ -56,6 +56,7 @@ class GatewayStats:
     fixes_stored: int = 0
     fixes_duplicate: int = 0
     fixes_rejected: int = 0
+    values_dropped: int = 0  # bad optional values dropped from fixes that were kept
     replaced_sessions: int = 0
     idle_closed: int = 0
 
@@ -267,7 +268,12 @@ class SessionHandler:
             if terminal is None:
                 continue
             reports = msg.reports if isinstance(msg, LocationBatch) else (msg,)
-            items.extend(self._item(r, terminal, received_at, session.mapping) for r in reports)
+            for r in reports:
+                verdict = self._item(r, terminal, received_at, session.mapping)
+                items.append(verdict.item)
+                if verdict.dropped:
+                    self.stats.values_dropped += len(verdict.dropped)
+                    log.debug("terminal %s: dropped %s", frame.header.phone, verdict.dropped)
         result = await self._store(items)
         return [
             general_reply(
@@ -282,7 +288,7 @@ class SessionHandler:
         terminal: repo.Jt808Terminal,
         received_at: datetime,
         mapping: SensorMapping,
-    ) -> Fix | FieldErrors:
+    ) -> Verdict:
         assert terminal.vehicle_id is not None
         return report_to_item(report, vehicle_id=terminal.vehicle_id,
                               terminal_id=terminal.terminal_id, received_at=received_at,

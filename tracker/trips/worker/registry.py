@@ -7,7 +7,6 @@ permit and zone (a bad row is logged and skipped by the core's ``permit_with``/`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -41,27 +40,20 @@ FROM permits p WHERE p.state = 'approved' ORDER BY p.id
 """
 
 
-_LISTINGS = """
-SELECT DISTINCT ON (vehicle_id) vehicle_id, listing_id
-FROM blacklisted_vehicles ORDER BY vehicle_id, since DESC, listing_id DESC
-"""
-
-
-# The vehicle's terminal model: its own column, else its newest active terminal's.
+# The vehicle's terminal model: its own column, else its newest active terminal's; its active
+# blacklist listing (the newest, should the view ever hold two).
 _VEHICLES = """
-SELECT v.id, v.company_id, v.rated_volume_m3, v.blacklisted,
+SELECT v.id, v.company_id, v.rated_volume_m3,
        coalesce(v.terminal_model,
                 (SELECT t.model FROM terminals t WHERE t.vehicle_id = v.id AND t.active
-                 ORDER BY t.id DESC LIMIT 1)) AS model
+                 ORDER BY t.id DESC LIMIT 1)) AS model,
+       (SELECT b.listing_id FROM blacklisted_vehicles b WHERE b.vehicle_id = v.id
+         ORDER BY b.since DESC, b.listing_id DESC LIMIT 1) AS listing_id
 FROM vehicles v
 """
 
 
 async def _overrides(cur: Any) -> dict[tuple[str, int], dict[str, Any]]:
-    await cur.execute("SELECT to_regclass('engine_rule_overrides') IS NOT NULL AS present")
-    present = await cur.fetchone()
-    if present is None or not present["present"]:
-        return {}
     await cur.execute("SELECT scope, scope_id, rules FROM engine_rule_overrides")
     return {(r["scope"], int(r["scope_id"])): r["rules"] for r in await cur.fetchall()}
 
@@ -103,22 +95,12 @@ async def load_registry(
                 int(r["id"]),
                 int(r["company_id"]),
                 float(r["rated_volume_m3"]),
-                r["blacklisted"],
+                r["listing_id"] is not None,
+                listing_id=None if r["listing_id"] is None else int(r["listing_id"]),
                 sensors=by_model.get(r["model"] or "", NO_SENSORS),
             )
             for r in await cur.fetchall()
         }
-        await cur.execute("SELECT to_regclass('blacklisted_vehicles') IS NOT NULL AS present")
-        present = await cur.fetchone()
-        # Active listings, from the view of the capacity/credit migration when it is there.
-        if present is not None and present["present"]:
-            await cur.execute(_LISTINGS)
-            for r in await cur.fetchall():
-                info = vehicles.get(int(r["vehicle_id"]))
-                if info is not None:
-                    vehicles[info.vehicle_id] = replace(
-                        info, blacklisted=True, listing_id=int(r["listing_id"])
-                    )
         await cur.execute(_PERMITS)
         permits: dict[int, list[PermitScope]] = {}
         for row in await cur.fetchall():
