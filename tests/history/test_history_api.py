@@ -9,7 +9,7 @@ import redis
 from httpx import AsyncClient
 
 from tracker.history import latest as latest_store
-from tracker.ingest.stream import LATEST_KEY
+from tracker.wire import LATEST_KEY
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
 

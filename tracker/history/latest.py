@@ -16,11 +16,18 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from tracker.history import repo
-from tracker.ingest.stream import LATEST_KEY, LATEST_TIME_KEY, point_feature
+from tracker.wire import (
+    DEFAULT_SOURCE,
+    LATEST_KEY,
+    LATEST_TIME_KEY,
+    SOURCES,
+    epoch_us,
+    point_feature,
+)
 
 log = logging.getLogger(__name__)
 REBUILD_WINDOW = timedelta(days=7)
-_SOURCES = {1: "http", 2: "jt808"}
+_SOURCE_NAMES = {code: name for name, code in SOURCES.items()}
 
 
 def _feature(row: dict[str, Any]) -> tuple[int, datetime, bytes]:
@@ -30,7 +37,7 @@ def _feature(row: dict[str, Any]) -> tuple[int, datetime, bytes]:
         if v is not None and k not in ("lon", "lat", "fix_time", "flags")
     }
     props["time"] = row["fix_time"]
-    props["source"] = _SOURCES.get(row["source"], "http")
+    props["source"] = _SOURCE_NAMES.get(row["source"], DEFAULT_SOURCE)
     return row["vehicle_id"], row["fix_time"], point_feature(row["lon"], row["lat"], props)
 
 
@@ -47,7 +54,7 @@ async def rebuild(pool: AsyncConnectionPool, redis: aioredis.Redis) -> int:
         return 0
     async with redis.pipeline(transaction=True) as pipe:
         for vehicle_id, fix_time, feature in found:
-            t_us = str(int(fix_time.timestamp() * 1_000_000))
+            t_us = str(epoch_us(fix_time))
             pipe.hsetnx(LATEST_TIME_KEY, str(vehicle_id), t_us)
             pipe.hsetnx(LATEST_KEY, str(vehicle_id), feature)  # type: ignore[arg-type]
         await pipe.execute()
