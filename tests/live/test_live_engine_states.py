@@ -142,3 +142,13 @@ async def test_yard_capacity_alerts_reach_every_client(
     late = await open_live()
     snapshot = await late.subscribe(bbox=CITY)
     assert snapshot["yard_alerts"] == [closed.fields()]
+
+
+async def test_the_map_gets_the_engine_states_from_the_api(http: AsyncClient) -> None:
+    resp = await http.get("/api/v1/live/states")  # no token: the page asks before it has one
+    assert resp.status_code == 200
+    states = resp.json()["states"]
+    assert [s["state"] for s in states] == list(wire.VEHICLE_STATES)
+    drawn = {s["state"]: (s["drawn_as"], s["label"]) for s in states}
+    assert drawn["in_incident"] == ("incident", "in incident")
+    assert drawn["hauling"] == ("hauling", "hauling")

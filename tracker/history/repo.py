@@ -9,13 +9,19 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from tracker.wire import STREAM_COLUMNS
+
 # The columns the covering index holds (a track from these is an index-only scan) …
 _COVERED = (
     "fix_time, lon, lat, speed_kmh, heading_deg, valid, ignition, loaded, body_lifted, "
     "cover_closed, flags"
 )
-# … and the rest, read from the heap when a caller asks for detail.
-_DETAIL = "received_at, altitude_m, satellites, hdop, alarm_bits"
+# … and the rest of what a stream row carries, read from the heap when a caller asks for detail.
+_DETAIL = ", ".join(
+    c.name
+    for c in STREAM_COLUMNS
+    if c.name not in _COVERED.split(", ") and c.name not in ("vehicle_id", "source")
+)
 _FIELDS = f"{_COVERED}, {_DETAIL}"
 AConn = psycopg.AsyncConnection[Any]
 

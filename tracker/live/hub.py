@@ -1,6 +1,6 @@
 """The live hub of one API process: its clients, their subscriptions, and routing.
 
-The hub keeps a mirror of every vehicle's newest fix (seeded from ``tracker:latest`` and kept
+The hub keeps a mirror of every vehicle's newest fix (seeded from ``LATEST_KEY`` and kept
 current by the feed), so a snapshot is built from memory. Routing a fix updates the mirror first,
 then offers the fix to the clients whose grid cells, followed vehicles or wide viewports it
 touches; each client's :class:`CoalescingQueue` keeps it bounded.
@@ -164,7 +164,7 @@ class LiveHub:
                 self.deliveries += 1
 
     def seed(self, vid: int, state: VehicleState) -> None:
-        """Take a fix read from ``tracker:latest`` (no routing: clients ask for snapshots)."""
+        """Take a fix read from ``LATEST_KEY`` (no routing: clients ask for snapshots)."""
         held = self.latest.get(vid)
         if held is None or held.t_us < state.t_us:
             engine = self.engine_states.get(vid)
