@@ -40,10 +40,18 @@ let token = params.get("token") || localStorage.getItem("tracker.token") || "";
 let fitted = false;
 window.trackerLive = { trucks, map, received: 0 }; // read by the browser tests
 const evidence = evidencePanel({ map, api: (path) => api(path), toLatLng });
-const panel = vehiclePanel({ map, api: (path) => api(path), toLatLng, stateOf: (v) => truckState(v) });
+const panel = vehiclePanel({
+  map,
+  api: (path) => api(path),
+  toLatLng,
+  stateOf: (v) => truckState(v),
+  labelOf: (drawn) => STATE_LABELS[drawn],
+});
 const yards = yardLayer({ map, api: (path) => api(path), toLatLng });
-// The engine's truck states and how each is drawn, from the API (loadStates) before the feed opens.
+// The engine's truck states: how each is drawn, and the label of each drawing; from the API
+// (loadStates) before the feed opens.
 let ENGINE_STATES = {};
+let STATE_LABELS = {};
 
 /** What a truck is doing: the engine's state when it has published one (a blacklisted truck
  * stays so; no fix for 5 min is offline whatever the engine last said), else a guess from the
@@ -192,6 +200,7 @@ async function loadStates() {
   if (!resp.ok) return console.warn(`/api/v1/live/states: ${resp.status}`); // trucks drawn by guess
   const body = await resp.json();
   ENGINE_STATES = Object.fromEntries(body.states.map((s) => [s.state, s.drawn_as]));
+  STATE_LABELS = Object.fromEntries(body.states.map((s) => [s.drawn_as, s.label]));
 }
 
 async function loadRoads() {
