@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 _READ_COUNT = 500
 _BLOCK_MS = 1000
 _REFRESH_UNKNOWN_S = 2.0
+_LISTENED = (Channel.INCIDENTS, Channel.FENCES, Channel.VEHICLE_STATES, Channel.YARDS)
 
 
 class LiveFeed:
@@ -195,7 +196,7 @@ class LiveFeed:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(*(channel(self._redis, name) for name in Channel))
+                await pubsub.subscribe(*(channel(self._redis, name) for name in _LISTENED))
                 await self.seed_engine_states()  # after subscribing: nothing falls between
                 async for message in pubsub.listen():
                     await self._on_message(message)
