@@ -134,8 +134,10 @@ async def test_latest_rebuilt_from_database_when_redis_lost_it(
     await post(client, token, drive(10))
     platform = client.app.state.platform  # type: ignore[attr-defined]
     await platform.publisher.stop()
+    published = rdb.hgetall(LATEST_KEY)
     rdb.delete(LATEST_KEY)
     await latest_store.ensure_latest(platform.pool, platform.redis)
     body = (await client.get("/api/v1/positions/latest", headers=staff)).json()
     assert body["count"] == 1
     assert body["features"][0]["properties"]["time"] == drive(10)[-1]["time"]
+    assert rdb.hgetall(LATEST_KEY) == published  # rebuilt by the publisher's own encoder
