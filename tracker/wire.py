@@ -486,10 +486,10 @@ _LATEST_PROPS = (
     "body_lifted",
     "cover_closed",
 )
-JSON_OPTS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+_JSON_OPTS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
-def point_feature(lon: float, lat: float, props: dict[str, Any]) -> bytes:
+def _point_feature(lon: float, lat: float, props: dict[str, Any]) -> bytes:
     """A GeoJSON Point feature, rendered once (read endpoints splice these without parsing)."""
     return orjson.dumps(
         {
@@ -497,7 +497,7 @@ def point_feature(lon: float, lat: float, props: dict[str, Any]) -> bytes:
             "geometry": {"type": "Point", "coordinates": [lon, lat]},
             "properties": props,
         },
-        option=JSON_OPTS,
+        option=_JSON_OPTS,
     )
 
 
@@ -515,4 +515,4 @@ def latest_feature(fix: Fix) -> bytes:
         value = getattr(fix, name)
         if value is not None:
             props[name] = value
-    return point_feature(fix.lon, fix.lat, props)
+    return _point_feature(fix.lon, fix.lat, props)
