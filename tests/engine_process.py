@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import redis
 
-from tracker.ingest.stream import stream_key
+from tracker.wire import stream_key
 
 SHARDS = 8
 

@@ -40,18 +40,18 @@ let token = params.get("token") || localStorage.getItem("tracker.token") || "";
 let fitted = false;
 window.trackerLive = { trucks, map, received: 0 }; // read by the browser tests
 const evidence = evidencePanel({ map, api: (path) => api(path), toLatLng });
-const panel = vehiclePanel({ map, api: (path) => api(path), toLatLng, stateOf: (v) => truckState(v) });
+const panel = vehiclePanel({
+  map,
+  api: (path) => api(path),
+  toLatLng,
+  stateOf: (v) => truckState(v),
+  labelOf: (drawn) => STATE_LABELS[drawn],
+});
 const yards = yardLayer({ map, api: (path) => api(path), toLatLng });
-// The engine's truck states, drawn as (in_incident is drawn as "incident", like the feed's).
-const ENGINE_STATES = {
-  idle: "idle",
-  loading: "loading",
-  hauling: "hauling",
-  unloading: "unloading",
-  in_incident: "incident",
-  offline: "offline",
-  blacklisted: "blacklisted",
-};
+// The engine's truck states: how each is drawn, and the label of each drawing; from the API
+// (loadStates) before the feed opens.
+let ENGINE_STATES = {};
+let STATE_LABELS = {};
 
 /** What a truck is doing: the engine's state when it has published one (a blacklisted truck
  * stays so; no fix for 5 min is offline whatever the engine last said), else a guess from the
@@ -195,6 +195,14 @@ async function loadFences() {
   document.getElementById("fence-count").textContent = String(body.count);
 }
 
+async function loadStates() {
+  const resp = await fetch("/api/v1/live/states");
+  if (!resp.ok) return console.warn(`/api/v1/live/states: ${resp.status}`); // trucks drawn by guess
+  const body = await resp.json();
+  ENGINE_STATES = Object.fromEntries(body.states.map((s) => [s.state, s.drawn_as]));
+  STATE_LABELS = Object.fromEntries(body.states.map((s) => [s.drawn_as, s.label]));
+}
+
 async function loadRoads() {
   if (!config.roads) return;
   const resp = await fetch(config.roads);
@@ -232,6 +240,7 @@ async function start() {
     map.setView(toLatLng(config.center[0], config.center[1]), config.zoom);
     fitted = true;
   }
+  await loadStates();
   const live = new LiveConnection({ token, onMessage, onStatus: setStatus });
   // Until the map has found the trucks, ask for all of them; then follow the viewport.
   live.subscription = fitted ? { type: "subscribe", ...viewportFilter() } : { type: "subscribe", incident_types: ["*"] };

@@ -3,16 +3,8 @@
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 
 const $ = (id) => document.getElementById(id);
-const STATE_LABELS = {
-  idle: "idle",
-  loading: "loading",
-  hauling: "hauling",
-  unloading: "unloading",
-  incident: "in incident",
-  offline: "offline",
-  blacklisted: "blacklisted",
-  moving: "moving (empty)",
-};
+// Labels of the states the map guesses without the engine (the engine's come from the API).
+const GUESSED_LABELS = { moving: "moving (empty)" };
 
 function fill(dl, facts) {
   dl.replaceChildren();
@@ -30,7 +22,7 @@ function time(iso) {
   return iso ? new Date(iso).toLocaleTimeString() : "—";
 }
 
-export function vehiclePanel({ map, api, toLatLng, stateOf }) {
+export function vehiclePanel({ map, api, toLatLng, stateOf, labelOf = () => undefined }) {
   const trackLayer = L.layerGroup().addTo(map);
   let selected = null;
   let loaded = { trip: null, permit: null, engineTrip: null }; // of the selected vehicle
@@ -41,7 +33,7 @@ export function vehiclePanel({ map, api, toLatLng, stateOf }) {
     $("vehicle-title").textContent = v.plate || `Vehicle #${v.vehicle_id}`;
     const state = stateOf(v);
     fill($("vehicle-facts"), {
-      state: STATE_LABELS[state] || state,
+      state: labelOf(state) || GUESSED_LABELS[state] || state,
       "last fix": new Date(v.time).toLocaleString(),
       speed: `${Math.round(v.speed_kmh ?? 0)} km/h`,
       loaded: v.loaded == null ? "unknown" : v.loaded ? "yes" : "no",

@@ -13,7 +13,7 @@ import redis
 from httpx import AsyncClient
 from ledger_world import LedgerWorld, make_world
 
-from tracker import bus
+from tracker import wire
 from tracker.capacity import reconcile, service
 from tracker.maintenance import MaintenanceRunner
 
@@ -143,7 +143,7 @@ async def test_alerts_once_per_crossing_and_a_full_yard_blocks_approval(
     yard = await world.yard("East", 100)
     r = redis.Redis.from_url(redis_url)
     sub = r.pubsub()
-    sub.subscribe(bus.channel(r, bus.YARDS))
+    sub.subscribe(wire.channel(r, wire.Channel.YARDS))
     try:
         # (the app's own capacity task may run a round too: the messages tell what was sent)
         await world.trips(yard, [85.0])
@@ -244,7 +244,7 @@ async def test_the_capacity_task_alerts_by_itself(world: LedgerWorld, redis_url:
     yard = await world.yard("Small", 10)
     r = redis.Redis.from_url(redis_url)
     sub = r.pubsub()
-    sub.subscribe(bus.channel(r, bus.YARDS))
+    sub.subscribe(wire.channel(r, wire.Channel.YARDS))
     platform = world.client.app.state.platform  # type: ignore[attr-defined]
     fast = platform.settings.model_copy(update={"capacity_interval_s": 0.05})
     task = MaintenanceRunner(fast, platform.pool, platform.redis, only=["yard-capacity"])

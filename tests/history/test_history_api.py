@@ -9,7 +9,7 @@ import redis
 from httpx import AsyncClient
 
 from tracker.history import latest as latest_store
-from tracker.ingest.stream import LATEST_KEY
+from tracker.wire import LATEST_KEY
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
 
@@ -134,8 +134,10 @@ async def test_latest_rebuilt_from_database_when_redis_lost_it(
     await post(client, token, drive(10))
     platform = client.app.state.platform  # type: ignore[attr-defined]
     await platform.publisher.stop()
+    published = rdb.hgetall(LATEST_KEY)
     rdb.delete(LATEST_KEY)
     await latest_store.ensure_latest(platform.pool, platform.redis)
     body = (await client.get("/api/v1/positions/latest", headers=staff)).json()
     assert body["count"] == 1
     assert body["features"][0]["properties"]["time"] == drive(10)[-1]["time"]
+    assert rdb.hgetall(LATEST_KEY) == published  # rebuilt by the publisher's own encoder

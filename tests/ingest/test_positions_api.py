@@ -11,7 +11,7 @@ import pytest
 import redis
 from httpx import AsyncClient
 
-from tracker.ingest.stream import LATEST_KEY, STREAM_PREFIX, decode_rows
+from tracker.wire import LATEST_KEY, STREAM_PREFIX, decode_fixes
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -243,9 +243,9 @@ async def test_streams_and_latest_in_redis(
     )
     await client.app.state.platform.publisher.stop()  # type: ignore[attr-defined]
     entries = [e for key in rdb.keys(f"{STREAM_PREFIX}*") for e in rdb.xrange(key)]
-    published = [f for _, e in entries for f in decode_rows(e[b"fixes"])]
-    assert [f["lon"] for f in published] == [7.42, 7.421]
-    assert all(f["vehicle_id"] == vid for f in published)
+    published = [f for _, e in entries for f in decode_fixes(e[b"fixes"])]
+    assert [f.lon for f in published] == [7.42, 7.421]
+    assert all(f.vehicle_id == vid for f in published)
     latest = orjson.loads(rdb.hget(LATEST_KEY, str(vid)) or b"{}")
     assert latest["geometry"]["coordinates"] == [7.421, 43.73]
     assert latest["properties"]["time"] == fix(10)["time"].replace("+00:00", "Z")

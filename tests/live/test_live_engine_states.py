@@ -12,8 +12,7 @@ from httpx import AsyncClient
 from live_world import LiveServer, ago, iso, post_fix, serve
 from websockets.asyncio.client import connect
 
-from tracker import bus
-from tracker.live.feed import VSTATE_KEY
+from tracker import wire
 from tracker.settings import Settings
 
 CITY = [104.00, 30.60, 104.10, 30.70]
@@ -52,14 +51,18 @@ async def test_a_state_change_arrives_as_a_delta_and_stays_in_snapshots(
 
     r = aioredis.Redis.from_url(redis_url)
     try:
-        await r.publish(bus.channel(r, bus.VEHICLE_STATES), vstate(vid, "loading", 2, "t-1"))
+        await r.publish(
+            wire.channel(r, wire.Channel.VEHICLE_STATES), vstate(vid, "loading", 2, "t-1")
+        )
         got = await client.positions(vid)
         assert (got["state"], got["trip_id"], got["permit_id"]) == ("loading", "t-1", "17")
         assert got["lon"] == INSIDE[0] and got["state_at"].endswith("Z")
 
         # An older state (published late) must not replace the newer one.
-        await r.publish(bus.channel(r, bus.VEHICLE_STATES), vstate(vid, "idle", 60))
-        await r.publish(bus.channel(r, bus.VEHICLE_STATES), vstate(vid, "hauling", 1, "t-1"))
+        await r.publish(wire.channel(r, wire.Channel.VEHICLE_STATES), vstate(vid, "idle", 60))
+        await r.publish(
+            wire.channel(r, wire.Channel.VEHICLE_STATES), vstate(vid, "hauling", 1, "t-1")
+        )
         got = await client.positions(vid)
         assert got["state"] == "hauling"
     finally:
@@ -81,7 +84,7 @@ async def test_bad_state_messages_are_ignored(
     await client.subscribe(bbox=CITY)
     r = aioredis.Redis.from_url(redis_url)
     try:
-        channel = bus.channel(r, bus.VEHICLE_STATES)
+        channel = wire.channel(r, wire.Channel.VEHICLE_STATES)
         await r.publish(channel, b"not json")
         await r.publish(channel, vstate(vid, "flying", 1))
         await r.publish(channel, orjson.dumps({"vehicle_id": vid, "state": "idle", "at": "x"}))
@@ -100,7 +103,7 @@ async def test_states_are_seeded_from_the_hash(
     vid, token = fleet.truck("STATE-3")
     r = aioredis.Redis.from_url(redis_url)
     try:
-        await r.hset(VSTATE_KEY, str(vid), vstate(vid, "blacklisted", 30))  # type: ignore[misc]
+        await r.hset(wire.VSTATE_KEY, str(vid), vstate(vid, "blacklisted", 30))  # type: ignore[misc]
     finally:
         await r.aclose()
     async with serve(settings) as live, AsyncClient(base_url=live.base_url) as http:
@@ -124,25 +127,28 @@ async def test_yard_capacity_alerts_reach_every_client(
 ) -> None:
     viewer = await open_live()
     await viewer.subscribe(bbox=[7.0, 43.0, 7.1, 43.1])  # no incident types asked for
-    alert = {
-        "type": "yard_capacity",
-        "yard_id": 4,
-        "level": "warning",
-        "fill_pct": 91.5,
-        "closed": False,
-        "at": iso(ago(1)),
-    }
+    alert = wire.YardAlert(yard_id=4, level=80, fill_pct=91.5, closed=False, at=iso(ago(1)))
     r = aioredis.Redis.from_url(redis_url)
     try:
-        await r.publish(bus.channel(r, bus.YARDS), orjson.dumps(alert))
+        await r.publish(wire.channel(r, wire.Channel.YARDS), alert.encode())
         got = await viewer.expect("yard_capacity")
-        assert got == alert
-        closed = {**alert, "level": "full", "fill_pct": 100.0, "closed": True, "at": iso(ago(0))}
-        await r.publish(bus.channel(r, bus.YARDS), orjson.dumps(closed))
+        assert got == alert.fields()
+        closed = wire.YardAlert(yard_id=4, level=100, fill_pct=100.0, closed=True, at=iso(ago(0)))
+        await r.publish(wire.channel(r, wire.Channel.YARDS), closed.encode())
         assert (await viewer.expect("yard_capacity"))["closed"] is True
     finally:
         await r.aclose()
     await wait_for(lambda: live.hub.yard_alerts.get(4, {}).get("closed") is True)
     late = await open_live()
     snapshot = await late.subscribe(bbox=CITY)
-    assert snapshot["yard_alerts"] == [closed]
+    assert snapshot["yard_alerts"] == [closed.fields()]
+
+
+async def test_the_map_gets_the_engine_states_from_the_api(http: AsyncClient) -> None:
+    resp = await http.get("/api/v1/live/states")  # no token: the page asks before it has one
+    assert resp.status_code == 200
+    states = resp.json()["states"]
+    assert [s["state"] for s in states] == list(wire.VEHICLE_STATES)
+    drawn = {s["state"]: (s["drawn_as"], s["label"]) for s in states}
+    assert drawn["in_incident"] == ("incident", "in incident")
+    assert drawn["hauling"] == ("hauling", "hauling")

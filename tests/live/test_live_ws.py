@@ -13,7 +13,7 @@ from live_world import LiveServer, ago, post_fix
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tracker import bus
+from tracker import wire
 
 CITY = [104.00, 30.60, 104.10, 30.70]  # lon/lat viewport
 INSIDE = (104.05, 30.65)
@@ -133,7 +133,7 @@ async def test_incident_reaches_subscribers_of_its_type(
     r = aioredis.Redis.from_url(redis_url)
     try:
         started = asyncio.get_running_loop().time()
-        await r.publish(bus.channel(r, bus.INCIDENTS), orjson.dumps(event))
+        await r.publish(wire.channel(r, wire.Channel.INCIDENTS), orjson.dumps(event))
         got = await wants.expect("incident", within_s=2.0)
         assert asyncio.get_running_loop().time() - started < 2.0
         assert got["incident"]["type"] == "route_deviation"

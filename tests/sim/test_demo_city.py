@@ -16,7 +16,7 @@ import redis
 import redis.asyncio as aioredis
 from shapely.geometry import Point
 
-from tracker import bus
+from tracker import wire
 from tracker.geofence.fences import CorridorFence
 from tracker.geofence.geojson import fence_from_geojson
 from tracker.registry import importer
@@ -85,7 +85,7 @@ async def test_demo_city_twice(
     sites, yard = monaco_places
     plan = plan_city(monaco, sites, yard)
     pubsub = rdb.pubsub()
-    pubsub.subscribe(bus.channel(rdb, bus.FENCES))
+    pubsub.subscribe(wire.channel(rdb, wire.Channel.FENCES))
     assert pubsub.get_message(timeout=1.0) is not None  # subscribed
     try:
         first = await _run(settings, plan)

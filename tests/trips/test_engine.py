@@ -20,7 +20,6 @@ from trips_world import (
     with_rules,
 )
 
-from tracker.ingest.stream import STREAM_FIELDS, stream_row
 from tracker.trips.core import (
     Event,
     IncidentClosed,
@@ -31,11 +30,10 @@ from tracker.trips.core import (
     TripStarted,
     VehicleEngine,
     VehicleState,
-    fix_from_row,
     prepare_batch,
     tick,
 )
-from tracker.wire import Fix, FixFlag
+from tracker.wire import Fix, FixFlag, fix_from_row, stream_row
 
 
 def trips(events: list[Event]) -> list[TripStarted | TripCompleted]:
@@ -204,7 +202,6 @@ def test_evidence_is_capped_keeping_first_and_latest() -> None:
 def test_fix_from_stream_row() -> None:
     fix = normal_trip().fixes[3]
     fix.loaded, fix.alarm_bits, fix.flags = True, 256, 0
-    row = dict(zip(STREAM_FIELDS, json.loads(json.dumps(stream_row(fix))), strict=True))
-    back = fix_from_row(row)
+    back = fix_from_row(json.loads(json.dumps(stream_row(fix))))
     assert back.fix_time == fix.fix_time and back.received_at == fix.received_at
     assert (back.lon, back.lat, back.loaded, back.alarm_bits) == (fix.lon, fix.lat, True, 256)

@@ -11,6 +11,7 @@ from engine_scenario import build_world, truck_fixes
 from httpx import AsyncClient
 
 from tracker.trips.worker.worker import EngineWorker, WorkerConfig
+from tracker.wire import STREAM_PREFIX
 
 
 async def run_engine(client: AsyncClient) -> EngineWorker:
@@ -98,7 +99,7 @@ async def test_trimmed_stream_is_caught_up_from_pings(
     db.execute("TRUNCATE incidents, trips, engine_checkpoints")
     # The shard position sits before everything, but the stream lost its entries.
     db.execute("UPDATE engine_shards SET stream_id = '1-0'")
-    for key in rdb.scan_iter("tracker:fixes:*"):
+    for key in rdb.scan_iter(f"{STREAM_PREFIX}*"):
         rdb.xtrim(key, maxlen=0)
     again = await run_engine(client)
     assert again.catch_ups >= 1 and reference.catch_ups == 0

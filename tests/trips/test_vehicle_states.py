@@ -12,10 +12,11 @@ import redis
 from engine_scenario import build_world, chunks, truck_fixes
 from httpx import AsyncClient
 
-from tracker import bus
+from tracker import wire
 from tracker.trips.core.state import LastFix, VehicleState, to_us
-from tracker.trips.core.vstate import STATES, VSTATE_HASH, state_at
+from tracker.trips.core.vstate import state_at
 from tracker.trips.worker.worker import EngineWorker, WorkerConfig
+from tracker.wire import VEHICLE_STATES, VSTATE_KEY
 
 KEYS = {"vehicle_id", "state", "trip_id", "permit_id", "at"}
 
@@ -40,7 +41,7 @@ async def test_truck_states_are_published_on_change_and_kept_current(
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     fixes = truck_fixes(1, start)  # three trips, a dumping stop on each
     pubsub = rdb.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(bus.channel(rdb, bus.VEHICLE_STATES))
+    pubsub.subscribe(wire.channel(rdb, wire.Channel.VEHICLE_STATES))
     platform = client.app.state.platform  # type: ignore[attr-defined]
     worker = EngineWorker(
         platform.pool, platform.redis, WorkerConfig(tuple(range(8)), 8, block_ms=50)
@@ -75,7 +76,7 @@ async def test_truck_states_are_published_on_change_and_kept_current(
         and datetime.fromisoformat(m["at"].replace("Z", "+00:00")) <= end
     ]
     states = [m["state"] for m in messages]
-    assert set(states) <= set(STATES)
+    assert set(states) <= set(VEHICLE_STATES)
     for wanted in ("loading", "hauling", "in_incident", "unloading", "idle"):
         assert wanted in states, states
     changes = [(m["state"], m["trip_id"], m["permit_id"]) for m in messages]
@@ -84,7 +85,7 @@ async def test_truck_states_are_published_on_change_and_kept_current(
     assert all(m["trip_id"] and m["permit_id"] for m in hauling)
     ats = [datetime.fromisoformat(m["at"].replace("Z", "+00:00")) for m in messages]
     assert all(a.tzinfo is not None for a in ats) and ats == sorted(ats)
-    current = rdb.hget(VSTATE_HASH, str(vehicle_id))
+    current = rdb.hget(VSTATE_KEY, str(vehicle_id))
     assert current is not None and json.loads(current) == messages[-1]
 
 
@@ -113,11 +114,11 @@ async def test_a_silent_loaded_truck_turns_offline(
     try:
         while await worker.step():
             pass
-        before = json.loads(rdb.hget(VSTATE_HASH, str(vehicle_id)) or b"{}")
+        before = json.loads(rdb.hget(VSTATE_KEY, str(vehicle_id)) or b"{}")
         await worker.tick(datetime.now(UTC) + timedelta(minutes=6))  # the clock moves on
     finally:
         await worker.stop()
-    after = json.loads(rdb.hget(VSTATE_HASH, str(vehicle_id)) or b"{}")
+    after = json.loads(rdb.hget(VSTATE_KEY, str(vehicle_id)) or b"{}")
     assert before["state"] == "hauling"
     assert after["state"] == "offline" and after["trip_id"] == before["trip_id"]
 

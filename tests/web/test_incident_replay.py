@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from live_world import LiveServer, ago, iso
 
-from tracker import bus
+from tracker import wire
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -65,7 +65,7 @@ async def test_clicking_an_incident_replays_its_evidence(
             "lat": 43.735,
             "time": iso(ago(40)),
         }
-        await r.publish(bus.channel(r, bus.INCIDENTS), orjson.dumps(event))
+        await r.publish(wire.channel(r, wire.Channel.INCIDENTS), orjson.dumps(event))
     finally:
         await r.aclose()
     await page.click(f".incident-item[data-incident-id='{incident_id}']", timeout=3000)

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from httpx import AsyncClient
 from live_world import LiveServer, ago, iso, post_fix
 
-from tracker import bus
+from tracker import wire
 from tracker.settings import Settings
 from tracker.sim.data import DataUnavailableError, ensure_monaco_pbf
 
@@ -78,7 +78,7 @@ async def test_trucks_fences_moves_and_incidents(
             "time": ago(1).isoformat().replace("+00:00", "Z"),
         }
         started = asyncio.get_running_loop().time()
-        await r.publish(bus.channel(r, bus.INCIDENTS), orjson.dumps(event))
+        await r.publish(wire.channel(r, wire.Channel.INCIDENTS), orjson.dumps(event))
         await page.wait_for_selector(".incident-item", timeout=2000)
         assert asyncio.get_running_loop().time() - started < 2.0
     finally:
@@ -95,7 +95,7 @@ async def publish_state(redis_url: str, vid: int, state: str, **extra: Any) -> N
     try:
         message = {"vehicle_id": vid, "state": state, "trip_id": None, "permit_id": None}
         message.update(at=iso(ago(0)), **extra)
-        await r.publish(bus.channel(r, bus.VEHICLE_STATES), orjson.dumps(message))
+        await r.publish(wire.channel(r, wire.Channel.VEHICLE_STATES), orjson.dumps(message))
     finally:
         await r.aclose()
 
@@ -199,7 +199,7 @@ async def test_a_fleet_in_every_state_with_a_yard(
     try:
         event = {"type": "no_go_zone_entry", "vehicle_id": vid_of["in_incident"]}
         event.update(lon=7.425, lat=43.731, time=iso(ago(20)), detail="School no-go zone")
-        await r.publish(bus.channel(r, bus.INCIDENTS), orjson.dumps(event))
+        await r.publish(wire.channel(r, wire.Channel.INCIDENTS), orjson.dumps(event))
     finally:
         await r.aclose()
     await page.wait_for_selector(".incident-item", timeout=3000)

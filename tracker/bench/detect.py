@@ -69,10 +69,10 @@ from tracker.trips.core import (
     tick,
 )
 from tracker.trips.core.annotate import annotate
-from tracker.trips.core.rewind import Timed, advance, note
+from tracker.trips.core.rewind import advance, note
 from tracker.trips.core.state import to_us
 from tracker.trips.core.view import RegistryView, Role
-from tracker.wire import Fix
+from tracker.wire import Fix, Timed
 
 DAY_START = datetime(2026, 5, 4, 4, 0, tzinfo=UTC)  # 06:00 in Monaco (UTC+2)
 UTC_OFFSET_MIN = 120

@@ -45,7 +45,6 @@ from tracker.bench.common import scratch_database
 from tracker.geofence import GeofenceIndex
 from tracker.geofence.fences import CorridorFence, Fence, PolygonFence
 from tracker.geofence.projection import LocalProjection
-from tracker.ingest.stream import stream_row
 from tracker.settings import Settings
 from tracker.trips.core import IncidentOpened, PermitScope, TimeWindow, prepare_batch, process
 from tracker.trips.core.annotate import POINT_SKIP_KINDS, annotate, engine_index
@@ -55,7 +54,7 @@ from tracker.trips.core.view import RegistryView, Role
 from tracker.trips.worker import repo
 from tracker.trips.worker.run import tune_gc
 from tracker.trips.worker.shard import Batch, Entry, ShardRunner
-from tracker.wire import Fix
+from tracker.wire import Fix, stream_row
 
 DAY_START = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
 FIX_S = 30.0

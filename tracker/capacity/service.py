@@ -8,25 +8,25 @@ divided by that many days, or by the days since the yard was registered when tha
 Alerts: each of 80, 95 and 100 % raises one alert when the fill crosses it upwards. The level a
 yard stands at is stored; when the fill falls back below a level (an excavation, a survey), the
 level drops too, so the next crossing alerts again. Alerts are written first (an outbox) and
-published on ``bus.YARDS`` after the commit; one that could not be sent is sent next round.
+published (``tracker.wire.YardAlert``) after the commit; one that could not be sent is sent
+next round.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import orjson
 import psycopg
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 from redis.exceptions import RedisError
 
-from tracker import bus
 from tracker.capacity import repo
 from tracker.capacity.models import ALERT_LEVELS, FillPoint, YardCapacity, YardCapacityDetail
+from tracker.wire import Channel, YardAlert, channel, rfc3339
 
 log = logging.getLogger(__name__)
 AConn = psycopg.AsyncConnection[Any]
@@ -104,17 +104,12 @@ async def check_alerts(conn: AConn) -> int:
 
 
 def alert_message(alert: dict[str, Any]) -> bytes:
+    level = int(alert["level"])
     at: datetime = alert["at"]
-    return orjson.dumps(
-        {
-            "type": "yard_capacity",
-            "yard_id": int(alert["yard_id"]),
-            "level": int(alert["level"]),
-            "fill_pct": float(alert["fill_pct"]),
-            "closed": int(alert["level"]) >= 100,
-            "at": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        }
-    )
+    closed = level >= 100
+    return YardAlert(
+        int(alert["yard_id"]), level, float(alert["fill_pct"]), closed, rfc3339(at)
+    ).encode()
 
 
 async def publish_alerts(conn: AConn, redis: aioredis.Redis) -> list[dict[str, Any]]:
@@ -122,10 +117,10 @@ async def publish_alerts(conn: AConn, redis: aioredis.Redis) -> list[dict[str, A
     async with conn.transaction():
         pending = await repo.unpublished_alerts(conn)
         sent: list[int] = []
-        channel = bus.channel(redis, bus.YARDS)
+        yards = channel(redis, Channel.YARDS)
         try:
             for alert in pending:
-                await redis.publish(channel, alert_message(alert))
+                await redis.publish(yards, alert_message(alert))
                 sent.append(int(alert["id"]))
         except RedisError as exc:  # the rest stay in the outbox for the next round
             log.warning("yard alert publish failed: %s", exc)

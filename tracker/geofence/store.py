@@ -2,8 +2,8 @@
 
 The ``fences`` table (migration 0002) is the truth. Writes validate the geometry first (a
 :class:`GeometryError` leaves the table untouched), bump ``version``, and after the commit
-publish ``{"op": "upsert"|"remove", "id": ..., "version": ...}`` on ``tracker:fences``. The notice
-carries no geometry: a worker re-reads the row by id (see sync.py).
+publish a ``tracker.wire.FenceChange`` on the fences channel. The notice carries no geometry:
+a worker re-reads the row by id (see sync.py).
 
 Writes that publish must not run inside a transaction the caller still has open: the notice
 would then go out before the commit, and a worker could read the old row.
@@ -11,9 +11,8 @@ would then go out before the commit, and a worker could read the old row.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import redis.asyncio as aioredis
 from psycopg import AsyncConnection
@@ -21,10 +20,10 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from tracker import bus
 from tracker.geofence.errors import GeometryError
 from tracker.geofence.fences import Fence
 from tracker.geofence.geojson import fence_from_geojson
+from tracker.wire import Channel, FenceChange, channel
 
 _COLUMNS = "id, kind, role, name, geometry, radius_m, half_width_m, version"
 
@@ -48,23 +47,6 @@ class FenceRow:
             half_width_m=self.half_width_m,
             role=self.role,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class FenceChange:
-    op: Literal["upsert", "remove"]
-    id: int
-    version: int
-
-    def to_json(self) -> str:
-        return json.dumps({"op": self.op, "id": self.id, "version": self.version})
-
-    @classmethod
-    def from_json(cls, raw: str | bytes) -> FenceChange:
-        data = json.loads(raw)
-        if data.get("op") not in ("upsert", "remove"):
-            raise ValueError(f"unknown fence change op {data.get('op')!r}")
-        return cls(data["op"], int(data["id"]), int(data["version"]))
 
 
 async def load_rows(conn: AsyncConnection[Any], ids: list[int] | None = None) -> list[FenceRow]:
@@ -174,7 +156,7 @@ async def delete(
 
 
 async def publish(redis: aioredis.Redis, change: FenceChange) -> None:
-    await redis.publish(bus.channel(redis, bus.FENCES), change.to_json())
+    await redis.publish(channel(redis, Channel.FENCES), change.encode())
 
 
 def _fence_id(value: Any) -> int:

@@ -1,6 +1,6 @@
 """Keeping a worker's index in step with the database: :class:`FenceSync`.
 
-Start-up subscribes to ``tracker:fences`` first and loads the table second, so no change falls
+Start-up subscribes to the fences channel first and loads the table second, so no change falls
 between the two. Each notice names a fence and its version; the worker re-reads that row (the
 database stays the truth, the notice stays small) and applies it unless it already holds that
 version. When the subscription breaks, the worker reconnects and reloads exactly the fences whose
@@ -21,10 +21,10 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from tracker import bus
 from tracker.geofence.errors import GeometryError
 from tracker.geofence.index import Change, GeofenceIndex, Remove, Upsert
-from tracker.geofence.store import FenceChange, FenceRow, active_versions, load_rows
+from tracker.geofence.store import FenceRow, active_versions, load_rows
+from tracker.wire import Channel, FenceChange, channel
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,13 @@ class FenceSync:
         redis: aioredis.Redis,
         index: GeofenceIndex | None = None,
         *,
-        channel: str | None = None,
+        fences: str | None = None,
         retry_s: float = 0.5,
     ) -> None:
         self.pool = pool
         self.redis = redis
         self.index = index if index is not None else GeofenceIndex()
-        self.channel = channel if channel is not None else bus.channel(redis, bus.FENCES)
+        self.channel = fences if fences is not None else channel(redis, Channel.FENCES)
         self.retry_s = retry_s
         self.versions: dict[int, int] = {}  # what the index holds: fence id -> version
         self.resyncs = 0
@@ -93,7 +93,7 @@ class FenceSync:
 
     async def _on_message(self, raw: bytes | str) -> None:
         try:
-            change = FenceChange.from_json(raw)
+            change = FenceChange.decode(raw)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring a malformed fence notice %r: %s", raw, exc)
             return

@@ -2,42 +2,30 @@
 
 Redis holds each vehicle's newest fix as a rendered GeoJSON feature, so "latest of all" is read
 and answered without parsing. When the hash is missing (a fresh or flushed Redis), the newest
-stored fix of every vehicle is read back from ``pings`` and written to Redis again; when Redis
-cannot be reached, reads fall back to the database.
+stored fix of every vehicle is read back from ``pings`` and written to Redis again, rendered by
+the same ``tracker.wire.latest_feature`` as the publisher's; when Redis cannot be reached, reads
+fall back to the database.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from tracker.history import repo
-from tracker.ingest.stream import LATEST_KEY, LATEST_TIME_KEY, point_feature
+from tracker.wire import LATEST_KEY, LATEST_TIME_KEY, epoch_us, latest_feature
 
 log = logging.getLogger(__name__)
 REBUILD_WINDOW = timedelta(days=7)
-_SOURCES = {1: "http", 2: "jt808"}
-
-
-def _feature(row: dict[str, Any]) -> tuple[int, datetime, bytes]:
-    props = {
-        k: v
-        for k, v in row.items()
-        if v is not None and k not in ("lon", "lat", "fix_time", "flags")
-    }
-    props["time"] = row["fix_time"]
-    props["source"] = _SOURCES.get(row["source"], "http")
-    return row["vehicle_id"], row["fix_time"], point_feature(row["lon"], row["lat"], props)
 
 
 async def _from_db(pool: AsyncConnectionPool) -> list[tuple[int, datetime, bytes]]:
     async with pool.connection() as conn:
         rows = await repo.latest_from_db(conn, datetime.now(UTC) - REBUILD_WINDOW)
-    return [_feature(r) for r in rows]
+    return [(fix.vehicle_id, fix.fix_time, latest_feature(fix)) for fix in rows]
 
 
 async def rebuild(pool: AsyncConnectionPool, redis: aioredis.Redis) -> int:
@@ -47,7 +35,7 @@ async def rebuild(pool: AsyncConnectionPool, redis: aioredis.Redis) -> int:
         return 0
     async with redis.pipeline(transaction=True) as pipe:
         for vehicle_id, fix_time, feature in found:
-            t_us = str(int(fix_time.timestamp() * 1_000_000))
+            t_us = str(epoch_us(fix_time))
             pipe.hsetnx(LATEST_TIME_KEY, str(vehicle_id), t_us)
             pipe.hsetnx(LATEST_KEY, str(vehicle_id), feature)  # type: ignore[arg-type]
         await pipe.execute()

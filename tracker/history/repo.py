@@ -7,15 +7,20 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+
+from tracker.wire import STREAM_COLUMNS, STREAM_SELECT, Fix, fix_from_row
 
 # The columns the covering index holds (a track from these is an index-only scan) …
 _COVERED = (
     "fix_time, lon, lat, speed_kmh, heading_deg, valid, ignition, loaded, body_lifted, "
     "cover_closed, flags"
 )
-# … and the rest, read from the heap when a caller asks for detail.
-_DETAIL = "received_at, altitude_m, satellites, hdop, alarm_bits"
+# … and the rest of what a stream row carries, read from the heap when a caller asks for detail.
+_DETAIL = ", ".join(
+    c.name
+    for c in STREAM_COLUMNS
+    if c.name not in _COVERED.split(", ") and c.name not in ("vehicle_id", "source")
+)
 _FIELDS = f"{_COVERED}, {_DETAIL}"
 AConn = psycopg.AsyncConnection[Any]
 
@@ -68,12 +73,12 @@ async def track(conn: AConn, q: TrackQuery) -> list[tuple[Any, ...]]:
         return await cur.fetchall()
 
 
-async def latest_from_db(conn: AConn, since: datetime) -> list[dict[str, Any]]:
-    """Newest unflagged fix per registered vehicle since a time (one index probe per vehicle)."""
-    sql = f"""SELECT v.id AS vehicle_id, p.* FROM vehicles v CROSS JOIN LATERAL (
-                SELECT {_FIELDS}, source FROM pings
+async def latest_from_db(conn: AConn, since: datetime) -> list[Fix]:
+    """Newest unflagged fix per registered vehicle since a time (one index probe per vehicle),
+    read as a stream row and decoded by the wire."""
+    sql = f"""SELECT p.* FROM vehicles v CROSS JOIN LATERAL (
+                SELECT {STREAM_SELECT} FROM pings
                  WHERE vehicle_id = v.id AND fix_time >= %s AND flags = 0
                  ORDER BY fix_time DESC LIMIT 1) p"""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql.encode(), (since,))
-        return await cur.fetchall()
+    cur = await conn.execute(sql.encode(), (since,))
+    return [fix_from_row(row) for row in await cur.fetchall()]

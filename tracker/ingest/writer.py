@@ -22,58 +22,11 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from tracker.errors import Unavailable
-from tracker.wire import Fix
+from tracker.wire import COPY_COLUMNS, COPY_TYPES, SOURCES, Fix
 
 log = logging.getLogger(__name__)
 
-SOURCES = {"http": 1, "jt808": 2}
-COLUMNS = (
-    "vehicle_id",
-    "fix_time",
-    "received_at",
-    "terminal_id",
-    "lon",
-    "lat",
-    "h3_cell",
-    "speed_kmh",
-    "heading_deg",
-    "altitude_m",
-    "satellites",
-    "hdop",
-    "valid",
-    "ignition",
-    "loaded",
-    "body_lifted",
-    "cover_closed",
-    "alarm_bits",
-    "flags",
-    "source",
-    "extra",
-)
-TYPES = (
-    "int8",
-    "timestamptz",
-    "timestamptz",
-    "int8",
-    "float8",
-    "float8",
-    "int8",
-    "float4",
-    "float4",
-    "float4",
-    "int2",
-    "float4",
-    "bool",
-    "bool",
-    "bool",
-    "bool",
-    "bool",
-    "int8",
-    "int2",
-    "int2",
-    "jsonb",
-)
-_COLS = ", ".join(COLUMNS)
+_COLS = ", ".join(COPY_COLUMNS)
 Key = tuple[int, datetime]
 _STAGING = "pings_staging"
 WRITER_APPLICATION_NAME = "tracker-writer"
@@ -86,6 +39,8 @@ class _Job:
 
 
 def fix_row(fix: Fix, h3_resolution: int) -> tuple[object, ...]:
+    """A fix as a COPY row: values in ``COPY_COLUMNS`` order (a test checks it against the
+    wire's column list)."""
     return (
         fix.vehicle_id,
         fix.fix_time,
@@ -115,7 +70,7 @@ async def _copy_rows(
     cur: psycopg.AsyncCursor[object], table: str, fixes: Sequence[Fix], h3_resolution: int
 ) -> None:
     async with cur.copy(f"COPY {table} ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(list(TYPES))
+        copy.set_types(list(COPY_TYPES))
         for fix in fixes:
             await copy.write_row(fix_row(fix, h3_resolution))
 

@@ -11,9 +11,10 @@ Protocol (JSON text frames; lon, lat; RFC 3339 UTC times):
   ``yard_capacity`` (a disposal yard's fill alert, to every client), ``fences_changed``, ``pong``,
   ``error`` (``code``, ``message``). Authentication failures close with code 4401.
 
-A vehicle entry carries the engine's ``state`` (idle, loading, hauling, unloading, in_incident,
-offline, blacklisted), ``trip_id``, ``permit_id`` and ``state_at`` once the engine has published
-them; a state change arrives as a ``fixes`` delta with the vehicle's newest fix.
+A vehicle entry carries the engine's ``state`` (one of ``tracker.wire.VEHICLE_STATES``, served
+with how the map draws and names them by ``GET /api/v1/live/states``), ``trip_id``, ``permit_id``
+and ``state_at`` once the engine has published them; a state change arrives as a ``fixes`` delta
+with the vehicle's newest fix.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from tracker.live.roads import roads_geojson
 from tracker.live.subscription import SubscriptionError, parse_subscription
 from tracker.permits.corridor import road_network_path
 from tracker.responses import JSONResponse
+from tracker.wire import VEHICLE_STATES
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["live"])
@@ -48,6 +50,10 @@ AUTH_TIMEOUT_S = 10.0
 CLOSE_UNAUTHORIZED = 4401
 MAX_MESSAGE_BYTES = 256 * 1024
 SEND_INTERVAL_S = 0.2
+# How the map draws (a CSS class) and names each engine state where it is not the state's own
+# name; a translated page replaces the labels here.
+_DRAWN_AS = {"in_incident": "incident"}
+_LABELS = {"in_incident": "in incident"}
 
 
 async def start(app: FastAPI) -> None:
@@ -185,6 +191,16 @@ async def live(ws: WebSocket) -> None:
 async def live_stats(request: Request, principal: AdminDep) -> dict[str, Any]:
     hub: LiveHub = request.app.state.live_hub
     return hub.stats()
+
+
+@router.get("/live/states", summary="The engine's truck states, as the live map draws them")
+async def live_states() -> dict[str, Any]:
+    """Public: the states are no secret, and the page needs them before it has a token."""
+    states = [
+        {"state": s, "drawn_as": _DRAWN_AS.get(s, s), "label": _LABELS.get(s, s)}
+        for s in VEHICLE_STATES
+    ]
+    return {"states": states}
 
 
 @router.get("/roads", summary="The imported road network as GeoJSON (public OSM data)")

@@ -1,11 +1,11 @@
 """Redis fan-out into one process's hub: one stream reader and one pub/sub listener per process.
 
-Each API process reads every ``tracker:fixes:{shard}`` stream itself (XREAD, from the tail it
-found at start, so no entry between two reads is lost) and listens on the ``incidents``,
-``fences``, ``vstates`` (the engine's truck states) and ``yards`` (capacity alerts) channels of
-:mod:`tracker.bus`; Redis is the bus, so any number of API processes serve clients. After a Redis
-error the feed resumes reading from the entries it had reached. Truck states are also read from
-the ``tracker:vstate`` hash each time the channel is (re)subscribed, so none is missed while
+Each API process reads every shard's fix stream itself (XREAD, from the tail it found at start,
+so no entry between two reads is lost) and listens on the incidents, fences, vehicle states (the
+engine's truck states) and yards (capacity alerts) channels; keys, channels and messages are
+:mod:`tracker.wire`'s. Redis is the bus, so any number of API processes serve clients. After a
+Redis error the feed resumes reading from the entries it had reached. Truck states are also read
+from the ``VSTATE_KEY`` hash each time the channel is (re)subscribed, so none is missed while
 the feed was away; the newer ``at`` wins, so the order of hash and channel does not matter.
 """
 
@@ -20,16 +20,28 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from tracker import bus
-from tracker.ingest.stream import LATEST_KEY, decode_rows, stream_key
-from tracker.live.hub import LiveHub, VehicleState, parse_engine_state, us_from_iso
+from tracker.live.hub import LiveHub, VehicleState, engine_state_of
 from tracker.registry.directory import VehicleDirectory
+from tracker.wire import (
+    FLAGS,
+    LATEST_KEY,
+    VSTATE_KEY,
+    Channel,
+    IncidentMessage,
+    VehicleStateMessage,
+    YardAlert,
+    channel,
+    epoch_us,
+    parse_rfc3339,
+    stream_key,
+    timed_from_row,
+)
 
 log = logging.getLogger(__name__)
 _READ_COUNT = 500
 _BLOCK_MS = 1000
 _REFRESH_UNKNOWN_S = 2.0
-VSTATE_KEY = "tracker:vstate"  # the engine's current truck states: vehicle id -> state JSON
+_LISTENED = (Channel.INCIDENTS, Channel.FENCES, Channel.VEHICLE_STATES, Channel.YARDS)
 
 
 class LiveFeed:
@@ -125,7 +137,9 @@ class LiveFeed:
             company_id = None if vehicle is None else vehicle.company_id
             if vehicle is not None:
                 item.update(plate=vehicle.plate, company_id=company_id)
-            state = VehicleState(us_from_iso(str(props["time"])), lon, lat, company_id, item)
+            state = VehicleState(
+                epoch_us(parse_rfc3339(str(props["time"]))), lon, lat, company_id, item
+            )
             self.hub.seed(vid, state)
 
     async def _read_streams(self) -> None:
@@ -147,21 +161,22 @@ class LiveFeed:
             found = await self._redis.xread(tails, count=_READ_COUNT, block=_BLOCK_MS)  # type: ignore[arg-type]
             for key, entries in found or ():
                 for _entry_id, fields in entries:
-                    await self._take(fields[b"fixes"])
+                    await self._take(orjson.loads(fields[b"fixes"]))
                 tails[key.decode()] = entries[-1][0].decode()
 
-    async def _take(self, payload: bytes) -> None:
-        rows = [r for r in decode_rows(payload) if not r["flags"]]
-        if not rows:
+    async def _take(self, rows: list[list[Any]]) -> None:
+        """An entry's stream rows: the unflagged fixes go to the hub."""
+        timed = [timed_from_row(r) for r in rows if not r[FLAGS]]
+        if not timed:
             return
-        known = await self._directory({int(r["vehicle_id"]) for r in rows})
-        for row in rows:
-            vehicle = known.get(int(row["vehicle_id"]))
+        known = await self._directory({t[2].vehicle_id for t in timed})
+        for item in timed:
+            vehicle = known.get(item[2].vehicle_id)
             if vehicle is None:
-                self.hub.apply(row, None, {})
+                self.hub.apply(item, None, {})
             else:
                 extra = {"plate": vehicle.plate, "company_id": vehicle.company_id}
-                self.hub.apply(row, vehicle.company_id, extra)
+                self.hub.apply(item, vehicle.company_id, extra)
 
     async def seed_engine_states(self) -> None:
         raw: dict[bytes, bytes] = await self._redis.hgetall(VSTATE_KEY)  # type: ignore[misc]
@@ -171,18 +186,17 @@ class LiveFeed:
 
     def _engine_state(self, payload: bytes) -> None:
         try:
-            vid, engine = parse_engine_state(orjson.loads(payload))
-        except (orjson.JSONDecodeError, ValueError) as exc:
+            message = VehicleStateMessage.decode(payload)
+        except ValueError as exc:
             log.warning("ignored a vehicle state: %s", exc)
             return
-        self.hub.engine_state(vid, engine)
+        self.hub.engine_state(message.vehicle_id, engine_state_of(message))
 
     async def _listen(self) -> None:
-        names = (bus.INCIDENTS, bus.FENCES, bus.VEHICLE_STATES, bus.YARDS)
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(*(bus.channel(self._redis, name) for name in names))
+                await pubsub.subscribe(*(channel(self._redis, name) for name in _LISTENED))
                 await self.seed_engine_states()  # after subscribing: nothing falls between
                 async for message in pubsub.listen():
                     await self._on_message(message)
@@ -194,29 +208,29 @@ class LiveFeed:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _on_message(self, message: dict[str, Any]) -> None:
-        channel = message["channel"].decode()
-        if channel == bus.channel(self._redis, bus.FENCES):
+        name = message["channel"].decode()
+        if name == channel(self._redis, Channel.FENCES):
             self.hub.broadcast({"type": "fences_changed"})
             return
-        if channel == bus.channel(self._redis, bus.VEHICLE_STATES):
+        if name == channel(self._redis, Channel.VEHICLE_STATES):
             self._engine_state(message["data"])
             return
+        if name == channel(self._redis, Channel.YARDS):
+            try:
+                self.hub.yard_alert(YardAlert.decode(message["data"]))
+            except (ValueError, KeyError) as exc:
+                log.warning("ignored a yard alert: %s", exc)
+            return
         try:
-            event = orjson.loads(message["data"])
-        except orjson.JSONDecodeError:
-            log.warning("ignored an event that is not JSON (%s)", channel)
+            event = IncidentMessage.decode(message["data"])
+        except ValueError as exc:
+            log.warning("ignored an incident event: %s", exc)
             return
-        if not isinstance(event, dict) or "type" not in event:
-            log.warning("ignored an event without a type (%s)", channel)
-            return
-        if channel == bus.channel(self._redis, bus.YARDS):
-            self.hub.yard_alert(event)
-            return
-        company_id = None
-        vid = event.get("vehicle_id")
-        if isinstance(vid, int):
+        company_id, extra = None, {}
+        vid = event.vehicle_id
+        if vid is not None:
             vehicle = (await self._directory({vid})).get(vid)
             company_id = None if vehicle is None else vehicle.company_id
             if vehicle is not None:
-                event.setdefault("plate", vehicle.plate)
-        self.hub.incident(event, company_id)
+                extra["plate"] = vehicle.plate
+        self.hub.incident(event, company_id, **extra)

@@ -1,6 +1,6 @@
 """The live hub of one API process: its clients, their subscriptions, and routing.
 
-The hub keeps a mirror of every vehicle's newest fix (seeded from ``tracker:latest`` and kept
+The hub keeps a mirror of every vehicle's newest fix (seeded from ``LATEST_KEY`` and kept
 current by the feed), so a snapshot is built from memory. Routing a fix updates the mirror first,
 then offers the fix to the clients whose grid cells, followed vehicles or wide viewports it
 touches; each client's :class:`CoalescingQueue` keeps it bounded.
@@ -21,11 +21,9 @@ from typing import Any
 
 from tracker.live.queue import CoalescingQueue, Item
 from tracker.live.subscription import Subscription, SubscriptionIndex
+from tracker.wire import IncidentMessage, Timed, VehicleStateMessage, YardAlert, epoch_us
 
 RECENT_INCIDENTS = 100
-ENGINE_STATES = frozenset(
-    {"idle", "loading", "hauling", "unloading", "in_incident", "offline", "blacklisted"}
-)
 _FIX_PROPS = (
     "speed_kmh",
     "heading_deg",
@@ -42,13 +40,6 @@ def iso_from_us(t_us: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def us_from_iso(text: str) -> int:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
-
-
 @dataclass(slots=True)
 class VehicleState:
     """A vehicle's newest fix as sent to clients, with what routing needs."""
@@ -62,7 +53,7 @@ class VehicleState:
 
 @dataclass(frozen=True, slots=True)
 class EngineState:
-    """What the engine says a truck is doing (``tracker:vstate``), as of ``at_us``."""
+    """What the engine says a truck is doing (a ``VehicleStateMessage``), as of ``at_us``."""
 
     state: str
     trip_id: str | None
@@ -78,25 +69,8 @@ class EngineState:
         }
 
 
-def parse_engine_state(data: Any) -> tuple[int, EngineState]:
-    """A ``vstates`` message (or ``tracker:vstate`` value); ValueError names what is wrong."""
-    if not isinstance(data, dict):
-        raise ValueError("a vehicle state is a JSON object")
-    vid = data.get("vehicle_id")
-    if not isinstance(vid, int) or isinstance(vid, bool):
-        raise ValueError("vehicle_id must be an integer")
-    state = data.get("state")
-    if state not in ENGINE_STATES:
-        raise ValueError(f"state must be one of {sorted(ENGINE_STATES)}")
-    ids = [data.get("trip_id"), data.get("permit_id")]
-    if not all(v is None or isinstance(v, str | int) for v in ids):
-        raise ValueError("trip_id and permit_id are strings or null")
-    trip_id, permit_id = (None if v is None else str(v) for v in ids)
-    try:
-        at_us = us_from_iso(str(data["at"]))
-    except (KeyError, ValueError):
-        raise ValueError("at must be an RFC 3339 time") from None
-    return vid, EngineState(str(state), trip_id, permit_id, at_us)
+def engine_state_of(message: VehicleStateMessage) -> EngineState:
+    return EngineState(message.state, message.trip_id, message.permit_id, epoch_us(message.at))
 
 
 @dataclass(slots=True)
@@ -149,27 +123,30 @@ class LiveHub:
             self._incident_clients.discard(client.key)
         client.queue.request_snapshot(request_id)
 
-    def apply(self, row: dict[str, Any], company_id: int | None, extra: Item) -> bool:
-        """Take a stored fix (a stream row) into the mirror and route it; False if stale."""
-        vid, t_us = int(row["vehicle_id"]), int(row["t_us"])
+    def apply(self, timed: Timed, company_id: int | None, extra: Item) -> bool:
+        """Take a stored fix (decoded from a stream row) into the mirror and route it; False if
+        stale."""
+        t_us, received_us, fix = timed
+        vid = fix.vehicle_id
         held = self.latest.get(vid)
         if held is not None and held.t_us >= t_us:
             return False
         item: Item = {
             "vehicle_id": vid,
-            "lon": row["lon"],
-            "lat": row["lat"],
+            "lon": fix.lon,
+            "lat": fix.lat,
             "time": iso_from_us(t_us),
-            "received_us": row.get("received_us"),
+            "received_us": received_us,
         }
         for name in _FIX_PROPS:
-            if row.get(name) is not None:
-                item[name] = row[name]
+            value = getattr(fix, name)
+            if value is not None:
+                item[name] = value
         item.update(extra)
         engine = self.engine_states.get(vid)
         if engine is not None:
             item.update(engine.fields())
-        state = VehicleState(t_us, float(row["lon"]), float(row["lat"]), company_id, item)
+        state = VehicleState(t_us, fix.lon, fix.lat, company_id, item)
         self.latest[vid] = state
         self._route(vid, state)
         return True
@@ -187,7 +164,7 @@ class LiveHub:
                 self.deliveries += 1
 
     def seed(self, vid: int, state: VehicleState) -> None:
-        """Take a fix read from ``tracker:latest`` (no routing: clients ask for snapshots)."""
+        """Take a fix read from ``LATEST_KEY`` (no routing: clients ask for snapshots)."""
         held = self.latest.get(vid)
         if held is None or held.t_us < state.t_us:
             engine = self.engine_states.get(vid)
@@ -209,16 +186,15 @@ class LiveHub:
             self._route(vid, fix)
         return True
 
-    def yard_alert(self, alert: Item) -> None:
+    def yard_alert(self, alert: YardAlert) -> None:
         """A disposal yard's capacity alert: kept (newest per yard) and sent to every client."""
-        yard_id = alert.get("yard_id")
-        if isinstance(yard_id, int) and not isinstance(yard_id, bool):
-            self.yard_alerts[yard_id] = alert
-        self.broadcast(alert)
+        fields = alert.fields()
+        self.yard_alerts[alert.yard_id] = fields
+        self.broadcast(fields)
 
-    def incident(self, event: Item, company_id: int | None) -> int:
+    def incident(self, message: IncidentMessage, company_id: int | None, **extra: Any) -> int:
         """Offer an incident to the clients subscribed to its type; how many took it."""
-        event = {**event, "company_id": company_id}
+        event = {**message.fields(), **extra, "company_id": company_id}
         self.incidents.append(event)
         kind = str(event.get("type", ""))
         taken = 0

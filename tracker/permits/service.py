@@ -18,10 +18,10 @@ from tracker.accounts.models import Principal, Role
 from tracker.errors import BadRequest, Conflict, Forbidden, NotFound
 from tracker.geofence.errors import GeometryError
 from tracker.geofence.geojson import fence_from_geojson
-from tracker.geofence.store import FenceChange
 from tracker.permits import logic, repo
 from tracker.permits.models import PermitIn, PermitState
 from tracker.registry import places
+from tracker.wire import FenceChange
 
 AConn = psycopg.AsyncConnection[Any]
 Row = dict[str, Any]

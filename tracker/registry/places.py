@@ -15,7 +15,7 @@ from psycopg import sql
 from tracker.errors import BadRequest
 from tracker.geofence import store
 from tracker.geofence.errors import GeometryError
-from tracker.geofence.store import FenceChange
+from tracker.wire import FenceChange
 
 AConn = psycopg.AsyncConnection[Any]
 POLYGON_TYPES = ("Polygon", "MultiPolygon")

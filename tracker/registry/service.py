@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from tracker.accounts import repo as audit
 from tracker.accounts.models import Principal
 from tracker.errors import BadRequest, NotFound
-from tracker.geofence.store import FenceChange
 from tracker.registry import crud, places
+from tracker.wire import FenceChange
 
 AConn = psycopg.AsyncConnection[Any]
 Row = dict[str, Any]

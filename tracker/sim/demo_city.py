@@ -45,7 +45,6 @@ from shapely.geometry import LineString, Polygon, shape
 
 from tracker.accounts.models import Principal, Role
 from tracker.geofence.projection import LocalProjection
-from tracker.geofence.store import FenceChange
 from tracker.permits import repo as permits_repo
 from tracker.permits import service as permits
 from tracker.permits.corridor import NoRoute, propose
@@ -54,6 +53,7 @@ from tracker.registry import api, models, places, service
 from tracker.roads.network import RoadNetwork
 from tracker.sim.motion import leg_between
 from tracker.sim.places import Place
+from tracker.wire import FenceChange
 
 AConn = psycopg.AsyncConnection[Any]
 Row = dict[str, Any]

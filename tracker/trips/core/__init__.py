@@ -68,7 +68,7 @@ Decisions
       terminal model has them. Volume is the rated body volume (``volume_source='rated'``).
 """
 
-from tracker.trips.core.engine import VehicleEngine, fix_from_row, prepare_batch, process, tick
+from tracker.trips.core.engine import VehicleEngine, prepare_batch, process, tick
 from tracker.trips.core.events import (
     INCIDENT_TYPES,
     Event,
@@ -111,7 +111,6 @@ __all__ = (
     "VehicleEngine",
     "VehicleState",
     "ZoneRule",
-    "fix_from_row",
     "prepare_batch",
     "process",
     "tick",

@@ -1,10 +1,11 @@
-"""The per-vehicle engine: one annotated fix in, events out; plus batch and row helpers."""
+"""The per-vehicle engine: one annotated fix in, events out; plus the batch helper.
+
+Fixes arrive decoded: the stream and row codec is the wire's (``tracker.wire.fix_from_row``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from tracker.geo import distance_m
 from tracker.trips.core.events import Event
@@ -147,58 +148,3 @@ def prepare_batch(fixes: Iterable[Fix], rules: RuleConfig) -> list[Fix]:
             continue
         kept.append(fix)
     return kept
-
-
-def _us_time(t_us: int) -> datetime:
-    return datetime.fromtimestamp(t_us / US, tz=UTC)
-
-
-def fix_from_row(row: Mapping[str, Any]) -> Fix:
-    """A ``Fix`` from a decoded stream row (``tracker.ingest.stream.STREAM_FIELDS``); the
-    stream carries no terminal id, so it is 0."""
-    return Fix(
-        vehicle_id=int(row["vehicle_id"]),
-        terminal_id=0,
-        fix_time=_us_time(int(row["t_us"])),
-        received_at=_us_time(int(row["received_us"])),
-        lon=float(row["lon"]),
-        lat=float(row["lat"]),
-        speed_kmh=row["speed_kmh"],
-        heading_deg=row["heading_deg"],
-        altitude_m=row["altitude_m"],
-        satellites=row["satellites"],
-        hdop=row["hdop"],
-        valid=bool(row["valid"]),
-        ignition=row["ignition"],
-        loaded=row["loaded"],
-        body_lifted=row["body_lifted"],
-        cover_closed=row["cover_closed"],
-        alarm_bits=int(row["alarm_bits"]),
-        flags=int(row["flags"]),
-        source=str(row["source"]),
-    )
-
-
-def fix_from_values(v: Sequence[Any]) -> Fix:
-    """``fix_from_row`` on a stream row as it is encoded (values in ``STREAM_FIELDS`` order)."""
-    return Fix(
-        int(v[0]),
-        0,
-        datetime.fromtimestamp(v[1] / US, tz=UTC),
-        datetime.fromtimestamp(v[2] / US, tz=UTC),
-        float(v[3]),
-        float(v[4]),
-        v[5],
-        v[6],
-        v[7],
-        v[8],
-        v[9],
-        bool(v[10]),
-        v[11],
-        v[12],
-        v[13],
-        v[14],
-        int(v[15]),
-        int(v[16]),
-        str(v[17]),
-    )

@@ -51,9 +51,8 @@ from tracker.trips.core.events import (
 from tracker.trips.core.models import AnnotatedFix, RuleConfig, VehicleContext
 from tracker.trips.core.state import VehicleState, from_us
 from tracker.trips.core.tracks import US
-from tracker.wire import Fix
+from tracker.wire import Fix, Timed
 
-Timed = tuple[int, int, Fix]  # fix time and receive time in epoch µs, the fix
 # Annotates one fix for the replay: the fix, the previous replayed fix's lon/lat, t_us, received_us.
 Annotator = Callable[[Fix, tuple[float, float] | None, int, int], AnnotatedFix]
 

@@ -1,11 +1,10 @@
 """Truck states for the live map: what one vehicle is doing, as of the engine's last commit.
 
-The worker publishes a vehicle's state on ``bus.channel(redis, bus.VEHICLE_STATES)`` whenever
-it changes, and keeps the current one in the Redis hash ``tracker:vstate`` (field = vehicle id,
-value = the same JSON), so a page that opens reads the hash, then follows the channel.
-Message: ``{"vehicle_id", "state", "trip_id", "permit_id", "at"}`` with ``state`` one of
-:data:`STATES` and ``at`` an ISO-8601 UTC instant (the vehicle's last fix, or the clock tick
-that changed it).
+The worker publishes a vehicle's state whenever it changes, as a
+``tracker.wire.VehicleStateMessage`` on the ``VEHICLE_STATES`` channel, and keeps the current
+one in the ``VSTATE_KEY`` hash, so a page that opens reads the hash, then follows the channel.
+``state`` is one of ``tracker.wire.VEHICLE_STATES``; ``at`` the vehicle's last fix time, or the
+clock tick that changed it.
 
 Precedence: ``offline`` (a terminal_offline episode is open) over ``blacklisted`` (a listed
 vehicle) over ``in_incident`` (any other open episode) over the trip phase.
@@ -14,27 +13,13 @@ vehicle) over ``in_incident`` (any other open episode) over the trip phase.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
-
-import orjson
 
 from tracker.trips.core.models import VehicleContext
 from tracker.trips.core.rules_drive import OFFLINE
 from tracker.trips.core.state import VehicleState, from_us
+from tracker.wire import VehicleStateName as VState
 
-VState = Literal["idle", "loading", "hauling", "unloading", "in_incident", "offline", "blacklisted"]
-STATES: tuple[VState, ...] = (
-    "idle",
-    "loading",
-    "hauling",
-    "unloading",
-    "in_incident",
-    "offline",
-    "blacklisted",
-)
-VSTATE_HASH = "tracker:vstate"
-
-Key = tuple[str, str | None, str | None]  # state, trip id, permit id: what makes a change
+Key = tuple[VState, str | None, str | None]  # state, trip id, permit id: what makes a change
 
 
 def vehicle_state(state: VehicleState, ctx: VehicleContext) -> VState:
@@ -64,16 +49,3 @@ def state_at(state: VehicleState, now: datetime | None, previous: datetime | Non
     else:
         at = datetime.now(UTC)
     return at if previous is None or at > previous else previous
-
-
-def state_message(state: VehicleState, key: Key, at: datetime) -> bytes:
-    return orjson.dumps(
-        {
-            "vehicle_id": state.vehicle_id,
-            "state": key[0],
-            "trip_id": key[1],
-            "permit_id": key[2],
-            "at": at.astimezone(UTC),
-        },
-        option=orjson.OPT_UTC_Z,
-    )

@@ -23,6 +23,7 @@ from tracker.trips.core.events import (
     TripStarted,
 )
 from tracker.trips.core.state import EvidencePoint, VehicleState, from_us
+from tracker.wire import SHARD_SQL, STREAM_SELECT
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,24 +111,21 @@ INSERT INTO engine_shards (shard, stream_id) VALUES (%s, %s)
 ON CONFLICT (shard) DO UPDATE SET stream_id = EXCLUDED.stream_id, updated_at = now()
 """
 
-# Catch-up rows in ``tracker.ingest.stream.STREAM_FIELDS`` order.
-_CATCH_UP = """
-SELECT vehicle_id, (extract(epoch FROM fix_time) * 1000000)::bigint,
-       (extract(epoch FROM received_at) * 1000000)::bigint, lon, lat, speed_kmh, heading_deg,
-       altitude_m, satellites, hdop, valid, ignition, loaded, body_lifted, cover_closed,
-       alarm_bits, flags, CASE source WHEN 2 THEN 'jt808' ELSE 'http' END
+# Catch-up rows: stored fixes as stream rows (``tracker.wire.fix_from_row`` decodes them).
+_CATCH_UP = f"""
+SELECT {STREAM_SELECT}
 FROM pings
-WHERE vehicle_id %% %s = %s AND fix_time > %s
+WHERE {SHARD_SQL} AND fix_time > %s
 ORDER BY vehicle_id, fix_time
 """
 
-
 # One vehicle's stored fixes in a fix-time range (the rewind's window), same columns.
-_WINDOW = _CATCH_UP.replace(
-    "WHERE vehicle_id %% %s = %s AND fix_time > %s",
-    "WHERE vehicle_id = %s AND fix_time > %s AND fix_time <= %s",
-)
-assert _WINDOW != _CATCH_UP
+_WINDOW = f"""
+SELECT {STREAM_SELECT}
+FROM pings
+WHERE vehicle_id = %s AND fix_time > %s AND fix_time <= %s
+ORDER BY vehicle_id, fix_time
+"""
 
 
 def evidence_geojson(points: Iterable[EvidencePoint]) -> dict[str, Any]:

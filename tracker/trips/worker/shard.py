@@ -17,17 +17,14 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-import orjson
 from psycopg import AsyncConnection
 
 from tracker.geofence import GeofenceIndex
-from tracker.ingest.stream import STREAM_FIELDS, stream_key
 from tracker.trips.core.annotate import annotate
-from tracker.trips.core.engine import fix_from_row, fix_from_values, tick
+from tracker.trips.core.engine import tick
 from tracker.trips.core.events import Event
 from tracker.trips.core.rewind import (
     Annotator,
-    Timed,
     advance,
     note,
     prepare_timed,
@@ -36,11 +33,9 @@ from tracker.trips.core.rewind import (
 from tracker.trips.core.state import VehicleState, to_us
 from tracker.trips.core.view import RegistryView
 from tracker.trips.worker import repo
-from tracker.wire import Fix
+from tracker.wire import Fix, Timed, entry_rows, fix_from_row, stream_key, timed_from_row
 
 __all__ = [
-    "RECEIVED_US",
-    "T_US",
     "Batch",
     "Entry",
     "Parsed",
@@ -52,7 +47,6 @@ __all__ = [
 
 Entry = tuple[bytes | str, dict[bytes, bytes]]
 Parsed = list[tuple[str, dict[int, list[Timed]]]]  # entry id, each vehicle's fixes in it
-T_US, RECEIVED_US = STREAM_FIELDS.index("t_us"), STREAM_FIELDS.index("received_us")
 
 
 def _text(value: bytes | str) -> str:
@@ -144,10 +138,9 @@ class ShardRunner:
         parsed: Parsed = []
         for raw_id, fields in entries:
             per_vehicle: dict[int, list[Timed]] = {}
-            for values in orjson.loads(fields[b"fixes"]):
-                fix = fix_from_values(values)
-                timed = (int(values[T_US]), int(values[RECEIVED_US]), fix)
-                per_vehicle.setdefault(fix.vehicle_id, []).append(timed)
+            for values in entry_rows(fields):
+                timed = timed_from_row(values)
+                per_vehicle.setdefault(timed[2].vehicle_id, []).append(timed)
             parsed.append((_text(raw_id), per_vehicle))
         return parsed
 
@@ -205,7 +198,7 @@ class ShardRunner:
         batch = Batch()
         per_vehicle: dict[int, list[Fix]] = {}
         for row in rows:
-            fix = fix_from_row(dict(zip(STREAM_FIELDS, row, strict=True)))
+            fix = fix_from_row(row)
             per_vehicle.setdefault(fix.vehicle_id, []).append(fix)
         for fixes in per_vehicle.values():
             self.run_fixes(index, view, fixes, batch, self.position or "0-0")

@@ -20,8 +20,8 @@ Outages: a lost Redis or database connection fails the step, which is retried wi
 checkpoint before it reads again (its states had run ahead of what is stored), so an outage
 neither ends the worker nor skips or doubles anything.
 
-Live events go to ``tracker:incidents`` after commit, for non-late incidents only; truck
-states that changed go to the ``VEHICLE_STATES`` channel and the ``tracker:vstate`` hash. ``tick``
+Live events go to the ``INCIDENTS`` channel after commit, for non-late incidents only; truck
+states that changed go to the ``VEHICLE_STATES`` channel and the ``VSTATE_KEY`` hash. ``tick``
 (silences) runs only when the worker is caught up, so a backlog never looks like a silence.
 """
 
@@ -34,34 +34,38 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-import orjson
 import psycopg
 import redis.asyncio as aioredis
 import redis.exceptions
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from tracker import bus
 from tracker.geofence.sync import FenceSync
 from tracker.trips.core.annotate import engine_index
-from tracker.trips.core.engine import fix_from_values
 from tracker.trips.core.events import IncidentClosed, IncidentOpened, IncidentUpdated
 from tracker.trips.core.models import RuleConfig, Sensors
 from tracker.trips.core.state import from_us
 from tracker.trips.core.tracks import US
 from tracker.trips.core.view import DEFAULT_RULES, RegistryView
-from tracker.trips.core.vstate import VSTATE_HASH, Key, state_at, state_key, state_message
+from tracker.trips.core.vstate import Key, state_at, state_key
 from tracker.trips.worker import repo
 from tracker.trips.worker.registry import load_registry
 from tracker.trips.worker.shard import (
-    RECEIVED_US,
-    T_US,
     Batch,
     Entry,
     ShardRunner,
     Timed,
     stream_id_key,
+)
+from tracker.wire import (
+    VSTATE_KEY,
+    Channel,
+    IncidentMessage,
+    VehicleStateMessage,
+    channel,
+    rfc3339,
+    timed_from_row,
 )
 
 log = logging.getLogger(__name__)
@@ -82,24 +86,27 @@ class WorkerConfig:
     sensors: Mapping[str, Sensors] = field(default_factory=dict)  # terminal model -> sensors
 
 
+_EVENT_KIND: dict[type, Literal["opened", "updated", "closed"]] = {
+    IncidentOpened: "opened",
+    IncidentUpdated: "updated",
+    IncidentClosed: "closed",
+}
+
+
 def live_message(event: IncidentOpened | IncidentUpdated | IncidentClosed) -> bytes:
     inc = event.incident
     where = inc.lon_lat
-    kind = {IncidentOpened: "opened", IncidentUpdated: "updated", IncidentClosed: "closed"}
-    return orjson.dumps(
-        {
-            "event": kind[type(event)],
-            "type": inc.type,
-            "vehicle_id": inc.vehicle_id,
-            "lon": where[0] if where else None,
-            "lat": where[1] if where else None,
-            "time": event.time,
-            "incident_id": inc.incident_id,
-            "severity": inc.severity,
-            "status": "ended" if isinstance(event, IncidentClosed) else "open",
-        },
-        option=orjson.OPT_UTC_Z,
-    )
+    return IncidentMessage(
+        type=inc.type,
+        vehicle_id=inc.vehicle_id,
+        lon=where[0] if where else None,
+        lat=where[1] if where else None,
+        time=rfc3339(event.time),
+        event=_EVENT_KIND[type(event)],
+        incident_id=inc.incident_id,
+        severity=inc.severity,
+        status="ended" if isinstance(event, IncidentClosed) else "open",
+    ).encode()
 
 
 # What a step may meet while Redis or the database is away (or restarting).
@@ -160,7 +167,7 @@ class EngineWorker:
         while True:
             try:
                 async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(bus.channel(self.redis, bus.FENCES))
+                    await pubsub.subscribe(channel(self.redis, Channel.FENCES))
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._refresh_due = 0.0
@@ -254,16 +261,14 @@ class EngineWorker:
             for vehicle_id, (low_us, high_us) in wanted.items():
                 after, until = from_us(low_us - US), from_us(high_us + US)  # filtered exactly later
                 rows = await repo.window_rows(conn, vehicle_id, after, until)
-                out[vehicle_id] = [
-                    (int(r[T_US]), int(r[RECEIVED_US]), fix_from_values(r)) for r in rows
-                ]
+                out[vehicle_id] = [timed_from_row(r) for r in rows]
         return out
 
     async def publish_states(
         self, runner: ShardRunner, batch: Batch, now: datetime | None = None
     ) -> None:
         """After commit: every touched vehicle whose truck state changed goes to the
-        ``VEHICLE_STATES`` channel and the ``tracker:vstate`` hash (see ``vstate``)."""
+        ``VEHICLE_STATES`` channel and the ``VSTATE_KEY`` hash (see ``tracker.wire``)."""
         changed: dict[int, tuple[Key, datetime, bytes]] = {}
         for vehicle_id in batch.touched:
             state = runner.states.get(vehicle_id)
@@ -273,15 +278,16 @@ class EngineWorker:
             previous = self.vstates.get(vehicle_id)
             if previous is None or previous[0] != key:
                 at = state_at(state, now, previous[1] if previous else None)
-                changed[vehicle_id] = key, at, state_message(state, key, at)
+                message = VehicleStateMessage(vehicle_id, key[0], key[1], key[2], at)
+                changed[vehicle_id] = key, at, message.encode()
         if not changed:
             return
         try:
-            channel = bus.channel(self.redis, bus.VEHICLE_STATES)
+            states = channel(self.redis, Channel.VEHICLE_STATES)
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.hset(VSTATE_HASH, mapping={str(v): m for v, (_, _, m) in changed.items()})
-                for _, _, message in changed.values():
-                    pipe.publish(channel, message)
+                pipe.hset(VSTATE_KEY, mapping={str(v): m for v, (_, _, m) in changed.items()})
+                for _, _, encoded in changed.values():
+                    pipe.publish(states, encoded)
                 await pipe.execute()
         except (OSError, aioredis.ConnectionError) as exc:  # retried at the next change
             log.warning("publishing truck states failed: %s", exc)
@@ -298,7 +304,7 @@ class EngineWorker:
         if not live:
             return
         try:
-            incidents = bus.channel(self.redis, bus.INCIDENTS)
+            incidents = channel(self.redis, Channel.INCIDENTS)
             async with self.redis.pipeline(transaction=False) as pipe:
                 for message in live:
                     pipe.publish(incidents, message)

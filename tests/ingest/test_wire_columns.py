@@ -1,0 +1,80 @@
+"""The column list against the database: what the writer COPYs into ``pings`` is what the
+engine's catch-up SELECT reads back, field for field; the shard rule is one in Python and SQL."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from tracker.ingest.writer import copy_fixes, fix_row
+from tracker.trips.worker import repo
+from tracker.wire import COPY_COLUMNS, FIX_COLUMNS, SHARD_SQL, SOURCES, Fix, fix_from_row, shard_of
+
+T0 = datetime.now(UTC).replace(microsecond=250_000) - timedelta(hours=1)
+
+
+def fix_at(vehicle_id: int, seconds: int, **fields: Any) -> Fix:
+    return Fix(vehicle_id, 5, T0 + timedelta(seconds=seconds), T0 + timedelta(seconds=90), 7.4,
+               43.7, **fields)  # fmt: skip
+
+
+FULL = {
+    "speed_kmh": 31.5,
+    "heading_deg": 271.0,
+    "altitude_m": 12.5,
+    "satellites": 9,
+    "hdop": 0.5,
+    "valid": False,
+    "ignition": True,
+    "loaded": True,
+    "body_lifted": False,
+    "cover_closed": True,
+    "alarm_bits": 2**31 + 5,
+    "flags": 8,
+    "source": "jt808",
+    "extra": {"mileage_km": 1.5},
+}
+
+
+def test_the_copy_row_follows_the_column_list() -> None:
+    fix = fix_at(9, 0, **FULL)
+    row = fix_row(fix, 9)
+    assert len(row) == len(COPY_COLUMNS)
+    for value, column in zip(row, FIX_COLUMNS, strict=True):
+        if column.name == "h3_cell":
+            assert isinstance(value, int)
+        elif column.name == "source":
+            assert value == SOURCES[fix.source]
+        elif column.name == "extra":
+            assert getattr(value, "obj", None) == fix.extra
+        else:
+            assert value == getattr(fix, column.name), column.name
+
+
+async def test_what_is_copied_is_what_the_catch_up_reads(database_url: str, clean: None) -> None:
+    stored = [fix_at(4242, 0, **FULL), fix_at(4242, 10), fix_at(4243, 20, source="jt808")]
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        async with conn.transaction():
+            assert len(await copy_fixes(conn, stored, 9)) == 3
+        shard = shard_of(4242, 2)
+        rows = await repo.catch_up_rows(conn, 2, shard, T0 - timedelta(seconds=1))
+        window = await repo.window_rows(conn, 4242, T0 - timedelta(seconds=1), T0 + timedelta(1))
+    back = [fix_from_row(r) for r in rows]
+    expected = [dataclasses.replace(f, terminal_id=0, extra=None) for f in stored]
+    assert back == [f for f in expected if shard_of(f.vehicle_id, 2) == shard]
+    assert [fix_from_row(r) for r in window] == expected[:2]
+
+
+async def test_the_shard_rule_is_the_same_in_sql(database_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        for shard in range(3):
+            cur = await conn.execute(
+                f"SELECT vehicle_id FROM generate_series(1, 40) vehicle_id WHERE {SHARD_SQL}"
+                " ORDER BY 1",
+                (3, shard),
+            )
+            found = [int(r[0]) for r in await cur.fetchall()]
+            assert found == [v for v in range(1, 41) if shard_of(v, 3) == shard]
