@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tracker.ingest.filters import apply_filters, haversine_m
-from tracker.ingest.http_body import fix_schema, parse_batch, parse_time, validate_fix
+from tracker.ingest.http_body import fix_schema, parse_batch, validate_fix
 from tracker.ingest.validate import LIMITS
 from tracker.settings import FilterSettings
+from tracker.times import parse_time
 from tracker.wire import Fix, FixFlag
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)

@@ -34,7 +34,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
-import orjson
 import psycopg
 import shapely
 from rich.console import Console
@@ -54,7 +53,7 @@ from tracker.trips.core.view import RegistryView, Role
 from tracker.trips.worker import repo
 from tracker.trips.worker.run import tune_gc
 from tracker.trips.worker.shard import Batch, Entry, ShardRunner
-from tracker.wire import Fix, stream_row
+from tracker.wire import Fix, entry_fields, stream_row
 
 DAY_START = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
 FIX_S = 30.0
@@ -179,13 +178,18 @@ def _permit(
     )
 
 
+def _as_bytes(value: object) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
 def stream_entries(uploads: list[list[Fix]]) -> list[Entry]:
     """Uploads packed as the publisher packs one shard's stream."""
     entries: list[Entry] = []
     for k in range(0, len(uploads), ENTRY_UPLOADS):
         rows = [stream_row(f) for upload in uploads[k : k + ENTRY_UPLOADS] for f in upload]
         entry_id = f"{1_700_000_000_000 + len(entries)}-0"
-        entries.append((entry_id, {b"n": str(len(rows)).encode(), b"fixes": orjson.dumps(rows)}))
+        fields = entry_fields(rows)  # what the publisher XADDs; Redis hands back bytes
+        entries.append((entry_id, {str(k).encode(): _as_bytes(v) for k, v in fields.items()}))
     return entries
 
 

@@ -13,9 +13,9 @@ from tracker.deps import PlatformDep, StaffDep
 from tracker.errors import BadRequest, NotFound
 from tracker.history import latest as latest_store
 from tracker.history import repo
-from tracker.ingest.http_body import parse_time
 from tracker.registry.repo import VehicleRow
 from tracker.responses import JSONResponse
+from tracker.times import parse_time
 
 router = APIRouter(prefix="/api/v1", tags=["positions"])
 MAX_RANGE = timedelta(days=31)

@@ -9,9 +9,8 @@ Pure: no I/O, no clock (``received_at`` is passed).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -29,6 +28,7 @@ from tracker.ingest.validate import (
     Verdict,
     judge,
 )
+from tracker.times import parse_time
 
 _FLAGS = (*SIGNALS, "valid")
 # JSON field -> the type its value decodes to (``vehicle_id`` is only checked, not kept)
@@ -92,26 +92,6 @@ def _json_batch(body: bytes) -> Batch:
     if vehicle_id is not None and (type(vehicle_id) is not int):
         raise BadRequest("'vehicle_id' must be an integer", field="vehicle_id")
     return Batch(fixes, vehicle_id)
-
-
-def parse_time(value: Any) -> datetime | str:
-    """RFC 3339 text with an offset, or Unix seconds; returns UTC or an error message."""
-    if isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            return "not an RFC 3339 timestamp"
-        if dt.tzinfo is UTC:
-            return dt
-        if dt.tzinfo is None:
-            return "timestamp needs a time zone offset (e.g. 'Z')"
-        return dt.astimezone(UTC)
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            return "Unix time out of range"
-    return "required: RFC 3339 text or Unix seconds"
 
 
 def _number(value: Any, integer: bool) -> float | int | str:

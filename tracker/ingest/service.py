@@ -1,6 +1,7 @@
 """The filter-and-store stage of the ingest pipeline every front end (HTTP, JT/T 808) goes through.
 
-validate (front end) → filter → group-commit store → answer per fix. Stored fixes then go to the
+decode (front end) → validate (one rule set, tracker.ingest.validate) → filter → group-commit
+store → answer per fix. Stored fixes then go to the
 stream publisher, and back here to :meth:`IngestService.remember` (the writer's post-commit hook,
 wired once in tracker.pipeline).
 """

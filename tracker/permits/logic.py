@@ -18,7 +18,7 @@ from tracker.geofence.errors import GeometryError
 from tracker.geofence.fences import CorridorFence
 from tracker.geofence.geojson import fence_from_geojson
 from tracker.geofence.projection import LocalProjection
-from tracker.timeofday import DAY_MIN, parse_hhmm
+from tracker.times import DAY_MIN, parse_hhmm
 
 ENDPOINT_TOLERANCE_M = 100.0  # a corridor starts at a site / ends at a yard within this
 MAX_VALIDITY_DAYS = 366

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from tracker.timeofday import HHMM_PATTERN
+from tracker.times import HHMM_PATTERN
 
 HHMM = HHMM_PATTERN
 Name = Field(min_length=1, max_length=200)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from tracker.timeofday import parse_hhmm
+from tracker.times import parse_hhmm
 from tracker.trips.core.config import (
     RuleConfigError,
     check_zone_overrides,
