@@ -25,6 +25,7 @@ BENCHES: dict[str, str] = {
     "engine": "tracker.bench.engine",
     "capacity": "tracker.bench.capacity",
     "kpi": "tracker.bench.kpi",
+    "faults": "tracker.bench.faults",
 }
 
 
