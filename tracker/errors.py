@@ -10,7 +10,9 @@ from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from tracker.responses import JSONResponse
 
@@ -132,6 +134,14 @@ def register_error_handlers(app: FastAPI) -> None:
         body = {"error": "bad_request", "message": "invalid request", "field": first}
         return JSONResponse({**body, "details": details}, status_code=422)
 
+    async def http_error(request: Request, exc: Exception) -> Any:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 400:  # FastAPI could not parse a body (e.g. JSON nested too deep)
+            body = {"error": "bad_request", "message": str(exc.detail), "field": "body"}
+            return JSONResponse(body, status_code=400)
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(TrackerError, tracker_error)
     app.add_exception_handler(psycopg.Error, db_error)
     app.add_exception_handler(RequestValidationError, validation_error)

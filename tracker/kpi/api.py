@@ -28,6 +28,7 @@ from tracker.kpi.models import (
     TripKpi,
     TypeCount,
 )
+from tracker.times import Instant
 
 router = APIRouter(prefix="/api/v1", tags=["kpi"])
 MAX_WINDOW = timedelta(days=31)
@@ -135,9 +136,9 @@ async def kpi(
     platform: PlatformDep,
     principal: StaffDep,
     start: Annotated[
-        datetime | None, Query(alias="from", description="RFC 3339; default: to - 24 h")
+        Instant | None, Query(alias="from", description="RFC 3339; default: to - 24 h")
     ] = None,
-    to: Annotated[datetime | None, Query(description="RFC 3339, exclusive; default: now")] = None,
+    to: Annotated[Instant | None, Query(description="RFC 3339, exclusive; default: now")] = None,
     company_id: int | None = None,
     online_min: Annotated[
         int, Query(ge=1, le=1440, description="online: a fix in this many minutes before to")
