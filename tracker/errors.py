@@ -110,15 +110,30 @@ def _constraint_field(constraint: str | None, table: str | None) -> str | None:
     return name
 
 
+def _out_of_range_param(request: Request) -> str | None:
+    """The path or query parameter holding an integer no ``bigint`` can hold, if one does."""
+    for params in (request.path_params, request.query_params):
+        for name, value in params.items():
+            try:
+                number = int(value)
+            except (TypeError, ValueError):
+                continue
+            if not -(2**63) <= number < 2**63:
+                return str(name)
+    return None
+
+
 def register_error_handlers(app: FastAPI) -> None:
     async def tracker_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, TrackerError)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
-    async def db_error(_: Request, exc: Exception) -> JSONResponse:
+    async def db_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, psycopg.Error)
         err = translate_db_error(exc)
+        if err.field is None and exc.sqlstate == "22003":  # a number out of the column's range
+            err.field = _out_of_range_param(request)
         return JSONResponse(err.body(), status_code=err.status_code)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -153,6 +153,20 @@ async def test_times_in_queries_and_bodies_elsewhere(
     _named(resp, "at")
 
 
+async def test_ids_past_bigint_name_their_parameter(
+    client: AsyncClient, staff: dict[str, str]
+) -> None:
+    big = str(2**63)
+    for path, name in [
+        ("/api/v1/kpi", "company_id"),
+        ("/api/v1/blacklist", "vehicle_id"),
+        ("/api/v1/permits", "company_id"),
+        ("/api/v1/audit", "entity_id"),
+    ]:
+        _named(await client.get(path, params={name: big}, headers=staff), name)
+    _named(await client.get(f"/api/v1/yards/{big}/capacity", headers=staff), "yard_id")
+
+
 # -- properties ----------------------------------------------------------------------------
 
 offsets = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(
