@@ -24,6 +24,7 @@ from tracker.errors import register_error_handlers
 from tracker.history import api as history_api
 from tracker.ingest import api as ingest_api
 from tracker.kpi import api as kpi_api
+from tracker.limits import BodyLimit
 from tracker.live import api as live_api
 from tracker.maintenance import MaintenanceRunner
 from tracker.permits import api as permits_api
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.platform = Platform.build(settings)
     register_error_handlers(app)
+    app.add_middleware(BodyLimit, settings=settings)  # body size per route: tracker.limits
     app.include_router(ingest_api.router)
     app.include_router(history_api.router)
     app.include_router(accounts_api.router)

@@ -10,7 +10,9 @@ from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from tracker.responses import JSONResponse
 
@@ -108,15 +110,30 @@ def _constraint_field(constraint: str | None, table: str | None) -> str | None:
     return name
 
 
+def _out_of_range_param(request: Request) -> str | None:
+    """The path or query parameter holding an integer no ``bigint`` can hold, if one does."""
+    for params in (request.path_params, request.query_params):
+        for name, value in params.items():
+            try:
+                number = int(value)
+            except (TypeError, ValueError):
+                continue
+            if not -(2**63) <= number < 2**63:
+                return str(name)
+    return None
+
+
 def register_error_handlers(app: FastAPI) -> None:
     async def tracker_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, TrackerError)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
-    async def db_error(_: Request, exc: Exception) -> JSONResponse:
+    async def db_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, psycopg.Error)
         err = translate_db_error(exc)
+        if err.field is None and exc.sqlstate == "22003":  # a number out of the column's range
+            err.field = _out_of_range_param(request)
         return JSONResponse(err.body(), status_code=err.status_code)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -132,6 +149,14 @@ def register_error_handlers(app: FastAPI) -> None:
         body = {"error": "bad_request", "message": "invalid request", "field": first}
         return JSONResponse({**body, "details": details}, status_code=422)
 
+    async def http_error(request: Request, exc: Exception) -> Any:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 400:  # FastAPI could not parse a body (e.g. JSON nested too deep)
+            body = {"error": "bad_request", "message": str(exc.detail), "field": "body"}
+            return JSONResponse(body, status_code=400)
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(TrackerError, tracker_error)
     app.add_exception_handler(psycopg.Error, db_error)
     app.add_exception_handler(RequestValidationError, validation_error)

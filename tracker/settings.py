@@ -63,6 +63,19 @@ class EngineSettings(BaseModel):
     sensors: dict[str, list[str]] = {"SIM-ZT": ["lift", "cover"]}  # the simulator's terminals
 
 
+class LimitSettings(BaseModel):
+    """Input limits (tracker.limits, docs/DECISIONS.md "Input limits"): request bodies per
+    route, measured while they arrive (413 beyond), and the vertices of fences per polygon or
+    line and per request (400 naming the field, counted before any geometry is built).
+    ``POST /positions`` keeps ``TRACKER_MAX_BODY_BYTES``."""
+
+    body_bytes: int = Field(default=64 * 1024, ge=1024)  # every other route
+    login_body_bytes: int = Field(default=4 * 1024, ge=1024)  # POST /auth/token
+    geometry_body_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)  # places, permits
+    fence_vertices: int = Field(default=20_000, ge=4)  # per fence: all its rings, or its line
+    request_vertices: int = Field(default=100_000, ge=4)  # all geometry of one request
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACKER_", env_nested_delimiter="__", extra="ignore"
@@ -111,6 +124,7 @@ class Settings(BaseSettings):
     filters: FilterSettings = FilterSettings()
     jt808: Jt808Settings = Jt808Settings()
     engine: EngineSettings = EngineSettings()
+    limits: LimitSettings = LimitSettings()
 
     @model_validator(mode="after")
     def _no_default_secret_in_prod(self) -> Settings:

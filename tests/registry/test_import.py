@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,36 @@ async def test_import_geojson(
     assert db.execute("SELECT DISTINCT actor FROM audit_log").fetchall() == [("cli",)]
     assert await asyncio.to_thread(importer.main, args) == 1  # again: nothing new
     assert "0 created, 2 already there" in capsys.readouterr().out
+
+
+async def test_import_refuses_a_fence_over_the_vertex_cap(
+    env: None,
+    tmp_path: Path,
+    db: psycopg.Connection[Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRACKER_LIMITS__FENCE_VERTICES", "100")
+    ring = [[7.41 + 0.001 * math.cos(i / 20), 43.73 + 0.001 * math.sin(i / 20)] for i in range(125)]
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"name": "Detailed"},
+            "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+        },
+        {
+            "type": "Feature",
+            "properties": {"name": "Plain"},
+            "geometry": {"type": "Polygon", "coordinates": square(7.42, 43.73)},
+        },
+    ]
+    path = tmp_path / "sites.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    assert await asyncio.to_thread(importer.main, ["geojson", str(path), "--kind", "site"]) == 1
+    out = capsys.readouterr().out
+    assert "sites: 1 created, 0 already there, 1 refused" in out, out
+    assert "at most 100 per fence" in out
+    assert db.execute("SELECT name FROM sites").fetchall() == [("Plain",)]
 
 
 async def test_import_osm(

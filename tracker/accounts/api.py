@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
@@ -18,6 +18,7 @@ from tracker.accounts.models import (
 )
 from tracker.deps import AdminDep, PlatformDep, StaffDep
 from tracker.errors import BadRequest, NotFound, Unauthorized
+from tracker.times import Instant
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -98,11 +99,11 @@ async def deactivate_user(platform: PlatformDep, principal: AdminDep, user_id: i
 async def audit(
     platform: PlatformDep,
     _: AdminDep,
-    entity: str | None = None,
+    entity: Annotated[str | None, Query(max_length=64)] = None,
     entity_id: int | None = None,
-    actor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntry]:
     async with platform.pool.connection() as conn:

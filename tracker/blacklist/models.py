@@ -6,11 +6,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from tracker.times import Instant
+
 
 class ListingIn(BaseModel):
     vehicle_id: int
     reason: str = Field(min_length=1, max_length=2000)
-    expires_at: datetime | None = Field(default=None, description="default: until delisted")
+    expires_at: Instant | None = Field(default=None, description="default: until delisted")
 
 
 class Reason(BaseModel):
@@ -35,7 +37,9 @@ class Listing(BaseModel):
 
 
 class PolicyIn(BaseModel):
-    points: dict[str, int] = Field(default_factory=dict, description="incident type -> points")
+    points: dict[str, int] = Field(
+        default_factory=dict, max_length=64, description="incident type -> points"
+    )
     default_points: int | None = Field(default=None, ge=0, le=100)
     threshold_points: int | None = Field(default=None, ge=1, le=1000)
     window_days: int | None = Field(default=None, ge=1, le=3650)

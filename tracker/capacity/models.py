@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from tracker.times import Instant
+
 ALERT_LEVELS = (80, 95, 100)
 
 
@@ -20,7 +22,7 @@ class AdjustmentIn(BaseModel):
     kind: AdjustmentKind
     volume_m3: float = Field(description="signed: negative removes volume", ge=-1e9, le=1e9)
     reason: str = Field(min_length=1, max_length=2000)
-    at: datetime | None = Field(default=None, description="effective time (default: now)")
+    at: Instant | None = Field(default=None, description="effective time (default: now)")
 
 
 class LedgerEntry(BaseModel):

@@ -24,6 +24,54 @@ MAX_LENGTH_M = 1_000_000.0
 MIN_SIZE_M = 0.5  # below this a fence is a typo, not a place
 
 
+# arrays around a position in each geometry's ``coordinates``
+_NESTING = {"Point": 0, "LineString": 1, "Polygon": 2, "MultiPolygon": 3}
+_MEMBERS = frozenset({"type", "coordinates", "bbox"})
+
+
+def count_positions(geometry: Any, field: str = "geometry", most: int | None = None) -> int:
+    """The positions of a GeoJSON geometry, counted by walking its arrays only (cheap: no
+    number is read and no shape is built), so a size cap can be applied before any geometry
+    work. Refuses what is not shaped like its type, and members other than ``type``,
+    ``coordinates`` and a flat ``bbox``, so nothing nests deeper than the type allows; and more
+    than ``most`` positions."""
+    if not isinstance(geometry, dict):
+        raise GeometryError(field, "expected a GeoJSON geometry object")
+    gtype = geometry.get("type")
+    nesting = _NESTING.get(gtype) if isinstance(gtype, str) else None
+    if nesting is None:
+        raise GeometryError(f"{field}.type", f"unsupported type {gtype!r}")
+    foreign = sorted(str(k) for k in geometry if k not in _MEMBERS)
+    if foreign:
+        raise GeometryError(f"{field}.{foreign[0]}", f"unknown member(s): {', '.join(foreign)}")
+    bbox = geometry.get("bbox")
+    flat = isinstance(bbox, list) and len(bbox) in (4, 6) and not any(map(_nested, bbox))
+    if bbox is not None and not flat:
+        raise GeometryError(f"{field}.bbox", "a bbox is a flat array of 4 or 6 numbers")
+    level: list[Any] = [geometry.get("coordinates")]
+    for _ in range(nesting):
+        items: list[Any] = []
+        for node in level:
+            if not isinstance(node, list):
+                raise GeometryError(f"{field}.coordinates", f"not the arrays of a {gtype}")
+            items.extend(node)
+        level = items
+    if most is not None and len(level) > most:
+        raise GeometryError(
+            f"{field}.coordinates", f"{len(level)} positions: at most {most} per fence"
+        )
+    for position in level:
+        if not (isinstance(position, list) and 2 <= len(position) <= 3) or any(
+            map(_nested, position)
+        ):
+            raise GeometryError(f"{field}.coordinates", "a position is [lon, lat]")
+    return len(level)
+
+
+def _nested(value: Any) -> bool:
+    return isinstance(value, list | dict)
+
+
 def fence_from_feature(feature: dict[str, Any]) -> Fence:
     """Build a fence from a GeoJSON Feature as written by :meth:`Fence.to_geojson`."""
     if feature.get("type") != "Feature":

@@ -11,9 +11,11 @@ would then go out before the commit, and a worker could read the old row.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
@@ -93,21 +95,30 @@ def _validated(feature: dict[str, Any]) -> tuple[Fence, dict[str, Any]]:
     return fence, {"role": role.strip(), "name": name}
 
 
+def _row_values(feature: dict[str, Any]) -> dict[str, Any]:
+    fence, props = _validated(feature)
+    geometry = fence.geometry_geojson()
+    text = orjson.dumps(geometry).decode()  # serialised here, not on the loop at execute time
+    return {
+        "kind": fence.kind,
+        "role": props["role"],
+        "name": props["name"],
+        "geometry": Jsonb(geometry, dumps=lambda _: text),
+        "radius_m": getattr(fence, "radius_m", None),
+        "half_width_m": getattr(fence, "half_width_m", None),
+    }
+
+
 async def save(
     conn: AsyncConnection[Any], feature: dict[str, Any], redis: aioredis.Redis | None = None
 ) -> int:
     """Insert the Feature (no ``id``) or replace fence ``id``; return its id. Publishes the
-    change on ``redis`` after the commit when given. ``KeyError`` if ``id`` names no fence."""
-    fence, props = _validated(feature)
+    change on ``redis`` after the commit when given. ``KeyError`` if ``id`` names no fence.
+
+    The geometry work (validation, the metric frame, the GeoJSON to store) runs in a worker
+    thread: a large fence never holds up the event loop."""
     _check_no_open_transaction(conn, redis)
-    values = {
-        "kind": fence.kind,
-        "role": props["role"],
-        "name": props["name"],
-        "geometry": Jsonb(fence.geometry_geojson()),
-        "radius_m": getattr(fence, "radius_m", None),
-        "half_width_m": getattr(fence, "half_width_m", None),
-    }
+    values = await asyncio.to_thread(_row_values, feature)
     fence_id = feature.get("id")
     async with conn.transaction():
         if fence_id is None:

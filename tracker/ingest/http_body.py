@@ -31,6 +31,10 @@ from tracker.ingest.validate import (
 from tracker.times import parse_time
 
 _FLAGS = (*SIGNALS, "valid")
+# ``extra`` nested deeper than this is dropped (named in ``dropped``), the fix kept: the JSON
+# encoders after the validator (orjson, the jsonb column) refuse deep documents, and no
+# terminal needs more. The body as a whole is bounded by orjson's own depth limit (a 400).
+EXTRA_MAX_DEPTH = 32
 # JSON field -> the type its value decodes to (``vehicle_id`` is only checked, not kept)
 _TYPES: dict[str, type] = {
     "time": str,
@@ -121,6 +125,9 @@ def decode_fix(
     for name, value in raw.items():
         kind = _TYPES.get(name)
         if type(value) is kind or name == "time":
+            if kind is dict and _deeper_than(value, EXTRA_MAX_DEPTH):
+                del values[name]
+                undecoded[name] = f"nested deeper than {EXTRA_MAX_DEPTH} levels"
             continue  # the common case: already the right type
         del values[name]
         if value is None:
@@ -146,6 +153,21 @@ def decode_fix(
     if not isinstance(fix_time, str):
         values["fix_time"] = fix_time  # after the loop: a stray "fix_time" key is unknown
     return FixCandidate("http", vehicle_id, terminal_id, received_at, values, undecoded)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a decoded JSON value nests objects/arrays more than ``limit`` levels deep."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def validate_fix(raw: Any, vehicle_id: int, terminal_id: int, received_at: datetime) -> Verdict:
@@ -180,6 +202,7 @@ def fix_schema() -> dict[str, Any]:
             )
     props["extra"] = {
         "type": "object",
-        "description": f"At most {EXTRA_MAX_BYTES} bytes as JSON.{dropped}",
+        "description": f"At most {EXTRA_MAX_BYTES} bytes as JSON, nested at most "
+        f"{EXTRA_MAX_DEPTH} levels.{dropped}",
     }
     return {"type": "object", "required": sorted(REQUIRED), "properties": props}

@@ -28,6 +28,7 @@ from tracker.kpi.models import (
     TripKpi,
     TypeCount,
 )
+from tracker.times import to_utc
 
 router = APIRouter(prefix="/api/v1", tags=["kpi"])
 MAX_WINDOW = timedelta(days=31)
@@ -71,10 +72,13 @@ def _every_bucket(
 
 
 def window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    """The checked ``[from, to)``: timezone-aware, in order, at most 31 days."""
+    """The checked ``[from, to)``: timezone-aware, in range (tracker.times), in order, at most
+    31 days."""
     for name, value in (("from", start), ("to", end)):
         if value is not None and value.tzinfo is None:
             raise BadRequest(f"{name} needs a timezone (RFC 3339, e.g. ...Z)", field=name)
+        if value is not None and isinstance(problem := to_utc(value), str):
+            raise BadRequest(problem, field=name)
     end = end or datetime.now(UTC)
     start = start or end - DEFAULT_WINDOW
     if start >= end:

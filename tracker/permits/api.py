@@ -28,6 +28,11 @@ DrafterDep = Annotated[Principal, Depends(require_roles(Role.permit_officer, Rol
 DeciderDep = Annotated[Principal, Depends(require_roles(Role.permit_officer))]
 
 
+def _check_sizes(platform: Platform, body: PermitIn) -> None:
+    corridors = [(f"corridors.{i}.geometry", c.geometry) for i, c in enumerate(body.corridors)]
+    places.check_sizes(corridors, platform.settings.limits)
+
+
 @router.get("", summary="Permits (a company user sees its own)")
 async def list_permits(
     platform: PlatformDep,
@@ -100,6 +105,7 @@ async def get_permit(platform: PlatformDep, who: StaffDep, permit_id: int) -> Pe
 
 @router.post("", status_code=201, summary="Draft a permit")
 async def create_permit(platform: PlatformDep, who: DrafterDep, body: PermitIn) -> PermitOut:
+    _check_sizes(platform, body)
     async with platform.pool.connection() as conn:
         return PermitOut(**await service.create(conn, body, who))
 
@@ -108,6 +114,7 @@ async def create_permit(platform: PlatformDep, who: DrafterDep, body: PermitIn) 
 async def edit_permit(
     platform: PlatformDep, who: DrafterDep, permit_id: int, body: PermitIn
 ) -> PermitOut:
+    _check_sizes(platform, body)
     async with platform.pool.connection() as conn:
         return PermitOut(**await service.edit(conn, permit_id, body, who))
 

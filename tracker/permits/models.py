@@ -76,7 +76,9 @@ class CorridorRequest(BaseModel):
     yard_id: int
     half_width_m: float = Field(default=50.0, ge=1, le=5000)
     windows: list[TimeWindow] | None = Field(
-        default=None, description="avoid the zones in force then; default: every active zone"
+        default=None,
+        max_length=8,
+        description="avoid the zones in force then; default: every active zone",
     )
 
 

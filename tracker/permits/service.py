@@ -8,6 +8,7 @@ be edited (a rejected one goes back to draft).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -65,7 +66,7 @@ async def get_visible(conn: AConn, permit_id: int, who: Principal, *, lock: bool
 
 async def create(conn: AConn, body: PermitIn, who: Principal) -> Row:
     _own(who, body.company_id)
-    check_corridors(body)
+    await asyncio.to_thread(check_corridors, body)  # geometry work off the event loop
     async with conn.transaction():
         await repo.check_references(conn, body)
         permit_id = await repo.insert(conn, body)
@@ -76,7 +77,7 @@ async def create(conn: AConn, body: PermitIn, who: Principal) -> Row:
 
 async def edit(conn: AConn, permit_id: int, body: PermitIn, who: Principal) -> Row:
     _own(who, body.company_id)
-    check_corridors(body)
+    await asyncio.to_thread(check_corridors, body)  # geometry work off the event loop
     async with conn.transaction():
         before = await get_visible(conn, permit_id, who, lock=True)
         if before["state"] not in EDITABLE:

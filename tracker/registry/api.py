@@ -48,6 +48,13 @@ async def _after_write(platform: Platform, entity: Entity, written: Written) -> 
     return written.row
 
 
+def _check_sizes(platform: Platform, entity: Entity, body: BaseModel) -> None:
+    if entity.fence_role is not None:
+        places.check_sizes(
+            [("geometry", getattr(body, "geometry", None))], platform.settings.limits
+        )
+
+
 def crud_routes(
     entity: Entity,
     path: str,
@@ -94,6 +101,7 @@ def _write_routes(
 
     @router.post(f"/{path}", status_code=201, response_model=model_out, summary=f"Add to {plural}")
     async def create_row(platform: PlatformDep, who: OfficeDep, body: model_in) -> Any:  # type: ignore[valid-type]
+        _check_sizes(platform, entity, body)
         async with platform.pool.connection() as conn:
             written = await service.create(conn, entity, body, who)
         return await _after_write(platform, entity, written)
@@ -105,6 +113,7 @@ def _write_routes(
         row_id: int,
         body: model_in,  # type: ignore[valid-type]
     ) -> Any:
+        _check_sizes(platform, entity, body)
         async with platform.pool.connection() as conn:
             written = await service.update(conn, entity, row_id, body, who)
         return await _after_write(platform, entity, written)

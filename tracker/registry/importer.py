@@ -30,7 +30,7 @@ from tracker.accounts.models import Principal, Role
 from tracker.errors import TrackerError
 from tracker.registry import api, models, places, service
 from tracker.roads import ROADS_PBF
-from tracker.settings import Settings
+from tracker.settings import LimitSettings, Settings
 
 CLI = Principal("cli", Role.admin)
 KINDS: dict[str, tuple[service.Entity, type[BaseModel]]] = {
@@ -61,8 +61,10 @@ async def import_bodies(
     kind: str,
     bodies: Iterable[tuple[str, BaseModel | str]],
     total: int,
+    limits: LimitSettings | None = None,
 ) -> Outcome:
-    """Write each body in its own transaction (one bad feature spoils nothing else)."""
+    """Write each body in its own transaction (one bad feature spoils nothing else); with
+    ``limits``, a feature over the API's vertex cap is refused as the API would."""
     entity = KINDS[kind][0]
     outcome = Outcome()
     redis = aioredis.Redis.from_url(redis_url)
@@ -89,6 +91,8 @@ async def import_bodies(
                     outcome.skipped += 1
                     continue
                 try:
+                    if limits is not None:
+                        places.check_sizes([("geometry", getattr(body, "geometry", None))], limits)
                     written = await service.create(conn, entity, body, CLI)
                 except (TrackerError, psycopg.Error) as exc:
                     outcome.errors.append(f"{label}: {getattr(exc, 'message', exc)}")
@@ -175,7 +179,14 @@ def main(argv: list[str]) -> int:
         }[args.kind]
         bodies = geojson_bodies(args.file, args.kind, defaults)
         outcome = asyncio.run(
-            import_bodies(settings.database_url, settings.redis_url, args.kind, bodies, len(bodies))
+            import_bodies(
+                settings.database_url,
+                settings.redis_url,
+                args.kind,
+                bodies,
+                len(bodies),
+                settings.limits,
+            )
         )
         return _report(args.kind, outcome)
     return import_osm(
@@ -203,7 +214,14 @@ def import_osm(pbf: Path, data_dir: Path, capacity_m3: float, settings: Settings
     status = 0
     for kind, bodies in found.items():
         outcome = asyncio.run(
-            import_bodies(settings.database_url, settings.redis_url, kind, bodies, len(bodies))
+            import_bodies(
+                settings.database_url,
+                settings.redis_url,
+                kind,
+                bodies,
+                len(bodies),
+                settings.limits,
+            )
         )
         status |= _report(kind, outcome)
     return status

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -120,7 +120,9 @@ class SiteOut(SiteIn, PlaceOut):
 class YardIn(PlaceIn):
     capacity_m3: float = Field(gt=0, le=1e10)
     opening_hours: list[TimeWindow] = Field(default=[], max_length=8)
-    accepted_materials: list[str] = Field(default=[], max_length=32)
+    accepted_materials: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default=[], max_length=32
+    )
 
 
 class YardOut(YardIn, PlaceOut):

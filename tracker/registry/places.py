@@ -7,6 +7,7 @@ the engine never hears of a fence whose row might still roll back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
@@ -15,6 +16,8 @@ from psycopg import sql
 from tracker.errors import BadRequest
 from tracker.geofence import store
 from tracker.geofence.errors import GeometryError
+from tracker.geofence.geojson import count_positions
+from tracker.settings import LimitSettings
 from tracker.wire import FenceChange
 
 AConn = psycopg.AsyncConnection[Any]
@@ -59,6 +62,22 @@ async def retire_fence(conn: AConn, fence_id: int) -> FenceChange | None:
 async def publish(redis: Any, changes: list[FenceChange]) -> None:
     for change in changes:
         await store.publish(redis, change)
+
+
+def check_sizes(geometries: Iterable[tuple[str, Any]], limits: LimitSettings) -> None:
+    """Cap the positions of each fence and of the whole request (``TRACKER_LIMITS__*``) by
+    counting them in the GeoJSON arrays, before any geometry is built (400 naming the field)."""
+    total = 0
+    for field, geometry in geometries:
+        try:
+            total += count_positions(geometry, field, limits.fence_vertices)
+        except GeometryError as exc:
+            raise BadRequest(exc.message, field=exc.field) from None
+        if total > limits.request_vertices:
+            raise BadRequest(
+                f"more than {limits.request_vertices} positions in one request",
+                field=f"{field}.coordinates",
+            )
 
 
 def check_polygon(geometry: Any) -> None:

@@ -14,6 +14,7 @@ from tracker.accounts import repo as audit
 from tracker.accounts.models import Principal, Role
 from tracker.deps import PlatformDep, StaffDep, require_roles
 from tracker.errors import BadRequest, Conflict, NotFound
+from tracker.times import parse_time
 from tracker.trips import queries
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
@@ -36,6 +37,15 @@ def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
     return min_lon, min_lat, max_lon, max_lat
 
 
+def _instant(raw: str | None, field: str) -> datetime | None:
+    if raw is None:
+        return None
+    parsed = parse_time(raw)
+    if isinstance(parsed, str):
+        raise BadRequest(parsed, field=field)
+    return parsed
+
+
 def _company_scope(principal: Principal, company_id: int | None) -> int | None:
     if principal.role == Role.company_user:
         return principal.company_id
@@ -55,11 +65,8 @@ async def list_incidents(
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    try:
-        start = datetime.fromisoformat(since) if since else None
-        end = datetime.fromisoformat(until) if until else None
-    except ValueError:
-        raise BadRequest("since/until must be RFC 3339 times", field="since") from None
+    start = _instant(since, "since")
+    end = _instant(until, "until")
     f = queries.IncidentFilter(
         type, status, vehicle_id, _company_scope(principal, company_id), start, end, _bbox(bbox),
         limit,
