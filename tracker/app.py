@@ -23,6 +23,7 @@ from tracker.deps import Platform, PlatformDep
 from tracker.errors import register_error_handlers
 from tracker.history import api as history_api
 from tracker.ingest import api as ingest_api
+from tracker.ingest import quarantine_api
 from tracker.kpi import api as kpi_api
 from tracker.live import api as live_api
 from tracker.maintenance import MaintenanceRunner
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.platform = Platform.build(settings)
     register_error_handlers(app)
     app.include_router(ingest_api.router)
+    app.include_router(quarantine_api.router)
     app.include_router(history_api.router)
     app.include_router(accounts_api.router)
     # before the registry: its /yards/{row_id} would take /yards/capacity

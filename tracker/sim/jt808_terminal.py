@@ -55,7 +55,7 @@ def phone_for(vehicle_id: int) -> str:
 def register_terminals(conninfo: str, vehicle_ids: list[int]) -> None:
     """Seed a JT/T 808 terminal (model ``SIM-ZT``) for each vehicle, without auto-register."""
     with psycopg.connect(conninfo) as conn, conn.transaction():
-        ensure_jt808_terminals(conn, {v: phone_for(v) for v in vehicle_ids}, SIM_MODEL)
+        ensure_jt808_terminals(conn, {v: phone_for(v) for v in vehicle_ids}, SIM_MODEL, reset=True)
 
 
 def _num(fix: FixDict, key: str) -> float:
