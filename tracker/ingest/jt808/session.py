@@ -21,8 +21,15 @@ from psycopg_pool import AsyncConnectionPool
 
 from tracker.errors import TrackerError
 from tracker.ingest.jt808 import repo
-from tracker.ingest.jt808.codec import Message, decode_message, general_reply, registration_reply
-from tracker.ingest.jt808.errors import Jt808Error, Result
+from tracker.ingest.jt808.codec import (
+    DECODERS,
+    Message,
+    decode_message,
+    encode_message,
+    general_reply,
+    registration_reply,
+)
+from tracker.ingest.jt808.errors import Jt808Error, Result, UnsupportedMessageError
 from tracker.ingest.jt808.fixes import SensorMappings, report_to_item
 from tracker.ingest.jt808.frame import DecodeOptions, Frame, decode_frame
 from tracker.ingest.jt808.location import LocationBatch, LocationReport
@@ -32,10 +39,11 @@ from tracker.ingest.jt808.messages import (
     Logout,
     Registration,
     RegistrationResult,
+    RetransmissionRequest,
     TerminalResponse,
 )
 from tracker.ingest.jt808.sensors import STANDARD, SensorMapping
-from tracker.ingest.jt808.subpackets import Reassembler
+from tracker.ingest.jt808.subpackets import Reassembler, ReassemblyBudget
 from tracker.ingest.quarantine import Origin, RateLimitedLog
 from tracker.ingest.service import IngestService
 from tracker.ingest.validate import FieldErrors, Verdict
@@ -46,6 +54,7 @@ log = logging.getLogger(__name__)
 
 Work = tuple[Frame, Message] | bytes  # a decoded message, or a reply already decided
 Location = LocationReport | LocationBatch
+_LOCATION_IDS = frozenset({LocationReport.MSG_ID, LocationBatch.MSG_ID})
 
 
 @dataclass(slots=True)
@@ -132,6 +141,9 @@ class SessionHandler:
         self.mappings = SensorMappings(settings.models)
         self.utc_offset = timedelta(hours=settings.utc_offset_h)
         self.refusal_log = RateLimitedLog(log)
+        self.reassembly = ReassemblyBudget(
+            settings.subpacket_total_messages, settings.subpacket_total_bytes
+        )  # shared by every connection's reassembler
 
     # -- decoding (pure) ---------------------------------------------------------------------
 
@@ -152,13 +164,56 @@ class SessionHandler:
             return []
 
     def _subpacket(self, session: Session, frame: Frame, now: float) -> list[Work]:
+        """Hold a packet until its message is whole (docs/JT808.md §4.3). A packet's 0x8001
+        acknowledges the packet, not the fixes in it: those are answered by the reply to the
+        completing packet, after they are stored. Only messages the platform handles are held,
+        and location messages only from a terminal that may report."""
+        header = frame.header
+        if header.msg_id not in DECODERS:
+            raise UnsupportedMessageError(f"message {header.msg_id:#06x}", header=header)
+        if (
+            header.msg_id in _LOCATION_IDS
+            and self.settings.require_auth
+            and not (session.authenticated and session.phone == header.phone)
+        ):
+            return [general_reply(header, Result.FAILURE, serial=session.next_serial())]
         if session.reassembler is None:
-            session.reassembler = Reassembler(max_messages=8)
+            cfg = self.settings
+            session.reassembler = Reassembler(
+                self.reassembly,
+                max_messages=cfg.subpacket_max_messages,
+                max_bytes=cfg.subpacket_max_bytes,
+                max_age_s=cfg.subpacket_max_age_s,
+                retransmit_after_s=cfg.subpacket_retransmit_after_s,
+            )
         whole = session.reassembler.add(frame, now)
-        if whole is None:  # each packet is acknowledged, the completing one after handling
-            return [general_reply(frame.header, Result.OK, serial=session.next_serial())]
-        whole = replace(whole, header=replace(whole.header, serial=frame.header.serial))
+        if whole is None:
+            return [general_reply(header, Result.OK, serial=session.next_serial())]
+        whole = replace(whole, header=replace(whole.header, serial=header.serial))
         return [(whole, decode_message(whole))]
+
+    def retransmission_requests(self, session: Session, now: float) -> list[bytes]:
+        """0x8003s for the session's messages whose packets stopped coming (the gateway's
+        sweeper calls this); a message that never completes expires, counted."""
+        reassembler = session.reassembler
+        if reassembler is None or not len(reassembler):
+            return []
+        expired = reassembler.budget.expired
+        due = reassembler.due_requests(now)
+        if reassembler.budget.expired > expired:
+            self.refusal_log.warning(
+                "terminal %s: %d incomplete messages expired",
+                session.phone, reassembler.budget.expired - expired,
+            )  # fmt: skip
+        return [
+            encode_message(
+                RetransmissionRequest(d.first_serial, d.missing),
+                phone=d.header.phone_raw,
+                serial=session.next_serial(),
+                dialect=d.header.dialect,
+            )
+            for d in due
+        ]
 
     # -- handling ----------------------------------------------------------------------------
 
