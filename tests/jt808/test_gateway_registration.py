@@ -12,6 +12,7 @@ from httpx import AsyncClient
 
 from tests.jt808.test_gateway import PHONE, connected, report, rows, within
 from tracker.ingest.jt808 import Heartbeat, PlatformResponse, RegistrationReply, Result
+from tracker.registry import repo as registry_repo
 
 PLATE = "粤B88888"
 
@@ -75,6 +76,7 @@ async def test_auto_register_attaches_one_phone_per_vehicle(
     start_gateway: Any, jt808_fleet: Any, db: psycopg.Connection[Any]
 ) -> None:
     vehicle_id = jt808_fleet.vehicle("MC-7")
+    registry_repo.ensure_terminal(db, "T-MC-7", vehicle_id)  # an HTTP terminal does not count
     gw = await start_gateway(auto_register=True)
 
     async def register(n: int) -> int:
@@ -87,7 +89,7 @@ async def test_auto_register_attaches_one_phone_per_vehicle(
     results = await asyncio.gather(*(register(n) for n in range(78)))
     assert sorted(results) == [0] + [1] * 77  # one terminal; the vehicle is registered
     count = db.execute("SELECT count(*) FROM terminals WHERE vehicle_id = %s", (vehicle_id,))
-    assert count.fetchone() == (1,)
+    assert count.fetchone() == (2,)  # the HTTP terminal and one JT/T 808 terminal
     assert gw.stats.registrations_refused == {"vehicle_full": 77}
 
 

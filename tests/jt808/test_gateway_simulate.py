@@ -39,6 +39,8 @@ async def test_simulated_terminals_register_and_report(
     ]
     counters = await simulate(args, entries)
     assert counters.unauthorized == 0 and counters.rejected == 0 and counters.fixes_sent > 50
+    again = await simulate(args, entries)  # a restarted simulator remembers its codes
+    assert again.unauthorized == 0 and again.fixes_sent > 50
     terminals = db.execute(
         "SELECT identity, vehicle_id, model FROM terminals WHERE model = 'SIM-ZT' ORDER BY 1"
     ).fetchall()

@@ -110,7 +110,8 @@ async def auto_register(
     max_terminals: int,
 ) -> AutoRegistration:
     """Create a terminal for ``phone`` on the active vehicle with ``plate``, with ``code``, unless
-    the vehicle already has ``max_terminals`` active terminals (the platform never invents
+    the vehicle already has ``max_terminals`` active JT/T 808 terminals (registered or bound to a
+    device; an HTTP terminal does not count) (the platform never invents
     vehicles: they belong to a company and a permit). One transaction; the vehicle row is locked
     so concurrent registrations cannot pass the limit together."""
     async with conn.transaction():
@@ -126,7 +127,9 @@ async def auto_register(
             return AutoRegistration(None, "vehicle_unknown")
         row = await (
             await conn.execute(
-                "SELECT count(*) FROM terminals WHERE vehicle_id = %s AND active", (vehicle_id,)
+                "SELECT count(*) FROM terminals WHERE vehicle_id = %s AND active "
+                "AND (jt808_auth_code IS NOT NULL OR jt808_device_id IS NOT NULL)",
+                (vehicle_id,),
             )
         ).fetchone()
         if row is not None and int(row[0]) >= max_terminals:
