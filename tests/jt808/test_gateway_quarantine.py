@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import struct
 from typing import Any
 
 import psycopg
 from httpx import AsyncClient
 
 from tests.jt808.test_gateway import PHONE, connected, report, rows, within
-from tracker.ingest.jt808 import LocationBatch, PlatformResponse, Result
+from tracker.ingest.jt808 import Dialect, LocationBatch, PlatformResponse, Result
 from tracker.ingest.jt808.client import TerminalClient
+from tracker.ingest.jt808.framing import seal
 from tracker.ingest.jt808.gateway import Jt808Gateway
+from tracker.ingest.jt808.header import encode_header
 from tracker.ingest.jt808.location import BatchKind
 
 DAY_S = 86_400
@@ -134,3 +137,17 @@ async def test_officers_query_the_quarantine_per_terminal(
         bad = await client.get("/api/v1/quarantine", params=params, headers=staff)
         assert bad.status_code in (400, 422) and next(iter(params)) in bad.text
     assert (await client.get("/api/v1/quarantine")).status_code == 401
+
+
+async def test_batch_items_too_short_are_quarantined(
+    start_gateway: Any, jt808_fleet: Any, db: psycopg.Connection[Any]
+) -> None:
+    jt808_fleet.add(PHONE, "MC-1")
+    gw = await start_gateway()
+    term = await connected(gw.port)
+    assert await within(term.authenticate(jt808_fleet.code)) == Result.OK
+    body = struct.pack(">HB", 2, 1) + struct.pack(">H", 10) + bytes(10) + b"\x00\x03abc"
+    await term.send_raw(seal(encode_header(0x0704, len(body), PHONE, 42, Dialect()) + body))
+    assert await within(term.reply_to(42)) == PlatformResponse(42, 0x0704, Result.BAD_MESSAGE)
+    assert await quarantined(gw, db, 2) == {("short_item", "item"): 2}
+    await term.close()

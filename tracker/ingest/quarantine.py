@@ -48,6 +48,7 @@ _VALIDATOR_REASONS = {
 REASONS = (
     "invalid_time", "invalid_position", "invalid_validity", "invalid_hdop", "invalid_other",
     "zero", "future", "past", "invalid", "accuracy", "jump", "conflicting_duplicate",
+    "short_item",
 )  # fmt: skip
 
 

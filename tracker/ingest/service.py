@@ -86,11 +86,11 @@ class IngestService:
             statuses[i] = "stored" if is_new else "duplicate"
             if fix.flags:
                 details[i] = {"flags": fix.flags}
-        if self.quarantine is not None:
-            self._quarantine(items, statuses, filtered, to_store, marks, origin, raw)
         outcome.accepted = statuses.count("stored")
         outcome.duplicates = statuses.count("duplicate")
         outcome.rejected = len(items) - outcome.accepted - outcome.duplicates
+        if self.quarantine is not None and (outcome.rejected or outcome.duplicates):
+            self._quarantine(items, statuses, filtered, to_store, marks, origin, raw)
         outcome.results = [
             {"index": i, "status": status, **details[i]}
             if i in details

@@ -384,6 +384,8 @@ class SessionHandler:
                 continue
             origin = Origin("jt808", terminal.terminal_id, terminal.vehicle_id)
             reports = msg.reports if isinstance(msg, LocationBatch) else (msg,)
+            if isinstance(msg, LocationBatch) and msg.skipped:
+                self._quarantine_short_items(msg.skipped, origin, received_at)
             start = len(items)
             for r in reports:
                 verdict = self._item(r, terminal, received_at, session.mapping)
@@ -396,17 +398,30 @@ class SessionHandler:
             spans.append((start, len(items)))
         statuses = await self._store(items, origins, raws)
         replies = []
-        for (frame, _), span in zip(group, spans, strict=True):
+        for (frame, msg), span in zip(group, spans, strict=True):
             if span is None or statuses is None:
                 result = Result.FAILURE
-            elif span[0] < span[1] and all(
-                statuses[k] == "rejected" for k in range(span[0], span[1])
+            elif all(statuses[k] == "rejected" for k in range(span[0], span[1])) and (
+                span[0] < span[1] or _skipped(msg) > 0
             ):
                 result = Result.BAD_MESSAGE
             else:
                 result = Result.OK
             replies.append(general_reply(frame.header, result, serial=session.next_serial()))
         return replies
+
+    def _quarantine_short_items(self, n: int, origin: Origin, received_at: datetime) -> None:
+        """0x0704 items too short for a location block: refused, kept in the quarantine."""
+        quarantine = self.ingest.quarantine
+        if quarantine is None:
+            return
+        for _ in range(n):
+            quarantine.refuse(
+                reason="short_item", field_name="item", message="batch item shorter than the "
+                "28-byte basic location block", protocol="jt808",
+                terminal_id=origin.terminal_id, vehicle_id=origin.vehicle_id,
+                received_at=received_at, fix_time=None, raw=None,
+            )  # fmt: skip
 
     def _item(
         self,
@@ -472,6 +487,10 @@ _REGISTRATION_REFUSALS = {
     "vehicle_registered": RegistrationResult.VEHICLE_ALREADY_REGISTERED,  # another vehicle's
     "vehicle_full": RegistrationResult.VEHICLE_ALREADY_REGISTERED,  # auto-register limit
 }
+
+
+def _skipped(msg: Location) -> int:
+    return msg.skipped if isinstance(msg, LocationBatch) else 0
 
 
 def _is_location(item: Work) -> bool:
