@@ -140,14 +140,17 @@ class SimTerminal:
 
     async def _login(self) -> TerminalClient | None:
         term = await TerminalClient.connect(self.host, self.port, self.phone, self.dialect)
-        if self.auth_code is None:
-            reply = await asyncio.wait_for(term.register(self.entry.plate, SIM_MODEL), 10)
-            if reply.result != RegistrationResult.OK or not reply.auth_code:
-                await term.close()
-                return None
-            self.auth_code = reply.auth_code
-            if self.codes is not None:
-                self.codes.put(self.phone, reply.auth_code)
+        if self.auth_code is not None:
+            if await asyncio.wait_for(term.authenticate(self.auth_code), 10) == Result.OK:
+                return term
+            self.auth_code = None  # a stale code (another database, or a reset): register
+        reply = await asyncio.wait_for(term.register(self.entry.plate, SIM_MODEL), 10)
+        if reply.result != RegistrationResult.OK or not reply.auth_code:
+            await term.close()
+            return None
+        self.auth_code = reply.auth_code
+        if self.codes is not None:
+            self.codes.put(self.phone, reply.auth_code)
         if await asyncio.wait_for(term.authenticate(self.auth_code), 10) != Result.OK:
             self.auth_code = None
             await term.close()
