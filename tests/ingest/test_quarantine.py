@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from httpx import AsyncClient
+from psycopg_pool import AsyncConnectionPool
 
-from tracker.ingest.quarantine import SAMPLES, QuarantineRecorder
+from tracker.ingest.quarantine import MAX_PENDING, SAMPLES, QuarantineRecorder
 
 NOW = datetime.now(UTC).replace(microsecond=0).isoformat()
 
@@ -73,3 +75,19 @@ async def test_a_failing_quarantine_write_never_fails_the_ingest(
     finally:
         db.execute("ALTER TABLE ingest_quarantine_away RENAME TO ingest_quarantine")
     assert await held(client, db, 1) == [("past", "time", "http", 1, 1)]  # kept, written later
+
+
+async def test_the_pending_quarantine_is_bounded_and_its_log_rate_limited(
+    database_url: str, caplog: Any
+) -> None:
+    pool = AsyncConnectionPool(database_url, open=False)
+    q = QuarantineRecorder(pool)
+    now = datetime.now(UTC)
+    with caplog.at_level(logging.WARNING, logger="tracker.ingest.quarantine"):
+        for terminal_id in range(MAX_PENDING + 5):  # one aggregate per terminal
+            q.refuse(reason="past", field_name="time", message="old", protocol="http",
+                     terminal_id=terminal_id, vehicle_id=None, received_at=now,
+                     fix_time="2001-01-01", raw={"a": 1})  # fmt: skip
+    assert q.stats.refused["past"] == MAX_PENDING + 5  # every refusal counted
+    assert q.stats.overflow == 5  # but no more than MAX_PENDING aggregates held
+    assert len(caplog.records) == 20  # the first 20 lines of the minute, the rest counted
