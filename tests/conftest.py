@@ -69,7 +69,7 @@ def clean(database_url: str, redis_url: str) -> Iterator[None]:
             "sites, yards, zones, permits, fences, incidents, trips, engine_checkpoints, "
             "engine_shards, yard_ledger, yard_fill, yard_alerts, vehicle_points, "
             "blacklist_listings, blacklist_history, appeals, vehicle_codes, engine_rule_overrides, "
-            "kpi_vehicle_hours, kpi_vehicle_days, kpi_rollup_state "
+            "kpi_vehicle_hours, kpi_vehicle_days, kpi_rollup_state, ingest_quarantine "
             "RESTART IDENTITY CASCADE"
         )
         conn.execute("SELECT credit_policy_defaults()")  # a test may have changed the policy

@@ -23,6 +23,7 @@ from tracker.deps import Platform, PlatformDep
 from tracker.errors import register_error_handlers
 from tracker.history import api as history_api
 from tracker.ingest import api as ingest_api
+from tracker.ingest import quarantine_api
 from tracker.kpi import api as kpi_api
 from tracker.limits import BodyLimit
 from tracker.live import api as live_api
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app)
     app.add_middleware(BodyLimit, settings=settings)  # body size per route: tracker.limits
     app.include_router(ingest_api.router)
+    app.include_router(quarantine_api.router)
     app.include_router(history_api.router)
     app.include_router(accounts_api.router)
     # before the registry: its /yards/{row_id} would take /yards/capacity

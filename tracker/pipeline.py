@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from tracker.history import latest as latest_store
+from tracker.ingest.quarantine import QuarantineRecorder
 from tracker.ingest.service import IngestService
 from tracker.ingest.stream import StreamPublisher
 from tracker.ingest.writer import GroupCommitWriter
@@ -50,12 +51,16 @@ class IngestPipeline:
         rebuilt from the database first if Redis lost them: the publisher only updates them."""
         await self.writer.start()
         await self.publisher.start()
+        if self.service.quarantine is not None:
+            await self.service.quarantine.start()
         await latest_store.ensure_latest(self.pool, self.redis)
 
     async def stop(self) -> None:
         """Stop taking fixes (waiting ones are refused), then publish what was stored."""
         await self.writer.stop()
         await self.publisher.stop()
+        if self.service.quarantine is not None:
+            await self.service.quarantine.stop()
 
 
 def build_pipeline(
@@ -75,5 +80,6 @@ def build_pipeline(
         pool=pool,
         redis=redis,
     )
+    pipeline.service.quarantine = QuarantineRecorder(pool)  # refused fixes, kept and counted
     writer.on_stored = pipeline.after_commit
     return pipeline

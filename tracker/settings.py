@@ -45,6 +45,16 @@ class Jt808Settings(BaseModel):
     auto_register: bool = False  # register unknown terminals whose plate names a known vehicle
     utc_offset_h: float = Field(default=8.0, ge=-14, le=14)  # zone of terminals' BCD times
     max_connections: int = Field(default=20_000, ge=1)
+    # 0x0100 must name the plate of the terminal's vehicle (cities that bind terminal and plate)
+    registration_binds_plate: bool = True
+    auto_register_max_terminals: int = Field(default=1, ge=1)  # per vehicle (auto_register)
+    # sub-package reassembly (docs/JT808.md §4.3): partial messages, per connection and in total
+    subpacket_max_messages: int = Field(default=8, ge=1)  # per connection
+    subpacket_max_bytes: int = Field(default=262_144, ge=1024)  # per connection
+    subpacket_total_messages: int = Field(default=2_048, ge=1)
+    subpacket_total_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    subpacket_retransmit_after_s: float = Field(default=10.0, gt=0)  # then 0x8003
+    subpacket_max_age_s: float = Field(default=120.0, gt=0)
     # terminal model -> {"loaded"|"body_lifted"|"cover_closed": source}; "default" for the rest
     models: dict[str, dict[str, str | None]] = {
         # the simulator's terminals (`tracker simulate --protocol jt808`)

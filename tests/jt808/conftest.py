@@ -62,6 +62,11 @@ class Jt808Fleet:
         jt808_repo.ensure_jt808_terminals(self.conn, {vehicle_id: phone}, model, code)
         return vehicle_id
 
+    def vehicle(self, plate: str) -> int:
+        """A vehicle with no terminal yet (for auto-registration)."""
+        company_id = repo.ensure_company(self.conn, "Acme Haulage")
+        return repo.ensure_vehicle(self.conn, plate, company_id, 16.0)
+
 
 @pytest.fixture
 def jt808_fleet(db: psycopg.Connection[Any], clean: None) -> Jt808Fleet:

@@ -28,7 +28,7 @@ def data_dir() -> Path:
 async def test_simulated_terminals_register_and_report(
     start_gateway: Any, jt808_fleet: Any, db: psycopg.Connection[Any], data_dir: Path
 ) -> None:
-    ids = [jt808_fleet.add(f"1390000000{n}", f"SIM-{n}") for n in (1, 2)]  # other terminals
+    ids = [jt808_fleet.vehicle(f"SIM-{n}") for n in (1, 2)]  # no terminal yet: auto-registered
     gw = await start_gateway(auto_register=True)
     args = sim_cli.build_parser().parse_args(
         ["--protocol", "jt808", "--gateway", f"127.0.0.1:{gw.port}", "--mode", "replay",
@@ -39,6 +39,8 @@ async def test_simulated_terminals_register_and_report(
     ]
     counters = await simulate(args, entries)
     assert counters.unauthorized == 0 and counters.rejected == 0 and counters.fixes_sent > 50
+    again = await simulate(args, entries)  # a restarted simulator remembers its codes
+    assert again.unauthorized == 0 and again.fixes_sent > 50
     terminals = db.execute(
         "SELECT identity, vehicle_id, model FROM terminals WHERE model = 'SIM-ZT' ORDER BY 1"
     ).fetchall()

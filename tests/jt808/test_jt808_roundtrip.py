@@ -120,7 +120,7 @@ def test_reassembler_is_bounded() -> None:
     assembler = Reassembler(max_messages=2, max_age_s=10)
     for serial in range(0, 300, 3):  # many different messages, each incomplete
         assembler.add(replace(first, header=replace(first.header, serial=serial)), now=0.0)
-    assert len(assembler) == 2 and assembler.evicted == 98
+    assert len(assembler) == 2 and assembler.budget.evicted == 98
     latest = replace(first, header=replace(first.header, serial=297))
     assert assembler.missing(latest) == [2, 3]
     assembler.expire(now=11.0)

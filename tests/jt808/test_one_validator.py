@@ -39,14 +39,14 @@ def _http_fix(values: dict[str, Any]) -> dict[str, Any]:
     return {"time": when.isoformat(), **values}
 
 
-async def _by_jt808(gw: Any, values: dict[str, Any]) -> None:
+async def _by_jt808(gw: Any, values: dict[str, Any], expected: Result) -> None:
     when = values.pop("time", WHEN)
     satellites = values.pop("satellites", None)
     extras = () if satellites is None else ((0x31, bytes([satellites])),)
     term = await asyncio.wait_for(TerminalClient.connect("127.0.0.1", gw.port, PHONE), 5)
     serial = await term.send(make_location(fix_time=when, extras=extras, **values))
     reply = await asyncio.wait_for(term.reply_to(serial), 5)
-    assert reply.result == Result.OK  # the 0x8001 stays as it was: handled
+    assert reply.result == expected  # 0 stored; 2 refused (kept in the quarantine)
     await term.close()
 
 
@@ -75,7 +75,8 @@ async def test_same_verdict_by_http_and_by_jt808(
     )
     (result,) = resp.json()["results"]
     gw = await start_gateway(require_auth=False)
-    await _by_jt808(gw, {**GOOD, **values})
+    expected = Result.OK if status == "stored" else Result.BAD_MESSAGE
+    await _by_jt808(gw, {**GOOD, **values}, expected)
 
     assert result["status"] == status
     named = result.get("dropped") if status == "stored" else result["errors"]

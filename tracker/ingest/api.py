@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Request
 from tracker.deps import PlatformDep
 from tracker.errors import Forbidden, PayloadTooLarge
 from tracker.ingest.http_body import fix_schema, parse_batch, validate_fix
+from tracker.ingest.quarantine import Origin
 from tracker.responses import JSONResponse
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -66,7 +67,8 @@ async def post_positions(
         validate_fix(raw, terminal.vehicle_id, terminal.terminal_id, received_at)
         for raw in batch.fixes
     ]
-    outcome = await platform.ingest.ingest([v.item for v in verdicts])
+    origin = Origin("http", terminal.terminal_id, terminal.vehicle_id)  # for the quarantine
+    outcome = await platform.ingest.ingest([v.item for v in verdicts], origin, batch.fixes)
     for result, verdict in zip(outcome.results, verdicts, strict=True):
         if verdict.dropped:
             result["dropped"] = verdict.dropped

@@ -20,6 +20,7 @@ from tracker.wire import Fix, FixFlag
 class Refusal:
     field: str
     message: str
+    reason: str = "filter"  # the rule's name (the quarantine's reason code)
 
 
 Rule = Callable[[Fix, FilterSettings], str | None]
@@ -70,9 +71,9 @@ def _implied_speed_kmh(a: Fix, b: Fix) -> tuple[float, float]:
     return distance_m, (math.inf if dt_s == 0 else distance_m / dt_s * 3.6)
 
 
-def _active_rules(cfg: FilterSettings) -> list[tuple[int, str, Rule, bool]]:
+def _active_rules(cfg: FilterSettings) -> list[tuple[int, str, Rule, bool, str]]:
     return [
-        (int(flag), field, rule, getattr(cfg, attr) == "reject")
+        (int(flag), field, rule, getattr(cfg, attr) == "reject", attr)
         for attr, flag, field, rule in _RULES
         if getattr(cfg, attr) != "off"
     ]
@@ -85,12 +86,12 @@ def apply_filters(
     out: list[Refusal | None] = [None] * len(fixes)
     rules = _active_rules(cfg)
     for i, fix in enumerate(fixes):
-        for flag, field, rule, reject in rules:
+        for flag, field, rule, reject, name in rules:
             reason = rule(fix, cfg)
             if reason is None:
                 continue
             if reject:
-                out[i] = Refusal(field, reason)
+                out[i] = Refusal(field, reason, name)
                 break
             fix.flags |= flag
     if cfg.jump != "off":
@@ -116,7 +117,9 @@ def _jump_rule(
             distance_m, speed_kmh = _implied_speed_kmh(prev, fix)
             if distance_m > cfg.jump_min_distance_m and speed_kmh > cfg.jump_max_speed_kmh:
                 if cfg.jump == "reject":
-                    out[i] = Refusal("lon", f"implied speed {speed_kmh:.0f} km/h from last fix")
+                    out[i] = Refusal(
+                        "lon", f"implied speed {speed_kmh:.0f} km/h from last fix", "jump"
+                    )
                     continue  # a rejected fix is not the reference for the next one
                 fix.flags |= _JUMP
                 continue  # nor is a flagged jump: the next fix is compared with the good one

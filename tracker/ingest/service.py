@@ -8,14 +8,20 @@ wired once in tracker.pipeline).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from tracker.ingest.filters import apply_filters
+from tracker.ingest.filters import Refusal, apply_filters
+from tracker.ingest.quarantine import Origin, QuarantineRecorder
 from tracker.ingest.validate import FieldErrors
 from tracker.ingest.writer import GroupCommitWriter
 from tracker.settings import FilterSettings
 from tracker.wire import Fix
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -40,6 +46,7 @@ class IngestService:
         self._filters = filters
         # newest stored, unflagged fix per vehicle in this process: the jump filter's reference
         self.last_fix: dict[int, Fix] = {}
+        self.quarantine: QuarantineRecorder | None = None  # set by tracker.pipeline
 
     def remember(self, stored: list[Fix]) -> None:
         for fix in stored:
@@ -49,8 +56,15 @@ class IngestService:
             if held is None or held.fix_time < fix.fix_time:
                 self.last_fix[fix.vehicle_id] = fix
 
-    async def ingest(self, items: list[Fix | FieldErrors]) -> IngestOutcome:
-        """Store the valid items; answer every item in input order."""
+    async def ingest(
+        self,
+        items: list[Fix | FieldErrors],
+        origin: Origin | Sequence[Origin | None] | None = None,
+        raw: Sequence[object] | None = None,
+    ) -> IngestOutcome:
+        """Store the valid items; answer every item in input order. Refused items go to the
+        quarantine: ``origin`` (one sender, or one per item) and ``raw`` (the values as sent,
+        per item) tell whose and what a refused candidate was."""
         outcome = IngestOutcome()
         statuses: list[str] = ["rejected"] * len(items)
         details: dict[int, dict[str, Any]] = {}
@@ -58,6 +72,7 @@ class IngestService:
         for i, item in enumerate(items):
             if not isinstance(item, Fix):
                 details[i] = {"errors": item}
+        filtered: dict[int, Refusal] = {}
         refusals = apply_filters([f for _, f in candidates], self._filters, self.last_fix)
         to_store: list[tuple[int, Fix]] = []
         for (i, fix), refusal in zip(candidates, refusals, strict=True):
@@ -65,6 +80,7 @@ class IngestService:
                 to_store.append((i, fix))
             else:
                 details[i] = {"errors": [{"field": refusal.field, "message": refusal.message}]}
+                filtered[i] = refusal
         marks = await self._writer.write([f for _, f in to_store])
         for (i, fix), is_new in zip(to_store, marks, strict=True):
             statuses[i] = "stored" if is_new else "duplicate"
@@ -73,6 +89,8 @@ class IngestService:
         outcome.accepted = statuses.count("stored")
         outcome.duplicates = statuses.count("duplicate")
         outcome.rejected = len(items) - outcome.accepted - outcome.duplicates
+        if self.quarantine is not None and (outcome.rejected or outcome.duplicates):
+            self._quarantine(items, statuses, filtered, to_store, marks, origin, raw)
         outcome.results = [
             {"index": i, "status": status, **details[i]}
             if i in details
@@ -80,3 +98,38 @@ class IngestService:
             for i, status in enumerate(statuses)
         ]
         return outcome
+
+    def _quarantine(
+        self,
+        items: list[Fix | FieldErrors],
+        statuses: list[str],
+        filtered: dict[int, Refusal],
+        to_store: list[tuple[int, Fix]],
+        marks: list[bool],
+        origin: Origin | Sequence[Origin | None] | None,
+        raw: Sequence[object] | None,
+    ) -> None:
+        """Hand refusals and duplicates to the quarantine (a few dict updates; never raises
+        into the ingest)."""
+        q = self.quarantine
+        assert q is not None
+        try:
+            now: datetime | None = None
+            for i, item in enumerate(items):
+                if statuses[i] != "rejected":
+                    continue
+                if isinstance(item, Fix):
+                    refusal = filtered.get(i)
+                    if refusal is not None:
+                        q.refuse_fix(item, refusal.reason, refusal.field, refusal.message)
+                    continue
+                who = origin if isinstance(origin, Origin | None) else origin[i]
+                if who is None:
+                    continue
+                now = now or datetime.now(UTC)
+                q.refuse_validation(item, who, now, raw[i] if raw is not None else None)
+            duplicates = [f for (_, f), new in zip(to_store, marks, strict=True) if not new]
+            if duplicates:
+                q.check_duplicates(duplicates)
+        except Exception:  # the quarantine must never cost an ingest
+            log.exception("quarantine hook failed")

@@ -148,3 +148,27 @@ async def issue_terminal_token(
             raise NotFound(f"no terminal {terminal_id}", field="terminal_id")
         await audit.record(conn, who, "issue_token", "terminal", terminal_id)
     return models.TerminalToken(terminal_id=terminal_id, token=token)
+
+
+@router.post(
+    "/terminals/{terminal_id}/reset-registration",
+    summary="Let a JT/T 808 terminal register again (its auth code is forgotten); audited",
+    description="A registered JT/T 808 terminal is never given its code again by 0x0100 (result "
+    "3): after a device swap or a lost code an officer resets it here. The next registration "
+    "from `device_id` (or, when none is given, from the first device that registers, which it "
+    "then binds) gets a new code; the old code stops authenticating.",
+)
+async def reset_terminal_registration(
+    platform: PlatformDep,
+    who: OfficeDep,
+    terminal_id: int,
+    body: models.RegistrationReset | None = None,
+) -> models.RegistrationResetOut:
+    device_id = body.device_id if body is not None else None
+    async with platform.pool.connection() as conn, conn.transaction():
+        before = await repo.reset_registration(conn, terminal_id, device_id)
+        if before is None:
+            raise NotFound(f"no terminal {terminal_id}", field="terminal_id")
+        after = {"had_auth_code": False, "device_id": device_id, "registered_at": None}
+        await audit.record(conn, who, "reset_registration", "terminal", terminal_id, before, after)
+    return models.RegistrationResetOut(terminal_id=terminal_id, device_id=device_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tracker.times import HHMM_PATTERN
 
@@ -138,3 +138,17 @@ class ZoneIn(PlaceIn):
 
 class ZoneOut(ZoneIn, PlaceOut):
     pass
+
+
+class RegistrationReset(BaseModel):
+    """An officer's reset of a JT/T 808 terminal's registration."""
+
+    model_config = ConfigDict(extra="forbid")
+    # the JT/T 808 terminal id (the 0x0100 field) the next registration must name; none: the
+    # first device that registers is bound
+    device_id: str | None = Field(default=None, min_length=1, max_length=30)
+
+
+class RegistrationResetOut(BaseModel):
+    terminal_id: int
+    device_id: str | None

@@ -119,3 +119,28 @@ async def rotate_token(conn: AConn, terminal_id: int) -> str | None:
         (token_hash(token), terminal_id),
     )
     return token if cur.rowcount == 1 else None
+
+
+async def reset_registration(
+    conn: AConn, terminal_id: int, device_id: str | None
+) -> dict[str, Any] | None:
+    """An officer's reset: the terminal's code is forgotten and its next 0x0100 (from
+    ``device_id`` if given, else from any device, which it then binds) gets a new one. Returns
+    the state before (for the audit), or ``None`` if there is no such terminal."""
+    row = await (
+        await conn.execute(
+            """SELECT jt808_auth_code IS NOT NULL AS had_code, jt808_device_id AS device_id,
+                      jt808_registered_at AS registered_at
+                 FROM terminals WHERE id = %s FOR UPDATE""",
+            (terminal_id,),
+        )
+    ).fetchone()
+    if row is None:
+        return None
+    await conn.execute(
+        "UPDATE terminals SET jt808_auth_code = NULL, jt808_registered_at = NULL, "
+        "jt808_device_id = %s WHERE id = %s",
+        (device_id, terminal_id),
+    )
+    registered_at = row[2].isoformat() if row[2] is not None else None
+    return {"had_auth_code": bool(row[0]), "device_id": row[1], "registered_at": registered_at}

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 
@@ -35,7 +37,7 @@ from tracker.ingest.jt808.location import (
 from tracker.ingest.jt808.messages import Heartbeat, Logout, RegistrationResult
 from tracker.ingest.jt808.repo import ensure_jt808_terminals
 from tracker.sim import drive
-from tracker.sim.data import DataUnavailableError
+from tracker.sim.data import DataUnavailableError, default_data_dir
 from tracker.sim.sender import Counters, ProgressView, print_summary
 from tracker.sim.terminal import FixDict, OutgoingBatch
 
@@ -55,7 +57,7 @@ def phone_for(vehicle_id: int) -> str:
 def register_terminals(conninfo: str, vehicle_ids: list[int]) -> None:
     """Seed a JT/T 808 terminal (model ``SIM-ZT``) for each vehicle, without auto-register."""
     with psycopg.connect(conninfo) as conn, conn.transaction():
-        ensure_jt808_terminals(conn, {v: phone_for(v) for v in vehicle_ids}, SIM_MODEL)
+        ensure_jt808_terminals(conn, {v: phone_for(v) for v in vehicle_ids}, SIM_MODEL, reset=True)
 
 
 def _num(fix: FixDict, key: str) -> float:
@@ -94,24 +96,61 @@ def batch_messages(batch: OutgoingBatch) -> list[Message]:
     ]
 
 
+class AuthCodes:
+    """The codes the simulated terminals were given, kept in a file: the gateway hands a code
+    out once (a registered terminal registers again only after an officer's reset), so a
+    simulator restarted against the same database must remember them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._codes: dict[str, str] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self._codes = {}
+
+    def get(self, phone: str) -> str | None:
+        return self._codes.get(phone)
+
+    def put(self, phone: str, code: str) -> None:
+        self._codes[phone] = code
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self._codes))
+        except OSError:
+            pass  # a simulator without a writable data folder registers again next time
+
+
 class SimTerminal:
     """One truck's terminal: (re)connects, logs in, reports its uploads in order."""
 
-    def __init__(self, entry: drive.FleetEntry, host: str, port: int, counters: Counters) -> None:
+    def __init__(
+        self,
+        entry: drive.FleetEntry,
+        host: str,
+        port: int,
+        counters: Counters,
+        codes: AuthCodes | None = None,
+    ) -> None:
         self.entry, self.host, self.port, self.counters = entry, host, port, counters
         self.phone = phone_for(entry.vehicle_id)
         version = Version.V2019 if entry.vehicle_id % 2 else Version.V2013
         self.dialect = Dialect(version)
-        self.auth_code: str | None = None
+        self.codes = codes
+        self.auth_code: str | None = codes.get(self.phone) if codes is not None else None
 
     async def _login(self) -> TerminalClient | None:
         term = await TerminalClient.connect(self.host, self.port, self.phone, self.dialect)
-        if self.auth_code is None:
-            reply = await asyncio.wait_for(term.register(self.entry.plate, SIM_MODEL), 10)
-            if reply.result != RegistrationResult.OK or not reply.auth_code:
-                await term.close()
-                return None
-            self.auth_code = reply.auth_code
+        if self.auth_code is not None:
+            if await asyncio.wait_for(term.authenticate(self.auth_code), 10) == Result.OK:
+                return term
+            self.auth_code = None  # a stale code (another database, or a reset): register
+        reply = await asyncio.wait_for(term.register(self.entry.plate, SIM_MODEL), 10)
+        if reply.result != RegistrationResult.OK or not reply.auth_code:
+            await term.close()
+            return None
+        self.auth_code = reply.auth_code
+        if self.codes is not None:
+            self.codes.put(self.phone, reply.auth_code)
         if await asyncio.wait_for(term.authenticate(self.auth_code), 10) != Result.OK:
             self.auth_code = None
             await term.close()
@@ -185,7 +224,8 @@ async def simulate(args: argparse.Namespace, entries: list[drive.FleetEntry]) ->
     queues: list[asyncio.Queue[OutgoingBatch | None]] = [
         asyncio.Queue(maxsize=0 if live else drive.QUEUE_BATCHES) for _ in entries
     ]
-    terminals = [SimTerminal(e, host or "127.0.0.1", int(port), counters) for e in entries]
+    codes = AuthCodes((args.data_dir or default_data_dir()) / "jt808-auth-codes.json")
+    terminals = [SimTerminal(e, host or "127.0.0.1", int(port), counters, codes) for e in entries]
     view = ProgressView(counters, f"simulate {args.mode} → JT/T 808 {args.gateway}")
     async with view.shown():
         tasks = [asyncio.create_task(t.run(q)) for t, q in zip(terminals, queues, strict=True)]

@@ -81,8 +81,11 @@ class TerminalClient:
     async def request(self, message: Message) -> PlatformResponse | RegistrationReply:
         return await self.reply_to(await self.send(message))
 
-    async def register(self, plate: str, model: str = "SIM-ZT") -> RegistrationReply:
-        body = Registration(0, 0, "MUCK", model, self.phone[-7:], 1, plate, self.dialect.version)
+    async def register(
+        self, plate: str, model: str = "SIM-ZT", terminal_id: str | None = None
+    ) -> RegistrationReply:
+        device = self.phone[-7:] if terminal_id is None else terminal_id
+        body = Registration(0, 0, "MUCK", model, device, 1, plate, self.dialect.version)
         reply = await self.request(body)
         assert isinstance(reply, RegistrationReply)
         return reply

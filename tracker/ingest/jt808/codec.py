@@ -18,6 +18,7 @@ from tracker.ingest.jt808.messages import (
     PlatformResponse,
     Registration,
     RegistrationReply,
+    RetransmissionRequest,
     TerminalResponse,
 )
 
@@ -31,6 +32,7 @@ Message = (
     | Authentication
     | LocationReport
     | LocationBatch
+    | RetransmissionRequest
 )
 
 _MESSAGE_TYPES: tuple[type[Message], ...] = (
@@ -43,6 +45,7 @@ _MESSAGE_TYPES: tuple[type[Message], ...] = (
     Authentication,
     LocationReport,
     LocationBatch,
+    RetransmissionRequest,
 )
 DECODERS: dict[int, Callable[[bytes, Version], Message]] = {
     cls.MSG_ID: cls.decode for cls in _MESSAGE_TYPES

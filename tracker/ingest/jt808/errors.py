@@ -79,3 +79,10 @@ class SubpacketError(Jt808Error):
     """A sub-packet that cannot belong to a reassembly (bad index/total)."""
 
     reply_result = Result.BAD_MESSAGE
+
+
+class ReassemblyFullError(Jt808Error):
+    """A sub-packet the platform cannot hold now (its limits are reached): not kept, answered 1
+    so the terminal sends it again later."""
+
+    reply_result = Result.FAILURE

@@ -183,13 +183,20 @@ class Jt808Gateway:
     def forget(self, conn: TerminalConnection) -> None:
         self.connections.discard(conn)
         self.registry.unbind(conn.session)
+        if conn.session.reassembler is not None:  # its partial messages leave the budget
+            conn.session.reassembler.clear()
         self.stats.connections = len(self.connections)
 
     async def _sweep(self) -> None:
         idle_s = self.settings.idle_timeout_s
+        retransmit_s = self.settings.subpacket_retransmit_after_s
         while True:
-            await asyncio.sleep(min(max(idle_s / 4, 0.05), 5.0))
-            cutoff = self.loop.time() - idle_s
+            await asyncio.sleep(min(max(idle_s / 4, 0.05), 5.0, max(retransmit_s / 2, 0.05)))
+            now = self.loop.time()
+            for conn in self.connections:  # 0x8003 for messages whose packets stopped coming
+                if conn.session.reassembler is not None and not conn.session.closing:
+                    conn._write(self.handler.retransmission_requests(conn.session, now))
+            cutoff = now - idle_s
             for conn in [c for c in self.connections if c.last_seen < cutoff]:
                 if conn.worker is None:  # a frame being answered is not idleness
                     self.stats.idle_closed += 1

@@ -57,6 +57,37 @@ class PlatformResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class RetransmissionRequest:
+    """0x8003: the platform asks for the missing packets of a sub-packaged message: the first
+    packet's serial WORD, a count (BYTE in 2011/2013, WORD in 2019), then each packet index as
+    a WORD."""
+
+    MSG_ID: ClassVar[int] = 0x8003
+    first_serial: int
+    packet_ids: tuple[int, ...]
+
+    @classmethod
+    def decode(cls, body: bytes, version: Version) -> Self:
+        (first,) = struct.unpack_from(">H", body)
+        if version is Version.V2019:
+            (count,) = struct.unpack_from(">H", body, 2)
+            pos = 4
+        else:
+            count, pos = body[2], 3
+        ids = struct.unpack_from(f">{count}H", body, pos)
+        return cls(first, tuple(ids))
+
+    def encode(self, version: Version) -> bytes:
+        ids = self.packet_ids[: 0xFFFF if version is Version.V2019 else 0xFF]
+        count = struct.pack(">H", len(ids)) if version is Version.V2019 else bytes((len(ids),))
+        return (
+            struct.pack(">H", self.first_serial & 0xFFFF)
+            + count
+            + struct.pack(f">{len(ids)}H", *ids)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     """0x0002: empty by the spec; some devices attach data, kept raw and otherwise ignored."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -21,8 +21,15 @@ from psycopg_pool import AsyncConnectionPool
 
 from tracker.errors import TrackerError
 from tracker.ingest.jt808 import repo
-from tracker.ingest.jt808.codec import Message, decode_message, general_reply, registration_reply
-from tracker.ingest.jt808.errors import Jt808Error, Result
+from tracker.ingest.jt808.codec import (
+    DECODERS,
+    Message,
+    decode_message,
+    encode_message,
+    general_reply,
+    registration_reply,
+)
+from tracker.ingest.jt808.errors import Jt808Error, Result, UnsupportedMessageError
 from tracker.ingest.jt808.fixes import SensorMappings, report_to_item
 from tracker.ingest.jt808.frame import DecodeOptions, Frame, decode_frame
 from tracker.ingest.jt808.location import LocationBatch, LocationReport
@@ -32,10 +39,12 @@ from tracker.ingest.jt808.messages import (
     Logout,
     Registration,
     RegistrationResult,
+    RetransmissionRequest,
     TerminalResponse,
 )
 from tracker.ingest.jt808.sensors import STANDARD, SensorMapping
-from tracker.ingest.jt808.subpackets import Reassembler
+from tracker.ingest.jt808.subpackets import Reassembler, ReassemblyBudget
+from tracker.ingest.quarantine import Origin, RateLimitedLog
 from tracker.ingest.service import IngestService
 from tracker.ingest.validate import FieldErrors, Verdict
 from tracker.settings import Jt808Settings
@@ -45,6 +54,7 @@ log = logging.getLogger(__name__)
 
 Work = tuple[Frame, Message] | bytes  # a decoded message, or a reply already decided
 Location = LocationReport | LocationBatch
+_LOCATION_IDS = frozenset({LocationReport.MSG_ID, LocationBatch.MSG_ID})
 
 
 @dataclass(slots=True)
@@ -59,6 +69,9 @@ class GatewayStats:
     values_dropped: int = 0  # bad optional values dropped from fixes that were kept
     replaced_sessions: int = 0
     idle_closed: int = 0
+    registrations: int = 0
+    registrations_refused: dict[str, int] = field(default_factory=dict)  # by reason
+    lenient_refused: int = 0  # unauthenticated frames for a terminal authenticated elsewhere
 
 
 @dataclass(slots=True, eq=False)
@@ -127,6 +140,10 @@ class SessionHandler:
         self.options = DecodeOptions(verify_checksum=settings.strict_checksum)
         self.mappings = SensorMappings(settings.models)
         self.utc_offset = timedelta(hours=settings.utc_offset_h)
+        self.refusal_log = RateLimitedLog(log)
+        self.reassembly = ReassemblyBudget(
+            settings.subpacket_total_messages, settings.subpacket_total_bytes
+        )  # shared by every connection's reassembler
 
     # -- decoding (pure) ---------------------------------------------------------------------
 
@@ -147,13 +164,56 @@ class SessionHandler:
             return []
 
     def _subpacket(self, session: Session, frame: Frame, now: float) -> list[Work]:
+        """Hold a packet until its message is whole (docs/JT808.md §4.3). A packet's 0x8001
+        acknowledges the packet, not the fixes in it: those are answered by the reply to the
+        completing packet, after they are stored. Only messages the platform handles are held,
+        and location messages only from a terminal that may report."""
+        header = frame.header
+        if header.msg_id not in DECODERS:
+            raise UnsupportedMessageError(f"message {header.msg_id:#06x}", header=header)
+        if (
+            header.msg_id in _LOCATION_IDS
+            and self.settings.require_auth
+            and not (session.authenticated and session.phone == header.phone)
+        ):
+            return [general_reply(header, Result.FAILURE, serial=session.next_serial())]
         if session.reassembler is None:
-            session.reassembler = Reassembler(max_messages=8)
+            cfg = self.settings
+            session.reassembler = Reassembler(
+                self.reassembly,
+                max_messages=cfg.subpacket_max_messages,
+                max_bytes=cfg.subpacket_max_bytes,
+                max_age_s=cfg.subpacket_max_age_s,
+                retransmit_after_s=cfg.subpacket_retransmit_after_s,
+            )
         whole = session.reassembler.add(frame, now)
-        if whole is None:  # each packet is acknowledged, the completing one after handling
-            return [general_reply(frame.header, Result.OK, serial=session.next_serial())]
-        whole = replace(whole, header=replace(whole.header, serial=frame.header.serial))
+        if whole is None:
+            return [general_reply(header, Result.OK, serial=session.next_serial())]
+        whole = replace(whole, header=replace(whole.header, serial=header.serial))
         return [(whole, decode_message(whole))]
+
+    def retransmission_requests(self, session: Session, now: float) -> list[bytes]:
+        """0x8003s for the session's messages whose packets stopped coming (the gateway's
+        sweeper calls this); a message that never completes expires, counted."""
+        reassembler = session.reassembler
+        if reassembler is None or not len(reassembler):
+            return []
+        expired = reassembler.budget.expired
+        due = reassembler.due_requests(now)
+        if reassembler.budget.expired > expired:
+            self.refusal_log.warning(
+                "terminal %s: %d incomplete messages expired",
+                session.phone, reassembler.budget.expired - expired,
+            )  # fmt: skip
+        return [
+            encode_message(
+                RetransmissionRequest(d.first_serial, d.missing),
+                phone=d.header.phone_raw,
+                serial=session.next_serial(),
+                dialect=d.header.dialect,
+            )
+            for d in due
+        ]
 
     # -- handling ----------------------------------------------------------------------------
 
@@ -201,22 +261,63 @@ class SessionHandler:
         return general_reply(header, Result.UNSUPPORTED, serial=session.next_serial())
 
     async def _register(self, session: Session, frame: Frame, msg: Registration) -> bytes:
+        """0x0100 → 0x8100. A code is handed out once, to the device the terminal is registered
+        as (terminal id, and plate where the city binds them); a bound terminal registers again
+        only after an officer's reset (docs/JT808.md §5)."""
         header, phone = frame.header, frame.header.phone
+        code = secrets.token_hex(8)
         async with self.pool.connection() as conn:
             terminal = await repo.terminal_by_phone(conn, phone)
-            if terminal is None and self.settings.auto_register:
-                terminal = await repo.auto_register(conn, phone, msg.plate, msg.model or None)
-                if terminal is None:
-                    result = RegistrationResult.VEHICLE_UNKNOWN
-                    return registration_reply(header, result, serial=session.next_serial())
-            if terminal is None or not terminal.active:
-                result = RegistrationResult.TERMINAL_UNKNOWN
-                return registration_reply(header, result, serial=session.next_serial())
-            code = terminal.auth_code or secrets.token_hex(8)
-            if code != terminal.auth_code:
-                await repo.store_auth_code(conn, terminal.terminal_id, code)
+            if terminal is None:
+                if not self.settings.auto_register:
+                    return self._refuse_registration(session, frame, "terminal_unknown")
+                auto = await repo.auto_register(
+                    conn, phone, msg.plate, msg.model or None, msg.terminal_id, code,
+                    self.settings.auto_register_max_terminals,
+                )  # fmt: skip
+                if auto.refusal is not None:
+                    return self._refuse_registration(session, frame, auto.refusal)
+                log.info("terminal %s auto-registered", phone)
+                self.stats.registrations += 1
+                return registration_reply(
+                    header, RegistrationResult.OK, code, serial=session.next_serial()
+                )
+            refusal = self._registration_refusal(terminal, msg)
+            if refusal is None and terminal.auth_code is not None:
+                refusal = "terminal_registered"
+            if refusal is None:
+                async with conn.transaction():
+                    if not await repo.issue_auth_code(
+                        conn, terminal.terminal_id, msg.terminal_id, code
+                    ):
+                        refusal = "terminal_registered"
+            if refusal is not None:
+                if refusal == "vehicle_mismatch":
+                    other = await repo.vehicle_by_plate(conn, msg.plate)
+                    refusal = "vehicle_unknown" if other is None else "vehicle_registered"
+                return self._refuse_registration(session, frame, refusal)
         log.info("terminal %s registered", phone)
+        self.stats.registrations += 1
         return registration_reply(header, RegistrationResult.OK, code, serial=session.next_serial())
+
+    def _registration_refusal(self, terminal: repo.Jt808Terminal, msg: Registration) -> str | None:
+        if not terminal.active:
+            return "terminal_unknown"
+        if terminal.device_id is not None and terminal.device_id != msg.terminal_id:
+            return "device_mismatch"
+        if self.settings.registration_binds_plate and not repo.same_plate(
+            terminal.plate, msg.plate
+        ):
+            return "vehicle_mismatch"
+        return None
+
+    def _refuse_registration(self, session: Session, frame: Frame, why: str) -> bytes:
+        result = _REGISTRATION_REFUSALS[why]
+        self.stats.registrations_refused[why] = self.stats.registrations_refused.get(why, 0) + 1
+        self.refusal_log.warning(
+            "registration of terminal %s refused (%s, result %d)", frame.header.phone, why, result
+        )
+        return registration_reply(frame.header, result, serial=session.next_serial())
 
     async def _authenticate(self, session: Session, frame: Frame, msg: Authentication) -> bool:
         phone = frame.header.phone
@@ -249,6 +350,14 @@ class SessionHandler:
             return held if held.may_report else None
         if self.settings.require_auth:
             return None
+        holder = self.registry.get(phone)
+        if holder is not None and holder is not session and holder.authenticated:
+            # lenient mode never lets an unauthenticated frame evict an authenticated terminal
+            self.stats.lenient_refused += 1
+            self.refusal_log.warning(
+                "unauthenticated frames for terminal %s, authenticated on another connection", phone
+            )
+            return None
         async with self.pool.connection() as conn:  # lenient mode: locations before 0x0102
             terminal = await repo.terminal_by_phone(conn, phone)
         if terminal is None:
@@ -259,28 +368,60 @@ class SessionHandler:
     async def _locations(
         self, session: Session, group: list[tuple[Frame, Location]]
     ) -> list[bytes]:
+        """Store a run of location messages in one pipeline call, then answer each message:
+        0 when any of its fixes was stored (or already was), 2 "message error" when every fix
+        was refused (kept in the quarantine; a resend would be refused again), 1 when storage
+        failed or the terminal may not report (docs/JT808.md §5)."""
         received_at = datetime.now(UTC)
         items: list[Fix | FieldErrors] = []
-        accepted: list[bool] = []
+        origins: list[Origin | None] = []
+        raws: list[object] = []
+        spans: list[tuple[int, int] | None] = []  # per message: its items, or None (refused)
         for frame, msg in group:
             terminal = await self._reporter(session, frame.header.phone)
-            accepted.append(terminal is not None)
             if terminal is None:
+                spans.append(None)
                 continue
+            origin = Origin("jt808", terminal.terminal_id, terminal.vehicle_id)
             reports = msg.reports if isinstance(msg, LocationBatch) else (msg,)
+            if isinstance(msg, LocationBatch) and msg.skipped:
+                self._quarantine_short_items(msg.skipped, origin, received_at)
+            start = len(items)
             for r in reports:
                 verdict = self._item(r, terminal, received_at, session.mapping)
                 items.append(verdict.item)
+                origins.append(origin)
+                raws.append(r)
                 if verdict.dropped:
                     self.stats.values_dropped += len(verdict.dropped)
                     log.debug("terminal %s: dropped %s", frame.header.phone, verdict.dropped)
-        result = await self._store(items)
-        return [
-            general_reply(
-                frame.header, result if ok else Result.FAILURE, serial=session.next_serial()
-            )
-            for (frame, _), ok in zip(group, accepted, strict=True)
-        ]
+            spans.append((start, len(items)))
+        statuses = await self._store(items, origins, raws)
+        replies = []
+        for (frame, msg), span in zip(group, spans, strict=True):
+            if span is None or statuses is None:
+                result = Result.FAILURE
+            elif all(statuses[k] == "rejected" for k in range(span[0], span[1])) and (
+                span[0] < span[1] or _skipped(msg) > 0
+            ):
+                result = Result.BAD_MESSAGE
+            else:
+                result = Result.OK
+            replies.append(general_reply(frame.header, result, serial=session.next_serial()))
+        return replies
+
+    def _quarantine_short_items(self, n: int, origin: Origin, received_at: datetime) -> None:
+        """0x0704 items too short for a location block: refused, kept in the quarantine."""
+        quarantine = self.ingest.quarantine
+        if quarantine is None:
+            return
+        for _ in range(n):
+            quarantine.refuse(
+                reason="short_item", field_name="item", message="batch item shorter than the "
+                "28-byte basic location block", protocol="jt808",
+                terminal_id=origin.terminal_id, vehicle_id=origin.vehicle_id,
+                received_at=received_at, fix_time=None, raw=None,
+            )  # fmt: skip
 
     def _item(
         self,
@@ -294,18 +435,62 @@ class SessionHandler:
                               terminal_id=terminal.terminal_id, received_at=received_at,
                               mapping=mapping, utc_offset=self.utc_offset)  # fmt: skip
 
-    async def _store(self, items: list[Fix | FieldErrors]) -> Result:
+    async def _store(
+        self, items: list[Fix | FieldErrors], origins: list[Origin | None], raws: list[object]
+    ) -> list[str] | None:
+        """Each item's status (stored, duplicate, rejected), or ``None`` if storage failed."""
         if not items:
-            return Result.OK
+            return []
         try:
-            outcome = await self.ingest.ingest(items)
+            outcome = await self.ingest.ingest(items, origins, _LazyRaw(raws))
         except TrackerError as exc:  # storage unavailable: nothing was acknowledged
             log.warning("could not store %d fixes: %s", len(items), exc.message)
-            return Result.FAILURE
+            return None
         self.stats.fixes_stored += outcome.accepted
         self.stats.fixes_duplicate += outcome.duplicates
         self.stats.fixes_rejected += outcome.rejected
-        return Result.OK
+        return [r["status"] for r in outcome.results]
+
+
+class _LazyRaw(Sequence[object]):
+    """Reports turned into a quarantine sample only when one is refused."""
+
+    def __init__(self, reports: list[object]) -> None:
+        self._reports = reports
+
+    def __len__(self) -> int:
+        return len(self._reports)
+
+    def __getitem__(self, i: int) -> object:  # type: ignore[override]
+        r = self._reports[i]
+        if not isinstance(r, LocationReport):
+            return r
+        return {
+            "time": r.time_bcd.hex(),
+            "lon": r.lon,
+            "lat": r.lat,
+            "alarm_bits": r.alarm_bits,
+            "status_bits": r.status_bits,
+            "speed_kmh": r.speed_kmh,
+            "heading_deg": r.heading_deg,
+            "altitude_m": r.altitude_m,
+        }
+
+
+# why a registration was refused → the 0x8100 result the terminal gets
+_REGISTRATION_REFUSALS = {
+    "terminal_unknown": RegistrationResult.TERMINAL_UNKNOWN,  # no such phone, or inactive
+    "device_mismatch": RegistrationResult.TERMINAL_UNKNOWN,  # not the device registered
+    "terminal_registered": RegistrationResult.TERMINAL_ALREADY_REGISTERED,  # reset needed
+    "terminal_exists": RegistrationResult.TERMINAL_ALREADY_REGISTERED,
+    "vehicle_unknown": RegistrationResult.VEHICLE_UNKNOWN,
+    "vehicle_registered": RegistrationResult.VEHICLE_ALREADY_REGISTERED,  # another vehicle's
+    "vehicle_full": RegistrationResult.VEHICLE_ALREADY_REGISTERED,  # auto-register limit
+}
+
+
+def _skipped(msg: Location) -> int:
+    return msg.skipped if isinstance(msg, LocationBatch) else 0
 
 
 def _is_location(item: Work) -> bool:
