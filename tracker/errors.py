@@ -70,8 +70,30 @@ class UnsupportedMediaType(TrackerError):
 
 
 class Unavailable(TrackerError):
+    """503: nothing was done, try again; the answer says when (``Retry-After``, seconds)."""
+
     status_code = 503
     code = "unavailable"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        details: Any = None,
+        retry_after_s: int = 2,
+    ) -> None:
+        super().__init__(message, field=field, details=details)
+        self.retry_after_s = retry_after_s
+
+
+def error_headers(exc: TrackerError) -> dict[str, str] | None:
+    """The headers an error's answer carries: the auth scheme on a 401, when to retry a 503."""
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, Unavailable):
+        return {"Retry-After": str(max(1, exc.retry_after_s))}
+    return None
 
 
 _SQLSTATE_MAP: dict[str, type[TrackerError]] = {
@@ -111,13 +133,12 @@ def _constraint_field(constraint: str | None, table: str | None) -> str | None:
 def register_error_handlers(app: FastAPI) -> None:
     async def tracker_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, TrackerError)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=error_headers(exc))
 
     async def db_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, psycopg.Error)
         err = translate_db_error(exc)
-        return JSONResponse(err.body(), status_code=err.status_code)
+        return JSONResponse(err.body(), status_code=err.status_code, headers=error_headers(err))
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

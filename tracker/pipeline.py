@@ -67,6 +67,11 @@ def build_pipeline(
         h3_resolution=settings.h3_resolution,
         max_rows=settings.writer_max_rows,
         connections=settings.writer_connections,
+        max_queued_rows=settings.writer_max_queued_rows,
+        deadline_s=settings.ingest_deadline_s,
+        statement_timeout_s=settings.writer_statement_timeout_s,
+        lock_timeout_s=settings.writer_lock_timeout_s,
+        retry_after_s=settings.retry_after_s,
     )
     pipeline = IngestPipeline(
         writer=writer,

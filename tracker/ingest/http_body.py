@@ -20,6 +20,7 @@ from tracker.ingest.candidate import FixCandidate
 from tracker.ingest.validate import (
     DROPPABLE,
     EXTRA_MAX_BYTES,
+    EXTRA_MAX_DEPTH,
     LIMITS,
     REQUIRED,
     SIGNALS,
@@ -180,6 +181,7 @@ def fix_schema() -> dict[str, Any]:
             )
     props["extra"] = {
         "type": "object",
-        "description": f"At most {EXTRA_MAX_BYTES} bytes as JSON.{dropped}",
+        "description": f"At most {EXTRA_MAX_BYTES} bytes as JSON, nested at most "
+        f"{EXTRA_MAX_DEPTH} levels, no NUL (\\u0000) in any string or key.{dropped}",
     }
     return {"type": "object", "required": sorted(REQUIRED), "properties": props}

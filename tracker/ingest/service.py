@@ -13,7 +13,7 @@ from typing import Any
 
 from tracker.ingest.filters import apply_filters
 from tracker.ingest.validate import FieldErrors
-from tracker.ingest.writer import GroupCommitWriter
+from tracker.ingest.writer import GroupCommitWriter, Refused
 from tracker.settings import FilterSettings
 from tracker.wire import Fix
 
@@ -66,8 +66,11 @@ class IngestService:
             else:
                 details[i] = {"errors": [{"field": refusal.field, "message": refusal.message}]}
         marks = await self._writer.write([f for _, f in to_store])
-        for (i, fix), is_new in zip(to_store, marks, strict=True):
-            statuses[i] = "stored" if is_new else "duplicate"
+        for (i, fix), mark in zip(to_store, marks, strict=True):
+            if isinstance(mark, Refused):  # the database refused it; its group was stored
+                details[i] = {"errors": [{"field": mark.field, "message": mark.message}]}
+                continue
+            statuses[i] = "stored" if mark else "duplicate"
             if fix.flags:
                 details[i] = {"flags": fix.flags}
         outcome.accepted = statuses.count("stored")
