@@ -13,7 +13,10 @@ and JT/T 808 benches measure those processes, so they measure this pipeline. The
   remembers the stored fixes, and the :class:`~tracker.ingest.stream.StreamPublisher` takes them
   to the engine's shard streams and the latest positions.
 
-The process owns the pool and the Redis client; the pipeline only borrows them.
+The process owns the pool and the Redis client; the pipeline only borrows them. Its
+:attr:`IngestPipeline.readiness` answers whether fixes can be taken now (database, ``pings``
+writable, Redis, the writer neither stalled nor full): the API's ``/readyz`` and the gateway's
+readiness listener (tracker.health).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from tracker.health import Check, Readiness, pings_writable_check, process_readiness
 from tracker.history import latest as latest_store
 from tracker.ingest.service import IngestService
 from tracker.ingest.stream import StreamPublisher
@@ -39,6 +43,7 @@ class IngestPipeline:
     service: IngestService
     pool: AsyncConnectionPool[Any]
     redis: aioredis.Redis
+    readiness: Readiness
 
     def after_commit(self, stored: list[Fix]) -> None:
         """The writer's post-commit hook: runs in commit order, never blocks on Redis."""
@@ -56,6 +61,22 @@ class IngestPipeline:
         """Stop taking fixes (waiting ones are refused), then publish what was stored."""
         await self.writer.stop()
         await self.publisher.stop()
+
+
+def writer_check(writer: GroupCommitWriter, stall_s: float) -> Check:
+    """The writer takes work: running, its queue under the bound, nothing waiting too long."""
+
+    async def check() -> str | None:
+        if not writer.running:
+            return "the writer is not running"
+        if writer.queued_rows >= writer.max_queued_rows:
+            return f"the queue is full ({writer.queued_rows} rows waiting)"
+        stalled = writer.stalled_s()
+        if stalled > stall_s:
+            return f"work has waited {stalled:.1f} s (over {stall_s:g} s)"
+        return None
+
+    return check
 
 
 def build_pipeline(
@@ -79,6 +100,9 @@ def build_pipeline(
         service=IngestService(writer, settings.filters),
         pool=pool,
         redis=redis,
+        readiness=process_readiness(settings, pool, redis),
     )
+    pipeline.readiness.register("pings", pings_writable_check(pool))
+    pipeline.readiness.register("writer", writer_check(writer, settings.writer_stall_s))
     writer.on_stored = pipeline.after_commit
     return pipeline

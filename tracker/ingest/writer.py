@@ -222,7 +222,7 @@ class GroupCommitWriter:
         self._pending: deque[_Job] = deque()
         self._pending_rows = 0
         self._has_work = asyncio.Event()
-        self._in_flight: dict[int, float] = {}  # writer task number -> when its group was taken
+        self._in_flight: dict[int, tuple[float, int]] = {}  # task number -> (oldest, rows)
         self._recent = RecentKeys()
         self._tasks: list[asyncio.Task[None]] = []
         self.groups_committed = 0
@@ -232,13 +232,18 @@ class GroupCommitWriter:
         self.writes_past_deadline = 0
 
     @property
+    def running(self) -> bool:
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+
+    @property
     def queued_rows(self) -> int:
-        return self._pending_rows
+        """Rows held: waiting in the queue or in a group being written (what the bound counts)."""
+        return self._pending_rows + sum(rows for _, rows in self._in_flight.values())
 
     def stalled_s(self) -> float:
         """How long the oldest waiting or in-flight work has waited (0 when there is none)."""
         now = time.monotonic()
-        oldest = min(self._in_flight.values(), default=now)
+        oldest = min((since for since, _ in self._in_flight.values()), default=now)
         if self._pending:
             oldest = min(oldest, self._pending[0].queued_at)
         return now - oldest
@@ -271,10 +276,11 @@ class GroupCommitWriter:
             return []
         if not self._tasks:
             raise Unavailable("the writer is not running")
-        if self._pending_rows + len(fixes) > self.max_queued_rows:
+        held = self.queued_rows
+        if held + len(fixes) > self.max_queued_rows:
             self.writes_over_bound += 1
             raise self._unavailable(
-                f"the writer's queue is full ({self._pending_rows} rows waiting); retry later"
+                f"the writer's queue is full ({held} rows waiting); retry later"
             )
         future: asyncio.Future[list[Mark]] = asyncio.get_running_loop().create_future()
         job = _Job(fixes, future, time.monotonic())
@@ -344,7 +350,8 @@ class GroupCommitWriter:
                 jobs = await self._take_group()
                 if not jobs:
                     continue
-                self._in_flight[n] = min(job.queued_at for job in jobs)
+                since = min(job.queued_at for job in jobs)
+                self._in_flight[n] = (since, sum(len(job.fixes) for job in jobs))
                 try:
                     new_keys, refused = await self._commit(conn, jobs)
                 except (psycopg.Error, OSError) as exc:
