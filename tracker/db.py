@@ -134,10 +134,12 @@ def session_options(statement_timeout_s: float, lock_timeout_s: float) -> str:
     )
 
 
-def make_pool(settings: Settings) -> AsyncConnectionPool:
+def make_pool(settings: Settings, statement_timeout_s: float | None = None) -> AsyncConnectionPool:
     """The process's pool. A connection is checked before it is handed out (one round trip on
     an idle connection), so after a database restart no caller gets a dead one; a caller waits
-    at most ``db_pool_timeout_s`` for a connection (then ``PoolTimeout``: a 503)."""
+    at most ``db_pool_timeout_s`` for a connection (then ``PoolTimeout``: a 503). Sessions have
+    the settings' statement timeout unless ``statement_timeout_s`` is given (0: none, for the
+    engine, whose catch-up reads after a long outage may take long)."""
     return AsyncConnectionPool(
         settings.database_url,
         min_size=1,

@@ -277,7 +277,7 @@ class GroupCommitWriter:
         if not self._tasks:
             raise Unavailable("the writer is not running")
         held = self.queued_rows
-        if held + len(fixes) > self.max_queued_rows:
+        if held and held + len(fixes) > self.max_queued_rows:  # alone, any request may wait
             self.writes_over_bound += 1
             raise self._unavailable(
                 f"the writer's queue is full ({held} rows waiting); retry later"

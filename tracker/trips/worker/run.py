@@ -47,7 +47,7 @@ def parse_shards(text: str, shard_count: int) -> tuple[int, ...]:
 
 
 async def _serve(settings: Settings, config: WorkerConfig) -> None:
-    pool = make_pool(settings)
+    pool = make_pool(settings, statement_timeout_s=0)  # catch-up reads may be long
     redis = aioredis.Redis.from_url(settings.redis_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
