@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from psycopg_pool import PoolTimeout
 
 from tracker.responses import JSONResponse
 
@@ -111,6 +112,10 @@ def translate_db_error(exc: psycopg.Error) -> TrackerError:
     cls = _SQLSTATE_MAP.get(exc.sqlstate or "")
     if cls is None and isinstance(exc, psycopg.DataError):
         cls = BadRequest  # class 22 (a number out of range...) or a NUL byte caught client-side
+    if isinstance(exc, PoolTimeout):
+        return Unavailable("no database connection free in time; retry")
+    if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
+        return Unavailable("the database is busy (a lock or statement timeout); retry")
     if cls is None:
         return Unavailable("database error")
     field = diag.column_name or _constraint_field(diag.constraint_name, diag.table_name)
