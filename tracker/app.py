@@ -101,4 +101,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "dropped_stream_groups": platform.publisher.dropped_groups,
         }
 
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Readiness: can this process take work now",
+        description="200 when the database answers through the pool, `pings` is writable, "
+        "Redis answers and the ingest writer is neither stalled nor over its queue bound; "
+        "otherwise 503 with `failed` naming the checks and `checks` saying why.",
+    )
+    async def readyz(platform: PlatformDep) -> JSONResponse:
+        ready, body = await platform.pipeline.readiness.report()
+        return JSONResponse(body, status_code=200 if ready else 503)
+
     return app

@@ -125,14 +125,33 @@ async def wait_for_schema(conninfo: str, timeout_s: float, poll_s: float = 0.5) 
         await asyncio.sleep(poll_s)
 
 
-def make_pool(settings: Settings) -> AsyncConnectionPool:
+def session_options(statement_timeout_s: float, lock_timeout_s: float) -> str:
+    """A session's ``options``: UTC (times come back as UTC and serialise as ``…Z``), and its
+    statement and lock timeouts, so no query blocks a connection for long."""
+    return (
+        f"-c TimeZone=UTC -c statement_timeout={int(statement_timeout_s * 1000)}"
+        f" -c lock_timeout={int(lock_timeout_s * 1000)}"
+    )
+
+
+def make_pool(settings: Settings, statement_timeout_s: float | None = None) -> AsyncConnectionPool:
+    """The process's pool. A connection is checked before it is handed out (one round trip on
+    an idle connection), so after a database restart no caller gets a dead one; a caller waits
+    at most ``db_pool_timeout_s`` for a connection (then ``PoolTimeout``: a 503). Sessions have
+    the settings' statement timeout unless ``statement_timeout_s`` is given (0: none, for the
+    engine, whose catch-up reads after a long outage may take long)."""
     return AsyncConnectionPool(
         settings.database_url,
         min_size=1,
         max_size=settings.db_pool_size,
         open=False,
-        # UTC sessions: times come back as UTC and serialise as ``…Z``
-        kwargs={"autocommit": True, "options": "-c TimeZone=UTC"},
+        timeout=settings.db_pool_timeout_s,
+        check=AsyncConnectionPool.check_connection,
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": max(1, int(settings.db_pool_timeout_s)),
+            "options": session_options(settings.db_statement_timeout_s, settings.db_lock_timeout_s),
+        },
     )
 
 

@@ -12,6 +12,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 
 from tracker.responses import JSONResponse
@@ -72,8 +73,30 @@ class UnsupportedMediaType(TrackerError):
 
 
 class Unavailable(TrackerError):
+    """503: nothing was done, try again; the answer says when (``Retry-After``, seconds)."""
+
     status_code = 503
     code = "unavailable"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        details: Any = None,
+        retry_after_s: int = 2,
+    ) -> None:
+        super().__init__(message, field=field, details=details)
+        self.retry_after_s = retry_after_s
+
+
+def error_headers(exc: TrackerError) -> dict[str, str] | None:
+    """The headers an error's answer carries: the auth scheme on a 401, when to retry a 503."""
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, Unavailable):
+        return {"Retry-After": str(max(1, exc.retry_after_s))}
+    return None
 
 
 _SQLSTATE_MAP: dict[str, type[TrackerError]] = {
@@ -91,6 +114,10 @@ def translate_db_error(exc: psycopg.Error) -> TrackerError:
     cls = _SQLSTATE_MAP.get(exc.sqlstate or "")
     if cls is None and isinstance(exc, psycopg.DataError):
         cls = BadRequest  # class 22 (a number out of range...) or a NUL byte caught client-side
+    if isinstance(exc, PoolTimeout):
+        return Unavailable("no database connection free in time; retry")
+    if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
+        return Unavailable("the database is busy (a lock or statement timeout); retry")
     if cls is None:
         return Unavailable("database error")
     field = diag.column_name or _constraint_field(diag.constraint_name, diag.table_name)
@@ -126,15 +153,14 @@ def _out_of_range_param(request: Request) -> str | None:
 def register_error_handlers(app: FastAPI) -> None:
     async def tracker_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, TrackerError)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=error_headers(exc))
 
     async def db_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, psycopg.Error)
         err = translate_db_error(exc)
         if err.field is None and exc.sqlstate == "22003":  # a number out of the column's range
             err.field = _out_of_range_param(request)
-        return JSONResponse(err.body(), status_code=err.status_code)
+        return JSONResponse(err.body(), status_code=err.status_code, headers=error_headers(err))
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -13,7 +13,10 @@ and JT/T 808 benches measure those processes, so they measure this pipeline. The
   remembers the stored fixes, and the :class:`~tracker.ingest.stream.StreamPublisher` takes them
   to the engine's shard streams and the latest positions.
 
-The process owns the pool and the Redis client; the pipeline only borrows them.
+The process owns the pool and the Redis client; the pipeline only borrows them. Its
+:attr:`IngestPipeline.readiness` answers whether fixes can be taken now (database, ``pings``
+writable, Redis, the writer neither stalled nor full): the API's ``/readyz`` and the gateway's
+readiness listener (tracker.health).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from tracker.health import Check, Readiness, pings_writable_check, process_readiness
 from tracker.history import latest as latest_store
 from tracker.ingest.quarantine import QuarantineRecorder
 from tracker.ingest.service import IngestService
@@ -40,6 +44,7 @@ class IngestPipeline:
     service: IngestService
     pool: AsyncConnectionPool[Any]
     redis: aioredis.Redis
+    readiness: Readiness
 
     def after_commit(self, stored: list[Fix]) -> None:
         """The writer's post-commit hook: runs in commit order, never blocks on Redis."""
@@ -63,6 +68,22 @@ class IngestPipeline:
             await self.service.quarantine.stop()
 
 
+def writer_check(writer: GroupCommitWriter, stall_s: float) -> Check:
+    """The writer takes work: running, its queue under the bound, nothing waiting too long."""
+
+    async def check() -> str | None:
+        if not writer.running:
+            return "the writer is not running"
+        if writer.queued_rows >= writer.max_queued_rows:
+            return f"the queue is full ({writer.queued_rows} rows waiting)"
+        stalled = writer.stalled_s()
+        if stalled > stall_s:
+            return f"work has waited {stalled:.1f} s (over {stall_s:g} s)"
+        return None
+
+    return check
+
+
 def build_pipeline(
     settings: Settings, pool: AsyncConnectionPool[Any], redis: aioredis.Redis
 ) -> IngestPipeline:
@@ -72,6 +93,11 @@ def build_pipeline(
         h3_resolution=settings.h3_resolution,
         max_rows=settings.writer_max_rows,
         connections=settings.writer_connections,
+        max_queued_rows=settings.writer_max_queued_rows,
+        deadline_s=settings.ingest_deadline_s,
+        statement_timeout_s=settings.writer_statement_timeout_s,
+        lock_timeout_s=settings.writer_lock_timeout_s,
+        retry_after_s=settings.retry_after_s,
     )
     pipeline = IngestPipeline(
         writer=writer,
@@ -79,7 +105,10 @@ def build_pipeline(
         service=IngestService(writer, settings.filters),
         pool=pool,
         redis=redis,
+        readiness=process_readiness(settings, pool, redis),
     )
     pipeline.service.quarantine = QuarantineRecorder(pool)  # refused fixes, kept and counted
+    pipeline.readiness.register("pings", pings_writable_check(pool))
+    pipeline.readiness.register("writer", writer_check(writer, settings.writer_stall_s))
     writer.on_stored = pipeline.after_commit
     return pipeline

@@ -122,6 +122,26 @@ class Settings(BaseSettings):
     # `tracker serve` and `tracker gateway` turn it on (tracker.runtime, tracker.processes)
     tune_gc: bool = False
     db_pool_size: int = Field(default=8, ge=1)
+    # Back-pressure (README "Back-pressure"): how long a request waits for a pool connection;
+    # statement and lock timeouts of the pool's sessions (a KPI query sets its own, longer);
+    # the writer's queue bound in rows, an ingest request's deadline and the writer sessions'
+    # timeouts; the Retry-After of a 503. Past any of them: 503, nothing acknowledged.
+    db_pool_timeout_s: float = Field(default=5.0, gt=0)
+    db_statement_timeout_s: float = Field(default=30.0, gt=0)
+    db_lock_timeout_s: float = Field(default=5.0, gt=0)
+    writer_max_queued_rows: int = Field(default=100_000, ge=1)
+    ingest_deadline_s: float = Field(default=10.0, gt=0)
+    writer_statement_timeout_s: float = Field(default=10.0, gt=0)
+    writer_lock_timeout_s: float = Field(default=5.0, gt=0)
+    retry_after_s: int = Field(default=2, ge=1)
+    # Readiness (tracker.health): the API answers GET /readyz; the gateway and engine processes
+    # answer it on their own small HTTP listener at health_port (0: none). A check that does
+    # not answer within readiness_timeout_s fails; the writer is stalled when work has waited
+    # longer than writer_stall_s.
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=0, ge=0, le=65535)
+    readiness_timeout_s: float = Field(default=2.0, gt=0)
+    writer_stall_s: float = Field(default=5.0, gt=0)
     # Capacity ledger, blacklist and the public vehicle code (tracker.capacity / .blacklist /
     # .public): how often alerts are checked and expired listings recorded, the inflow window of
     # the days-to-full forecast, and the base URL the QR codes point at.

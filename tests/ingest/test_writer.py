@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tracker.errors import Unavailable
 from tracker.ingest.writer import GroupCommitWriter, RecentKeys
 from tracker.wire import Fix
 
@@ -56,3 +59,34 @@ def test_recent_keys_forget_the_oldest() -> None:
         recent.add((1, T0 + timedelta(seconds=s)))
     assert (1, T0) not in recent and (1, T0 + timedelta(seconds=4)) in recent
     assert (2, T0 + timedelta(seconds=4)) not in recent
+
+
+async def test_with_the_database_away_writes_end_in_time_and_the_queue_stays_bounded() -> None:
+    """Nothing listens where the writer connects (a database that is down): every write is
+    answered Unavailable by its deadline or at once when the queue is full; nothing piles up."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connections are refused
+    writer = GroupCommitWriter(
+        f"postgresql://postgres@127.0.0.1:{port}/none",
+        h3_resolution=9,
+        max_rows=10_000,
+        connections=1,
+        max_queued_rows=100,
+        deadline_s=0.5,
+    )
+    await writer.start()
+    try:
+        started = time.monotonic()
+        answers = await asyncio.gather(
+            *(writer.write(fixes(v, range(40))) for v in range(1, 6)), return_exceptions=True
+        )
+        elapsed_s = time.monotonic() - started
+        assert all(isinstance(a, Unavailable) for a in answers), answers
+        messages = [a.message for a in answers if isinstance(a, Unavailable)]
+        assert sum("queue is full" in m for m in messages) == 3  # 2 x 40 rows fit in 100
+        assert sum("within 0.5 s" in m for m in messages) == 2
+        assert elapsed_s < 2.0
+        assert writer.queued_rows == 0
+    finally:
+        await writer.stop()

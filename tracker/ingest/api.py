@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 
 from tracker.deps import PlatformDep
-from tracker.errors import Forbidden, PayloadTooLarge
+from tracker.errors import Forbidden, PayloadTooLarge, Unavailable
 from tracker.ingest.http_body import fix_schema, parse_batch, validate_fix
 from tracker.ingest.quarantine import Origin
 from tracker.responses import JSONResponse
@@ -44,7 +45,11 @@ _OPENAPI: dict[str, Any] = {
     "`stored`, `duplicate` (already stored: same vehicle and fix time) or `rejected` with "
     "errors naming the field. A bad optional sensor value (speed, heading, altitude, "
     "satellites, alarm bits, the truck's signals, extra) does not cost the fix: the value is "
-    "dropped and named in the fix's `dropped`. Retrying a batch is safe.",
+    "dropped and named in the fix's `dropped`. Retrying a batch is safe. When storage cannot "
+    "take the batch (the writer's queue is full, the database is away or locked) or cannot answer "
+    "within the request deadline (`TRACKER_INGEST_DEADLINE_S`), the answer is 503 with "
+    "`Retry-After`: nothing was acknowledged, send again (a batch that was stored meanwhile is "
+    "then answered `duplicate`).",
 )
 async def post_positions(
     request: Request,
@@ -52,7 +57,13 @@ async def post_positions(
     authorization: Annotated[str | None, Header()] = None,
     content_type: Annotated[str, Header()] = "application/json",
 ) -> JSONResponse:
-    terminal = await platform.terminals.authenticate(authorization)
+    deadline_s = platform.settings.ingest_deadline_s
+    deadline = asyncio.get_running_loop().time() + deadline_s
+    try:
+        async with asyncio.timeout_at(deadline):
+            terminal = await platform.terminals.authenticate(authorization)
+    except TimeoutError:
+        raise _past_deadline(platform.settings.retry_after_s, deadline_s) from None
     limit = platform.settings.max_body_bytes
     if int(request.headers.get("content-length") or 0) > limit:
         raise PayloadTooLarge(f"body larger than {limit} bytes", field="body")
@@ -68,8 +79,19 @@ async def post_positions(
         for raw in batch.fixes
     ]
     origin = Origin("http", terminal.terminal_id, terminal.vehicle_id)  # for the quarantine
-    outcome = await platform.ingest.ingest([v.item for v in verdicts], origin, batch.fixes)
+    try:
+        async with asyncio.timeout_at(deadline):
+            outcome = await platform.ingest.ingest([v.item for v in verdicts], origin, batch.fixes)
+    except TimeoutError:
+        raise _past_deadline(platform.settings.retry_after_s, deadline_s) from None
     for result, verdict in zip(outcome.results, verdicts, strict=True):
         if verdict.dropped:
             result["dropped"] = verdict.dropped
     return JSONResponse(outcome.body())
+
+
+def _past_deadline(retry_after_s: int, deadline_s: float) -> Unavailable:
+    return Unavailable(
+        f"not stored within the {deadline_s:g} s deadline; nothing was acknowledged, retry",
+        retry_after_s=retry_after_s,
+    )

@@ -20,6 +20,7 @@ from tracker.ingest.candidate import FixCandidate
 from tracker.ingest.validate import (
     DROPPABLE,
     EXTRA_MAX_BYTES,
+    EXTRA_MAX_DEPTH,
     LIMITS,
     REQUIRED,
     SIGNALS,
@@ -31,10 +32,9 @@ from tracker.ingest.validate import (
 from tracker.times import parse_time
 
 _FLAGS = (*SIGNALS, "valid")
-# ``extra`` nested deeper than this is dropped (named in ``dropped``), the fix kept: the JSON
-# encoders after the validator (orjson, the jsonb column) refuse deep documents, and no
-# terminal needs more. The body as a whole is bounded by orjson's own depth limit (a 400).
-EXTRA_MAX_DEPTH = 32
+# ``extra`` nested deeper than the validator's EXTRA_MAX_DEPTH is dropped here already (named in
+# ``dropped``), the fix kept: the JSON encoders after the validator (orjson, the jsonb column)
+# refuse deep documents. The body as a whole is bounded by orjson's own depth limit (a 400).
 # JSON field -> the type its value decodes to (``vehicle_id`` is only checked, not kept)
 _TYPES: dict[str, type] = {
     "time": str,
@@ -203,6 +203,6 @@ def fix_schema() -> dict[str, Any]:
     props["extra"] = {
         "type": "object",
         "description": f"At most {EXTRA_MAX_BYTES} bytes as JSON, nested at most "
-        f"{EXTRA_MAX_DEPTH} levels.{dropped}",
+        f"{EXTRA_MAX_DEPTH} levels, no NUL (\\u0000) in any string or key.{dropped}",
     }
     return {"type": "object", "required": sorted(REQUIRED), "properties": props}

@@ -17,7 +17,7 @@ from typing import Any
 from tracker.ingest.filters import Refusal, apply_filters
 from tracker.ingest.quarantine import Origin, QuarantineRecorder
 from tracker.ingest.validate import FieldErrors
-from tracker.ingest.writer import GroupCommitWriter
+from tracker.ingest.writer import GroupCommitWriter, Refused
 from tracker.settings import FilterSettings
 from tracker.wire import Fix
 
@@ -82,8 +82,11 @@ class IngestService:
                 details[i] = {"errors": [{"field": refusal.field, "message": refusal.message}]}
                 filtered[i] = refusal
         marks = await self._writer.write([f for _, f in to_store])
-        for (i, fix), is_new in zip(to_store, marks, strict=True):
-            statuses[i] = "stored" if is_new else "duplicate"
+        for (i, fix), mark in zip(to_store, marks, strict=True):
+            if isinstance(mark, Refused):  # the database refused it; its group was stored
+                details[i] = {"errors": [{"field": mark.field, "message": mark.message}]}
+                continue
+            statuses[i] = "stored" if mark else "duplicate"
             if fix.flags:
                 details[i] = {"flags": fix.flags}
         outcome.accepted = statuses.count("stored")
@@ -105,7 +108,7 @@ class IngestService:
         statuses: list[str],
         filtered: dict[int, Refusal],
         to_store: list[tuple[int, Fix]],
-        marks: list[bool],
+        marks: list[bool | Refused],
         origin: Origin | Sequence[Origin | None] | None,
         raw: Sequence[object] | None,
     ) -> None:
@@ -113,6 +116,11 @@ class IngestService:
         into the ingest)."""
         q = self.quarantine
         assert q is not None
+        refused_by_db = {
+            i: mark
+            for (i, _), mark in zip(to_store, marks, strict=True)
+            if isinstance(mark, Refused)
+        }
         try:
             now: datetime | None = None
             for i, item in enumerate(items):
@@ -122,13 +130,15 @@ class IngestService:
                     refusal = filtered.get(i)
                     if refusal is not None:
                         q.refuse_fix(item, refusal.reason, refusal.field, refusal.message)
+                    elif isinstance(stored_as := refused_by_db.get(i), Refused):
+                        q.refuse_fix(item, "database", stored_as.field, stored_as.message)
                     continue
                 who = origin if isinstance(origin, Origin | None) else origin[i]
                 if who is None:
                     continue
                 now = now or datetime.now(UTC)
                 q.refuse_validation(item, who, now, raw[i] if raw is not None else None)
-            duplicates = [f for (_, f), new in zip(to_store, marks, strict=True) if not new]
+            duplicates = [f for (_, f), new in zip(to_store, marks, strict=True) if new is False]
             if duplicates:
                 q.check_duplicates(duplicates)
         except Exception:  # the quarantine must never cost an ingest

@@ -1,15 +1,20 @@
 """The one validator: every fix candidate, whichever protocol it came by, is judged here.
 
-One rule set (:data:`LIMITS`, :data:`TIME_MIN`, :data:`EXTRA_MAX_BYTES`) gives the accepted
-range of each field; the HTTP request schema is derived from it. A bad value of a field that
-judges the position itself (:data:`ESSENTIAL`: time, lon, lat, valid, hdop) refuses the fix; a
-bad optional sensor value (speed, heading, altitude, satellites, alarm bits, the muck-truck
-signals, extra) is dropped and the fix kept, so one faulty sensor never costs a good position.
-Either way the verdict names the field. Pure: no I/O, no clock.
+One rule set (:data:`LIMITS`, :data:`TIME_MIN`, :data:`EXTRA_MAX_BYTES`,
+:data:`EXTRA_MAX_DEPTH`) gives the accepted range of each field; the HTTP request schema is
+derived from it. A bad value of a field that judges the position itself (:data:`ESSENTIAL`:
+time, lon, lat, valid, hdop) refuses the fix; a bad optional sensor value (speed, heading,
+altitude, satellites, alarm bits, the muck-truck signals, extra) is dropped and the fix kept,
+so one faulty sensor never costs a good position. Either way the verdict names the field.
+``extra`` is checked against everything the database's ``jsonb`` would refuse (a NUL
+character in a string or key, a number that is not finite, nesting deeper than
+:data:`EXTRA_MAX_DEPTH`, what is not JSON at all), so no value that passed here can fail a
+group commit. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +50,8 @@ LIMITS: tuple[Limit, ...] = (
 )
 SIGNALS = ("ignition", "loaded", "body_lifted", "cover_closed")  # optional booleans
 EXTRA_MAX_BYTES = 4096
+EXTRA_MAX_DEPTH = 32  # levels of objects and arrays, the outer object included
+_INT_RANGE = (-(2**63), 2**64 - 1)  # what JSON encoders here take
 REQUIRED = frozenset({"time", "lon", "lat"})
 ESSENTIAL = REQUIRED | {"valid", "hdop"}
 _BOUNDS = tuple((lim.field, lim.low, lim.high, lim.field in REQUIRED) for lim in LIMITS)
@@ -90,8 +97,10 @@ def _problems(c: FixCandidate) -> dict[str, str]:
             if wrong is not None:
                 problems[name] = wrong
     extra = c.values.get("extra")
-    if extra is not None and len(orjson.dumps(extra)) > EXTRA_MAX_BYTES:
-        problems["extra"] = f"must be an object of at most {EXTRA_MAX_BYTES // 1024} KiB"
+    if extra is not None:
+        wrong = extra_problem(extra)
+        if wrong is not None:
+            problems["extra"] = wrong
     for name, why in c.undecoded.items():  # signals, extra, and what the front end refused
         problems.setdefault(name, why)
     return problems
@@ -111,7 +120,54 @@ def _plainly_good(c: FixCandidate) -> bool:
         elif not low <= value <= high:
             return False
     extra = values.get("extra")
-    return extra is None or len(orjson.dumps(extra)) <= EXTRA_MAX_BYTES
+    return extra is None or extra_problem(extra) is None
+
+
+def extra_problem(extra: object) -> str | None:
+    """What is wrong with ``extra`` for a ``jsonb`` column (None: nothing), naming where."""
+    if not isinstance(extra, dict):
+        return "must be an object"
+    wrong = _json_problem(extra, "extra", 1)
+    if wrong is not None:
+        return wrong
+    try:
+        size = len(orjson.dumps(extra))
+    except orjson.JSONEncodeError as exc:
+        return f"is not storable as JSON: {exc}"
+    if size > EXTRA_MAX_BYTES:
+        return f"must be an object of at most {EXTRA_MAX_BYTES // 1024} KiB"
+    return None
+
+
+def _json_problem(value: object, where: str, depth: int) -> str | None:
+    """The first value under ``where`` that PostgreSQL's ``jsonb`` would refuse."""
+    if isinstance(value, str):
+        return f"{where}: a string must not contain NUL (\\u0000)" if "\x00" in value else None
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        low, high = _INT_RANGE
+        return None if low <= value <= high else f"{where}: integer out of range"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{where}: numbers must be finite"
+    if isinstance(value, dict | list):
+        if depth > EXTRA_MAX_DEPTH:
+            return f"{where}: nested deeper than {EXTRA_MAX_DEPTH} levels"
+        if isinstance(value, list):
+            items: Any = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+        else:
+            for key in value:
+                if not isinstance(key, str):
+                    return f"{where}: keys must be strings"
+                if "\x00" in key:
+                    return f"{where}: a key must not contain NUL (\\u0000)"
+            items = ((f"{where}.{k}", v) for k, v in value.items())
+        for inner, v in items:
+            wrong = _json_problem(v, inner, depth + 1)
+            if wrong is not None:
+                return wrong
+        return None
+    return f"{where}: {type(value).__name__} is not a JSON value"
 
 
 def judge(c: FixCandidate) -> Verdict:

@@ -1,11 +1,21 @@
 """Group-commit writer: fixes from concurrent requests are stored together, then acknowledged.
 
 Requests put their fixes on a queue and wait. Each writer task takes everything waiting (up to a
-row limit), binary-COPYs it into a session-local staging table, moves it into ``pings`` with
-``ON CONFLICT DO NOTHING`` (the unique (vehicle, fix time) index makes retries idempotent) and
-commits. Only then are the waiting requests answered, each fix marked stored or duplicate, and
-the new fixes handed to the stream publisher. A failed write fails just the requests of that
-group (HTTP 503: nothing was acknowledged, the terminal retries) and the task reconnects.
+row limit), binary-COPYs it into ``pings`` (through a staging table and ``ON CONFLICT DO
+NOTHING`` when some are already stored: the unique (vehicle, fix time) index makes retries
+idempotent) and commits. Only then are the waiting requests answered, each fix marked stored,
+duplicate or refused, and the new fixes handed to the stream publisher.
+
+- **Poison isolation.** When the database refuses the group's data (a data or integrity error,
+  not a lost connection), the group is bisected under savepoints until the refused fixes are
+  found; they are answered :class:`Refused` (naming the column, or ``row``), the rest of the
+  group is stored and acknowledged in the same transaction.
+- **Failure.** A lost connection or a timeout (statement or lock) fails the group's requests
+  (HTTP 503: nothing was acknowledged, the terminal retries); a broken connection is replaced.
+- **Back-pressure.** The queue is bounded in rows (``max_queued_rows``): beyond it a write is
+  refused at once (:class:`Unavailable`, retry later). Every write has a deadline
+  (``deadline_s``): past it the request is answered 503 and its fixes leave the queue; a group
+  already in flight may still commit, and the retry is then answered ``duplicate``.
 """
 
 from __future__ import annotations
@@ -13,6 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +34,7 @@ import h3.api.basic_int as h3
 import psycopg
 from psycopg.types.json import Jsonb
 
+from tracker.db import session_options
 from tracker.errors import Unavailable
 from tracker.wire import COPY_COLUMNS, COPY_TYPES, SOURCES, Fix
 
@@ -32,10 +46,23 @@ _STAGING = "pings_staging"
 WRITER_APPLICATION_NAME = "tracker-writer"
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A fix the database refused (its group was stored without it)."""
+
+    field: str  # the column named by the database, else "row"
+    message: str
+
+
+Mark = bool | Refused  # True: stored now; False: already stored (duplicate); or refused
+_COLUMN = re.compile(r"column (\w+)")
+
+
 @dataclass(slots=True)
 class _Job:
     fixes: Sequence[Fix]
-    future: asyncio.Future[list[bool]] = field(repr=False)
+    future: asyncio.Future[list[Mark]] = field(repr=False)
+    queued_at: float = 0.0
 
 
 def fix_row(fix: Fix, h3_resolution: int) -> tuple[object, ...]:
@@ -75,6 +102,50 @@ async def _copy_rows(
             await copy.write_row(fix_row(fix, h3_resolution))
 
 
+def is_data_error(exc: BaseException) -> bool:
+    """The database refused the rows themselves (bad value, constraint): retrying them cannot
+    help, other rows may still be stored. Connection losses, timeouts and cancellations
+    (``OperationalError``) and client-side failures are not data errors."""
+    return isinstance(exc, psycopg.DataError | psycopg.IntegrityError)
+
+
+def refusal(exc: psycopg.Error) -> Refused:
+    """What to tell the sender of a refused fix: the column the database named, else ``row``."""
+    diag = exc.diag
+    column = diag.column_name
+    if column is None and diag.context:
+        found = _COLUMN.search(diag.context)  # COPY's context: "COPY pings, line 1, column extra"
+        column = found.group(1) if found else None
+    message = diag.message_primary or str(exc).strip() or type(exc).__name__
+    return Refused(column or "row", f"refused by the database: {message}")
+
+
+async def store_isolating(
+    conn: psycopg.AsyncConnection[object], fixes: Sequence[Fix], h3_resolution: int
+) -> tuple[set[Key], dict[Key, Refused]]:
+    """Store fixes in the current transaction, leaving out those the database refuses.
+
+    The whole list is tried first, under a savepoint; on a data error it is halved and each half
+    tried again, down to single fixes, which are then refused with the database's reason. A
+    group with one poison fix costs about 2·log2(n) extra COPYs; a clean group costs nothing
+    more. Other errors propagate (the caller's transaction is then lost).
+    """
+    try:
+        async with conn.transaction():  # a savepoint
+            return await copy_fixes(conn, fixes, h3_resolution), {}
+    except psycopg.Error as exc:
+        if not is_data_error(exc):
+            raise
+        if len(fixes) == 1:
+            fix = fixes[0]
+            log.warning("fix of vehicle %d at %s refused: %s", fix.vehicle_id, fix.fix_time, exc)
+            return set(), {(fix.vehicle_id, fix.fix_time): refusal(exc)}
+    half = len(fixes) // 2
+    new_keys, refused = await store_isolating(conn, fixes[:half], h3_resolution)
+    more_keys, more_refused = await store_isolating(conn, fixes[half:], h3_resolution)
+    return new_keys | more_keys, refused | more_refused
+
+
 async def copy_fixes(
     conn: psycopg.AsyncConnection[object], fixes: Sequence[Fix], h3_resolution: int
 ) -> set[Key]:
@@ -98,6 +169,7 @@ async def copy_fixes(
             "ON CONFLICT DO NOTHING RETURNING vehicle_id, fix_time"
         )
         rows: list[Key] = await cur.fetchall()  # type: ignore[assignment]
+        await cur.execute(f"DELETE FROM {_STAGING}")  # the transaction may copy again
         return {(int(v), t) for v, t in rows}
 
 
@@ -132,21 +204,53 @@ class GroupCommitWriter:
         max_rows: int,
         connections: int = 2,
         on_stored: Callable[[list[Fix]], None] | None = None,
+        max_queued_rows: int = 100_000,
+        deadline_s: float = 10.0,
+        statement_timeout_s: float = 10.0,
+        lock_timeout_s: float = 5.0,
+        retry_after_s: int = 2,
     ) -> None:
         self._conninfo = conninfo
         self._h3_resolution = h3_resolution
         self._max_rows = max_rows
         self._connections = connections
         self.on_stored = on_stored
-        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self.max_queued_rows = max_queued_rows
+        self.deadline_s = deadline_s
+        self.retry_after_s = retry_after_s
+        self._options = session_options(statement_timeout_s, lock_timeout_s)
+        self._pending: deque[_Job] = deque()
+        self._pending_rows = 0
+        self._has_work = asyncio.Event()
+        self._in_flight: dict[int, tuple[float, int]] = {}  # task number -> (oldest, rows)
         self._recent = RecentKeys()
         self._tasks: list[asyncio.Task[None]] = []
         self.groups_committed = 0
         self.rows_committed = 0
+        self.rows_refused = 0  # by the database, isolated from their group
+        self.writes_over_bound = 0  # refused at once: the queue was full
+        self.writes_past_deadline = 0
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+
+    @property
+    def queued_rows(self) -> int:
+        """Rows held: waiting in the queue or in a group being written (what the bound counts)."""
+        return self._pending_rows + sum(rows for _, rows in self._in_flight.values())
+
+    def stalled_s(self) -> float:
+        """How long the oldest waiting or in-flight work has waited (0 when there is none)."""
+        now = time.monotonic()
+        oldest = min((since for since, _ in self._in_flight.values()), default=now)
+        if self._pending:
+            oldest = min(oldest, self._pending[0].queued_at)
+        return now - oldest
 
     async def start(self) -> None:
         for n in range(self._connections):
-            self._tasks.append(asyncio.create_task(self._run(), name=f"group-commit-{n}"))
+            self._tasks.append(asyncio.create_task(self._run(n), name=f"group-commit-{n}"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -155,27 +259,61 @@ class GroupCommitWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        while not self._queue.empty():
-            job = self._queue.get_nowait()
+        while self._pending:
+            job = self._pending.popleft()
             if not job.future.done():
                 job.future.set_exception(Unavailable("the writer is shutting down"))
+        self._pending_rows = 0
 
-    async def write(self, fixes: Sequence[Fix]) -> list[bool]:
-        """Store fixes; return per fix True (stored now) or False (already stored)."""
+    def _unavailable(self, message: str) -> Unavailable:
+        return Unavailable(message, retry_after_s=self.retry_after_s)
+
+    async def write(self, fixes: Sequence[Fix]) -> list[Mark]:
+        """Store fixes; return per fix True (stored now), False (already stored) or
+        :class:`Refused`. Raises :class:`Unavailable` (nothing acknowledged) when the queue is
+        full, the deadline passes or the group's write fails."""
         if not fixes:
             return []
         if not self._tasks:
             raise Unavailable("the writer is not running")
-        future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(fixes, future))
-        return await future
+        held = self.queued_rows
+        if held and held + len(fixes) > self.max_queued_rows:  # alone, any request may wait
+            self.writes_over_bound += 1
+            raise self._unavailable(
+                f"the writer's queue is full ({held} rows waiting); retry later"
+            )
+        future: asyncio.Future[list[Mark]] = asyncio.get_running_loop().create_future()
+        job = _Job(fixes, future, time.monotonic())
+        self._pending.append(job)
+        self._pending_rows += len(fixes)
+        self._has_work.set()
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                return await asyncio.shield(future)
+        except TimeoutError:
+            self.writes_past_deadline += 1
+            raise self._unavailable(
+                f"storage did not answer within {self.deadline_s:g} s; retry later"
+            ) from None
+        finally:
+            if not future.done():  # past the deadline or cancelled: leave the queue
+                future.cancel()
+                if job in self._pending:  # not in flight yet
+                    self._pending.remove(job)
+                    self._pending_rows -= len(fixes)
 
-    def _take_group(self, first: _Job) -> list[_Job]:
-        jobs, rows = [first], len(first.fixes)
-        while rows < self._max_rows and not self._queue.empty():
-            job = self._queue.get_nowait()
-            jobs.append(job)
-            rows += len(job.fixes)
+    async def _take_group(self) -> list[_Job]:
+        while not self._pending:
+            self._has_work.clear()
+            await self._has_work.wait()
+        jobs: list[_Job] = []
+        rows = 0
+        while self._pending and rows < self._max_rows:
+            job = self._pending.popleft()
+            self._pending_rows -= len(job.fixes)
+            if not job.future.done():
+                jobs.append(job)
+                rows += len(job.fixes)
         return jobs
 
     async def _connect(self) -> psycopg.AsyncConnection[object]:
@@ -184,7 +322,10 @@ class GroupCommitWriter:
             conn: psycopg.AsyncConnection[object] | None = None
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    self._conninfo, application_name=WRITER_APPLICATION_NAME
+                    self._conninfo,
+                    application_name=WRITER_APPLICATION_NAME,
+                    options=self._options,
+                    connect_timeout=5,
                 )
                 assert conn is not None
                 await conn.execute(
@@ -202,26 +343,38 @@ class GroupCommitWriter:
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, 5.0)
 
-    async def _run(self) -> None:
+    async def _run(self, n: int) -> None:
         conn = await self._connect()
         try:
             while True:
-                jobs = self._take_group(await self._queue.get())
+                jobs = await self._take_group()
+                if not jobs:
+                    continue
+                since = min(job.queued_at for job in jobs)
+                self._in_flight[n] = (since, sum(len(job.fixes) for job in jobs))
                 try:
-                    new_keys = await self._commit(conn, jobs)
+                    new_keys, refused = await self._commit(conn, jobs)
                 except (psycopg.Error, OSError) as exc:
                     log.error("group commit of %d requests failed: %s", len(jobs), exc)
                     for job in jobs:
                         if not job.future.done():
-                            job.future.set_exception(Unavailable("storage failed; retry"))
-                    await conn.close()
-                    conn = await self._connect()
+                            job.future.set_exception(self._unavailable("storage failed; retry"))
+                    if conn.broken or conn.closed:
+                        await conn.close()
+                        conn = await self._connect()
+                    else:
+                        with contextlib.suppress(psycopg.Error, OSError):
+                            await conn.rollback()
                     continue
-                self._answer(jobs, new_keys)
+                finally:
+                    self._in_flight.pop(n, None)
+                self._answer(jobs, new_keys, refused)
         finally:
             await conn.close()
 
-    async def _commit(self, conn: psycopg.AsyncConnection[object], jobs: list[_Job]) -> set[Key]:
+    async def _commit(
+        self, conn: psycopg.AsyncConnection[object], jobs: list[_Job]
+    ) -> tuple[set[Key], dict[Key, Refused]]:
         fresh: list[Fix] = []
         keys: set[Key] = set()
         for job in jobs:
@@ -231,26 +384,28 @@ class GroupCommitWriter:
                     keys.add(key)
                     fresh.append(fix)
         new_keys: set[Key] = set()
+        refused: dict[Key, Refused] = {}
         if fresh:
             async with conn.transaction():
-                new_keys = await copy_fixes(conn, fresh, self._h3_resolution)
+                new_keys, refused = await store_isolating(conn, fresh, self._h3_resolution)
         for key in new_keys:
             self._recent.add(key)
         self.groups_committed += 1
         self.rows_committed += len(new_keys)
-        return new_keys
+        self.rows_refused += len(refused)
+        return new_keys, refused
 
-    def _answer(self, jobs: list[_Job], new_keys: set[Key]) -> None:
+    def _answer(self, jobs: list[_Job], new_keys: set[Key], refused: dict[Key, Refused]) -> None:
         stored: list[Fix] = []
         for job in jobs:
-            marks = []
+            marks: list[Mark] = []
             for fix in job.fixes:
                 key = (fix.vehicle_id, fix.fix_time)
                 is_new = key in new_keys
                 if is_new:
                     new_keys.discard(key)  # a second copy in the same group is a duplicate
                     stored.append(fix)
-                marks.append(is_new)
+                marks.append(refused.get(key, is_new))
             if not job.future.done():
                 job.future.set_result(marks)
         if self.on_stored is not None and stored:

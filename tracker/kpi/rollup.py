@@ -327,6 +327,8 @@ async def rollup_round(
         if not got or not got[0]:
             return None
         await conn.execute(b"SET LOCAL jit = off")
+        # a backfill round may scan many hours: longer than the pool's statement timeout
+        await conn.execute(b"SET LOCAL statement_timeout = '10min'")
         settled = floor_hour(now - SETTLE)  # hours ending by then are rolled
         found = await state(conn)
         rolled_from, rolled_to = found if found else (settled, settled)

@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from tracker.db import make_pool, wait_for_schema
+from tracker.health import serve_readiness
 from tracker.ingest.jt808.framing import FrameSplitter
 from tracker.ingest.jt808.session import (
     GatewayStats,
@@ -220,6 +221,8 @@ async def gateway_process(settings: Settings) -> AsyncIterator[Jt808Gateway]:
         stack.push_async_callback(pipeline.stop)
         await gateway.start()
         stack.push_async_callback(gateway.stop)
+        if (health := await serve_readiness(pipeline.readiness, settings)) is not None:
+            stack.push_async_callback(health.stop)
         if settings.tune_gc:
             tune_gc()
         yield gateway

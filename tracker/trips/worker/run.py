@@ -11,6 +11,7 @@ import signal
 import redis.asyncio as aioredis
 
 from tracker.db import make_pool
+from tracker.health import process_readiness, serve_readiness
 from tracker.settings import Settings
 from tracker.trips.core.config import city_rules, sensors_by_model
 from tracker.trips.worker.worker import EngineWorker, WorkerConfig
@@ -46,7 +47,7 @@ def parse_shards(text: str, shard_count: int) -> tuple[int, ...]:
 
 
 async def _serve(settings: Settings, config: WorkerConfig) -> None:
-    pool = make_pool(settings)
+    pool = make_pool(settings, statement_timeout_s=0)  # catch-up reads may be long
     redis = aioredis.Redis.from_url(settings.redis_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -54,12 +55,15 @@ async def _serve(settings: Settings, config: WorkerConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     await pool.open(wait=True)
     worker = EngineWorker(pool, redis, config)
+    health = await serve_readiness(process_readiness(settings, pool, redis), settings)
     try:
         await worker.start()
         tune_gc()
         logging.getLogger(__name__).info("engine started for shards %s", config.shards)
         await worker.run(stop)
     finally:
+        if health is not None:
+            await health.stop()
         await worker.stop()
         await pool.close()
         await redis.aclose()
