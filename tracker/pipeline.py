@@ -29,7 +29,7 @@ from tracker.ingest.service import IngestService
 from tracker.ingest.stream import StreamPublisher
 from tracker.ingest.writer import GroupCommitWriter
 from tracker.settings import Settings
-from tracker.wire import Fix
+from tracker.wire import CommitMark, Fix
 
 
 @dataclass(slots=True)
@@ -40,10 +40,11 @@ class IngestPipeline:
     pool: AsyncConnectionPool[Any]
     redis: aioredis.Redis
 
-    def after_commit(self, stored: list[Fix]) -> None:
-        """The writer's post-commit hook: runs in commit order, never blocks on Redis."""
+    def after_commit(self, stored: list[Fix], marks: dict[int, CommitMark]) -> None:
+        """The writer's post-commit hook: runs in commit order, never blocks on Redis. ``marks``:
+        the group's commit-log row per shard, which its stream entries carry."""
         self.service.remember(stored)
-        self.publisher.submit(stored)
+        self.publisher.submit(stored, marks)
 
     async def start(self) -> None:
         """Start storing and publishing (the pool must be open). The latest positions are
@@ -66,6 +67,7 @@ def build_pipeline(
         settings.database_url,
         h3_resolution=settings.h3_resolution,
         max_rows=settings.writer_max_rows,
+        shards=settings.shards,
         connections=settings.writer_connections,
     )
     pipeline = IngestPipeline(

@@ -17,7 +17,9 @@ def fixes(vehicle_id: int, seconds: range) -> list[Fix]:
 
 
 async def started(database_url: str) -> GroupCommitWriter:
-    writer = GroupCommitWriter(database_url, h3_resolution=9, max_rows=10_000, connections=1)
+    writer = GroupCommitWriter(
+        database_url, h3_resolution=9, max_rows=10_000, shards=8, connections=1
+    )
     await writer.start()
     return writer
 

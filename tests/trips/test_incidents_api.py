@@ -18,7 +18,8 @@ async def run_engine(client: AsyncClient) -> EngineWorker:
     platform = client.app.state.platform  # type: ignore[attr-defined]
     await platform.publisher.stop()  # drain: every stored fix is in the stream
     await platform.publisher.start()
-    worker = EngineWorker(platform.pool, platform.redis, WorkerConfig(tuple(range(8)), 8))
+    config = WorkerConfig(tuple(range(8)), 8, commit_grace_s=0)  # the publisher is drained
+    worker = EngineWorker(platform.pool, platform.redis, config)
     await worker.start()
     try:
         while await worker.step():
@@ -85,20 +86,24 @@ async def test_incidents_listed_filtered_and_moved_by_officers(
     assert all(t["outcome"] == "yard" for t in trips["trips"]), trips
 
 
-async def test_trimmed_stream_is_caught_up_from_pings(
+async def test_trimmed_stream_is_caught_up_from_the_commit_log(
     client: AsyncClient,
     staff: dict[str, str],
     fleet: Any,
     db: psycopg.Connection[Any],
     rdb: redis.Redis,
 ) -> None:
-    """Entries trimmed before the worker read them: the fixes come from the database."""
+    """Entries trimmed before the worker read them: the commit log names the fixes, which come
+    from the database."""
     vehicle_id = await dumping_world(client, staff, fleet, db)
     reference = await run_engine(client)
     expected = db.execute("SELECT incident_id FROM incidents ORDER BY 1").fetchall()
     db.execute("TRUNCATE incidents, trips, engine_checkpoints")
-    # The shard position sits before everything, but the stream lost its entries.
-    db.execute("UPDATE engine_shards SET stream_id = '1-0'")
+    # The shard position and watermark sit before everything, but the stream lost its entries.
+    db.execute(
+        "UPDATE engine_shards SET stream_id = '1-0', commit_xid = 0, commit_done_seqs = '{}',"
+        " commit_done_xids = '{}'"
+    )
     for key in rdb.scan_iter(f"{STREAM_PREFIX}*"):
         rdb.xtrim(key, maxlen=0)
     again = await run_engine(client)

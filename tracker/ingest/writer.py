@@ -4,8 +4,11 @@ Requests put their fixes on a queue and wait. Each writer task takes everything 
 row limit), binary-COPYs it into a session-local staging table, moves it into ``pings`` with
 ``ON CONFLICT DO NOTHING`` (the unique (vehicle, fix time) index makes retries idempotent) and
 commits. Only then are the waiting requests answered, each fix marked stored or duplicate, and
-the new fixes handed to the stream publisher. A failed write fails just the requests of that
-group (HTTP 503: nothing was acknowledged, the terminal retries) and the task reconnects.
+the new fixes handed to the stream publisher. The same transaction records which fixes it
+stored, per shard, in the ingest commit log (``log_commits``): what the engine must process is
+known to the database, whatever happens to the publisher or Redis after the commit. A failed
+write fails just the requests of that group (HTTP 503: nothing was acknowledged, the terminal
+retries) and the task reconnects.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from tracker.errors import Unavailable
-from tracker.wire import COPY_COLUMNS, COPY_TYPES, SOURCES, Fix
+from tracker.wire import COPY_COLUMNS, COPY_TYPES, SOURCES, CommitMark, Fix, shard_of
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,34 @@ async def copy_fixes(
         return {(int(v), t) for v, t in rows}
 
 
+async def log_commits(
+    conn: psycopg.AsyncConnection[object], new_keys: set[Key], shards: int
+) -> dict[int, CommitMark]:
+    """Record in the current transaction which fixes it stored: one ``ingest_commits`` row per
+    shard (the keys as two arrays), in one statement. Returns each shard's (seq, xid), which
+    its stream entry carries."""
+    if not new_keys:
+        return {}
+    by_shard: dict[int, list[Key]] = {}
+    for key in new_keys:
+        by_shard.setdefault(shard_of(key[0], shards), []).append(key)
+    values = ", ".join(["(%s, %s::bigint[], %s::timestamptz[])"] * len(by_shard))
+    params: list[object] = []
+    for shard, keys in by_shard.items():
+        params += [shard, [k[0] for k in keys], [k[1] for k in keys]]
+    marks: dict[int, CommitMark] = {}
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "INSERT INTO ingest_commits (shard, vehicle_ids, fix_times) VALUES "
+            f"{values} RETURNING shard, seq, xid",
+            params,
+        )
+        rows: list[tuple[int, int, int]] = await cur.fetchall()  # type: ignore[assignment]
+        for shard, seq, xid in rows:
+            marks[int(shard)] = CommitMark(int(seq), int(xid))
+    return marks
+
+
 class RecentKeys:
     """The last few stored fix times per vehicle, to answer most retries without the database.
 
@@ -130,13 +161,15 @@ class GroupCommitWriter:
         *,
         h3_resolution: int,
         max_rows: int,
+        shards: int,
         connections: int = 2,
-        on_stored: Callable[[list[Fix]], None] | None = None,
+        on_stored: Callable[[list[Fix], dict[int, CommitMark]], None] | None = None,
     ) -> None:
         self._conninfo = conninfo
         self._h3_resolution = h3_resolution
         self._max_rows = max_rows
         self._connections = connections
+        self._shards = shards  # of the engine's streams: the commit log is kept per shard
         self.on_stored = on_stored
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._recent = RecentKeys()
@@ -208,7 +241,7 @@ class GroupCommitWriter:
             while True:
                 jobs = self._take_group(await self._queue.get())
                 try:
-                    new_keys = await self._commit(conn, jobs)
+                    new_keys, commits = await self._commit(conn, jobs)
                 except (psycopg.Error, OSError) as exc:
                     log.error("group commit of %d requests failed: %s", len(jobs), exc)
                     for job in jobs:
@@ -217,11 +250,13 @@ class GroupCommitWriter:
                     await conn.close()
                     conn = await self._connect()
                     continue
-                self._answer(jobs, new_keys)
+                self._answer(jobs, new_keys, commits)
         finally:
             await conn.close()
 
-    async def _commit(self, conn: psycopg.AsyncConnection[object], jobs: list[_Job]) -> set[Key]:
+    async def _commit(
+        self, conn: psycopg.AsyncConnection[object], jobs: list[_Job]
+    ) -> tuple[set[Key], dict[int, CommitMark]]:
         fresh: list[Fix] = []
         keys: set[Key] = set()
         for job in jobs:
@@ -231,16 +266,18 @@ class GroupCommitWriter:
                     keys.add(key)
                     fresh.append(fix)
         new_keys: set[Key] = set()
+        commits: dict[int, CommitMark] = {}
         if fresh:
             async with conn.transaction():
                 new_keys = await copy_fixes(conn, fresh, self._h3_resolution)
+                commits = await log_commits(conn, new_keys, self._shards)
         for key in new_keys:
             self._recent.add(key)
         self.groups_committed += 1
         self.rows_committed += len(new_keys)
-        return new_keys
+        return new_keys, commits
 
-    def _answer(self, jobs: list[_Job], new_keys: set[Key]) -> None:
+    def _answer(self, jobs: list[_Job], new_keys: set[Key], commits: dict[int, CommitMark]) -> None:
         stored: list[Fix] = []
         for job in jobs:
             marks = []
@@ -255,6 +292,6 @@ class GroupCommitWriter:
                 job.future.set_result(marks)
         if self.on_stored is not None and stored:
             try:
-                self.on_stored(stored)
+                self.on_stored(stored, commits)
             except Exception:
                 log.exception("post-commit hook failed")

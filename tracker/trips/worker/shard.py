@@ -13,7 +13,7 @@ its last entry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -33,7 +33,7 @@ from tracker.trips.core.rewind import (
 from tracker.trips.core.state import VehicleState, to_us
 from tracker.trips.core.view import RegistryView
 from tracker.trips.worker import repo
-from tracker.wire import Fix, Timed, entry_rows, fix_from_row, stream_key, timed_from_row
+from tracker.wire import Fix, Timed, entry_rows, stream_key, timed_from_row
 
 __all__ = [
     "Batch",
@@ -70,6 +70,10 @@ class ShardRunner:
     shard: int
     shard_count: int
     position: str | None = None
+    # The ingest commit log: every row of the shard with an xid below ``commit_xid`` is
+    # processed, and so are the rows in ``done`` (seq -> xid) above it.
+    commit_xid: int = 0
+    done: dict[int, int] = field(default_factory=dict)
     states: dict[int, VehicleState] = field(default_factory=dict)
     # How late each vehicle's newest fix arrived: silences are measured from delivery, so a
     # blind-area upload hours late does not look like hours of silence.
@@ -81,6 +85,7 @@ class ShardRunner:
 
     async def load(self, conn: AsyncConnection[Any]) -> None:
         self.position = await repo.load_position(conn, self.shard)
+        self.commit_xid, self.done = await repo.load_commit_mark(conn, self.shard)
         self.states = await repo.load_states(conn, self.shard)
 
     def state_of(self, vehicle_id: int) -> VehicleState:
@@ -191,28 +196,22 @@ class ShardRunner:
                 self.run_timed(index, view, timed_fixes, batch, entry_id, window)
         return batch
 
-    def catch_up(
-        self, index: GeofenceIndex, view: RegistryView, rows: list[tuple[Any, ...]]
-    ) -> Batch:
-        """Stored fixes from the database (per vehicle in time order) through the core."""
-        batch = Batch()
-        per_vehicle: dict[int, list[Fix]] = {}
+    @staticmethod
+    def parse_stored(rows: list[tuple[Any, ...]]) -> Parsed:
+        """Fixes read back from ``pings`` for commit-log rows (``repo.commit_fixes``: the row's
+        seq, then a stream row), as one parsed entry per commit-log row, like its stream entry
+        would have been."""
+        parsed: Parsed = []
+        current: int | None = None
+        per_vehicle: dict[int, list[Timed]] = {}
         for row in rows:
-            fix = fix_from_row(row)
-            per_vehicle.setdefault(fix.vehicle_id, []).append(fix)
-        for fixes in per_vehicle.values():
-            self.run_fixes(index, view, fixes, batch, self.position or "0-0")
-        return batch
-
-    def catch_up_since(self, lookback: timedelta, now: datetime) -> datetime:
-        """From the oldest last fix among the shard's vehicles, no further back than
-        ``lookback`` (vehicles without state start there too)."""
-        floor = now - lookback
-        lasts = [s.last.t_us for s in self.states.values() if s.last is not None]
-        if not lasts:
-            return floor
-        oldest = datetime.fromtimestamp(min(lasts) / 1e6, tz=UTC)
-        return max(oldest, floor)
+            seq = int(row[0])
+            if seq != current:
+                current, per_vehicle = seq, {}
+                parsed.append((f"commit:{seq}", per_vehicle))
+            timed = timed_from_row(row[1:])
+            per_vehicle.setdefault(timed[2].vehicle_id, []).append(timed)
+        return parsed
 
     def tick_all(self, view: RegistryView, now: datetime) -> Batch:
         batch = Batch()
