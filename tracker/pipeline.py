@@ -72,7 +72,12 @@ def build_pipeline(
     )
     pipeline = IngestPipeline(
         writer=writer,
-        publisher=StreamPublisher(redis, shards=settings.shards, maxlen=settings.stream_maxlen),
+        publisher=StreamPublisher(
+            redis,
+            shards=settings.shards,
+            maxlen=settings.stream_maxlen,
+            backlog_groups=settings.stream_backlog_groups,
+        ),
         service=IngestService(writer, settings.filters),
         pool=pool,
         redis=redis,

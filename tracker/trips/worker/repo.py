@@ -434,7 +434,7 @@ class ShardLag:
         return self.behind_rows == 0
 
 
-_LAG = """
+LAG_SQL = """
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x)
 SELECT s.shard,
        (SELECT max(seq) FROM ingest_commits WHERE shard = s.shard),
@@ -453,7 +453,7 @@ ORDER BY s.shard
 
 async def shard_lag(conn: AsyncConnection[Any], shards: Sequence[int]) -> list[ShardLag]:
     """Per shard: is every settled commit-log row processed, and if not, how far behind."""
-    cur = await conn.execute(_LAG, (list(shards),))
+    cur = await conn.execute(LAG_SQL, (list(shards),))
     out = []
     for r in await cur.fetchall():
         age = None if r[4] is None else float(r[4])

@@ -153,6 +153,9 @@ class EngineWorker:
         self.catch_ups = 0  # looks at the commit log that read fixes from pings
         self.fixes_from_db = 0
         self._sync_due: dict[int, float] = {}
+        # Shards whose last look at the commit log left settled commits unprocessed: the clock
+        # does not tick (silences) until every shard is caught up by the database's account.
+        self.behind: set[int] = set()
         self._prune_due = 0.0
         self.vstates: dict[int, tuple[Key, datetime]] = {}  # last published, per vehicle
         self.stale: set[int] = set()  # shards to reload from their checkpoint before reading
@@ -236,7 +239,7 @@ class EngineWorker:
             answer = await self.redis.xread(streams, count=self.config.batch_entries, block=block)
         except REDIS_TRANSIENT as exc:
             redis_error = exc
-        consumed = pending = 0
+        consumed = 0
         read = {(k.decode() if isinstance(k, bytes) else k): e for k, e in answer or []}
         for runner in self.runners:
             entries = read.get(runner.key)
@@ -246,11 +249,10 @@ class EngineWorker:
             elif redis_error is not None or time.monotonic() >= self._sync_due.get(
                 runner.shard, 0.0
             ):
-                taken, left = await self.sync_commits(runner)
-                consumed, pending = consumed + taken, pending + left
+                consumed += await self.sync_commits(runner)
         if redis_error is not None:
             raise redis_error
-        if consumed == 0 and pending == 0 and time.monotonic() >= self._tick_due:
+        if consumed == 0 and not self.behind and time.monotonic() >= self._tick_due:
             await self.tick(datetime.now(UTC))
         return consumed
 
@@ -277,8 +279,18 @@ class EngineWorker:
                     limit=self.config.batch_entries,
                 )  # fmt: skip
                 stored = await self.stored_fixes(conn, sync.taken)
-            cap = min(sync.horizon, max(seen.values()) + 1)
-            progress = self.progress(runner, sync, seen, cap)
+            if sync.pending_xid is not None:
+                self.behind.add(runner.shard)
+            if len(sync.taken) >= self.config.batch_entries:
+                # More commits may precede the batch than one look takes: these first, the
+                # entries again next time (the watermark stays below them).
+                cap = min(sync.horizon, min(seen.values()))
+                progress = self.progress(runner, sync, {}, cap)
+                windows = await self.windows(runner.window_wanted(stored))
+                batch = runner.consume_parsed(self.fences.index, self.view, stored, windows)
+                await self.commit(runner, batch, runner.position or "0-0", progress=progress)
+                return
+            progress = self.progress(runner, sync, seen, min(sync.horizon, max(seen.values()) + 1))
         parsed = stored + runner.parse(fresh)
         windows = await self.windows(runner.window_wanted(parsed))
         batch = runner.consume_parsed(self.fences.index, self.view, parsed, windows)
@@ -286,9 +298,9 @@ class EngineWorker:
         position = last.decode() if isinstance(last, bytes) else last
         await self.commit(runner, batch, position, progress=progress)
 
-    async def sync_commits(self, runner: ShardRunner) -> tuple[int, int]:
+    async def sync_commits(self, runner: ShardRunner) -> int:
         """The stream gave nothing: process the shard's settled commit rows older than the grace
-        that were never delivered. Returns (rows taken, settled rows left for later)."""
+        that were never delivered. Returns how many were taken."""
         self._sync_due[runner.shard] = time.monotonic() + self.config.commit_sync_s
         async with self.pool.connection() as conn:
             sync = await repo.commit_sync(
@@ -297,15 +309,18 @@ class EngineWorker:
             )  # fmt: skip
             stored = await self.stored_fixes(conn, sync.taken)
         progress = self.progress(runner, sync, {}, sync.horizon)
-        left = int(sync.pending_xid is not None)
+        if sync.taken or sync.pending_xid is not None:
+            self.behind.add(runner.shard)
+        else:
+            self.behind.discard(runner.shard)
         if not sync.taken and progress.watermark == runner.commit_xid:
-            return 0, left  # nothing new: nothing to store
+            return 0  # nothing new: nothing to store
         windows = await self.windows(runner.window_wanted(stored))
         batch = runner.consume_parsed(self.fences.index, self.view, stored, windows)
         await self.commit(runner, batch, runner.position or "0-0", progress=progress)
         if len(sync.taken) >= self.config.batch_entries:
             self._sync_due[runner.shard] = 0.0  # more to take: look again at once
-        return len(sync.taken), left
+        return len(sync.taken)
 
     async def stored_fixes(self, conn: Any, taken: list[repo.CommitRow]) -> Parsed:
         if not taken:
