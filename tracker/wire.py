@@ -11,7 +11,7 @@ each other. It holds no I/O: names, dataclasses and codecs only.
 - ``FIX_COLUMNS``: the one column list of a stored fix (``pings`` column, its type for binary
   COPY, its field in a stream row). Derived from it: ``COPY_COLUMNS``/``COPY_TYPES`` (the group
   commit writer), ``STREAM_FIELDS`` (the stream row order) and ``STREAM_SELECT`` (the SELECT
-  list that reads stored fixes back as stream rows: the engine's catch-up and replay window).
+  list that reads stored fixes back as stream rows: the commit-log reads and replay).
 - The row codec: ``stream_row`` encodes a fix, ``fix_from_row`` decodes a stream row (or a
   ``STREAM_SELECT`` row) into one. Both are positional because the engine decodes every fix
   (a test checks them against the column list).

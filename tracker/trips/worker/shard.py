@@ -97,7 +97,7 @@ class ShardRunner:
     def run_fixes(
         self, index: GeofenceIndex, view: RegistryView, fixes: list[Fix], batch: Batch, tag: str
     ) -> None:
-        """One vehicle's fixes (one entry's worth, or a catch-up run) through the core."""
+        """One vehicle's fixes (one entry's worth) through the core."""
         timed = [(to_us(f.fix_time), to_us(f.received_at), f) for f in fixes]
         self.run_timed(index, view, timed, batch, tag)
 
