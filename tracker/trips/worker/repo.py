@@ -338,16 +338,15 @@ class CommitSync:
 _SYNC = """
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x, now() AS t),
 c AS (
-    SELECT c.seq, c.xid, c.committed_at < h.t - make_interval(secs => %(grace)s) AS old,
-           c.vehicle_ids, c.fix_times
+    SELECT c.seq, c.xid, c.committed_at < h.t - make_interval(secs => %(grace)s) AS old
     FROM ingest_commits c, h
     WHERE c.shard = %(shard)s AND c.xid >= %(w)s AND c.xid < least(h.x, %(upto)s)
       AND NOT c.seq = ANY(%(skip)s)
 ),
-taken AS (SELECT seq, xid, vehicle_ids, fix_times FROM c WHERE old ORDER BY seq LIMIT %(limit)s)
+taken AS (SELECT seq, xid FROM c WHERE old ORDER BY seq LIMIT %(limit)s)
 SELECT h.x, (SELECT min(xid) FROM c WHERE seq NOT IN (SELECT seq FROM taken)),
-       t.seq, t.xid, t.vehicle_ids, t.fix_times
-FROM h LEFT JOIN taken t ON true
+       t.seq, t.xid, k.vehicle_ids, k.fix_times
+FROM h LEFT JOIN taken t ON true LEFT JOIN ingest_commits k ON k.seq = t.seq
 ORDER BY t.seq
 """
 
