@@ -7,7 +7,8 @@ than the vehicle's last one) are replayed into history (``rewind.replay``) when 
 supplies the vehicle's stored window (``window_wanted`` says which); the window is cut at the
 entry's newest receive time, so a replay sees what had arrived by then, whatever the batching.
 The batch's effects and the touched vehicles' states commit in one transaction with the id of
-its last entry.
+its last entry. Commits the stream did not deliver come as parsed entries too (``parse_stored``:
+one per commit-log row, read back from ``pings``), so they take the same path.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ __all__ = [
     "ShardRunner",
     "Timed",
     "prepare_timed",
-    "stream_id_key",
 ]
 
 Entry = tuple[bytes | str, dict[bytes, bytes]]
@@ -51,11 +51,6 @@ Parsed = list[tuple[str, dict[int, list[Timed]]]]  # entry id, each vehicle's fi
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def stream_id_key(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 @dataclass
