@@ -67,7 +67,7 @@ def clean(database_url: str, redis_url: str) -> Iterator[None]:
         conn.execute(
             "TRUNCATE pings, terminals, vehicles, companies, users, user_tokens, audit_log, "
             "sites, yards, zones, permits, fences, incidents, trips, engine_checkpoints, "
-            "engine_shards, yard_ledger, yard_fill, yard_alerts, vehicle_points, "
+            "engine_shards, ingest_commits, yard_ledger, yard_fill, yard_alerts, vehicle_points, "
             "blacklist_listings, blacklist_history, appeals, vehicle_codes, engine_rule_overrides, "
             "kpi_vehicle_hours, kpi_vehicle_days, kpi_rollup_state, ingest_quarantine "
             "RESTART IDENTITY CASCADE"

@@ -1,8 +1,14 @@
 """Cutting connections under the platform, for the outage tests: only the test's own Redis
-database and PostgreSQL database, so a demo or another suite on the same servers is spared."""
+database and PostgreSQL database, so a demo or another suite on the same servers is spared;
+and a Redis server of the test's own, to kill."""
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -31,3 +37,43 @@ def cut_db_sessions(db: psycopg.Connection[Any], application_name: str | None = 
     else:
         row = db.execute(query).fetchone()
     return int(row[0]) if row else 0
+
+
+class OwnRedis:
+    """A Redis server of the test's own (append-only file fsynced at every write, as a
+    deployment's Redis keeps its streams), to kill with SIGKILL and start again on its port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir, self.port = directory, _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+               "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "always",
+               "--save", "", "--logfile", str(self.dir / "redis.log")]  # fmt: skip
+        self.proc = subprocess.Popen(cmd)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with redis.Redis(port=self.port, socket_timeout=1) as probe:
+                    if probe.ping():
+                        return
+            except redis.exceptions.RedisError:
+                assert time.monotonic() < deadline, "own Redis did not start"
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -34,7 +34,7 @@ from tracker.ingest.service import IngestService
 from tracker.ingest.stream import StreamPublisher
 from tracker.ingest.writer import GroupCommitWriter
 from tracker.settings import Settings
-from tracker.wire import Fix
+from tracker.wire import CommitMark, Fix
 
 
 @dataclass(slots=True)
@@ -46,10 +46,11 @@ class IngestPipeline:
     redis: aioredis.Redis
     readiness: Readiness
 
-    def after_commit(self, stored: list[Fix]) -> None:
-        """The writer's post-commit hook: runs in commit order, never blocks on Redis."""
+    def after_commit(self, stored: list[Fix], marks: dict[int, CommitMark]) -> None:
+        """The writer's post-commit hook: runs in commit order, never blocks on Redis. ``marks``:
+        the group's commit-log row per shard, which its stream entries carry."""
         self.service.remember(stored)
-        self.publisher.submit(stored)
+        self.publisher.submit(stored, marks)
 
     async def start(self) -> None:
         """Start storing and publishing (the pool must be open). The latest positions are
@@ -92,6 +93,7 @@ def build_pipeline(
         settings.database_url,
         h3_resolution=settings.h3_resolution,
         max_rows=settings.writer_max_rows,
+        shards=settings.shards,
         connections=settings.writer_connections,
         max_queued_rows=settings.writer_max_queued_rows,
         deadline_s=settings.ingest_deadline_s,
@@ -101,7 +103,12 @@ def build_pipeline(
     )
     pipeline = IngestPipeline(
         writer=writer,
-        publisher=StreamPublisher(redis, shards=settings.shards, maxlen=settings.stream_maxlen),
+        publisher=StreamPublisher(
+            redis,
+            shards=settings.shards,
+            maxlen=settings.stream_maxlen,
+            backlog_groups=settings.stream_backlog_groups,
+        ),
         service=IngestService(writer, settings.filters),
         pool=pool,
         redis=redis,

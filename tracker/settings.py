@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     road_network_pbf: str | None = None
     shards: int = Field(default=8, ge=1, le=1024)
     stream_maxlen: int = Field(default=200_000, ge=1000)
+    # Groups held for Redis while it is away; beyond, the oldest are dropped (the engine takes
+    # them from the ingest commit log).
+    stream_backlog_groups: int = Field(default=1000, ge=1)
     h3_resolution: int = Field(default=9, ge=0, le=15)
     max_batch_fixes: int = Field(default=5_000, ge=1)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)

@@ -11,7 +11,7 @@ each other. It holds no I/O: names, dataclasses and codecs only.
 - ``FIX_COLUMNS``: the one column list of a stored fix (``pings`` column, its type for binary
   COPY, its field in a stream row). Derived from it: ``COPY_COLUMNS``/``COPY_TYPES`` (the group
   commit writer), ``STREAM_FIELDS`` (the stream row order) and ``STREAM_SELECT`` (the SELECT
-  list that reads stored fixes back as stream rows: the engine's catch-up and replay window).
+  list that reads stored fixes back as stream rows: the commit-log reads and replay).
 - The row codec: ``stream_row`` encodes a fix, ``fix_from_row`` decodes a stream row (or a
   ``STREAM_SELECT`` row) into one. Both are positional because the engine decodes every fix
   (a test checks them against the column list).
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntFlag, StrEnum
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 import orjson
 
@@ -199,15 +199,35 @@ def timed_from_row(v: Sequence[Any]) -> Timed:
     return int(v[T_US]), int(v[RECEIVED_US]), fix_from_row(v)
 
 
-def entry_fields(rows: list[list[Any]]) -> dict[Any, Any]:
-    """A stream entry: ``fixes``, a JSON array of stream rows, and their count ``n``."""
-    return {"n": len(rows), "fixes": orjson.dumps(rows)}
+class CommitMark(NamedTuple):
+    """A group commit's row in the ingest commit log (``ingest_commits``) for one shard: its
+    ``seq`` and its transaction id ``xid``. The shard's stream entry carries both, so the engine
+    knows which commit it is reading (and skips one it already took from the database)."""
+
+    seq: int
+    xid: int
+
+
+def entry_fields(rows: list[list[Any]], mark: CommitMark | None = None) -> dict[Any, Any]:
+    """A stream entry: ``fixes``, a JSON array of stream rows, their count ``n``, and the commit
+    they were stored by (``seq``, ``xid``; absent from entries of a publisher without a commit
+    log, such as the benches')."""
+    fields: dict[Any, Any] = {"n": len(rows), "fixes": orjson.dumps(rows)}
+    if mark is not None:
+        fields["seq"], fields["xid"] = mark.seq, mark.xid
+    return fields
 
 
 def entry_rows(fields: dict[bytes, bytes]) -> list[list[Any]]:
     """The stream rows of an entry as read from Redis."""
     rows: list[list[Any]] = orjson.loads(fields[b"fixes"])
     return rows
+
+
+def entry_mark(fields: dict[bytes, bytes]) -> CommitMark | None:
+    """The commit an entry as read from Redis was stored by, if it says."""
+    seq, xid = fields.get(b"seq"), fields.get(b"xid")
+    return None if seq is None or xid is None else CommitMark(int(seq), int(xid))
 
 
 def decode_fixes(payload: bytes) -> list[Fix]:

@@ -110,7 +110,9 @@ async def test_the_writer_isolates_what_the_database_refuses(
     database_url: str, clean: None, db: Any
 ) -> None:
     """The validator bypassed: poison reaches the writer among other vehicles' fixes."""
-    writer = GroupCommitWriter(database_url, h3_resolution=9, max_rows=10_000, connections=1)
+    writer = GroupCommitWriter(
+        database_url, h3_resolution=9, max_rows=10_000, shards=8, connections=1
+    )
     await writer.start()
     try:
         good = [_fixes(v, 30) for v in range(1, 9)]
@@ -136,13 +138,17 @@ async def test_the_writer_isolates_what_the_database_refuses(
 
 async def test_a_refused_fix_beside_a_duplicate(database_url: str, clean: None, db: Any) -> None:
     """Isolation goes through the duplicate path too (staging table, ON CONFLICT)."""
-    first = GroupCommitWriter(database_url, h3_resolution=9, max_rows=10_000, connections=1)
+    first = GroupCommitWriter(
+        database_url, h3_resolution=9, max_rows=10_000, shards=8, connections=1
+    )
     await first.start()
     try:
         assert await first.write(_fixes(1, 4)) == [True] * 4
     finally:
         await first.stop()
-    writer = GroupCommitWriter(database_url, h3_resolution=9, max_rows=10_000, connections=1)
+    writer = GroupCommitWriter(
+        database_url, h3_resolution=9, max_rows=10_000, shards=8, connections=1
+    )
     await writer.start()  # a new process: only the database knows the first four
     try:
         again = _fixes(1, 8)

@@ -20,7 +20,9 @@ def fixes(vehicle_id: int, seconds: range) -> list[Fix]:
 
 
 async def started(database_url: str) -> GroupCommitWriter:
-    writer = GroupCommitWriter(database_url, h3_resolution=9, max_rows=10_000, connections=1)
+    writer = GroupCommitWriter(
+        database_url, h3_resolution=9, max_rows=10_000, shards=8, connections=1
+    )
     await writer.start()
     return writer
 
@@ -71,6 +73,7 @@ async def test_with_the_database_away_writes_end_in_time_and_the_queue_stays_bou
         f"postgresql://postgres@127.0.0.1:{port}/none",
         h3_resolution=9,
         max_rows=10_000,
+        shards=8,
         connections=1,
         max_queued_rows=100,
         deadline_s=0.5,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,15 +12,17 @@ import redis
 from engine_scenario import build_world, truck_fixes
 from httpx import AsyncClient
 
+from tracker.trips.worker import repo
 from tracker.trips.worker.worker import EngineWorker, WorkerConfig
-from tracker.wire import STREAM_PREFIX
+from tracker.wire import STREAM_PREFIX, Fix, shard_of
 
 
 async def run_engine(client: AsyncClient) -> EngineWorker:
     platform = client.app.state.platform  # type: ignore[attr-defined]
     await platform.publisher.stop()  # drain: every stored fix is in the stream
     await platform.publisher.start()
-    worker = EngineWorker(platform.pool, platform.redis, WorkerConfig(tuple(range(8)), 8))
+    config = WorkerConfig(tuple(range(8)), 8, commit_grace_s=0)  # the publisher is drained
+    worker = EngineWorker(platform.pool, platform.redis, config)
     await worker.start()
     try:
         while await worker.step():
@@ -85,23 +89,65 @@ async def test_incidents_listed_filtered_and_moved_by_officers(
     assert all(t["outcome"] == "yard" for t in trips["trips"]), trips
 
 
-async def test_trimmed_stream_is_caught_up_from_pings(
+async def test_trimmed_stream_is_caught_up_from_the_commit_log(
     client: AsyncClient,
     staff: dict[str, str],
     fleet: Any,
     db: psycopg.Connection[Any],
     rdb: redis.Redis,
 ) -> None:
-    """Entries trimmed before the worker read them: the fixes come from the database."""
+    """Entries trimmed before the worker read them: the commit log names the fixes, which come
+    from the database."""
     vehicle_id = await dumping_world(client, staff, fleet, db)
     reference = await run_engine(client)
     expected = db.execute("SELECT incident_id FROM incidents ORDER BY 1").fetchall()
     db.execute("TRUNCATE incidents, trips, engine_checkpoints")
-    # The shard position sits before everything, but the stream lost its entries.
-    db.execute("UPDATE engine_shards SET stream_id = '1-0'")
+    # The shard position and watermark sit before everything, but the stream lost its entries.
+    db.execute(
+        "UPDATE engine_shards SET stream_id = '1-0', commit_xid = 0, commit_done_seqs = '{}',"
+        " commit_done_xids = '{}'"
+    )
     for key in rdb.scan_iter(f"{STREAM_PREFIX}*"):
         rdb.xtrim(key, maxlen=0)
     again = await run_engine(client)
     assert again.catch_ups >= 1 and reference.catch_ups == 0
     got = db.execute("SELECT incident_id FROM incidents ORDER BY 1").fetchall()
     assert got == expected and len(got) == 3, vehicle_id
+
+
+async def test_the_commit_log_proves_the_engine_caught_up_and_is_pruned_behind_it(
+    client: AsyncClient,
+    staff: dict[str, str],
+    fleet: Any,
+    db: psycopg.Connection[Any],
+) -> None:
+    """Before the engine runs, the database counts the stored fixes as behind; after, every
+    shard is caught up, and the processed commit-log rows are pruned (and no others)."""
+    vehicle_id = await dumping_world(client, staff, fleet, db)
+    shard = shard_of(vehicle_id, 8)
+    platform = client.app.state.platform  # type: ignore[attr-defined]
+    stored = db.execute("SELECT count(*) FROM pings").fetchone()[0]  # type: ignore[index]
+
+    async def lags() -> dict[int, repo.ShardLag]:
+        for _ in range(100):  # a transaction elsewhere on the cluster may hold the horizon
+            async with platform.pool.connection() as conn:
+                found = {lag.shard: lag for lag in await repo.shard_lag(conn, range(8))}
+            if found[shard].in_flight_rows == 0:
+                return found
+            await asyncio.sleep(0.1)
+        raise AssertionError("the commit never settled")
+
+    before = await lags()
+    assert before[shard].behind_fixes == stored and not before[shard].caught_up
+    worker = await run_engine(client)
+    after = await lags()
+    assert all(lag.caught_up for lag in after.values()), after
+    assert after[shard].head_seq == before[shard].head_seq
+    assert worker.catch_ups == 0  # all of it came by the stream
+
+    await platform.writer.write([Fix(vehicle_id, 1, datetime.now(UTC), datetime.now(UTC), 7.4,
+                                     43.7)])  # fmt: skip
+    worker.config = dataclasses.replace(worker.config, commit_keep_s=0)
+    await worker.prune()
+    left = db.execute("SELECT count(*) FROM ingest_commits").fetchone()[0]  # type: ignore[index]
+    assert left == 1, "only the commit the engine has not processed stays"

@@ -1,9 +1,11 @@
 """After commit: fixes go to the per-shard Redis streams, and the latest position per vehicle.
 
 Entries, keys and the row codec are the wire's (:mod:`tracker.wire`). The streams are the
-engine's fast path; the database stays the source of truth (an engine that
-misses entries catches up from ``pings``). So publishing never holds up acknowledgements: the
-writer hands stored fixes over and a single task publishes them in commit order. If Redis is
+engine's fast path; the database stays the source of truth: each entry carries the seq and xid
+of its group's row in the ingest commit log (``ingest_commits``, written in the commit), and an
+engine that misses entries takes their fixes from the log and ``pings``. So publishing never
+holds up acknowledgements: the writer hands stored fixes over and a single task publishes them
+in commit order. If Redis is
 away, the backlog is bounded and the oldest groups are dropped (counted and logged).
 """
 
@@ -20,6 +22,7 @@ import redis.asyncio as aioredis
 from tracker.wire import (
     LATEST_KEY,
     LATEST_TIME_KEY,
+    CommitMark,
     Fix,
     entry_fields,
     epoch_us,
@@ -51,7 +54,7 @@ class StreamPublisher:
         self._redis = redis
         self._shards = shards
         self._maxlen = maxlen
-        self._backlog: deque[list[Fix]] = deque()
+        self._backlog: deque[tuple[list[Fix], dict[int, CommitMark]]] = deque()
         self._backlog_groups = backlog_groups
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()  # set while the backlog is empty
@@ -61,12 +64,13 @@ class StreamPublisher:
         self.dropped_groups = 0
         self.published_fixes = 0
 
-    def submit(self, fixes: list[Fix]) -> None:
+    def submit(self, fixes: list[Fix], marks: dict[int, CommitMark] | None = None) -> None:
+        """A committed group, with its commit-log row per shard (``marks``) for the entries."""
         if len(self._backlog) >= self._backlog_groups:
             self._backlog.popleft()
             self.dropped_groups += 1
-            log.warning("stream backlog full: dropped a group (engine will catch up from DB)")
-        self._backlog.append(fixes)
+            log.warning("stream backlog full: dropped a group (engine takes it from the DB)")
+        self._backlog.append((fixes, marks or {}))
         self._idle.clear()
         self._wakeup.set()
 
@@ -88,9 +92,9 @@ class StreamPublisher:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._backlog:
-                group = self._backlog[0]
+                group, marks = self._backlog[0]
                 try:
-                    await self.publish(group)
+                    await self.publish(group, marks)
                 except Exception as exc:  # Redis away: keep the backlog, retry later
                     log.warning("publishing to Redis failed: %s", exc)
                     await asyncio.sleep(0.5)
@@ -99,7 +103,7 @@ class StreamPublisher:
                 self.published_fixes += len(group)
             self._idle.set()
 
-    async def publish(self, fixes: list[Fix]) -> None:
+    async def publish(self, fixes: list[Fix], marks: dict[int, CommitMark] | None = None) -> None:
         by_shard: dict[int, list[list[Any]]] = {}
         newest: dict[int, Fix] = {}
         for fix in fixes:
@@ -110,9 +114,8 @@ class StreamPublisher:
                     newest[fix.vehicle_id] = fix
         async with self._redis.pipeline(transaction=False) as pipe:
             for shard, records in by_shard.items():
-                pipe.xadd(
-                    stream_key(shard), entry_fields(records), maxlen=self._maxlen, approximate=True
-                )
+                fields = entry_fields(records, None if marks is None else marks.get(shard))
+                pipe.xadd(stream_key(shard), fields, maxlen=self._maxlen, approximate=True)
             if newest:
                 args: list[Any] = []
                 for vid, fix in newest.items():

@@ -16,6 +16,9 @@ duplicate or refused, and the new fixes handed to the stream publisher.
   refused at once (:class:`Unavailable`, retry later). Every write has a deadline
   (``deadline_s``): past it the request is answered 503 and its fixes leave the queue; a group
   already in flight may still commit, and the retry is then answered ``duplicate``.
+- **Commit log.** The same transaction records which fixes it stored, per shard, in the
+  ingest commit log (``log_commits``): what the engine must process is known to the database,
+  whatever happens to the publisher or Redis after the commit.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from psycopg.types.json import Jsonb
 
 from tracker.db import session_options
 from tracker.errors import Unavailable
-from tracker.wire import COPY_COLUMNS, COPY_TYPES, SOURCES, Fix
+from tracker.wire import COPY_COLUMNS, COPY_TYPES, SOURCES, CommitMark, Fix, shard_of
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +176,34 @@ async def copy_fixes(
         return {(int(v), t) for v, t in rows}
 
 
+async def log_commits(
+    conn: psycopg.AsyncConnection[object], new_keys: set[Key], shards: int
+) -> dict[int, CommitMark]:
+    """Record in the current transaction which fixes it stored: one ``ingest_commits`` row per
+    shard (the keys as two arrays), in one statement. Returns each shard's (seq, xid), which
+    its stream entry carries."""
+    if not new_keys:
+        return {}
+    by_shard: dict[int, list[Key]] = {}
+    for key in new_keys:
+        by_shard.setdefault(shard_of(key[0], shards), []).append(key)
+    values = ", ".join(["(%s, %s::bigint[], %s::timestamptz[])"] * len(by_shard))
+    params: list[object] = []
+    for shard, keys in by_shard.items():
+        params += [shard, [k[0] for k in keys], [k[1] for k in keys]]
+    marks: dict[int, CommitMark] = {}
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "INSERT INTO ingest_commits (shard, vehicle_ids, fix_times) VALUES "
+            f"{values} RETURNING shard, seq, xid",
+            params,
+        )
+        rows: list[tuple[int, int, int]] = await cur.fetchall()  # type: ignore[assignment]
+        for shard, seq, xid in rows:
+            marks[int(shard)] = CommitMark(int(seq), int(xid))
+    return marks
+
+
 class RecentKeys:
     """The last few stored fix times per vehicle, to answer most retries without the database.
 
@@ -202,8 +233,9 @@ class GroupCommitWriter:
         *,
         h3_resolution: int,
         max_rows: int,
+        shards: int,
         connections: int = 2,
-        on_stored: Callable[[list[Fix]], None] | None = None,
+        on_stored: Callable[[list[Fix], dict[int, CommitMark]], None] | None = None,
         max_queued_rows: int = 100_000,
         deadline_s: float = 10.0,
         statement_timeout_s: float = 10.0,
@@ -214,6 +246,7 @@ class GroupCommitWriter:
         self._h3_resolution = h3_resolution
         self._max_rows = max_rows
         self._connections = connections
+        self._shards = shards  # of the engine's streams: the commit log is kept per shard
         self.on_stored = on_stored
         self.max_queued_rows = max_queued_rows
         self.deadline_s = deadline_s
@@ -353,7 +386,7 @@ class GroupCommitWriter:
                 since = min(job.queued_at for job in jobs)
                 self._in_flight[n] = (since, sum(len(job.fixes) for job in jobs))
                 try:
-                    new_keys, refused = await self._commit(conn, jobs)
+                    new_keys, refused, commits = await self._commit(conn, jobs)
                 except (psycopg.Error, OSError) as exc:
                     log.error("group commit of %d requests failed: %s", len(jobs), exc)
                     for job in jobs:
@@ -368,13 +401,13 @@ class GroupCommitWriter:
                     continue
                 finally:
                     self._in_flight.pop(n, None)
-                self._answer(jobs, new_keys, refused)
+                self._answer(jobs, new_keys, refused, commits)
         finally:
             await conn.close()
 
     async def _commit(
         self, conn: psycopg.AsyncConnection[object], jobs: list[_Job]
-    ) -> tuple[set[Key], dict[Key, Refused]]:
+    ) -> tuple[set[Key], dict[Key, Refused], dict[int, CommitMark]]:
         fresh: list[Fix] = []
         keys: set[Key] = set()
         for job in jobs:
@@ -385,17 +418,25 @@ class GroupCommitWriter:
                     fresh.append(fix)
         new_keys: set[Key] = set()
         refused: dict[Key, Refused] = {}
+        commits: dict[int, CommitMark] = {}
         if fresh:
             async with conn.transaction():
                 new_keys, refused = await store_isolating(conn, fresh, self._h3_resolution)
+                commits = await log_commits(conn, new_keys, self._shards)
         for key in new_keys:
             self._recent.add(key)
         self.groups_committed += 1
         self.rows_committed += len(new_keys)
         self.rows_refused += len(refused)
-        return new_keys, refused
+        return new_keys, refused, commits
 
-    def _answer(self, jobs: list[_Job], new_keys: set[Key], refused: dict[Key, Refused]) -> None:
+    def _answer(
+        self,
+        jobs: list[_Job],
+        new_keys: set[Key],
+        refused: dict[Key, Refused],
+        commits: dict[int, CommitMark],
+    ) -> None:
         stored: list[Fix] = []
         for job in jobs:
             marks: list[Mark] = []
@@ -410,6 +451,6 @@ class GroupCommitWriter:
                 job.future.set_result(marks)
         if self.on_stored is not None and stored:
             try:
-                self.on_stored(stored)
+                self.on_stored(stored, commits)
             except Exception:
                 log.exception("post-commit hook failed")

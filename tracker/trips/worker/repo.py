@@ -1,6 +1,7 @@
 """The engine's SQL: effects (incidents, trips) and checkpoints, written in one transaction per
-batch, and the catch-up read from ``pings``. Upserts key on the core's deterministic ids, so
-even a replay that got past the checkpoint could not double an incident or a trip."""
+batch; the commit-log reads that give the engine every stored fix, and its lag. Upserts key on
+the core's deterministic ids, so even a replay that got past the checkpoint could not double an
+incident or a trip."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tracker.trips.core.events import (
     TripStarted,
 )
 from tracker.trips.core.state import EvidencePoint, VehicleState, from_us
-from tracker.wire import SHARD_SQL, STREAM_SELECT
+from tracker.wire import STREAM_SELECT
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +112,13 @@ INSERT INTO engine_shards (shard, stream_id) VALUES (%s, %s)
 ON CONFLICT (shard) DO UPDATE SET stream_id = EXCLUDED.stream_id, updated_at = now()
 """
 
-# Catch-up rows: stored fixes as stream rows (``tracker.wire.fix_from_row`` decodes them).
-_CATCH_UP = f"""
-SELECT {STREAM_SELECT}
-FROM pings
-WHERE {SHARD_SQL} AND fix_time > %s
-ORDER BY vehicle_id, fix_time
+# The stream position with the commit-log watermark and the rows processed above it.
+_POSITION_MARK = """
+INSERT INTO engine_shards (shard, stream_id, commit_xid, commit_done_seqs, commit_done_xids)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (shard) DO UPDATE SET stream_id = EXCLUDED.stream_id,
+    commit_xid = EXCLUDED.commit_xid, commit_done_seqs = EXCLUDED.commit_done_seqs,
+    commit_done_xids = EXCLUDED.commit_done_xids, updated_at = now()
 """
 
 # One vehicle's stored fixes in a fix-time range (the rewind's window), same columns.
@@ -246,8 +248,21 @@ def state_json(state: VehicleState) -> str:
     return orjson.dumps(state).decode()
 
 
+@dataclass(frozen=True, slots=True)
+class CommitProgress:
+    """A shard's progress through the ingest commit log: every row with ``xid`` below
+    ``watermark`` is processed, and so are the rows in ``done`` (seq -> xid) above it."""
+
+    watermark: int
+    done: dict[int, int]
+
+
 async def save_checkpoints(
-    conn: AsyncConnection[Any], shard: int, position: str | None, checkpoints: list[Checkpoint]
+    conn: AsyncConnection[Any],
+    shard: int,
+    position: str | None,
+    checkpoints: list[Checkpoint],
+    mark: CommitProgress | None = None,
 ) -> None:
     rows = [
         (c.vehicle_id, shard, Jsonb(c.state, dumps=state_json), c.stream_id,
@@ -256,7 +271,11 @@ async def save_checkpoints(
     ]  # fmt: skip
     async with conn.cursor() as cur:
         await _CHECKPOINT.run(cur, rows)
-        if position is not None:
+        if position is not None and mark is not None:
+            seqs = list(mark.done)
+            params = (shard, position, mark.watermark, seqs, [mark.done[s] for s in seqs])
+            await cur.execute(_POSITION_MARK, params)
+        elif position is not None:
             await cur.execute(_POSITION, (shard, position))
 
 
@@ -277,18 +296,165 @@ async def load_states(conn: AsyncConnection[Any], shard: int) -> dict[int, Vehic
     return {int(vid): VehicleState.from_dict(state) for vid, state in await cur.fetchall()}
 
 
-async def catch_up_rows(
-    conn: AsyncConnection[Any], shards: int, shard: int, since: datetime
-) -> list[tuple[Any, ...]]:
-    """Stored fixes of the shard's vehicles newer than ``since``, per vehicle in time order."""
-    cur = await conn.execute(_CATCH_UP, (shards, shard, since))
-    return list(await cur.fetchall())
-
-
 async def window_rows(
     conn: AsyncConnection[Any], vehicle_id: int, after: datetime, until: datetime
 ) -> list[tuple[Any, ...]]:
     """A vehicle's stored fixes with ``after < fix_time <= until``, in time order (rows as
-    ``catch_up_rows``): what a replay of late fixes re-runs."""
+    ``commit_fixes``, without the seq): what a replay of late fixes re-runs."""
     cur = await conn.execute(_WINDOW, (vehicle_id, after, until))
     return list(await cur.fetchall())
+
+
+# --- the ingest commit log ---------------------------------------------------------------
+
+XID_MAX = 2**62  # above every transaction id: no cap
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRow:
+    """A commit-log row the worker takes from the database: which fixes to read from ``pings``."""
+
+    seq: int
+    xid: int
+    vehicle_ids: list[int]
+    fix_times: list[datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitSync:
+    """What one look at a shard's commit log found: the horizon (every transaction below it is
+    settled), the rows to take from the database now (in seq order), and the lowest xid of a
+    settled row left for later (None: none), which the watermark may not pass."""
+
+    horizon: int
+    taken: list[CommitRow]
+    pending_xid: int | None
+
+
+# One small query per look: final rows (xid below the snapshot's xmin) of the shard at or above
+# the watermark and below ``upto``, not among ``skip`` (processed above the watermark, or in the
+# batch at hand); those older than the grace are taken (up to ``limit``), the lowest xid of the
+# rest is reported. The (shard, xid) index bounds the scan to the watermark's range.
+_SYNC = """
+WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x, now() AS t),
+c AS (
+    SELECT c.seq, c.xid, c.committed_at < h.t - make_interval(secs => %(grace)s) AS old
+    FROM ingest_commits c, h
+    WHERE c.shard = %(shard)s AND c.xid >= %(w)s AND c.xid < least(h.x, %(upto)s)
+      AND NOT c.seq = ANY(%(skip)s)
+),
+taken AS (SELECT seq, xid FROM c WHERE old ORDER BY seq LIMIT %(limit)s)
+SELECT h.x, (SELECT min(xid) FROM c WHERE seq NOT IN (SELECT seq FROM taken)),
+       t.seq, t.xid, k.vehicle_ids, k.fix_times
+FROM h LEFT JOIN taken t ON true LEFT JOIN ingest_commits k ON k.seq = t.seq
+ORDER BY t.seq
+"""
+
+# The fixes of commit-log rows, as stream rows (``STREAM_SELECT``) with the row's seq, in seq
+# order and per vehicle in time order.
+_COMMIT_FIXES = f"""
+SELECT k.seq, {STREAM_SELECT}
+FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS k(seq, v, t)
+JOIN pings ON pings.vehicle_id = k.v AND pings.fix_time = k.t
+ORDER BY k.seq, pings.vehicle_id, pings.fix_time
+"""
+
+
+async def commit_sync(
+    conn: AsyncConnection[Any],
+    shard: int,
+    watermark: int,
+    skip: Iterable[int],
+    *,
+    upto: int = XID_MAX,
+    grace_s: float,
+    limit: int,
+) -> CommitSync:
+    params = {"shard": shard, "w": watermark, "upto": upto, "skip": list(skip),
+              "grace": grace_s, "limit": limit}  # fmt: skip
+    cur = await conn.execute(_SYNC, params)
+    rows = await cur.fetchall()
+    horizon, pending = int(rows[0][0]), rows[0][1]
+    taken = [CommitRow(int(r[2]), int(r[3]), r[4], r[5]) for r in rows if r[2] is not None]
+    return CommitSync(horizon, taken, None if pending is None else int(pending))
+
+
+async def commit_fixes(
+    conn: AsyncConnection[Any], rows: Sequence[CommitRow]
+) -> list[tuple[Any, ...]]:
+    """The stored fixes of commit-log rows: ``(seq, *stream row)``, in seq order."""
+    seqs: list[int] = []
+    vids: list[int] = []
+    times: list[datetime] = []
+    for row in rows:
+        seqs += [row.seq] * len(row.vehicle_ids)
+        vids += row.vehicle_ids
+        times += row.fix_times
+    cur = await conn.execute(_COMMIT_FIXES, (seqs, vids, times))
+    return list(await cur.fetchall())
+
+
+async def load_commit_mark(conn: AsyncConnection[Any], shard: int) -> tuple[int, dict[int, int]]:
+    """A shard's committed watermark and the rows processed above it (seq -> xid)."""
+    cur = await conn.execute(
+        "SELECT commit_xid, commit_done_seqs, commit_done_xids FROM engine_shards WHERE shard = %s",
+        (shard,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return 0, {}
+    return int(row[0]), dict(zip(row[1], row[2], strict=True))
+
+
+async def prune_commits(conn: AsyncConnection[Any], shard: int, keep_s: float) -> int:
+    """Delete the shard's commit-log rows below its committed watermark, once older than
+    ``keep_s`` (kept a while for an engine reset to the stream's start). Returns how many."""
+    cur = await conn.execute(
+        "DELETE FROM ingest_commits WHERE shard = %s AND committed_at < now() - make_interval("
+        "secs => %s) AND xid < (SELECT commit_xid FROM engine_shards WHERE shard = %s)",
+        (shard, keep_s, shard),
+    )
+    return cur.rowcount
+
+
+@dataclass(frozen=True, slots=True)
+class ShardLag:
+    """How far a shard's engine is behind the commit log, by the database's own account."""
+
+    shard: int
+    head_seq: int | None  # the newest commit-log row of the shard
+    behind_rows: int  # settled rows not yet processed
+    behind_fixes: int
+    oldest_behind_s: float | None  # age of the oldest of them
+    in_flight_rows: int  # rows of transactions not yet settled (counted as not behind)
+
+    @property
+    def caught_up(self) -> bool:
+        return self.behind_rows == 0
+
+
+LAG_SQL = """
+WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x)
+SELECT s.shard,
+       (SELECT max(seq) FROM ingest_commits WHERE shard = s.shard),
+       count(c.seq) FILTER (WHERE c.xid < h.x),
+       coalesce(sum(cardinality(c.vehicle_ids)) FILTER (WHERE c.xid < h.x), 0),
+       extract(epoch FROM now() - min(c.committed_at) FILTER (WHERE c.xid < h.x)),
+       count(c.seq) FILTER (WHERE c.xid >= h.x)
+FROM h, unnest(%s::int[]) AS s(shard)
+LEFT JOIN engine_shards e ON e.shard = s.shard
+LEFT JOIN ingest_commits c ON c.shard = s.shard AND c.xid >= coalesce(e.commit_xid, 0)
+     AND NOT c.seq = ANY(coalesce(e.commit_done_seqs, '{}'))
+GROUP BY s.shard
+ORDER BY s.shard
+"""
+
+
+async def shard_lag(conn: AsyncConnection[Any], shards: Sequence[int]) -> list[ShardLag]:
+    """Per shard: is every settled commit-log row processed, and if not, how far behind."""
+    cur = await conn.execute(LAG_SQL, (list(shards),))
+    out = []
+    for r in await cur.fetchall():
+        age = None if r[4] is None else float(r[4])
+        out.append(ShardLag(int(r[0]), r[1], int(r[2]), int(r[3]), age, int(r[5])))
+    return out

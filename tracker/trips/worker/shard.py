@@ -7,13 +7,14 @@ than the vehicle's last one) are replayed into history (``rewind.replay``) when 
 supplies the vehicle's stored window (``window_wanted`` says which); the window is cut at the
 entry's newest receive time, so a replay sees what had arrived by then, whatever the batching.
 The batch's effects and the touched vehicles' states commit in one transaction with the id of
-its last entry.
+its last entry. Commits the stream did not deliver come as parsed entries too (``parse_stored``:
+one per commit-log row, read back from ``pings``), so they take the same path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -33,7 +34,7 @@ from tracker.trips.core.rewind import (
 from tracker.trips.core.state import VehicleState, to_us
 from tracker.trips.core.view import RegistryView
 from tracker.trips.worker import repo
-from tracker.wire import Fix, Timed, entry_rows, fix_from_row, stream_key, timed_from_row
+from tracker.wire import Fix, Timed, entry_rows, stream_key, timed_from_row
 
 __all__ = [
     "Batch",
@@ -42,7 +43,6 @@ __all__ = [
     "ShardRunner",
     "Timed",
     "prepare_timed",
-    "stream_id_key",
 ]
 
 Entry = tuple[bytes | str, dict[bytes, bytes]]
@@ -51,11 +51,6 @@ Parsed = list[tuple[str, dict[int, list[Timed]]]]  # entry id, each vehicle's fi
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def stream_id_key(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 @dataclass
@@ -70,6 +65,10 @@ class ShardRunner:
     shard: int
     shard_count: int
     position: str | None = None
+    # The ingest commit log: every row of the shard with an xid below ``commit_xid`` is
+    # processed, and so are the rows in ``done`` (seq -> xid) above it.
+    commit_xid: int = 0
+    done: dict[int, int] = field(default_factory=dict)
     states: dict[int, VehicleState] = field(default_factory=dict)
     # How late each vehicle's newest fix arrived: silences are measured from delivery, so a
     # blind-area upload hours late does not look like hours of silence.
@@ -81,6 +80,7 @@ class ShardRunner:
 
     async def load(self, conn: AsyncConnection[Any]) -> None:
         self.position = await repo.load_position(conn, self.shard)
+        self.commit_xid, self.done = await repo.load_commit_mark(conn, self.shard)
         self.states = await repo.load_states(conn, self.shard)
 
     def state_of(self, vehicle_id: int) -> VehicleState:
@@ -92,7 +92,7 @@ class ShardRunner:
     def run_fixes(
         self, index: GeofenceIndex, view: RegistryView, fixes: list[Fix], batch: Batch, tag: str
     ) -> None:
-        """One vehicle's fixes (one entry's worth, or a catch-up run) through the core."""
+        """One vehicle's fixes (one entry's worth) through the core."""
         timed = [(to_us(f.fix_time), to_us(f.received_at), f) for f in fixes]
         self.run_timed(index, view, timed, batch, tag)
 
@@ -191,28 +191,22 @@ class ShardRunner:
                 self.run_timed(index, view, timed_fixes, batch, entry_id, window)
         return batch
 
-    def catch_up(
-        self, index: GeofenceIndex, view: RegistryView, rows: list[tuple[Any, ...]]
-    ) -> Batch:
-        """Stored fixes from the database (per vehicle in time order) through the core."""
-        batch = Batch()
-        per_vehicle: dict[int, list[Fix]] = {}
+    @staticmethod
+    def parse_stored(rows: list[tuple[Any, ...]]) -> Parsed:
+        """Fixes read back from ``pings`` for commit-log rows (``repo.commit_fixes``: the row's
+        seq, then a stream row), as one parsed entry per commit-log row, like its stream entry
+        would have been."""
+        parsed: Parsed = []
+        current: int | None = None
+        per_vehicle: dict[int, list[Timed]] = {}
         for row in rows:
-            fix = fix_from_row(row)
-            per_vehicle.setdefault(fix.vehicle_id, []).append(fix)
-        for fixes in per_vehicle.values():
-            self.run_fixes(index, view, fixes, batch, self.position or "0-0")
-        return batch
-
-    def catch_up_since(self, lookback: timedelta, now: datetime) -> datetime:
-        """From the oldest last fix among the shard's vehicles, no further back than
-        ``lookback`` (vehicles without state start there too)."""
-        floor = now - lookback
-        lasts = [s.last.t_us for s in self.states.values() if s.last is not None]
-        if not lasts:
-            return floor
-        oldest = datetime.fromtimestamp(min(lasts) / 1e6, tz=UTC)
-        return max(oldest, floor)
+            seq = int(row[0])
+            if seq != current:
+                current, per_vehicle = seq, {}
+                parsed.append((f"commit:{seq}", per_vehicle))
+            timed = timed_from_row(row[1:])
+            per_vehicle.setdefault(timed[2].vehicle_id, []).append(timed)
+        return parsed
 
     def tick_all(self, view: RegistryView, now: datetime) -> Batch:
         batch = Batch()

@@ -5,11 +5,19 @@ the shard's stream position (id of the batch's last entry) commit in ONE transac
 killed at any point restarts from the last committed position with the states that match it,
 so every entry's effects are stored once; upserts on the core's deterministic ids guard the rest.
 
-Gaps: the streams are trimmed from the oldest end, so if the stream's first entry is not newer
-than the position, nothing unread was lost. Otherwise (trimmed past us, stream lost, publisher
-dropped while Redis was away and it then got trimmed) the worker reads the shard's fixes newer
-than its vehicles' last fixes from ``pings`` (the truth), then continues with the stream; the
-core skips anything not newer than what it has seen.
+What to process is the database's word, not Redis's: the writer records each group commit in the
+ingest commit log (``ingest_commits``, one row per shard, in the commit's own transaction), and
+each stream entry carries its row's seq and xid. Per shard the worker keeps, in the same
+transaction as its checkpoints, a watermark (every commit row of the shard with an xid below it
+is processed) and the rows processed above it (``done``). With every batch it asks the database
+(one small query, ``repo.commit_sync``) for settled rows (their transaction older than the
+oldest running one, so no row below can still appear) up to the batch's newest xid that neither
+the stream nor an earlier look delivered: their fixes are read from ``pings`` and processed
+before the batch, in the same transaction, as the entries they should have been. When the
+stream gives nothing (or Redis is away), it does the same for every settled row older than a
+grace (the publisher's usual delay). Entries of rows already processed are skipped. So a fix
+the publisher never published (Redis away, the backlog overflowed, the API killed) is processed
+once, and ``repo.shard_lag`` proves from the database alone how far behind a shard is.
 
 Late fixes: before consuming, the worker reads from ``pings`` the recent stored fixes of the
 vehicles that meet a straggler (``ShardRunner.window_wanted``), so the core can replay them
@@ -33,7 +41,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import psycopg
@@ -54,9 +62,9 @@ from tracker.trips.worker.registry import load_registry
 from tracker.trips.worker.shard import (
     Batch,
     Entry,
+    Parsed,
     ShardRunner,
     Timed,
-    stream_id_key,
 )
 from tracker.wire import (
     VSTATE_KEY,
@@ -64,6 +72,7 @@ from tracker.wire import (
     IncidentMessage,
     VehicleStateMessage,
     channel,
+    entry_mark,
     rfc3339,
     timed_from_row,
 )
@@ -80,7 +89,10 @@ class WorkerConfig:
     tick_s: float = 15.0
     refresh_s: float = 60.0
     gap_check_s: float = 5.0
-    catch_up_lookback_s: float = 24 * 3600.0
+    commit_grace_s: float = 2.0  # a settled commit not in the stream this long is read from pings
+    commit_sync_s: float = 1.0  # how often an idle shard looks at the commit log
+    commit_keep_s: float = 3600.0  # processed commit-log rows are deleted after this long
+    prune_s: float = 60.0
     utc_offset_min: int = 0  # registry times of day are UTC
     rules: RuleConfig = DEFAULT_RULES  # the city layer (config.city_rules)
     sensors: Mapping[str, Sensors] = field(default_factory=dict)  # terminal model -> sensors
@@ -117,6 +129,11 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     psycopg.OperationalError,
     PoolTimeout,
 )
+REDIS_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 RETRY_MIN_S, RETRY_MAX_S = 0.2, 5.0
 
 
@@ -133,7 +150,13 @@ class EngineWorker:
         self._tick_due = time.monotonic() + config.tick_s
         self._watch: asyncio.Task[None] | None = None
         self.fixes_processed = 0
-        self.catch_ups = 0
+        self.catch_ups = 0  # looks at the commit log that read fixes from pings
+        self.fixes_from_db = 0
+        self._sync_due: dict[int, float] = {}
+        # Shards whose last look at the commit log left settled commits unprocessed: the clock
+        # does not tick (silences) until every shard is caught up by the database's account.
+        self.behind: set[int] = set()
+        self._prune_due = 0.0
         self.vstates: dict[int, tuple[Key, datetime]] = {}  # last published, per vehicle
         self.stale: set[int] = set()  # shards to reload from their checkpoint before reading
         self.retries = 0
@@ -193,7 +216,9 @@ class EngineWorker:
                 backoff = RETRY_MIN_S
 
     async def step(self) -> int:
-        """One read of every owned stream; returns the number of entries consumed."""
+        """One read of every owned stream, and of the commit log where the stream gave nothing;
+        returns the number of entries and commit rows consumed. While Redis is away the shards
+        go on from the commit log, then the step fails (and is retried) on the Redis error."""
         for runner in self.runners:
             if runner.shard in self.stale:
                 async with self.pool.connection() as conn:
@@ -202,27 +227,130 @@ class EngineWorker:
         now = time.monotonic()
         if now >= self._refresh_due:
             await self.refresh()
-        if now >= self._gap_due:
-            await self.check_gaps()
-        streams: dict[Any, Any] = {r.key: r.position or "0-0" for r in self.runners}
-        block = self.config.block_ms if self.config.block_ms > 0 else None
-        answer = await self.redis.xread(streams, count=self.config.batch_entries, block=block)
+        if now >= self._prune_due:
+            await self.prune()
+        answer: Any = None
+        redis_error: BaseException | None = None
+        try:
+            if now >= self._gap_due:
+                await self.check_gaps()
+            streams: dict[Any, Any] = {r.key: r.position or "0-0" for r in self.runners}
+            block = self.config.block_ms if self.config.block_ms > 0 else None
+            answer = await self.redis.xread(streams, count=self.config.batch_entries, block=block)
+        except REDIS_TRANSIENT as exc:
+            redis_error = exc
         consumed = 0
-        by_key = {r.key: r for r in self.runners}
-        for raw_key, entries in answer or []:
-            key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
-            await self.consume(by_key[key], entries)
-            consumed += len(entries)
-        if consumed == 0 and time.monotonic() >= self._tick_due:
+        read = {(k.decode() if isinstance(k, bytes) else k): e for k, e in answer or []}
+        for runner in self.runners:
+            entries = read.get(runner.key)
+            if entries:
+                await self.consume(runner, entries)
+                consumed += len(entries)
+            elif redis_error is not None or time.monotonic() >= self._sync_due.get(
+                runner.shard, 0.0
+            ):
+                consumed += await self.sync_commits(runner)
+        if redis_error is not None:
+            raise redis_error
+        if consumed == 0 and not self.behind and time.monotonic() >= self._tick_due:
             await self.tick(datetime.now(UTC))
         return consumed
 
     async def consume(self, runner: ShardRunner, entries: list[Entry]) -> None:
-        parsed = runner.parse(entries)
+        """Stream entries, after the settled commits before them that the stream lacks; entries
+        of commits already processed are skipped."""
+        fresh: list[Entry] = []
+        seen: dict[int, int] = {}  # seq -> xid of the batch's entries
+        for entry in entries:
+            mark = entry_mark(entry[1])
+            if mark is None:  # a publisher without a commit log
+                fresh.append(entry)
+            elif mark.xid >= runner.commit_xid and mark.seq not in runner.done:
+                if mark.seq not in seen:
+                    fresh.append(entry)
+                seen[mark.seq] = mark.xid
+        stored: Parsed = []
+        progress: repo.CommitProgress | None = None
+        if seen:
+            async with self.pool.connection() as conn:
+                sync = await repo.commit_sync(
+                    conn, runner.shard, runner.commit_xid, [*runner.done, *seen],
+                    upto=max(seen.values()) + 1, grace_s=self.config.commit_grace_s,
+                    limit=self.config.batch_entries,
+                )  # fmt: skip
+                stored = await self.stored_fixes(conn, sync.taken)
+            if sync.pending_xid is not None:
+                self.behind.add(runner.shard)
+            if len(sync.taken) >= self.config.batch_entries:
+                # More commits may precede the batch than one look takes: these first, the
+                # entries again next time (the watermark stays below them).
+                cap = min(sync.horizon, min(seen.values()))
+                progress = self.progress(runner, sync, {}, cap)
+                windows = await self.windows(runner.window_wanted(stored))
+                batch = runner.consume_parsed(self.fences.index, self.view, stored, windows)
+                await self.commit(runner, batch, runner.position or "0-0", progress=progress)
+                return
+            progress = self.progress(runner, sync, seen, min(sync.horizon, max(seen.values()) + 1))
+        parsed = stored + runner.parse(fresh)
         windows = await self.windows(runner.window_wanted(parsed))
         batch = runner.consume_parsed(self.fences.index, self.view, parsed, windows)
         last = entries[-1][0]
-        await self.commit(runner, batch, last.decode() if isinstance(last, bytes) else last)
+        position = last.decode() if isinstance(last, bytes) else last
+        await self.commit(runner, batch, position, progress=progress)
+
+    async def sync_commits(self, runner: ShardRunner) -> int:
+        """The stream gave nothing: process the shard's settled commit rows older than the grace
+        that were never delivered. Returns how many were taken."""
+        self._sync_due[runner.shard] = time.monotonic() + self.config.commit_sync_s
+        async with self.pool.connection() as conn:
+            sync = await repo.commit_sync(
+                conn, runner.shard, runner.commit_xid, runner.done,
+                grace_s=self.config.commit_grace_s, limit=self.config.batch_entries,
+            )  # fmt: skip
+            stored = await self.stored_fixes(conn, sync.taken)
+        progress = self.progress(runner, sync, {}, sync.horizon)
+        if sync.taken or sync.pending_xid is not None:
+            self.behind.add(runner.shard)
+        else:
+            self.behind.discard(runner.shard)
+        if not sync.taken and progress.watermark == runner.commit_xid:
+            return 0  # nothing new: nothing to store
+        windows = await self.windows(runner.window_wanted(stored))
+        batch = runner.consume_parsed(self.fences.index, self.view, stored, windows)
+        await self.commit(runner, batch, runner.position or "0-0", progress=progress)
+        if len(sync.taken) >= self.config.batch_entries:
+            self._sync_due[runner.shard] = 0.0  # more to take: look again at once
+        return len(sync.taken)
+
+    async def stored_fixes(self, conn: Any, taken: list[repo.CommitRow]) -> Parsed:
+        if not taken:
+            return []
+        rows = await repo.commit_fixes(conn, taken)
+        self.catch_ups += 1
+        self.fixes_from_db += len(rows)
+        log.info("reading %d stored fixes of %d commits the stream did not deliver (seq %d..%d)",
+                 len(rows), len(taken), taken[0].seq, taken[-1].seq)  # fmt: skip
+        return ShardRunner.parse_stored(rows)
+
+    @staticmethod
+    def progress(
+        runner: ShardRunner, sync: repo.CommitSync, seen: dict[int, int], cap: int
+    ) -> repo.CommitProgress:
+        """The watermark once this batch commits: up to ``cap`` (the horizon, or the batch's
+        newest xid), but not past a settled row left for later; the rows processed above it."""
+        done = {**runner.done, **seen, **{r.seq: r.xid for r in sync.taken}}
+        watermark = cap if sync.pending_xid is None else min(cap, sync.pending_xid)
+        watermark = max(watermark, runner.commit_xid)
+        return repo.CommitProgress(watermark, {s: x for s, x in done.items() if x >= watermark})
+
+    async def prune(self) -> None:
+        """Delete the owned shards' processed commit-log rows once older than the keep time."""
+        self._prune_due = time.monotonic() + self.config.prune_s
+        async with self.pool.connection() as conn:
+            for runner in self.runners:
+                deleted = await repo.prune_commits(conn, runner.shard, self.config.commit_keep_s)
+                if deleted:
+                    log.info("shard %s: pruned %d commit-log rows", runner.shard, deleted)
 
     async def commit(
         self,
@@ -230,12 +358,15 @@ class EngineWorker:
         batch: Batch,
         position: str | None,
         now: datetime | None = None,
+        progress: repo.CommitProgress | None = None,
     ) -> None:
         companies = {v: self.view.company_of(v) for v in batch.touched}
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 await repo.save_events(conn, batch.events, companies)
-                await repo.save_checkpoints(conn, runner.shard, position, runner.checkpoints(batch))
+                await repo.save_checkpoints(
+                    conn, runner.shard, position, runner.checkpoints(batch), progress
+                )
         except Exception:
             # The in-memory states ran ahead of what is stored: back to the checkpoint, now
             # or (the database being away) before the shard reads again.
@@ -248,6 +379,8 @@ class EngineWorker:
             raise
         if position is not None:
             runner.position = position
+        if progress is not None:
+            runner.commit_xid, runner.done = progress.watermark, progress.done
         self.fixes_processed += batch.fixes
         await self.publish(batch)
         await self.publish_states(runner, batch, now)
@@ -320,29 +453,12 @@ class EngineWorker:
                 await self.commit(runner, batch, None, now)
 
     async def check_gaps(self) -> None:
-        """Catch up from the database where the stream may have lost unread entries."""
+        """A stream Redis lost (emptied while we held a position in it) is read again from its
+        start; the commit log, not the stream, says which fixes were missed meanwhile."""
         self._gap_due = time.monotonic() + self.config.gap_check_s
         for runner in self.runners:
-            if runner.position is None:
-                continue  # a fresh shard starts with whatever its stream holds
+            if runner.position is None or runner.position == "0-0":
+                continue
             first = await self.redis.xrange(runner.key, "-", "+", count=1)
             if not first:
-                if runner.position != "0-0":  # the stream is gone (Redis lost its data)
-                    await self.catch_up(runner)
-                    runner.position = "0-0"
-                continue
-            first_id = first[0][0].decode() if isinstance(first[0][0], bytes) else first[0][0]
-            if stream_id_key(first_id) > stream_id_key(runner.position):
-                await self.catch_up(runner)
-
-    async def catch_up(self, runner: ShardRunner) -> None:
-        since = runner.catch_up_since(
-            timedelta(seconds=self.config.catch_up_lookback_s), datetime.now(UTC)
-        )
-        async with self.pool.connection() as conn:
-            rows = await repo.catch_up_rows(conn, runner.shard_count, runner.shard, since)
-        self.catch_ups += 1
-        log.info("shard %s: catching up %d stored fixes since %s", runner.shard, len(rows), since)
-        if rows:
-            batch = runner.catch_up(self.fences.index, self.view, rows)
-            await self.commit(runner, batch, runner.position)
+                runner.position = "0-0"
