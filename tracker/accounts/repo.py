@@ -146,20 +146,25 @@ async def record(
     actor: Principal,
     action: str,
     entity: str,
-    entity_id: int | None,
+    entity_id: int | str | None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    """Write one audit row; call it inside the transaction of the write it describes."""
+    """Write one audit row; call it inside the transaction of the write it describes.
+
+    ``entity_id`` is the entity's id: a number (stored in ``entity_id`` and, as text, in
+    ``entity_key``) or a text key such as an incident id (``entity_key`` only)."""
     await conn.execute(
-        """INSERT INTO audit_log (actor, user_id, action, entity, entity_id, before, after)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+        """INSERT INTO audit_log
+               (actor, user_id, action, entity, entity_id, entity_key, before, after)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
         (
             actor.username,
             actor.user_id,
             action,
             entity,
-            entity_id,
+            entity_id if isinstance(entity_id, int) else None,
+            None if entity_id is None else str(entity_id),
             None if before is None else jsonb(before),
             None if after is None else jsonb(after),
         ),
@@ -175,13 +180,16 @@ async def audit_entries(
     since: datetime | None,
     until: datetime | None,
     limit: int,
+    entity_key: str | None = None,
 ) -> list[AuditEntry]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            """SELECT id, at, actor, user_id, action, entity, entity_id, before, after
+            """SELECT id, at, actor, user_id, action, entity, entity_id, entity_key,
+                      before, after
                  FROM audit_log
                 WHERE (%(entity)s::text IS NULL OR entity = %(entity)s)
                   AND (%(entity_id)s::bigint IS NULL OR entity_id = %(entity_id)s)
+                  AND (%(entity_key)s::text IS NULL OR entity_key = %(entity_key)s)
                   AND (%(actor)s::text IS NULL OR actor = %(actor)s)
                   AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)
                   AND (%(until)s::timestamptz IS NULL OR at < %(until)s)
@@ -189,6 +197,7 @@ async def audit_entries(
             {
                 "entity": entity,
                 "entity_id": entity_id,
+                "entity_key": entity_key,
                 "actor": actor,
                 "since": since,
                 "until": until,
