@@ -34,8 +34,8 @@ from fastapi.staticfiles import StaticFiles
 from tracker.accounts.models import Principal, Role
 from tracker.deps import AdminDep, Platform, PlatformDep, StaffDep, get_principal
 from tracker.errors import NotFound, TrackerError, Unavailable
-from tracker.geofence.store import load_rows
 from tracker.live.feed import LiveFeed
+from tracker.live.fences import visible_fences
 from tracker.live.hub import LiveClient, LiveHub
 from tracker.live.queue import Batch
 from tracker.live.roads import roads_geojson
@@ -214,10 +214,14 @@ async def roads(platform: PlatformDep) -> Response:
     return Response(body, media_type="application/json", headers={"Cache-Control": "max-age=3600"})
 
 
-@router.get("/fences", summary="Active fences (sites, yards, zones, corridors) as GeoJSON")
+@router.get(
+    "/fences",
+    summary="Active fences (sites, yards, zones, corridors) as GeoJSON; a company user sees its "
+    "own sites and permit corridors, and the public yards and no-go zones",
+)
 async def fences(platform: PlatformDep, principal: StaffDep) -> JSONResponse:
     async with platform.pool.connection() as conn:
-        rows = await load_rows(conn)
+        rows = await visible_fences(conn, principal)
     features = [
         {
             "type": "Feature",
