@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from tracker.accounts import repo as accounts_repo
 from tracker.accounts.models import BOOTSTRAP, OFFICE_ROLES, STAFF_ROLES, Principal, Role
+from tracker.accounts.throttle import LoginThrottle
 from tracker.db import make_pool
 from tracker.errors import Forbidden, Unauthorized
 from tracker.ingest.auth import TerminalAuthenticator
@@ -41,6 +42,7 @@ class Platform:
     pipeline: IngestPipeline
     terminals: TerminalAuthenticator
     vehicles: VehicleDirectory
+    login_throttle: LoginThrottle
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
@@ -54,6 +56,7 @@ class Platform:
             build_pipeline(settings, pool, redis),
             TerminalAuthenticator(pool),
             VehicleDirectory(pool),
+            LoginThrottle(redis, settings.login),
         )
 
     async def start(self) -> None:

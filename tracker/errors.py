@@ -59,6 +59,24 @@ class Conflict(TrackerError):
     code = "conflict"
 
 
+class TooManyRequests(TrackerError):
+    """429; ``retry_after_s`` becomes the ``Retry-After`` header."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        details: Any = None,
+        retry_after_s: int = 1,
+    ) -> None:
+        super().__init__(message, field=field, details=details)
+        self.retry_after_s = retry_after_s
+
+
 class PayloadTooLarge(TrackerError):
     status_code = 413
     code = "payload_too_large"
@@ -112,6 +130,8 @@ def register_error_handlers(app: FastAPI) -> None:
     async def tracker_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, TrackerError)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
     async def db_error(_: Request, exc: Exception) -> JSONResponse:

@@ -229,6 +229,7 @@ STREAM_PREFIX = "tracker:fixes:"  # a stream per shard; entries as ``entry_field
 LATEST_KEY = "tracker:latest"  # hash: vehicle id -> ``latest_feature`` of its newest fix
 LATEST_TIME_KEY = "tracker:latest:t"  # hash: vehicle id -> that fix's time in epoch µs
 VSTATE_KEY = "tracker:vstate"  # hash: vehicle id -> its current ``VehicleStateMessage``
+LOGIN_THROTTLE_PREFIX = "tracker:login:"  # hashes per account and source: failed logins, lock
 
 
 def stream_key(shard: int) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 
 from tracker.accounts import repo
 from tracker.accounts.models import (
@@ -16,22 +17,49 @@ from tracker.accounts.models import (
     UserIn,
     UserOut,
 )
+from tracker.accounts.throttle import LoginLocked
 from tracker.deps import AdminDep, PlatformDep, StaffDep
 from tracker.errors import BadRequest, NotFound, Unauthorized
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
-@router.post("/auth/token", summary="Exchange a username and password for an API token")
-async def token(platform: PlatformDep, body: TokenRequest) -> TokenOut:
+@router.post(
+    "/auth/token",
+    summary="Exchange a username and password for an API token",
+    description="Failed logins lock the account (and the source address) with back-off: "
+    "429 with Retry-After and a JSON reason while locked. Every failure is audited.",
+)
+async def token(platform: PlatformDep, body: TokenRequest, request: Request) -> TokenOut:
     ttl = timedelta(hours=platform.settings.token_ttl_h)
+    source = request.client.host if request.client else "unknown"
+    throttle = platform.login_throttle
+    try:
+        await throttle.admit(body.username, source)
+    except LoginLocked as exc:
+        async with platform.pool.connection() as conn:
+            row = await repo.login_row(conn, body.username)
+            reason = str(exc.details["reason"])
+            user_id = None if row is None else int(row[0])
+            await repo.record_login_failure(conn, body.username, user_id, source, reason)
+        raise
     async with platform.pool.connection() as conn:
-        principal = await repo.authenticate(conn, body.username, body.password)
-        if principal is None or principal.user_id is None:
-            raise Unauthorized("wrong username or password", field="password")
-        async with conn.transaction():
-            access, expires_at = await repo.issue_token(conn, principal.user_id, ttl)
-            await repo.record(conn, principal, "login", "user", principal.user_id)
+        row = await repo.login_row(conn, body.username)
+    result = await repo.check_login(row, body.username, body.password)
+    principal = result.principal
+    if principal is None or principal.user_id is None:
+        if await throttle.failed(source):
+            log.warning("logins from %s locked after repeated failures", source)
+        async with platform.pool.connection() as conn:
+            await repo.record_login_failure(
+                conn, body.username, result.user_id, source, result.reason or "refused"
+            )
+        raise Unauthorized("wrong username or password", field="password")
+    await throttle.succeeded(body.username)
+    async with platform.pool.connection() as conn, conn.transaction():
+        access, expires_at = await repo.issue_token(conn, principal.user_id, ttl)
+        await repo.record(conn, principal, "login", "user", principal.user_id)
     return TokenOut(
         access_token=access,
         expires_at=expires_at,

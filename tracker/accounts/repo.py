@@ -6,9 +6,11 @@ secrets, so a fast hash (sha256) is right for them and lets a request find its t
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -63,7 +65,7 @@ async def create_user(
         await cur.execute(
             f"""INSERT INTO users (username, password_hash, role, company_id)
                 VALUES (%s, %s, %s, %s) RETURNING {_USER_COLUMNS}""",
-            (username, hash_password(password), role.value, company_id),
+            (username, await asyncio.to_thread(hash_password, password), role.value, company_id),
         )
         row = await cur.fetchone()
     assert row is not None
@@ -85,18 +87,53 @@ async def set_user_active(conn: AConn, user_id: int, active: bool) -> UserOut | 
         return await cur.fetchone()
 
 
-async def authenticate(conn: AConn, username: str, password: str) -> Principal | None:
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """A login attempt: the principal, or why not (``unknown_user``, ``inactive``,
+    ``wrong_password``) and the account's id when there is one."""
+
+    principal: Principal | None
+    reason: str | None = None
+    user_id: int | None = None
+
+
+async def login_row(conn: AConn, username: str) -> tuple[Any, ...] | None:
+    """What a login needs of an account: id, password hash, role, company, active."""
     cur = await conn.execute(
-        "SELECT id, password_hash, role, company_id FROM users WHERE username = %s AND active",
+        "SELECT id, password_hash, role, company_id, active FROM users WHERE username = %s",
         (username,),
     )
-    row = await cur.fetchone()
-    if row is None:
-        verify_password(_dummy_hash(), password)  # same cost whether or not the user exists
-        return None
-    if not verify_password(row[1], password):
-        return None
-    return Principal(username, Role(row[2]), row[3], int(row[0]))
+    return await cur.fetchone()
+
+
+async def check_login(row: tuple[Any, ...] | None, username: str, password: str) -> LoginResult:
+    """Check a password against :func:`login_row`'s answer. argon2 runs in a worker thread,
+    never on the event loop (and with no database connection held)."""
+    if row is None or not row[4]:
+        # the same cost whether or not the account exists
+        await asyncio.to_thread(verify_password, _dummy_hash(), password)
+        if row is None:
+            return LoginResult(None, "unknown_user")
+        return LoginResult(None, "inactive", int(row[0]))
+    if not await asyncio.to_thread(verify_password, row[1], password):
+        return LoginResult(None, "wrong_password", int(row[0]))
+    return LoginResult(Principal(username, Role(row[2]), row[3], int(row[0])), None, int(row[0]))
+
+
+async def record_login_failure(
+    conn: AConn, username: str, user_id: int | None, source: str, reason: str
+) -> None:
+    """Audit a refused login: which account was tried, from where, and why (never a password).
+    The actor is ``anonymous``: nobody proved who they are."""
+    await conn.execute(
+        """INSERT INTO audit_log (actor, user_id, action, entity, entity_id, entity_key, after)
+           VALUES ('anonymous', NULL, 'login_failed', 'user', %s, %s, %s)""",
+        (
+            user_id,
+            None if user_id is None else str(user_id),
+            jsonb({"username": username, "source": source, "reason": reason}),
+        ),
+    )
 
 
 async def issue_token(conn: AConn, user_id: int, ttl: timedelta) -> tuple[str, datetime]:
