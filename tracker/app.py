@@ -31,6 +31,7 @@ from tracker.public import api as public_api
 from tracker.registry import api as registry_api
 from tracker.responses import JSONResponse
 from tracker.runtime import tune_gc
+from tracker.security import SecurityMiddleware
 from tracker.settings import Settings
 from tracker.trips import api as incidents_api
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.platform = Platform.build(settings)
     register_error_handlers(app)
+    app.add_middleware(SecurityMiddleware, settings=settings)
     app.include_router(ingest_api.router)
     app.include_router(history_api.router)
     app.include_router(accounts_api.router)
