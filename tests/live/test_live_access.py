@@ -3,6 +3,7 @@ for a binary frame; and every HTTP response carries the security headers."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -81,3 +82,22 @@ async def test_tokens_in_query_strings_are_refused(http: AsyncClient) -> None:
         assert resp.status_code == 400, path
         assert resp.json()["error"] == "token_in_url"
         assert resp.headers["x-frame-options"] == "DENY"
+
+
+async def test_a_revoked_account_loses_its_live_feed_on_every_process(
+    live: LiveServer, settings: Settings, accounts: Any
+) -> None:
+    """The websocket authenticated once; logging out (through another API process) ends it."""
+    from live_world import serve
+
+    headers = accounts.headers("viewer")
+    token = headers["Authorization"].split()[1]
+    async with connect(live.ws_url) as ws, serve(settings) as other:
+        await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
+        assert orjson.loads(await ws.recv())["type"] == "hello"
+        async with AsyncClient(base_url=other.base_url) as http:
+            out = await http.post("/api/v1/auth/logout", headers=headers)
+            assert out.json() == {"revoked": True}
+        async with asyncio.timeout(2):  # at once, not when the client next reconnects
+            code, _ = await _closed_with(ws)
+        assert code == 4401

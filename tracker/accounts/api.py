@@ -17,9 +17,11 @@ from tracker.accounts.models import (
     UserIn,
     UserOut,
 )
+from tracker.accounts.revocation import publish_revocations
 from tracker.accounts.throttle import LoginLocked
 from tracker.deps import AdminDep, PlatformDep, StaffDep
 from tracker.errors import BadRequest, NotFound, Unauthorized
+from tracker.wire import Revocation
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -79,6 +81,8 @@ async def logout(
         revoked = await repo.revoke_token(conn, presented)
         if revoked:
             await repo.record(conn, principal, "logout", "user", principal.user_id)
+    if revoked and principal.user_id is not None:
+        await publish_revocations(platform.redis, [Revocation("user", principal.user_id)])
     return {"revoked": revoked}
 
 
@@ -119,6 +123,7 @@ async def deactivate_user(platform: PlatformDep, principal: AdminDep, user_id: i
             raise NotFound(f"no user {user_id}", field="user_id")
         await repo.revoke_user_tokens(conn, user_id)
         await repo.record(conn, principal, "deactivate", "user", user_id, None, {"active": False})
+    await publish_revocations(platform.redis, [Revocation("user", user_id)])
     return user
 
 

@@ -43,6 +43,7 @@ from tracker.live.fences import visible_fences
 from tracker.live.hub import LiveClient, LiveHub
 from tracker.live.queue import Batch
 from tracker.live.roads import roads_geojson
+from tracker.live.sessions import LiveSessions
 from tracker.live.subscription import SubscriptionError, parse_subscription
 from tracker.permits.corridor import road_network_path
 from tracker.responses import JSONResponse
@@ -69,6 +70,8 @@ async def start(app: FastAPI) -> None:
     hub = LiveHub()
     feed = LiveFeed(hub, platform.redis, platform.vehicles, platform.settings.shards)
     app.state.live_hub, app.state.live_feed = hub, feed
+    app.state.live_sessions = LiveSessions(platform.pool)
+    platform.revocations.add(app.state.live_sessions)
     await feed.start()
 
 
@@ -111,7 +114,7 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-async def _authenticate(ws: WebSocket, platform: Platform) -> Principal | None:
+async def _authenticate(ws: WebSocket, platform: Platform) -> tuple[Principal, str] | None:
     if token_in_query(ws.scope.get("query_string", b"")) is not None:
         message = 'tokens are not accepted in URLs: send {"type": "auth", "token": ...} first'
         await ws.send_text(_dumps({"type": "error", "code": "token_in_url", "message": message}))
@@ -125,7 +128,7 @@ async def _authenticate(ws: WebSocket, platform: Platform) -> Principal | None:
     if isinstance(first, dict) and first.get("type") == "auth":
         token = str(first.get("token") or "")
     try:
-        return await get_principal(platform, f"Bearer {token or ''}")
+        return await get_principal(platform, f"Bearer {token}"), token
     except TrackerError as exc:
         await ws.send_text(_dumps({"type": "error", "code": exc.code, "message": str(exc)}))
         await ws.close(CLOSE_UNAUTHORIZED)
@@ -202,14 +205,27 @@ async def live(ws: WebSocket) -> None:
         return
     await ws.accept()
     try:
-        principal = await _authenticate(ws, platform)
+        authenticated = await _authenticate(ws, platform)
     except BinaryFrame:
         await ws.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported")
         return
     except WebSocketDisconnect:
         return
-    if principal is None:
+    if authenticated is None:
         return
+    principal, token = authenticated
+    sessions: LiveSessions = ws.app.state.live_sessions
+    ended = sessions.open(principal.user_id, token) if principal.user_id is not None else None
+    try:
+        await _serve(ws, hub, principal, ended)
+    finally:
+        if ended is not None and principal.user_id is not None:
+            sessions.close(principal.user_id, ended)
+
+
+async def _serve(
+    ws: WebSocket, hub: LiveHub, principal: Principal, ended: asyncio.Event | None
+) -> None:
     own = principal.company_id if principal.role == Role.company_user else None
     client = hub.connect(own)
     feed: LiveFeed = ws.app.state.live_feed
@@ -221,14 +237,21 @@ async def live(ws: WebSocket) -> None:
         await ws.close(1013)  # try again later: Redis is not answering
         return
     await ws.send_text(_dumps({"type": "hello", "role": principal.role.value, "company_id": own}))
-    tasks = [
+    tasks: list[asyncio.Task[Any]] = [
         asyncio.create_task(_send_loop(ws, hub, client)),
         asyncio.create_task(_receive_loop(ws, hub, client)),
     ]
+    if ended is not None:
+        tasks.append(asyncio.create_task(ended.wait()))
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if any(not t.cancelled() and isinstance(t.exception(), BinaryFrame) for t in done):
             await ws.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported")
+        elif ended is not None and ended.is_set():
+            message = {"type": "error", "code": "unauthorized", "message": "token revoked"}
+            with contextlib.suppress(Exception):
+                await ws.send_text(_dumps(message))
+                await ws.close(CLOSE_UNAUTHORIZED)
     finally:
         hub.disconnect(client)
         feed.release()
