@@ -69,7 +69,7 @@ print('demo: road data', e(Path('$TRACKER_DATA_DIR')))"
   watch_arrivals 45
   cat <<TXT
 demo: running in the background. Logs: $RUN/{api,engine,gateway,simulator,simulator-jt808}.log
-  live map:         http://127.0.0.1:$API_PORT/map/?token=dev-staff-token
+  live map:         http://127.0.0.1:$API_PORT/map/#token=dev-staff-token   (read once, then kept in the tab)
   latest positions: curl -H 'Authorization: Bearer dev-staff-token' http://127.0.0.1:$API_PORT/api/v1/positions/latest
   a truck's track:  curl -H 'Authorization: Bearer dev-staff-token' 'http://127.0.0.1:$API_PORT/api/v1/vehicles/1/track'
   stop:             make stop   (API, gateway, simulators)   ·   make down (also PostgreSQL and Redis)

@@ -33,6 +33,7 @@ from tracker.public import api as public_api
 from tracker.registry import api as registry_api
 from tracker.responses import JSONResponse
 from tracker.runtime import tune_gc
+from tracker.security import SecurityMiddleware
 from tracker.settings import Settings
 from tracker.trips import api as incidents_api
 
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.platform = Platform.build(settings)
     register_error_handlers(app)
     app.add_middleware(BodyLimit, settings=settings)  # body size per route: tracker.limits
+    app.add_middleware(SecurityMiddleware, settings=settings)
     app.include_router(ingest_api.router)
     app.include_router(quarantine_api.router)
     app.include_router(history_api.router)

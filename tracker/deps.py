@@ -22,6 +22,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from tracker.accounts import repo as accounts_repo
 from tracker.accounts.models import BOOTSTRAP, OFFICE_ROLES, STAFF_ROLES, Principal, Role
+from tracker.accounts.revocation import RevocationListener
+from tracker.accounts.throttle import LoginThrottle
 from tracker.db import make_pool
 from tracker.errors import Forbidden, Unauthorized
 from tracker.ingest.auth import TerminalAuthenticator
@@ -41,26 +43,33 @@ class Platform:
     pipeline: IngestPipeline
     terminals: TerminalAuthenticator
     vehicles: VehicleDirectory
+    login_throttle: LoginThrottle
+    revocations: RevocationListener
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
         """An API process's services, not started yet (no connection is made here)."""
         pool = make_pool(settings)
         redis = aioredis.Redis.from_url(settings.redis_url)
+        terminals = TerminalAuthenticator(pool)
         return cls(
             settings,
             pool,
             redis,
             build_pipeline(settings, pool, redis),
-            TerminalAuthenticator(pool),
+            terminals,
             VehicleDirectory(pool),
+            LoginThrottle(redis, settings.login),
+            RevocationListener(settings.redis_url, [terminals]),
         )
 
     async def start(self) -> None:
         await self.pool.open(wait=True)
         await self.pipeline.start()
+        self.revocations.start()
 
     async def stop(self) -> None:
+        await self.revocations.stop()
         await self.pipeline.stop()
         await self.pool.close()
         await self.redis.aclose()

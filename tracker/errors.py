@@ -62,6 +62,24 @@ class Conflict(TrackerError):
     code = "conflict"
 
 
+class TooManyRequests(TrackerError):
+    """429; ``retry_after_s`` becomes the ``Retry-After`` header."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        details: Any = None,
+        retry_after_s: int = 1,
+    ) -> None:
+        super().__init__(message, field=field, details=details)
+        self.retry_after_s = retry_after_s
+
+
 class PayloadTooLarge(TrackerError):
     status_code = 413
     code = "payload_too_large"
@@ -95,6 +113,8 @@ def error_headers(exc: TrackerError) -> dict[str, str] | None:
     if isinstance(exc, Unauthorized):
         return {"WWW-Authenticate": "Bearer"}
     if isinstance(exc, Unavailable):
+        return {"Retry-After": str(max(1, exc.retry_after_s))}
+    if isinstance(exc, TooManyRequests):
         return {"Retry-After": str(max(1, exc.retry_after_s))}
     return None
 

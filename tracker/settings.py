@@ -6,12 +6,40 @@ import time.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_STAFF_TOKEN = "dev-staff-token"
+MIN_STAFF_TOKEN_CHARS = (
+    32  # in prod; `python -c 'import secrets; print(secrets.token_urlsafe(32))'`
+)
+MIN_STAFF_TOKEN_BITS = 128  # estimated: length x the Shannon entropy of its characters
+
+
+def token_bits(token: str) -> float:
+    """A rough strength estimate: length times the per-character Shannon entropy."""
+    if not token:
+        return 0.0
+    counts = Counter(token)
+    per_char = -sum(n / len(token) * math.log2(n / len(token)) for n in counts.values())
+    return per_char * len(token)
+
+
+class LoginSettings(BaseModel):
+    """Login throttling (tracker.accounts.throttle): after ``max_failures`` failed logins in a
+    row an account (or a source address, at ``source_max_failures``) is locked for
+    ``lockout_s``, doubling with each further lockout up to ``lockout_max_s``; a success clears
+    the account's count. Held in Redis, so every API process sees the same counts."""
+
+    max_failures: int = Field(default=5, ge=1)
+    source_max_failures: int = Field(default=20, ge=1)
+    lockout_s: float = Field(default=60.0, gt=0)
+    lockout_max_s: float = Field(default=3600.0, gt=0)
+    forget_after_s: float = Field(default=86_400.0, gt=0)  # failures older than this are forgotten
 
 
 class FilterSettings(BaseModel):
@@ -154,6 +182,12 @@ class Settings(BaseSettings):
     # KPI hourly rollup (tracker.kpi.rollup): how often finished hours are rolled up; 0: off.
     kpi_rollup_interval_s: float = Field(default=300.0, ge=0)
     public_base_url: str = "http://127.0.0.1:8000"
+    login: LoginSettings = LoginSettings()
+    # Web pages and the websocket (tracker.security, tracker.live.api): origins besides the API's
+    # own that may open the live websocket, and tile servers the pages' CSP lets images load from
+    # (the map's `tiles=` URL must be on one of them), e.g. '["https://tile.openstreetmap.org"]'.
+    web_allowed_origins: list[str] = []
+    web_tile_origins: list[str] = []
     filters: FilterSettings = FilterSettings()
     jt808: Jt808Settings = Jt808Settings()
     engine: EngineSettings = EngineSettings()
@@ -163,6 +197,15 @@ class Settings(BaseSettings):
     def _no_default_secret_in_prod(self) -> Settings:
         if self.env == "prod" and self.staff_token == DEV_STAFF_TOKEN:
             raise ValueError("TRACKER_STAFF_TOKEN must be set outside dev")
+        if self.env == "prod" and (
+            len(self.staff_token) < MIN_STAFF_TOKEN_CHARS
+            or token_bits(self.staff_token) < MIN_STAFF_TOKEN_BITS
+        ):
+            raise ValueError(
+                f"TRACKER_STAFF_TOKEN is too weak for prod: at least {MIN_STAFF_TOKEN_CHARS} "
+                f"random characters (about {MIN_STAFF_TOKEN_BITS} bits), e.g. "
+                "secrets.token_urlsafe(32)"
+            )
         return self
 
     @classmethod

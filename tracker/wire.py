@@ -20,7 +20,7 @@ each other. It holds no I/O: names, dataclasses and codecs only.
   channels (``Channel``, named per database by ``channel``).
 - The typed messages on those channels, each with ``encode``/``decode``: ``FenceChange``,
   ``IncidentMessage``, ``VehicleStateMessage`` (the engine's truck states, ``VEHICLE_STATES``)
-  and ``YardAlert``; and ``latest_feature``, the latest-position record.
+  ``YardAlert`` and ``Revocation``; and ``latest_feature``, the latest-position record.
 """
 
 from __future__ import annotations
@@ -249,6 +249,7 @@ STREAM_PREFIX = "tracker:fixes:"  # a stream per shard; entries as ``entry_field
 LATEST_KEY = "tracker:latest"  # hash: vehicle id -> ``latest_feature`` of its newest fix
 LATEST_TIME_KEY = "tracker:latest:t"  # hash: vehicle id -> that fix's time in epoch µs
 VSTATE_KEY = "tracker:vstate"  # hash: vehicle id -> its current ``VehicleStateMessage``
+LOGIN_THROTTLE_PREFIX = "tracker:login:"  # hashes per account and source: failed logins, lock
 
 
 def stream_key(shard: int) -> str:
@@ -262,6 +263,7 @@ class Channel(StrEnum):
     INCIDENTS = "incidents"  # IncidentMessage: live incident events from the engine
     VEHICLE_STATES = "vstates"  # VehicleStateMessage: a truck's engine state changed
     YARDS = "yards"  # YardAlert: disposal-yard capacity alerts and closures
+    REVOCATIONS = "revocations"  # Revocation: credentials withdrawn; caches drop them at once
 
 
 def redis_db(client: Any) -> int:
@@ -536,3 +538,31 @@ def latest_feature(fix: Fix) -> bytes:
         if value is not None:
             props[name] = value
     return _point_feature(fix.lon, fix.lat, props)
+
+
+# --- revocations ---------------------------------------------------------------------------
+
+RevokedKind = Literal["terminal", "vehicle", "user"]
+REVOKED_KINDS: tuple[RevokedKind, ...] = get_args(RevokedKind)
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """``Channel.REVOCATIONS``: credentials were withdrawn (after the commit): a terminal's
+    token rotated or the terminal changed or deactivated (``terminal``), a vehicle changed or
+    deactivated (``vehicle``: its terminals), a staff account's tokens revoked (``user``). Every
+    API process drops what it cached for that id at once."""
+
+    kind: RevokedKind
+    id: int
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"kind": self.kind, "id": self.id})
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Revocation:
+        data = _object(raw)
+        kind = data.get("kind")
+        if kind not in REVOKED_KINDS:
+            raise ValueError(f"kind must be one of {list(REVOKED_KINDS)}")
+        return cls(kind, _int(data, "id"))

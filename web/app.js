@@ -1,11 +1,13 @@
 // The live enforcement map: trucks by state, fences, yards with their fill, an incident feed,
 // yard capacity alerts and a vehicle panel.
-// Configuration by query string: token, tiles (an XYZ URL template; none = offline blank map),
+// Configuration by query string: tiles (an XYZ URL template; none = offline blank map),
 // crs (wgs84 | gcj02, for AMap/Tencent tiles), roads (a GeoJSON URL), center=lon,lat, zoom.
+// The staff token comes from a one-time #token= fragment or the sign-in dialog (token.js).
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 import { displayTransform } from "./geo.js";
 import { evidencePanel } from "./evidence.js";
 import { LiveConnection } from "./live.js";
+import { askToken, takeToken } from "./token.js";
 import { vehiclePanel } from "./vehicle.js";
 import { yardLayer } from "./yards.js";
 
@@ -36,7 +38,7 @@ const truckLayer = L.layerGroup().addTo(map);
 
 const trucks = new Map(); // vehicle id -> { data, marker }
 const recentIncidents = new Map(); // vehicle id -> epoch ms of its newest incident
-let token = params.get("token") || localStorage.getItem("tracker.token") || "";
+let token = takeToken();
 let fitted = false;
 window.trackerLive = { trucks, map, received: 0 }; // read by the browser tests
 const evidence = evidencePanel({ map, api: (path) => api(path), toLatLng });
@@ -229,13 +231,7 @@ function setStatus(state, text) {
 }
 
 async function start() {
-  if (!token) {
-    const dialog = document.getElementById("login");
-    dialog.showModal();
-    await new Promise((resolve) => dialog.addEventListener("close", resolve, { once: true }));
-    token = document.getElementById("login-token").value.trim();
-  }
-  localStorage.setItem("tracker.token", token);
+  if (!token) token = await askToken();
   if (config.center.length === 2 && !Number.isNaN(config.center[1])) {
     map.setView(toLatLng(config.center[0], config.center[1]), config.zoom);
     fitted = true;

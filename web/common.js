@@ -1,5 +1,8 @@
-// What the console pages share: the staff token (query string, storage or a login dialog) and
-// a JSON fetch that turns error bodies into exceptions naming the field.
+// What the console pages share: the staff token (token.js: a one-time #token= fragment, this
+// tab's storage or a sign-in dialog; never the query string) and a JSON fetch that turns error
+// bodies into exceptions naming the field.
+
+import { askToken, takeToken } from "./token.js";
 
 export const params = new URLSearchParams(location.search);
 export const $ = (id) => document.getElementById(id);
@@ -12,17 +15,11 @@ export class ApiError extends Error {
   }
 }
 
-let token = params.get("token") || localStorage.getItem("tracker.token") || "";
+let token = takeToken();
 
 /** The staff token; asks for one with the page's login dialog when none is known. */
 export async function ensureToken() {
-  if (!token) {
-    const dialog = $("login");
-    dialog.showModal();
-    await new Promise((resolve) => dialog.addEventListener("close", resolve, { once: true }));
-    token = $("login-token").value.trim();
-  }
-  localStorage.setItem("tracker.token", token);
+  if (!token) token = await askToken();
   return token;
 }
 

@@ -1,4 +1,4 @@
-// The fleet KPI dashboard: GET /api/v1/kpi drawn as figures and bars. Query string: token,
+// The fleet KPI dashboard: GET /api/v1/kpi drawn as figures and bars. Query string:
 // hours (window length, default 24), from and to (RFC 3339; override hours), company_id.
 import { $, api, ensureToken, number, params, pct } from "./common.js";
 import { columnChart } from "./chart.js";

@@ -1,8 +1,10 @@
 // The permit page: list permits, draw one's sites, yards and corridors, propose a corridor on
-// the roads, submit, approve or reject. Query string: token, crs (wgs84 | gcj02), tiles, roads.
+// the roads, submit, approve or reject. Query string: crs (wgs84 | gcj02), tiles, roads; the
+// staff token comes from a one-time #token= fragment or the sign-in dialog (token.js).
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 import { displayTransform } from "./geo.js";
 import { corridorDrawer } from "./draw.js";
+import { askToken, takeToken } from "./token.js";
 
 const params = new URLSearchParams(location.search);
 const config = {
@@ -26,7 +28,7 @@ const roadLayer = L.layerGroup().addTo(map);
 const permitLayer = L.layerGroup().addTo(map);
 const proposalLayer = L.layerGroup().addTo(map);
 
-let token = params.get("token") || localStorage.getItem("tracker.token") || "";
+let token = takeToken();
 const state = { permits: [], permit: null, proposal: null, companies: new Map() };
 const fromLatLng = (latlng) => geo.unshow(latlng.lng, latlng.lat);
 const drawer = corridorDrawer({ map, toLatLng, fromLatLng });
@@ -311,13 +313,7 @@ async function loadRoads() {
 }
 
 async function start() {
-  if (!token) {
-    const dialog = $("login");
-    dialog.showModal();
-    await new Promise((resolve) => dialog.addEventListener("close", resolve, { once: true }));
-    token = $("login-token").value.trim();
-  }
-  localStorage.setItem("tracker.token", token);
+  if (!token) token = await askToken();
   wire();
   loadRoads().catch(() => {});
   await loadCompanies();

@@ -1,6 +1,6 @@
 // The yard page: every disposal yard's fill, and one yard's fill curve, remaining volume and
 // days-to-full forecast (GET /api/v1/yards/capacity and /api/v1/yards/{id}/capacity). Capacity
-// alerts from the live feed refresh it. Query string: token, yard (id), days (history).
+// alerts from the live feed refresh it. Query string: yard (id), days (history).
 import { $, api, ensureToken, fillLevel, formatPct, number, params } from "./common.js";
 import { lineChart } from "./chart.js";
 import { LiveConnection } from "./live.js";

@@ -30,9 +30,10 @@ async def open_live(live: LiveServer) -> AsyncIterator[Any]:
     sockets: list[ClientConnection] = []
 
     async def opener(token: str = "test-staff", **kwargs: Any) -> Live:
-        ws = await connect(f"{live.ws_url}?token={token}", **kwargs)
+        ws = await connect(live.ws_url, **kwargs)
         sockets.append(ws)
         client = Live(ws)
+        await client.send(type="auth", token=token)
         hello = await client.recv()
         assert hello["type"] == "hello", hello
         return client

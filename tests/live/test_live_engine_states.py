@@ -108,7 +108,8 @@ async def test_states_are_seeded_from_the_hash(
         await r.aclose()
     async with serve(settings) as live, AsyncClient(base_url=live.base_url) as http:
         await post_fix(http, token, *INSIDE, at=ago(5))
-        async with connect(f"{live.ws_url}?token=test-staff") as ws:
+        async with connect(live.ws_url) as ws:
+            await ws.send(orjson.dumps({"type": "auth", "token": "test-staff"}).decode())
             assert orjson.loads(await ws.recv())["type"] == "hello"
             await ws.send(orjson.dumps({"type": "subscribe", "bbox": CITY}).decode())
             async with asyncio.timeout(3):

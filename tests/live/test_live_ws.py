@@ -21,7 +21,8 @@ OUTSIDE = (104.30, 30.90)
 
 
 async def test_unauthenticated_is_closed_4401(live: LiveServer) -> None:
-    async with connect(f"{live.ws_url}?token=wrong") as ws:
+    async with connect(live.ws_url) as ws:
+        await ws.send(orjson.dumps({"type": "auth", "token": "wrong"}).decode())
         error = orjson.loads(await ws.recv())
         assert error["type"] == "error" and error["code"] == "unauthorized"
         with pytest.raises(ConnectionClosed) as closed:

@@ -84,3 +84,29 @@ async def test_users_and_audit(client: AsyncClient, staff: dict[str, str]) -> No
         "/api/v1/audit", params={"since": "2999-01-01T00:00:00Z"}, headers=staff
     )
     assert later.json() == []
+
+
+def test_prod_refuses_a_weak_staff_token_at_start_up(database_url: str) -> None:
+    """`tracker serve` with TRACKER_ENV=prod and a 1-character staff token does not start."""
+    import os
+    import secrets
+    import subprocess
+    import sys
+
+    import pytest
+    from pydantic import ValidationError
+
+    from tracker.settings import Settings
+
+    for weak in ("x", "a" * 64, "0123456789" * 3):
+        with pytest.raises(ValidationError, match="too weak"):
+            Settings(env="prod", staff_token=weak, database_url=database_url)
+    strong = secrets.token_urlsafe(32)
+    assert Settings(env="prod", staff_token=strong).staff_token == strong
+    env = {**os.environ, "TRACKER_ENV": "prod", "TRACKER_STAFF_TOKEN": "x"}
+    env["TRACKER_DATABASE_URL"] = database_url
+    code = "from tracker.app import create_app; create_app()"
+    started = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert started.returncode != 0 and "too weak" in started.stderr

@@ -70,3 +70,14 @@ def test_yard_alert_round_trip() -> None:
 def test_what_is_not_a_message_is_refused(kind: type, raw: bytes) -> None:
     with pytest.raises(ValueError):
         kind.decode(raw)
+
+
+def test_revocation_round_trip() -> None:
+    from tracker.wire import Revocation
+
+    for message in (Revocation("terminal", 3), Revocation("vehicle", 4), Revocation("user", 5)):
+        assert Revocation.decode(message.encode()) == message
+    with pytest.raises(ValueError, match="kind"):
+        Revocation.decode(b'{"kind": "company", "id": 1}')
+    with pytest.raises(ValueError, match="id"):
+        Revocation.decode(b'{"kind": "user", "id": "1"}')

@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,8 @@ async def http(live: LiveServer) -> AsyncIterator[AsyncClient]:
         yield c
 
 
-@pytest.fixture
-async def page(live: LiveServer) -> AsyncIterator[Any]:
+@asynccontextmanager
+async def _page(bypass_csp: bool) -> AsyncIterator[Any]:
     executable = _chromium()
     from playwright.async_api import async_playwright
 
@@ -67,7 +68,9 @@ async def page(live: LiveServer) -> AsyncIterator[Any]:
         browser = await pw.chromium.launch(
             executable_path=executable, args=CHROMIUM_ARGS, headless=True
         )
-        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        context = await browser.new_context(
+            viewport={"width": 1280, "height": 800}, bypass_csp=bypass_csp
+        )
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -76,3 +79,18 @@ async def page(live: LiveServer) -> AsyncIterator[Any]:
         await context.close()
         await browser.close()
         assert not errors, errors
+
+
+@pytest.fixture
+async def page(live: LiveServer) -> AsyncIterator[Any]:
+    """A page for tests that inspect it with Playwright's string predicates, which the pages'
+    CSP (no eval) would refuse; test_token_handling runs the pages under their CSP."""
+    async with _page(bypass_csp=True) as page:
+        yield page
+
+
+@pytest.fixture
+async def strict_page(live: LiveServer) -> AsyncIterator[Any]:
+    """A page that obeys the Content-Security-Policy the server sends."""
+    async with _page(bypass_csp=False) as page:
+        yield page

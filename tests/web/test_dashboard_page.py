@@ -29,7 +29,7 @@ async def test_dashboard_draws_the_kpis(
 ) -> None:
     world = make_kpi_world(db)
     window = f"from={quote(iso(world.start))}&to={quote(iso(world.end))}"
-    await page.goto(f"{live.base_url}/map/dashboard.html?token=test-staff&{window}")
+    await page.goto(f"{live.base_url}/map/dashboard.html?{window}#token=test-staff")
     await page.wait_for_selector("#board[data-loaded='1']", timeout=5000)
     assert await kpi(page, "online_rate") == "50 %"
     assert await kpi(page, "online_of") == "2 of 4 online (fix in 10 min)"
@@ -62,6 +62,6 @@ async def test_dashboard_draws_the_kpis(
 
 
 async def test_dashboard_shows_a_refusal(live: LiveServer, page: Any, fleet: Any) -> None:
-    await page.goto(f"{live.base_url}/map/dashboard.html?token=test-staff&from=yesterday")
+    await page.goto(f"{live.base_url}/map/dashboard.html?from=yesterday#token=test-staff")
     await page.wait_for_selector("#error:not([hidden])", timeout=5000)
     assert "(from)" in await page.locator("#error").inner_text()

@@ -52,7 +52,7 @@ async def test_clicking_an_incident_replays_its_evidence(
 ) -> None:
     vid, _ = fleet.truck("川A-E005")
     incident_id = add_incident(db, vid)
-    await page.goto(f"{live.base_url}/map/?token=test-staff&center=7.42,43.735&zoom=15")
+    await page.goto(f"{live.base_url}/map/?center=7.42,43.735&zoom=15#token=test-staff")
     await page.wait_for_selector("#status[data-state=live]", timeout=5000)
     r = aioredis.Redis.from_url(redis_url)
     try:

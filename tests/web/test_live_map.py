@@ -54,7 +54,7 @@ async def test_trucks_fences_moves_and_incidents(
     idle, token_i = fleet.truck("川A-I002")
     await post_fix(http, token_h, 104.045, 30.660, at=ago(20), speed_kmh=35.0, loaded=True)
     await post_fix(http, token_i, 104.060, 30.650, at=ago(20), speed_kmh=0.0)
-    await page.goto(f"{live.base_url}/map/?token=test-staff")
+    await page.goto(f"{live.base_url}/map/#token=test-staff")
     await page.wait_for_selector("#status[data-state=live]", timeout=5000)
     await page.wait_for_function("window.trackerLive.trucks.size === 2", timeout=5000)
     await page.wait_for_function("document.getElementById('fence-count').textContent === '1'")
@@ -107,7 +107,7 @@ async def test_trucks_take_the_engine_state_colours(
     b, token_b = fleet.truck("川A-S005")
     await post_fix(http, token_a, 104.045, 30.660, at=ago(10), speed_kmh=0.0)
     await post_fix(http, token_b, 104.050, 30.655, at=ago(10), speed_kmh=25.0)
-    await page.goto(f"{live.base_url}/map/?token=test-staff&center=104.047,30.658&zoom=15")
+    await page.goto(f"{live.base_url}/map/?center=104.047,30.658&zoom=15#token=test-staff")
     await page.wait_for_selector("#status[data-state=live]", timeout=5000)
     await page.wait_for_function("window.trackerLive.trucks.size === 2", timeout=5000)
     assert await page.locator("path.truck-moving").count() == 1  # no engine state yet: a guess
@@ -188,7 +188,7 @@ async def test_a_fleet_in_every_state_with_a_yard(
         at = ago(900 if state == "offline" else 15)
         await post_fix(http, token, lon, lat, at=at, speed_kmh=speed, loaded=state == "hauling")
         await publish_state(redis_url, vid, state, trip_id=f"t{i}" if speed else None)
-    await page.goto(f"{live.base_url}/map/?token=test-staff&center=7.421,43.736&zoom=15")
+    await page.goto(f"{live.base_url}/map/?center=7.421,43.736&zoom=15#token=test-staff")
     await page.wait_for_selector("#status[data-state=live]", timeout=5000)
     await page.wait_for_function("window.trackerLive.trucks.size === 7", timeout=5000)
     for css in ("idle", "loading", "hauling", "unloading", "incident", "offline", "blacklisted"):
@@ -240,7 +240,7 @@ async def test_vehicle_panel_shows_the_last_hour(
         await post_fix(http, token, 104.05 + i * 0.001, 30.66, at=ago(300 - i * 60), speed_kmh=20.0)
     state = {"trip_id": f"v{vid}:trip", "permit_id": str(permit_id)}
     await publish_state(redis_url, vid, "hauling", **state)
-    await page.goto(f"{live.base_url}/map/?token=test-staff&center=104.052,30.66&zoom=15")
+    await page.goto(f"{live.base_url}/map/?center=104.052,30.66&zoom=15#token=test-staff")
     await page.wait_for_function("window.trackerLive.trucks.size === 1", timeout=5000)
     await page.wait_for_selector("#status[data-state=live]", timeout=5000)
     for _ in range(5):  # the map may still be settling (a pan, a fresh snapshot) at first

@@ -28,7 +28,7 @@ async def world(http: AsyncClient) -> World:
 
 
 async def open_permit(page: Any, live: LiveServer, permit_id: int) -> None:
-    await page.goto(f"{live.base_url}/map/permits.html?token=test-staff")
+    await page.goto(f"{live.base_url}/map/permits.html#token=test-staff")
     await page.click(f".permit-item[data-permit-id='{permit_id}']")
     await page.wait_for_selector(f"#permit[data-drawn='{permit_id}']", timeout=5000)
 

@@ -48,7 +48,7 @@ async def test_yard_page_curve_forecast_and_a_live_alert(
     live: LiveServer, http: AsyncClient, db: psycopg.Connection[Any], fleet: Any, page: Any
 ) -> None:
     yard_id = await yard_with_trips(http, db, fleet)
-    await page.goto(f"{live.base_url}/map/yard.html?token=test-staff&yard={yard_id}")
+    await page.goto(f"{live.base_url}/map/yard.html?yard={yard_id}#token=test-staff")
     await page.wait_for_selector("#yard[data-loaded='1']", timeout=5000)
     assert await page.locator("#yard-title").inner_text() == "East yard"
     assert await fact(page, "fill_pct") == "24 %"
@@ -83,7 +83,7 @@ async def test_yards_show_their_fill_on_the_live_map(
     live: LiveServer, http: AsyncClient, db: psycopg.Connection[Any], fleet: Any, page: Any
 ) -> None:
     yard_id = await yard_with_trips(http, db, fleet)
-    await page.goto(f"{live.base_url}/map/?token=test-staff&center=7.431,43.731&zoom=15")
+    await page.goto(f"{live.base_url}/map/?center=7.431,43.731&zoom=15#token=test-staff")
     await page.wait_for_selector("#status[data-state=live]", timeout=5000)
     label = page.locator(f"a.yard-fill[data-yard-id='{yard_id}']")
     await label.wait_for(timeout=5000)

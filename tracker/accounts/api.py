@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 
 from tracker.accounts import repo
 from tracker.accounts.models import (
@@ -16,23 +17,52 @@ from tracker.accounts.models import (
     UserIn,
     UserOut,
 )
+from tracker.accounts.revocation import publish_revocations
+from tracker.accounts.throttle import LoginLocked
 from tracker.deps import AdminDep, PlatformDep, StaffDep
 from tracker.errors import BadRequest, NotFound, Unauthorized
 from tracker.times import Instant
+from tracker.wire import Revocation
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
-@router.post("/auth/token", summary="Exchange a username and password for an API token")
-async def token(platform: PlatformDep, body: TokenRequest) -> TokenOut:
+@router.post(
+    "/auth/token",
+    summary="Exchange a username and password for an API token",
+    description="Failed logins lock the account (and the source address) with back-off: "
+    "429 with Retry-After and a JSON reason while locked. Every failure is audited.",
+)
+async def token(platform: PlatformDep, body: TokenRequest, request: Request) -> TokenOut:
     ttl = timedelta(hours=platform.settings.token_ttl_h)
+    source = request.client.host if request.client else "unknown"
+    throttle = platform.login_throttle
+    try:
+        await throttle.admit(body.username, source)
+    except LoginLocked as exc:
+        async with platform.pool.connection() as conn:
+            row = await repo.login_row(conn, body.username)
+            reason = str(exc.details["reason"])
+            user_id = None if row is None else int(row[0])
+            await repo.record_login_failure(conn, body.username, user_id, source, reason)
+        raise
     async with platform.pool.connection() as conn:
-        principal = await repo.authenticate(conn, body.username, body.password)
-        if principal is None or principal.user_id is None:
-            raise Unauthorized("wrong username or password", field="password")
-        async with conn.transaction():
-            access, expires_at = await repo.issue_token(conn, principal.user_id, ttl)
-            await repo.record(conn, principal, "login", "user", principal.user_id)
+        row = await repo.login_row(conn, body.username)
+    result = await repo.check_login(row, body.username, body.password)
+    principal = result.principal
+    if principal is None or principal.user_id is None:
+        if await throttle.failed(source):
+            log.warning("logins from %s locked after repeated failures", source)
+        async with platform.pool.connection() as conn:
+            await repo.record_login_failure(
+                conn, body.username, result.user_id, source, result.reason or "refused"
+            )
+        raise Unauthorized("wrong username or password", field="password")
+    await throttle.succeeded(body.username)
+    async with platform.pool.connection() as conn, conn.transaction():
+        access, expires_at = await repo.issue_token(conn, principal.user_id, ttl)
+        await repo.record(conn, principal, "login", "user", principal.user_id)
     return TokenOut(
         access_token=access,
         expires_at=expires_at,
@@ -52,6 +82,8 @@ async def logout(
         revoked = await repo.revoke_token(conn, presented)
         if revoked:
             await repo.record(conn, principal, "logout", "user", principal.user_id)
+    if revoked and principal.user_id is not None:
+        await publish_revocations(platform.redis, [Revocation("user", principal.user_id)])
     return {"revoked": revoked}
 
 
@@ -92,6 +124,7 @@ async def deactivate_user(platform: PlatformDep, principal: AdminDep, user_id: i
             raise NotFound(f"no user {user_id}", field="user_id")
         await repo.revoke_user_tokens(conn, user_id)
         await repo.record(conn, principal, "deactivate", "user", user_id, None, {"active": False})
+    await publish_revocations(platform.redis, [Revocation("user", user_id)])
     return user
 
 
@@ -101,6 +134,7 @@ async def audit(
     _: AdminDep,
     entity: Annotated[str | None, Query(max_length=64)] = None,
     entity_id: int | None = None,
+    entity_key: Annotated[str | None, Query(max_length=200)] = None,
     actor: Annotated[str | None, Query(max_length=64)] = None,
     since: Instant | None = None,
     until: Instant | None = None,
@@ -111,6 +145,7 @@ async def audit(
             conn,
             entity=entity,
             entity_id=entity_id,
+            entity_key=entity_key,
             actor=actor,
             since=since,
             until=until,

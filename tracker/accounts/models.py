@@ -76,5 +76,6 @@ class AuditEntry(BaseModel):
     action: str
     entity: str
     entity_id: int | None
+    entity_key: str | None  # the id as text; an incident's text id
     before: dict[str, Any] | None
     after: dict[str, Any] | None

@@ -6,9 +6,11 @@ secrets, so a fast hash (sha256) is right for them and lets a request find its t
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -63,7 +65,7 @@ async def create_user(
         await cur.execute(
             f"""INSERT INTO users (username, password_hash, role, company_id)
                 VALUES (%s, %s, %s, %s) RETURNING {_USER_COLUMNS}""",
-            (username, hash_password(password), role.value, company_id),
+            (username, await asyncio.to_thread(hash_password, password), role.value, company_id),
         )
         row = await cur.fetchone()
     assert row is not None
@@ -85,18 +87,53 @@ async def set_user_active(conn: AConn, user_id: int, active: bool) -> UserOut | 
         return await cur.fetchone()
 
 
-async def authenticate(conn: AConn, username: str, password: str) -> Principal | None:
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """A login attempt: the principal, or why not (``unknown_user``, ``inactive``,
+    ``wrong_password``) and the account's id when there is one."""
+
+    principal: Principal | None
+    reason: str | None = None
+    user_id: int | None = None
+
+
+async def login_row(conn: AConn, username: str) -> tuple[Any, ...] | None:
+    """What a login needs of an account: id, password hash, role, company, active."""
     cur = await conn.execute(
-        "SELECT id, password_hash, role, company_id FROM users WHERE username = %s AND active",
+        "SELECT id, password_hash, role, company_id, active FROM users WHERE username = %s",
         (username,),
     )
-    row = await cur.fetchone()
-    if row is None:
-        verify_password(_dummy_hash(), password)  # same cost whether or not the user exists
-        return None
-    if not verify_password(row[1], password):
-        return None
-    return Principal(username, Role(row[2]), row[3], int(row[0]))
+    return await cur.fetchone()
+
+
+async def check_login(row: tuple[Any, ...] | None, username: str, password: str) -> LoginResult:
+    """Check a password against :func:`login_row`'s answer. argon2 runs in a worker thread,
+    never on the event loop (and with no database connection held)."""
+    if row is None or not row[4]:
+        # the same cost whether or not the account exists
+        await asyncio.to_thread(verify_password, _dummy_hash(), password)
+        if row is None:
+            return LoginResult(None, "unknown_user")
+        return LoginResult(None, "inactive", int(row[0]))
+    if not await asyncio.to_thread(verify_password, row[1], password):
+        return LoginResult(None, "wrong_password", int(row[0]))
+    return LoginResult(Principal(username, Role(row[2]), row[3], int(row[0])), None, int(row[0]))
+
+
+async def record_login_failure(
+    conn: AConn, username: str, user_id: int | None, source: str, reason: str
+) -> None:
+    """Audit a refused login: which account was tried, from where, and why (never a password).
+    The actor is ``anonymous``: nobody proved who they are."""
+    await conn.execute(
+        """INSERT INTO audit_log (actor, user_id, action, entity, entity_id, entity_key, after)
+           VALUES ('anonymous', NULL, 'login_failed', 'user', %s, %s, %s)""",
+        (
+            user_id,
+            None if user_id is None else str(user_id),
+            jsonb({"username": username, "source": source, "reason": reason}),
+        ),
+    )
 
 
 async def issue_token(conn: AConn, user_id: int, ttl: timedelta) -> tuple[str, datetime]:
@@ -146,20 +183,25 @@ async def record(
     actor: Principal,
     action: str,
     entity: str,
-    entity_id: int | None,
+    entity_id: int | str | None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    """Write one audit row; call it inside the transaction of the write it describes."""
+    """Write one audit row; call it inside the transaction of the write it describes.
+
+    ``entity_id`` is the entity's id: a number (stored in ``entity_id`` and, as text, in
+    ``entity_key``) or a text key such as an incident id (``entity_key`` only)."""
     await conn.execute(
-        """INSERT INTO audit_log (actor, user_id, action, entity, entity_id, before, after)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+        """INSERT INTO audit_log
+               (actor, user_id, action, entity, entity_id, entity_key, before, after)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
         (
             actor.username,
             actor.user_id,
             action,
             entity,
-            entity_id,
+            entity_id if isinstance(entity_id, int) else None,
+            None if entity_id is None else str(entity_id),
             None if before is None else jsonb(before),
             None if after is None else jsonb(after),
         ),
@@ -175,13 +217,16 @@ async def audit_entries(
     since: datetime | None,
     until: datetime | None,
     limit: int,
+    entity_key: str | None = None,
 ) -> list[AuditEntry]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            """SELECT id, at, actor, user_id, action, entity, entity_id, before, after
+            """SELECT id, at, actor, user_id, action, entity, entity_id, entity_key,
+                      before, after
                  FROM audit_log
                 WHERE (%(entity)s::text IS NULL OR entity = %(entity)s)
                   AND (%(entity_id)s::bigint IS NULL OR entity_id = %(entity_id)s)
+                  AND (%(entity_key)s::text IS NULL OR entity_key = %(entity_key)s)
                   AND (%(actor)s::text IS NULL OR actor = %(actor)s)
                   AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)
                   AND (%(until)s::timestamptz IS NULL OR at < %(until)s)
@@ -189,6 +234,7 @@ async def audit_entries(
             {
                 "entity": entity,
                 "entity_id": entity_id,
+                "entity_key": entity_key,
                 "actor": actor,
                 "since": since,
                 "until": until,

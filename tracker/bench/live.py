@@ -61,6 +61,7 @@ async def _watch(url: str, spec: dict[str, Any], stop_at: float, out: dict[str, 
 
     slow = spec["slow"]
     async with connect(url, max_queue=1 if slow else 64, open_timeout=60) as ws:
+        await ws.send(orjson.dumps({"type": "auth", "token": spec["token"]}).decode())
         await ws.send(orjson.dumps({"type": "subscribe", "bbox": spec["bbox"]}).decode())
         while time.time() < stop_at:
             try:
@@ -177,7 +178,7 @@ def _run(
     q = ctx.Queue()
     start = time.time() + 3.0
     measure_from, stop_at = start + opts.warmup, start + opts.warmup + opts.duration
-    specs = _specs(opts)
+    specs = [{**spec, "token": opts.staff_token} for spec in _specs(opts)]
     procs = [
         ctx.Process(
             target=_clients_proc, args=(url, specs[i :: opts.procs], (measure_from, stop_at), q)
@@ -242,7 +243,8 @@ def main(argv: list[str]) -> int:
     port = free_port()
     server = start_server(port, env)
     try:
-        url = f"ws://127.0.0.1:{port}/api/v1/live?token={settings.staff_token}"
+        url = f"ws://127.0.0.1:{port}/api/v1/live"  # the token goes in the first message
+        opts.staff_token = settings.staff_token
         print(f"{opts.clients} clients watch for {opts.warmup + opts.duration:.0f} s …", flush=True)
         result = _run(opts, url, server.pid, env)
     finally:

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from tracker.accounts import repo as audit
+from tracker.accounts.four_eyes import require_other_account
 from tracker.accounts.models import Principal, Role
 from tracker.errors import BadRequest, Conflict, Forbidden, NotFound
 from tracker.geofence.errors import GeometryError
@@ -36,6 +37,15 @@ TRANSITIONS: dict[str, tuple[frozenset[PermitState], PermitState]] = {
     "revoke": (frozenset({PermitState.approved, PermitState.suspended}), PermitState.revoked),
 }
 APPROVABLE = frozenset({PermitState.submitted, PermitState.suspended})
+# Four eyes (tracker.accounts.four_eyes): who wrote a permit may not decide it.
+AUTHORING = ("create", "update", "submit")
+DECISIONS = frozenset({"approve", "reject"})
+
+
+async def _four_eyes(conn: AConn, who: Principal, permit_id: int, decision: str) -> None:
+    await require_other_account(
+        conn, who, entity="permit", entity_id=permit_id, authored_by=AUTHORING, decision=decision
+    )
 
 
 class PermitRefused(Conflict):
@@ -98,6 +108,8 @@ async def transition(
         before = await get_visible(conn, permit_id, who, lock=True)
         if before["state"] not in sources:
             raise Conflict(f"cannot {action} a {before['state']} permit", field="state")
+        if action in DECISIONS:
+            await _four_eyes(conn, who, permit_id, action)
         await repo.set_state(conn, permit_id, target, reason)
         if before["state"] == PermitState.approved:
             changes = await _retire_corridors(conn, before)
@@ -116,6 +128,7 @@ async def approve(
         before = await get_visible(conn, permit_id, who, lock=True)
         if before["state"] not in APPROVABLE:
             raise Conflict(f"cannot approve a {before['state']} permit", field="state")
+        await _four_eyes(conn, who, permit_id, "approve")
         refusals = logic.approval_refusals(await repo.facts(conn, before, today))
         if refusals:
             raise PermitRefused(

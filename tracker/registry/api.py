@@ -14,10 +14,12 @@ from pydantic import BaseModel
 
 from tracker.accounts import repo as audit
 from tracker.accounts.models import STAFF_ROLES, Principal, Role
+from tracker.accounts.revocation import publish_revocations
 from tracker.deps import OfficeDep, Platform, PlatformDep, require_roles
 from tracker.errors import NotFound
 from tracker.registry import crud, models, places, repo, service
 from tracker.registry.service import Entity, Written
+from tracker.wire import Revocation
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
@@ -43,6 +45,9 @@ async def _visible(platform: Platform, entity: Entity, row_id: int, who: Princip
 
 async def _after_write(platform: Platform, entity: Entity, written: Written) -> Any:
     await places.publish(platform.redis, written.changes)
+    if entity is TERMINAL or entity is VEHICLE:  # cached terminal credentials go at once
+        revoked = Revocation("terminal" if entity is TERMINAL else "vehicle", written.row["id"])
+        await publish_revocations(platform.redis, [revoked])
     if entity is VEHICLE:
         await platform.vehicles.refresh()
     return written.row
@@ -147,6 +152,7 @@ async def issue_terminal_token(
         if token is None:
             raise NotFound(f"no terminal {terminal_id}", field="terminal_id")
         await audit.record(conn, who, "issue_token", "terminal", terminal_id)
+    await publish_revocations(platform.redis, [Revocation("terminal", terminal_id)])
     return models.TerminalToken(terminal_id=terminal_id, token=token)
 
 

@@ -102,7 +102,7 @@ async def _move(
             raise Conflict(f"incident {incident_id} is {before['status']}, cannot {action}")
         was = {"incident_id": incident_id, "status": before["status"]}
         now = {"incident_id": incident_id, "status": to, "note": note}
-        await audit.record(conn, principal, f"incident.{action}", "incident", None, was, now)
+        await audit.record(conn, principal, f"incident.{action}", "incident", incident_id, was, now)
     return row
 
 
