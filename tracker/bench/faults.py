@@ -252,6 +252,8 @@ class Counters:
     http_other: int = 0
     client_errors: int = 0
     max_hang_s: float = 0.0
+    phase: str = "warmup"  # the fault running (or the last one) when a request started
+    max_hang_by_phase: dict[str, float] = field(default_factory=dict)
     requests: int = 0
 
 
@@ -291,6 +293,7 @@ class Terminal:
         batch = self.buffer[:max_fixes]
         c = self.counters
         c.requests += 1
+        phase = c.phase
         started = time.monotonic()
         try:
             resp = await client.post(
@@ -302,7 +305,9 @@ class Terminal:
             c.client_errors += 1
             return
         finally:
-            c.max_hang_s = max(c.max_hang_s, time.monotonic() - started)
+            hang_s = time.monotonic() - started
+            c.max_hang_s = max(c.max_hang_s, hang_s)
+            c.max_hang_by_phase[phase] = max(c.max_hang_by_phase.get(phase, 0.0), hang_s)
         if resp.status_code == 503:
             c.http_503 += 1
             return
@@ -410,6 +415,8 @@ async def _drive(
         for name, inject in faults:
             started = time.monotonic()
             print(f"faults: {name} …", file=sys.stderr, flush=True)
+            for fleet in fleets:
+                fleet[0].counters.phase = name  # one Counters per stack, shared by its terminals
             await asyncio.to_thread(inject)
             log.append({"fault": name, "s": round(time.monotonic() - started, 1)})
             await asyncio.sleep(o.settle_s)
@@ -544,6 +551,7 @@ def run(o: Options) -> dict[str, Any]:
             "client_errors": c.client_errors,
             "requests": c.requests,
             "max_hang_s": round(c.max_hang_s, 1),
+            "max_hang_s_by_fault": {k: round(v, 1) for k, v in c.max_hang_by_phase.items()},
             "request_timeout_s": o.request_timeout_s,
             "rss_growth_mb": round(faulted.api.rss_max_growth_mb, 1),
             "trucks": o.trucks,
