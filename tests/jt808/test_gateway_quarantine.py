@@ -10,8 +10,8 @@ from typing import Any
 
 import psycopg
 from httpx import AsyncClient
+from test_gateway import PHONE, connected, report, rows, within
 
-from tests.jt808.test_gateway import PHONE, connected, report, rows, within
 from tracker.ingest.jt808 import Dialect, LocationBatch, PlatformResponse, Result
 from tracker.ingest.jt808.client import TerminalClient
 from tracker.ingest.jt808.framing import seal

@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 from httpx import AsyncClient
+from test_gateway import PHONE, connected, report, rows, within
 
-from tests.jt808.test_gateway import PHONE, connected, report, rows, within
 from tracker.ingest.jt808 import Heartbeat, PlatformResponse, RegistrationReply, Result
 from tracker.registry import repo as registry_repo
 

@@ -9,8 +9,8 @@ import os
 from typing import Any
 
 import psycopg
+from test_gateway import PHONE, connected, report, within
 
-from tests.jt808.test_gateway import PHONE, connected, report, within
 from tracker.ingest.jt808 import Dialect, LocationBatch, PlatformResponse, Result, encode_frames
 from tracker.ingest.jt808.client import TerminalClient
 from tracker.ingest.jt808.framing import seal
