@@ -401,7 +401,8 @@ async def _drive(
     """Terminals report on schedule while the faults run one after another (in a thread)."""
     t0 = datetime.now(UTC).replace(microsecond=0)
     timeout = httpx.Timeout(o.request_timeout_s)
-    limits = httpx.Limits(max_connections=64)
+    # a connection per terminal, as real ones have: no request waits in the client for another
+    limits = httpx.Limits(max_connections=o.trucks + 16, max_keepalive_connections=o.trucks + 16)
     clients = [httpx.AsyncClient(base_url=s.base, timeout=timeout, limits=limits) for s in stacks]
     done = asyncio.Event()
     log: list[dict[str, Any]] = []
