@@ -47,6 +47,14 @@ up() {
 print('demo: road data', e(Path('$TRACKER_DATA_DIR')))"
   $BIN/tracker seed --trucks "$DEMO_TRUCKS" --out "$TRACKER_DATA_DIR/demo-fleet.json"
   $BIN/tracker seed --trucks "$DEMO_JT808_TRUCKS" --prefix JT --out "$TRACKER_DATA_DIR/jt808-fleet.json"
+  # A JT/T 808 auth code is handed out once. The demo's own terminals whose code the simulator does
+  # not remember (a first run, or a database from before that rule) are reset, as an officer would.
+  $BIN/python -c "import json; from pathlib import Path; from tracker.settings import Settings; \
+from tracker.sim.jt808_terminal import AuthCodes, phone_for, register_terminals; \
+codes = AuthCodes(Path('$TRACKER_DATA_DIR/jt808-auth-codes.json')); \
+fleet = json.loads(Path('$TRACKER_DATA_DIR/jt808-fleet.json').read_text()); \
+lost = [int(e['vehicle_id']) for e in fleet if codes.get(phone_for(int(e['vehicle_id']))) is None]; \
+lost and register_terminals(Settings.load().database_url, lost)"
   # the city's construction sites and quarry as fences, and its roads for corridor proposals
   $BIN/tracker import osm "$TRACKER_DATA_DIR/monaco.osm.pbf" | tail -n 2
   # the sites and the yard the simulator drives between, and the fleet's approved permit
