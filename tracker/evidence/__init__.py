@@ -1,0 +1,1 @@
+"""Evidence that a court or the party can check: hash-chained case events and evidence packs."""
