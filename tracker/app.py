@@ -11,15 +11,16 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header, Response
 
-from tracker import __version__
+from tracker import __version__, metrics
 from tracker.accounts import api as accounts_api
 from tracker.blacklist import api as blacklist_api
 from tracker.capacity import api as capacity_api
 from tracker.db import migrate
-from tracker.deps import Platform, PlatformDep
+from tracker.deps import Platform, PlatformDep, require_metrics_reader
 from tracker.errors import register_error_handlers
 from tracker.history import api as history_api
 from tracker.ingest import api as ingest_api
@@ -114,5 +115,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz(platform: PlatformDep) -> JSONResponse:
         ready, body = await platform.pipeline.readiness.report()
         return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics of this API (all its workers)",
+        description="Text exposition format. Bearer: the scrape token `TRACKER_METRICS_TOKEN` "
+        "or an admin's token.",
+        response_class=Response,
+    )
+    async def metrics_endpoint(
+        platform: PlatformDep, authorization: Annotated[str | None, Header()] = None
+    ) -> Response:
+        await require_metrics_reader(platform, authorization)
+        body, content_type = await asyncio.to_thread(metrics.exposition)
+        return Response(body, media_type=content_type)
 
     return app

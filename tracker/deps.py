@@ -119,6 +119,19 @@ async def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+async def require_metrics_reader(platform: Platform, authorization: str | None) -> None:
+    """``/metrics`` is read with the scrape token (``TRACKER_METRICS_TOKEN``) or by an admin."""
+    token = _bearer(authorization)
+    scrape = platform.settings.metrics_token
+    if scrape and hmac.compare_digest(token.encode(), scrape.encode()):
+        return
+    principal = await get_principal(platform, authorization)
+    if principal.role != Role.admin:
+        raise Forbidden(
+            "metrics are read with the scrape token or by an admin", field="authorization"
+        )
+
+
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency admitting only ``roles`` (admin always); 403 for the others."""
     allowed = frozenset(roles) | {Role.admin}

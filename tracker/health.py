@@ -23,6 +23,7 @@ import psycopg
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from tracker import metrics
 from tracker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,9 @@ def process_readiness(
 
 
 class HealthServer:
-    """A tiny HTTP/1.0 listener: ``GET /readyz`` and ``GET /healthz``, one request per
-    connection. For processes without an HTTP server (the gateway, the engine)."""
+    """A tiny HTTP/1.0 listener: ``GET /readyz``, ``GET /healthz`` and ``GET /metrics``
+    (Prometheus, tracker.metrics), one request per connection. For processes without an HTTP
+    server (the gateway, the engine)."""
 
     def __init__(self, readiness: Readiness, host: str, port: int) -> None:
         self.readiness = readiness
@@ -145,14 +147,26 @@ class HealthServer:
                 status = 200 if ready else 503
             elif path == "/healthz":
                 status, body = 200, {"status": "ok"}
+            elif path == "/metrics":
+                status, body = 200, None
             else:
-                status, body = 404, {"error": "not_found", "message": "GET /readyz or /healthz"}
-            payload = orjson.dumps(body)
+                status, body = (
+                    404,
+                    {
+                        "error": "not_found",
+                        "message": "GET /readyz, /healthz or /metrics",
+                    },
+                )
+            content_type = "application/json"
+            if body is None:
+                payload, content_type = await asyncio.to_thread(metrics.exposition)
+            else:
+                payload = orjson.dumps(body)
             reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed"}.get(
                 status, "Service Unavailable"
             )
             writer.write(
-                f"HTTP/1.0 {status} {reason}\r\nContent-Type: application/json\r\n"
+                f"HTTP/1.0 {status} {reason}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
                 + (payload if method == "GET" else b"")
             )

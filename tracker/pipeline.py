@@ -86,9 +86,13 @@ def writer_check(writer: GroupCommitWriter, stall_s: float) -> Check:
 
 
 def build_pipeline(
-    settings: Settings, pool: AsyncConnectionPool[Any], redis: aioredis.Redis
+    settings: Settings,
+    pool: AsyncConnectionPool[Any],
+    redis: aioredis.Redis,
+    protocol: str = "http",
 ) -> IngestPipeline:
-    """The pipeline of one process, from its settings; started with ``start()``."""
+    """The pipeline of one process, from its settings; started with ``start()``. ``protocol``
+    labels its metrics (the API takes HTTP, the gateway JT/T 808)."""
     writer = GroupCommitWriter(
         settings.database_url,
         h3_resolution=settings.h3_resolution,
@@ -109,7 +113,7 @@ def build_pipeline(
             maxlen=settings.stream_maxlen,
             backlog_groups=settings.stream_backlog_groups,
         ),
-        service=IngestService(writer, settings.filters),
+        service=IngestService(writer, settings.filters, protocol),
         pool=pool,
         redis=redis,
         readiness=process_readiness(settings, pool, redis),

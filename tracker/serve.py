@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 
 import uvicorn
+
+from tracker import metrics
 
 
 def main(argv: list[str]) -> int:
@@ -20,6 +23,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    # several workers share their metrics through files (set before any worker starts)
+    shared = metrics.prepare_multiprocess(args.workers)
     uvicorn.run(
         "tracker.app:create_app",
         factory=True,
@@ -31,4 +36,6 @@ def main(argv: list[str]) -> int:
         loop="uvloop",
         http="httptools",
     )
+    if shared is not None:
+        shutil.rmtree(shared, ignore_errors=True)
     return 0

@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=0, ge=0, le=65535)
     readiness_timeout_s: float = Field(default=2.0, gt=0)
+    # Prometheus metrics (tracker.metrics): the API's GET /metrics takes this scrape token as a
+    # bearer (or an admin's); the health listener's /metrics is for the internal network.
+    metrics_token: str = ""
     writer_stall_s: float = Field(default=5.0, gt=0)
     # Capacity ledger, blacklist and the public vehicle code (tracker.capacity / .blacklist /
     # .public): how often alerts are checked and expired listings recorded, the inflow window of

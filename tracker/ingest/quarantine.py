@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 from psycopg_pool import AsyncConnectionPool
 
+from tracker import metrics
 from tracker.wire import Fix
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ class QuarantineRecorder:
         if reason not in self.stats.refused:
             reason = "invalid_other"
         self.stats.refused[reason] += 1
+        metrics.INGEST_REFUSED.labels(protocol, reason).inc()
         self._log.warning(
             "refused a fix of terminal %s (%s, %s: %s)", terminal_id, reason, field_name, message
         )
@@ -184,6 +186,7 @@ class QuarantineRecorder:
         if agg is None:
             if len(self._pending) >= MAX_PENDING:
                 self.stats.overflow += 1
+                metrics.QUARANTINE_LOST.labels("overflow").inc()
                 return
             agg = self._pending[key] = _Aggregate(vehicle_id, 0, received_at, received_at)
         agg.refused += 1
@@ -273,7 +276,9 @@ class QuarantineRecorder:
         except Exception:
             self._merge_back(pending)
             raise
-        self.stats.quarantined += sum(a.refused for a in pending.values())
+        written = sum(a.refused for a in pending.values())
+        self.stats.quarantined += written
+        metrics.QUARANTINE_WRITTEN.inc(written)
 
     async def _compare(self, fixes: list[Fix]) -> None:
         async with self._pool.connection() as conn:
@@ -332,6 +337,7 @@ class QuarantineRecorder:
             if held is None:
                 if len(self._pending) >= MAX_PENDING:
                     self.stats.overflow += agg.refused
+                    metrics.QUARANTINE_LOST.labels("overflow").inc(agg.refused)
                     continue
                 self._pending[key] = agg
                 continue

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tracker import metrics
 from tracker.ingest.filters import Refusal, apply_filters
 from tracker.ingest.quarantine import Origin, QuarantineRecorder
 from tracker.ingest.validate import FieldErrors
@@ -41,9 +42,16 @@ class IngestOutcome:
 
 
 class IngestService:
-    def __init__(self, writer: GroupCommitWriter, filters: FilterSettings) -> None:
+    def __init__(
+        self, writer: GroupCommitWriter, filters: FilterSettings, protocol: str = "http"
+    ) -> None:
         self._writer = writer
         self._filters = filters
+        self.protocol = protocol  # "http" | "jt808": the label of this process's metrics
+        self._counted = {
+            outcome: metrics.INGEST_FIXES.labels(protocol, outcome)
+            for outcome in ("stored", "duplicate", "refused")
+        }
         # newest stored, unflagged fix per vehicle in this process: the jump filter's reference
         self.last_fix: dict[int, Fix] = {}
         self.quarantine: QuarantineRecorder | None = None  # set by tracker.pipeline
@@ -92,6 +100,9 @@ class IngestService:
         outcome.accepted = statuses.count("stored")
         outcome.duplicates = statuses.count("duplicate")
         outcome.rejected = len(items) - outcome.accepted - outcome.duplicates
+        self._counted["stored"].inc(outcome.accepted)
+        self._counted["duplicate"].inc(outcome.duplicates)
+        self._counted["refused"].inc(outcome.rejected)
         if self.quarantine is not None and (outcome.rejected or outcome.duplicates):
             self._quarantine(items, statuses, filtered, to_store, marks, origin, raw)
         outcome.results = [

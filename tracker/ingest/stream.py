@@ -19,6 +19,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from tracker import metrics
 from tracker.wire import (
     LATEST_KEY,
     LATEST_TIME_KEY,
@@ -69,8 +70,10 @@ class StreamPublisher:
         if len(self._backlog) >= self._backlog_groups:
             self._backlog.popleft()
             self.dropped_groups += 1
+            metrics.STREAM_DROPPED_GROUPS.inc()
             log.warning("stream backlog full: dropped a group (engine takes it from the DB)")
         self._backlog.append((fixes, marks or {}))
+        metrics.STREAM_BACKLOG_GROUPS.set(len(self._backlog))
         self._idle.clear()
         self._wakeup.set()
 
@@ -101,6 +104,8 @@ class StreamPublisher:
                     continue
                 self._backlog.popleft()
                 self.published_fixes += len(group)
+                metrics.STREAM_PUBLISHED_FIXES.inc(len(group))
+                metrics.STREAM_BACKLOG_GROUPS.set(len(self._backlog))
             self._idle.set()
 
     async def publish(self, fixes: list[Fix], marks: dict[int, CommitMark] | None = None) -> None:

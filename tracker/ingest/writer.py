@@ -37,6 +37,7 @@ import h3.api.basic_int as h3
 import psycopg
 from psycopg.types.json import Jsonb
 
+from tracker import metrics
 from tracker.db import session_options
 from tracker.errors import Unavailable
 from tracker.wire import COPY_COLUMNS, COPY_TYPES, SOURCES, CommitMark, Fix, shard_of
@@ -312,6 +313,7 @@ class GroupCommitWriter:
         held = self.queued_rows
         if held and held + len(fixes) > self.max_queued_rows:  # alone, any request may wait
             self.writes_over_bound += 1
+            metrics.INGEST_UNAVAILABLE.labels("queue_full").inc()
             raise self._unavailable(
                 f"the writer's queue is full ({held} rows waiting); retry later"
             )
@@ -319,12 +321,14 @@ class GroupCommitWriter:
         job = _Job(fixes, future, time.monotonic())
         self._pending.append(job)
         self._pending_rows += len(fixes)
+        metrics.WRITER_QUEUE_ROWS.set(self._pending_rows)
         self._has_work.set()
         try:
             async with asyncio.timeout(self.deadline_s):
                 return await asyncio.shield(future)
         except TimeoutError:
             self.writes_past_deadline += 1
+            metrics.INGEST_UNAVAILABLE.labels("deadline").inc()
             raise self._unavailable(
                 f"storage did not answer within {self.deadline_s:g} s; retry later"
             ) from None
@@ -334,6 +338,7 @@ class GroupCommitWriter:
                 if job in self._pending:  # not in flight yet
                     self._pending.remove(job)
                     self._pending_rows -= len(fixes)
+                    metrics.WRITER_QUEUE_ROWS.set(self._pending_rows)
 
     async def _take_group(self) -> list[_Job]:
         while not self._pending:
@@ -347,6 +352,7 @@ class GroupCommitWriter:
             if not job.future.done():
                 jobs.append(job)
                 rows += len(job.fixes)
+        metrics.WRITER_QUEUE_ROWS.set(self._pending_rows)
         return jobs
 
     async def _connect(self) -> psycopg.AsyncConnection[object]:
@@ -385,10 +391,12 @@ class GroupCommitWriter:
                     continue
                 since = min(job.queued_at for job in jobs)
                 self._in_flight[n] = (since, sum(len(job.fixes) for job in jobs))
+                started = time.monotonic()
                 try:
                     new_keys, refused, commits = await self._commit(conn, jobs)
                 except (psycopg.Error, OSError) as exc:
                     log.error("group commit of %d requests failed: %s", len(jobs), exc)
+                    metrics.INGEST_UNAVAILABLE.labels("storage").inc(len(jobs))
                     for job in jobs:
                         if not job.future.done():
                             job.future.set_exception(self._unavailable("storage failed; retry"))
@@ -401,6 +409,8 @@ class GroupCommitWriter:
                     continue
                 finally:
                     self._in_flight.pop(n, None)
+                metrics.WRITER_COMMIT_SECONDS.observe(time.monotonic() - started)
+                metrics.WRITER_GROUP_ROWS.observe(sum(len(job.fixes) for job in jobs))
                 self._answer(jobs, new_keys, refused, commits)
         finally:
             await conn.close()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tracker import metrics
 from tracker.live.queue import CoalescingQueue, Item
 from tracker.live.subscription import Subscription, SubscriptionIndex
 from tracker.wire import IncidentMessage, Timed, VehicleStateMessage, YardAlert, epoch_us
@@ -102,6 +103,7 @@ class LiveHub:
         key = next(self._keys)
         client = LiveClient(key, company_id, CoalescingQueue(self._max_vehicles, self._max_events))
         self.clients[key] = client
+        metrics.WS_CLIENTS.set(len(self.clients))
         return client
 
     def client_count(self) -> int:
@@ -109,6 +111,7 @@ class LiveHub:
 
     def disconnect(self, client: LiveClient) -> None:
         self.clients.pop(client.key, None)
+        metrics.WS_CLIENTS.set(len(self.clients))
         self.index.remove(client.key)
         self._incident_clients.discard(client.key)
 

@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracker import metrics
+
 Item = dict[str, Any]
 
 
@@ -56,6 +58,7 @@ class CoalescingQueue:
                 return  # a late fix must not replace a newer one
         elif len(self._fixes) >= self.max_vehicles:
             self.overflows += 1
+            metrics.WS_DROPPED_DELTAS.labels("fixes").inc()
             self.request_snapshot("resync", reason="overflow")
             return
         self._fixes[vehicle_id] = (t_us, item)
@@ -67,6 +70,7 @@ class CoalescingQueue:
             return  # one notice is enough: the client re-reads all fences
         if len(self._events) == self._events.maxlen:
             self.dropped_events += 1
+            metrics.WS_DROPPED_DELTAS.labels("events").inc()
         self._events.append(item)
         self._ready.set()
 

@@ -27,6 +27,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from tracker import metrics
 from tracker.db import make_pool, wait_for_schema
 from tracker.health import serve_readiness
 from tracker.ingest.jt808.framing import FrameSplitter
@@ -179,6 +180,7 @@ class Jt808Gateway:
             return False
         self.connections.add(conn)
         self.stats.connections = len(self.connections)
+        metrics.GATEWAY_CONNECTIONS.set(len(self.connections))
         return True
 
     def forget(self, conn: TerminalConnection) -> None:
@@ -187,6 +189,7 @@ class Jt808Gateway:
         if conn.session.reassembler is not None:  # its partial messages leave the budget
             conn.session.reassembler.clear()
         self.stats.connections = len(self.connections)
+        metrics.GATEWAY_CONNECTIONS.set(len(self.connections))
 
     async def _sweep(self) -> None:
         idle_s = self.settings.idle_timeout_s
@@ -211,7 +214,7 @@ async def gateway_process(settings: Settings) -> AsyncIterator[Jt808Gateway]:
     await wait_for_schema(settings.database_url, settings.schema_wait_s)
     pool = make_pool(settings)
     redis = aioredis.Redis.from_url(settings.redis_url)
-    pipeline = build_pipeline(settings, pool, redis)
+    pipeline = build_pipeline(settings, pool, redis, protocol="jt808")
     gateway = Jt808Gateway(settings.jt808, pool, pipeline.service)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(redis.aclose)

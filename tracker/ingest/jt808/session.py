@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from psycopg_pool import AsyncConnectionPool
 
+from tracker import metrics
 from tracker.errors import TrackerError
 from tracker.ingest.jt808 import repo
 from tracker.ingest.jt808.codec import (
@@ -51,6 +52,9 @@ from tracker.settings import Jt808Settings
 from tracker.wire import Fix
 
 log = logging.getLogger(__name__)
+_FRAMES_OK = metrics.GATEWAY_FRAMES.labels("ok")
+_FRAMES_BAD = metrics.GATEWAY_FRAMES.labels("bad")
+_FRAMES_DROPPED = metrics.GATEWAY_FRAMES.labels("dropped")
 
 Work = tuple[Frame, Message] | bytes  # a decoded message, or a reply already decided
 Location = LocationReport | LocationBatch
@@ -115,10 +119,12 @@ class SessionRegistry:
             old.close()
         session.phone = phone
         self._by_phone[phone] = session
+        metrics.GATEWAY_SESSIONS.set(len(self._by_phone))
 
     def unbind(self, session: Session) -> None:
         if session.phone is not None and self._by_phone.get(session.phone) is session:
             del self._by_phone[session.phone]
+            metrics.GATEWAY_SESSIONS.set(len(self._by_phone))
 
 
 class SessionHandler:
@@ -152,14 +158,19 @@ class SessionHandler:
         self.stats.frames += 1
         try:
             frame = decode_frame(content, self.options)
-            if not frame.header.is_subpacket:
-                return [(frame, decode_message(frame))]
-            return self._subpacket(session, frame, now)
+            if frame.header.is_subpacket:
+                work = self._subpacket(session, frame, now)
+            else:
+                work = [(frame, decode_message(frame))]
+            _FRAMES_OK.inc()
+            return work
         except Jt808Error as err:
             if err.should_reply and err.header is not None and err.reply_result is not None:
                 self.stats.bad_frames += 1
+                _FRAMES_BAD.inc()
                 return [general_reply(err.header, err.reply_result, serial=session.next_serial())]
             self.stats.dropped_frames += 1
+            _FRAMES_DROPPED.inc()
             log.debug("dropped a frame: %s", err.message)
             return []
 
@@ -279,6 +290,7 @@ class SessionHandler:
                     return self._refuse_registration(session, frame, auto.refusal)
                 log.info("terminal %s auto-registered", phone)
                 self.stats.registrations += 1
+                metrics.GATEWAY_REGISTRATIONS.labels("ok").inc()
                 return registration_reply(
                     header, RegistrationResult.OK, code, serial=session.next_serial()
                 )
@@ -298,6 +310,7 @@ class SessionHandler:
                 return self._refuse_registration(session, frame, refusal)
         log.info("terminal %s registered", phone)
         self.stats.registrations += 1
+        metrics.GATEWAY_REGISTRATIONS.labels("ok").inc()
         return registration_reply(header, RegistrationResult.OK, code, serial=session.next_serial())
 
     def _registration_refusal(self, terminal: repo.Jt808Terminal, msg: Registration) -> str | None:
@@ -314,6 +327,7 @@ class SessionHandler:
     def _refuse_registration(self, session: Session, frame: Frame, why: str) -> bytes:
         result = _REGISTRATION_REFUSALS[why]
         self.stats.registrations_refused[why] = self.stats.registrations_refused.get(why, 0) + 1
+        metrics.GATEWAY_REGISTRATIONS.labels(why).inc()
         self.refusal_log.warning(
             "registration of terminal %s refused (%s, result %d)", frame.header.phone, why, result
         )

@@ -49,6 +49,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from tracker import metrics
 from tracker.geofence.sync import FenceSync
 from tracker.trips.core.annotate import engine_index
 from tracker.trips.core.events import IncidentClosed, IncidentOpened, IncidentUpdated
@@ -278,7 +279,7 @@ class EngineWorker:
                     upto=max(seen.values()) + 1, grace_s=self.config.commit_grace_s,
                     limit=self.config.batch_entries,
                 )  # fmt: skip
-                stored = await self.stored_fixes(conn, sync.taken)
+                stored = await self.stored_fixes(conn, sync.taken, runner.shard)
             if sync.pending_xid is not None:
                 self.behind.add(runner.shard)
             if len(sync.taken) >= self.config.batch_entries:
@@ -307,12 +308,13 @@ class EngineWorker:
                 conn, runner.shard, runner.commit_xid, runner.done,
                 grace_s=self.config.commit_grace_s, limit=self.config.batch_entries,
             )  # fmt: skip
-            stored = await self.stored_fixes(conn, sync.taken)
+            stored = await self.stored_fixes(conn, sync.taken, runner.shard)
         progress = self.progress(runner, sync, {}, sync.horizon)
         if sync.taken or sync.pending_xid is not None:
             self.behind.add(runner.shard)
         else:
             self.behind.discard(runner.shard)
+        metrics.ENGINE_BEHIND.labels(str(runner.shard)).set(runner.shard in self.behind)
         if not sync.taken and progress.watermark == runner.commit_xid:
             return 0  # nothing new: nothing to store
         windows = await self.windows(runner.window_wanted(stored))
@@ -322,12 +324,13 @@ class EngineWorker:
             self._sync_due[runner.shard] = 0.0  # more to take: look again at once
         return len(sync.taken)
 
-    async def stored_fixes(self, conn: Any, taken: list[repo.CommitRow]) -> Parsed:
+    async def stored_fixes(self, conn: Any, taken: list[repo.CommitRow], shard: int) -> Parsed:
         if not taken:
             return []
         rows = await repo.commit_fixes(conn, taken)
         self.catch_ups += 1
         self.fixes_from_db += len(rows)
+        metrics.ENGINE_CATCHUP_FIXES.labels(str(shard)).inc(len(rows))
         log.info("reading %d stored fixes of %d commits the stream did not deliver (seq %d..%d)",
                  len(rows), len(taken), taken[0].seq, taken[-1].seq)  # fmt: skip
         return ShardRunner.parse_stored(rows)
@@ -382,8 +385,21 @@ class EngineWorker:
         if progress is not None:
             runner.commit_xid, runner.done = progress.watermark, progress.done
         self.fixes_processed += batch.fixes
+        self._count(runner, batch, position)
         await self.publish(batch)
         await self.publish_states(runner, batch, now)
+
+    @staticmethod
+    def _count(runner: ShardRunner, batch: Batch, position: str | None) -> None:
+        """The committed batch in the metrics: fixes, incidents opened, the stream lag."""
+        shard = str(runner.shard)
+        metrics.ENGINE_FIXES.labels(shard).inc(batch.fixes)
+        for event in batch.events:
+            if isinstance(event, IncidentOpened):
+                metrics.INCIDENTS_OPENED.labels(event.incident.type).inc()
+        if position and position != "0-0":
+            published_ms = int(position.split("-", 1)[0])
+            metrics.ENGINE_LAG_SECONDS.labels(shard).set(max(0.0, time.time() - published_ms / 1e3))
 
     async def windows(self, wanted: dict[int, tuple[int, int]]) -> dict[int, list[Timed]]:
         """The stored fixes a replay of stragglers may need, per vehicle (from ``pings``)."""
