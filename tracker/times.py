@@ -23,6 +23,8 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 HHMM_PATTERN = _HHMM.pattern  # for request models that validate the text itself
 INSTANT_MIN = datetime(2, 1, 1, tzinfo=UTC)
 INSTANT_MAX = datetime(9998, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+# Offsets are under a day: a local time in these years is in range whatever its offset.
+_SAFE_YEAR_MIN, _SAFE_YEAR_MAX = INSTANT_MIN.year + 1, INSTANT_MAX.year - 1
 _RANGE = f"out of range: from {INSTANT_MIN.date()} to {INSTANT_MAX.date()} UTC"
 
 
@@ -38,6 +40,8 @@ def to_utc(dt: datetime) -> datetime | str:
     """An aware instant in UTC, or an error message (naive, or outside the range)."""
     if dt.tzinfo is None:
         return "timestamp needs a time zone offset (e.g. 'Z')"
+    if _SAFE_YEAR_MIN <= dt.year <= _SAFE_YEAR_MAX:  # the usual case: no offset can overflow
+        return dt if dt.tzinfo is UTC else dt.astimezone(UTC)
     offset = dt.utcoffset()
     assert offset is not None
     # compare before converting: the conversion itself overflows at the ends of the range

@@ -97,3 +97,26 @@ async def test_the_shard_rule_is_the_same_in_sql(database_url: str) -> None:
             )
             found = [int(r[0]) for r in await cur.fetchall()]
             assert found == [v for v in range(1, 41) if shard_of(v, 3) == shard]
+
+
+async def test_the_commit_log_keeps_every_key_exactly(database_url: str, clean: None) -> None:
+    """The keys travel as epoch microseconds: exact to the microsecond at the ends of the
+    instant range and before 1970, and in input order (vehicle i with time i)."""
+    times = [
+        datetime(2, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        T0 + timedelta(microseconds=123_457),
+        datetime(9998, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    ]
+    keys = {(7000 + 2 * i, t) for i, t in enumerate(times)}  # all even: one shard of two
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        marks = await log_commits(conn, keys, 1)
+        cur = await conn.execute(
+            "SELECT vehicle_ids, fix_times FROM ingest_commits WHERE seq = %s",
+            (marks[0].seq,),
+        )
+        row = await cur.fetchone()
+        await conn.rollback()
+    assert row is not None
+    assert set(zip(row[0], row[1], strict=True)) == keys
