@@ -19,12 +19,19 @@ function markFeed(incidentId, status) {
   badge.textContent = t(`forms.incident.status.${status}`);
 }
 
+/** The actions' styles, added once to the page that uses them (the live map). */
+function addStyles() {
+  if (document.querySelector('link[href="incident-actions.css"]')) return;
+  document.head.append(el("link", { rel: "stylesheet", href: "incident-actions.css" }));
+}
+
 export function incidentActions(panel) {
+  addStyles();
   const form = el("form", { id: "incident-actions", class: "incident-actions", novalidate: true });
   const status = el("p", { id: "incident-status", class: "badge" });
   const note = el("textarea", { id: "incident-note", name: "note", rows: 2, maxlength: 2000, required: true, placeholder: t("forms.incident.note_hint") });
   const buttons = el("div", { class: "actions" });
-  form.append(status, el("label", {}, el("span", { text: t("forms.field.note") }), note), el("p", { class: "form-error", role: "alert", hidden: true }), buttons);
+  form.append(status, el("label", {}, el("span", { text: t("forms.incident.note") }), note), el("p", { class: "form-error", role: "alert", hidden: true }), buttons);
   panel.querySelector("#evidence-close")?.before(form);
   let current = null;
 

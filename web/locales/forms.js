@@ -223,6 +223,7 @@ export default {
     "forms.permit.dates_order": "截止日期不能早于开始日期",
     "forms.permit.saved_draft": "核准申请 {id} 已保存为草稿",
     "forms.permit.saved_submitted": "核准申请 {id} 已提交审批",
+    "forms.incident.note": "处理说明",
   },
   en: {
     "forms.page.registry": "Registry",
@@ -446,5 +447,6 @@ export default {
     "forms.permit.dates_order": "valid_to is before valid_from",
     "forms.permit.saved_draft": "Permit {id} saved as a draft",
     "forms.permit.saved_submitted": "Permit {id} submitted for approval",
+    "forms.incident.note": "Note",
   },
 };
