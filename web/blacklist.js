@@ -5,7 +5,7 @@ import { $, api, apiSend, checkForm, cityTimeZone, el, localToInstant, notice, s
 import { formatDateTime, t } from "./i18n.js";
 
 const OFFICERS = ["admin", "permit_officer", "enforcement_officer"];
-const state = { me: null, listings: [], appeals: [], vehicles: new Map(), timeZone: "Asia/Shanghai" };
+const state = { me: null, listings: [], appeals: [], vehicles: new Map(), active: new Set(), timeZone: "Asia/Shanghai" };
 const when = (v) => (v ? formatDateTime(v, state.timeZone) : "—");
 
 function isOfficer() {
@@ -71,6 +71,18 @@ function renderListings() {
   );
 }
 
+/** The trucks that may be listed: active ones without an active listing. */
+function renderListable() {
+  const listed = new Set(state.listings.filter((l) => l.active).map((l) => l.vehicle_id));
+  const select = $("list-form").elements.vehicle_id;
+  const chosen = select.value;
+  select.replaceChildren(
+    el("option", { value: "", text: t("forms.none") }),
+    ...[...state.vehicles].filter(([id]) => state.active.has(id) && !listed.has(id)).map(([id, plate]) => el("option", { value: String(id), text: plate })),
+  );
+  select.value = [...select.options].some((o) => o.value === chosen) ? chosen : "";
+}
+
 function renderAppeals() {
   const keys = ["plate", "target", "statement", "filed_at", "state", "decision_note"];
   const head = el("tr", {}, ...keys.map((k) => el("th", { text: t(`forms.blacklist.col.${k}`) })), el("th"));
@@ -111,6 +123,7 @@ async function reload() {
   const active = $("show-lifted").checked ? "false" : "true";
   [state.listings, state.appeals] = await Promise.all([api(`/api/v1/blacklist?active=${active}&limit=500`), api("/api/v1/appeals?limit=500")]);
   renderListings();
+  renderListable();
   renderAppeals();
   document.body.dataset.loaded = String(Date.now());
 }
@@ -157,12 +170,9 @@ async function main() {
   state.me = await api("/api/v1/auth/me");
   const vehicles = await api("/api/v1/vehicles?limit=1000");
   state.vehicles = new Map(vehicles.map((v) => [v.id, v.plate]));
+  state.active = new Set(vehicles.filter((v) => v.active).map((v) => v.id));
   $("list-section").hidden = !isOfficer();
   $("appeal-section").hidden = state.me.role !== "company_user";
-  $("list-form").elements.vehicle_id.append(
-    el("option", { value: "", text: t("forms.none") }),
-    ...vehicles.filter((v) => !v.blacklisted).map((v) => el("option", { value: String(v.id), text: v.plate })),
-  );
   $("list-form").addEventListener("submit", listVehicle);
   $("appeal-form").addEventListener("submit", fileAppeal);
   $("show-lifted").addEventListener("change", reload);

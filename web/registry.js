@@ -197,6 +197,16 @@ async function showToken(terminalId) {
   $("token-once").hidden = false;
 }
 
+async function rotate(row) {
+  if (!confirm(t("forms.confirm_rotate", { name: row.identity }))) return;
+  try {
+    await showToken(row.id);
+    await reload();
+  } catch (err) {
+    notice(err.message, "error");
+  }
+}
+
 async function deactivate(row) {
   if (!confirm(t("forms.confirm_deactivate", { name: spec().label(row) }))) return;
   try {
@@ -227,7 +237,7 @@ function renderRows() {
     const actions = el("td", { class: "row-actions" });
     actions.append(el("button", { type: "button", class: "small row-edit", text: t("forms.edit"), onclick: () => fill(row) }));
     if (row.active) actions.append(el("button", { type: "button", class: "small row-deactivate", text: t("forms.deactivate"), onclick: () => deactivate(row) }));
-    if (state.entity === "terminals") actions.append(el("button", { type: "button", class: "small row-token", text: t("forms.rotate_token"), onclick: () => showToken(row.id) }));
+    if (state.entity === "terminals") actions.append(el("button", { type: "button", class: "small row-token", text: t("forms.rotate_token"), onclick: () => rotate(row) }));
     const tr = el("tr", { dataset: { id: String(row.id), active: String(row.active) } }, ...shown.map((f) => el("td", { text: String(cell(row, f)) })), el("td", { text: row.active ? t("forms.yes") : t("forms.no") }), actions);
     tbody.append(tr);
     if (spec().place && row.geometry) {

@@ -39,6 +39,8 @@ async def test_listing_appealing_upholding_and_delisting(
         await page.fill("#list-form [name=reason]", reason)
         await page.click("#list-save")
         await page.wait_for_selector(f"#listings tr:has-text('{reason}')", timeout=5000)
+        listable = page.locator(f"#list-form [name=vehicle_id] option[value='{vehicle_id}']")
+        assert await listable.count() == 0  # a listed truck is not offered again
     rows = db.execute(
         "SELECT vehicle_id, source, reason, lifted_at IS NULL FROM blacklist_listings ORDER BY id"
     ).fetchall()

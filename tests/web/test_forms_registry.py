@@ -102,7 +102,8 @@ async def test_a_terminal_shows_its_token_once(
     assert row is not None and bytes(row[0]) == hashlib.sha256(token.encode()).digest()
     await page.click("#token-close")
     assert await page.locator("#token-value").inner_text() == ""
-    await page.click("tr[data-id] .row-token")  # rotation: a new token, the old one void
+    page.on("dialog", lambda dialog: dialog.accept())  # rotation asks first: the old one dies
+    await page.click("tr[data-id] .row-token")
     await page.wait_for_selector("#token-once:not([hidden])", timeout=5000)
     rotated = await page.locator("#token-value").inner_text()
     assert rotated and rotated != token
