@@ -132,7 +132,7 @@ function renderForm() {
     }
   }
   $("place-draw").hidden = !spec().place;
-  $("map").classList.toggle("inactive", !spec().place);
+  $("map").hidden = !spec().place; // only places are drawn
 }
 
 function fill(row) {

@@ -4,12 +4,14 @@ the token from the address bar, and switches to English and back."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from live_world import LiveServer
 
 pytestmark = pytest.mark.slow
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 PAGES = {
     "registry.html": ("基础信息登记", "#rows[data-loaded]"),
     "permit-new.html": ("新建核准申请", "body[data-ready=true]"),
@@ -48,3 +50,14 @@ async def test_the_form_pages_load_under_the_csp_in_chinese(
     assert await page.locator("header h1").inner_text() == "muck-tracker · Track replay"
     await page.click("#locale-switch")
     await page.wait_for_selector("html[lang=zh-CN] body[data-ready=true]", timeout=10000)
+
+
+async def test_the_form_pages_fit_a_phone(live: LiveServer, page: Any) -> None:
+    await page.set_viewport_size({"width": 390, "height": 844})
+    for path, (_, ready) in PAGES.items():
+        await page.goto("about:blank")
+        await page.goto(f"{live.base_url}/map/{path}#token=test-staff")
+        await page.wait_for_selector(ready, timeout=10000)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)  # no sideways scrolling
+        await page.screenshot(path=str(ARTIFACTS / f"forms-phone-{path[:-5]}.png"))
