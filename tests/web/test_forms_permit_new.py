@@ -18,6 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "permits"))
 
 from permit_world import make_world
 
+from tracker.settings import Settings
+from tracker.sim.data import DataUnavailableError, ensure_monaco_pbf
+
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 STAFF = {"Authorization": "Bearer test-staff"}
@@ -87,3 +90,39 @@ async def test_a_permit_is_drafted_with_a_drawn_corridor_and_submitted(
     ).fetchone()
     assert corridor == (3, 50.0)
     await page.screenshot(path=str(ARTIFACTS / "forms-permit-new.png"))
+
+
+async def test_a_corridor_proposed_on_the_roads_is_saved_as_a_draft(
+    live: LiveServer, http: AsyncClient, page: Any, db: psycopg.Connection[Any], settings: Settings
+) -> None:
+    try:
+        ensure_monaco_pbf(Path(settings.data_dir))  # the road network proposals follow
+    except DataUnavailableError as exc:
+        pytest.skip(f"Monaco extract unavailable: {exc}")
+    world = await make_world(http, STAFF)
+    await page.set_viewport_size({"width": 1400, "height": 900})
+    await page.goto(f"{live.base_url}/map/permit-new.html#token=test-staff")
+    await page.wait_for_selector("body[data-ready=true]", timeout=10000)
+    await page.select_option("[name=company_id]", str(world.company_id))
+    for vehicle_id in world.vehicle_ids:
+        await page.check(f"input[name=vehicle][value='{vehicle_id}']")
+    await page.check(f"input[name=site][value='{world.site_id}']")
+    await page.check(f"input[name=yard][value='{world.yard_id}']")
+    today = date.today()
+    await page.fill("[name=valid_from]", today.isoformat())
+    await page.fill("[name=valid_to]", (today + timedelta(days=7)).isoformat())
+    await page.fill("[name='windows.0.start']", "09:00")
+    await page.fill("[name='windows.0.end']", "17:00")
+    await page.fill("[name=quota_m3]", "800")
+    await page.click("#propose")
+    await page.wait_for_selector("#corridor-box[data-set=proposed]", timeout=30000)
+    assert (await page.locator("#corridor-status").inner_text()).startswith("推荐路线：")
+    await page.click("#save-draft")
+    await page.wait_for_selector("#permit-form[data-state=draft]", timeout=5000)
+    row = db.execute(
+        "SELECT p.state, jsonb_array_length(c.geometry->'coordinates') FROM permits p "
+        "JOIN permit_corridors c ON c.permit_id = p.id"
+    ).fetchone()
+    assert row is not None and row[0] == "draft" and row[1] >= 2
+    vehicles = db.execute("SELECT count(*) FROM permit_vehicles").fetchone()
+    assert vehicles == (2,)
