@@ -237,6 +237,7 @@ function renderRows() {
     const actions = el("td", { class: "row-actions" });
     actions.append(el("button", { type: "button", class: "small row-edit", text: t("forms.edit"), onclick: () => fill(row) }));
     if (row.active) actions.append(el("button", { type: "button", class: "small row-deactivate", text: t("forms.deactivate"), onclick: () => deactivate(row) }));
+    if (state.entity === "vehicles") actions.append(el("a", { class: "row-replay", href: `replay.html?vehicle=${row.id}`, text: t("forms.nav.replay") }));
     if (state.entity === "terminals") actions.append(el("button", { type: "button", class: "small row-token", text: t("forms.rotate_token"), onclick: () => rotate(row) }));
     const tr = el("tr", { dataset: { id: String(row.id), active: String(row.active) } }, ...shown.map((f) => el("td", { text: String(cell(row, f)) })), el("td", { text: row.active ? t("forms.yes") : t("forms.no") }), actions);
     tbody.append(tr);

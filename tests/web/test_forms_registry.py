@@ -88,6 +88,11 @@ async def test_the_page_checks_and_the_api_field_error_show_by_the_field(
     ).fetchone()
     assert row == (company[0], 18.0)
     assert await page.locator(".field-error").count() == 0
+    vehicle = db.execute("SELECT id FROM vehicles WHERE plate = '浙A67890'").fetchone()
+    assert vehicle is not None
+    await page.click(f"tr[data-id='{vehicle[0]}'] .row-replay")  # its track, on the replay page
+    await page.wait_for_selector("body[data-ready=true]", timeout=10000)
+    assert await page.input_value("[name=vehicle_id]") == str(vehicle[0])
 
 
 async def test_a_terminal_shows_its_token_once(
