@@ -44,10 +44,12 @@ async function search(ev) {
   };
   if (!checkForm(form, extra)) return;
   const query = new URLSearchParams({ limit: "200" });
-  for (const name of ["entity", "entity_id", "actor"]) {
+  for (const name of ["entity", "actor"]) {
     const value = form.elements[name].value.trim();
     if (value) query.set(name, value);
   }
+  const id = form.elements.entity_id.value.trim(); // a number, or an incident's text id
+  if (id) query.set(/^\d+$/.test(id) ? "entity_id" : "entity_key", id);
   for (const name of ["since", "until"]) {
     const value = form.elements[name].value;
     if (value) query.set(name, localToInstant(value, state.timeZone));

@@ -64,10 +64,15 @@ async def test_the_audit_log_filters_by_entity_actor_and_local_period(
         "('2026-03-01 03:30+00', 'officer.wang', 'update', 'zone', 7, '{\"name\": \"乙\"}'), "
         "('2026-03-01 02:00+00', 'admin.zhao', 'create', 'company', 3, null)"
     )
+    db.execute(
+        "INSERT INTO audit_log (at, actor, action, entity, entity_key) VALUES "
+        "('2026-03-01 04:00+00', 'officer.wang', 'incident.confirm', 'incident', 'v9:dump:1'), "
+        "('2026-03-01 04:10+00', 'officer.wang', 'incident.confirm', 'incident', 'v9:dump:2')"
+    )
     await page.set_viewport_size({"width": 1400, "height": 900})
     await page.goto(f"{live.base_url}/map/audit.html#token=test-staff")
     await page.wait_for_selector("#audit tbody tr", timeout=10000)
-    assert await page.locator("#audit tbody tr").count() == 3
+    assert await page.locator("#audit tbody tr").count() == 5
     assert "Asia/Shanghai" in await page.locator("#audit-zone").inner_text()
     await page.select_option("[name=entity]", "zone")
     await page.fill("[name=actor]", "officer.wang")
@@ -84,3 +89,12 @@ async def test_the_audit_log_filters_by_entity_actor_and_local_period(
     await page.fill("[name=until]", "2026-03-01T08:00")  # before since: refused by the page
     await page.click("#audit-search")
     assert await page.locator(".field-error[data-for=until]").count() == 1
+
+    await page.fill("[name=since]", "")  # an incident by its text id
+    await page.fill("[name=until]", "")
+    await page.select_option("[name=entity]", "incident")
+    await page.fill("[name=entity_id]", "v9:dump:2")
+    await page.click("#audit-search")
+    await page.wait_for_selector("#audit[data-query*=entity_key]", timeout=5000)
+    assert await rows.count() == 1
+    assert "v9:dump:2" in await rows.first.inner_text()
