@@ -1,6 +1,8 @@
 // The evidence panel of the live map: an incident's evidence track drawn on the map, a slider
-// (and a play button) that replays its points, and the sensor timeline at each point.
+// (and a play button) that replays its points, the sensor timeline at each point, and the
+// officer's actions on it (incident-actions.js).
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
+import { incidentActions } from "./incident-actions.js";
 
 const SENSORS = [
   ["loaded", "loaded"],
@@ -16,6 +18,7 @@ export function evidencePanel({ map, api, toLatLng }) {
   let cursor = null;
   let timer = null;
   let current = null; // the incident shown
+  const actions = incidentActions($("evidence"));
 
   function stop() {
     if (timer) clearInterval(timer);
@@ -84,6 +87,7 @@ export function evidencePanel({ map, api, toLatLng }) {
     stop();
     layer.clearLayers();
     current = null;
+    actions.show(null);
     $("evidence").hidden = true;
   }
 
@@ -104,6 +108,7 @@ export function evidencePanel({ map, api, toLatLng }) {
       return;
     }
     if (current !== incidentId) return; // another incident was opened meanwhile
+    actions.show(incident);
     points = [...(incident.evidence?.features ?? [])].sort((a, b) => Date.parse(a.properties.time) - Date.parse(b.properties.time));
     $("evidence-title").textContent = `Evidence · ${incident.type.replaceAll("_", " ")}`;
     const notes = [`${points.length} points`, incident.status, `opened ${new Date(incident.opened_at).toLocaleString()}`];
