@@ -10,7 +10,7 @@ import pytest
 from httpx import AsyncClient
 from live_world import LiveServer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "routes"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "permits"))
 
 from permit_world import World, make_world
 
