@@ -18,6 +18,7 @@ from tracker import __version__
 from tracker.accounts import api as accounts_api
 from tracker.blacklist import api as blacklist_api
 from tracker.capacity import api as capacity_api
+from tracker.clues import api as clues_api
 from tracker.db import migrate
 from tracker.deps import Platform, PlatformDep
 from tracker.errors import register_error_handlers
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registry_api.router)
     app.include_router(blacklist_api.router)
     app.include_router(public_api.router)
+    app.include_router(clues_api.router)
     app.include_router(permits_api.router)
     app.include_router(live_api.router)
     app.include_router(incidents_api.router)
