@@ -22,6 +22,7 @@ from tracker.clues import api as clues_api
 from tracker.db import migrate
 from tracker.deps import Platform, PlatformDep
 from tracker.errors import register_error_handlers
+from tracker.evidence import api as evidence_api
 from tracker.history import api as history_api
 from tracker.ingest import api as ingest_api
 from tracker.ingest import quarantine_api
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(permits_api.router)
     app.include_router(live_api.router)
     app.include_router(incidents_api.router)
+    app.include_router(evidence_api.router)
     app.include_router(kpi_api.router)
     live_api.mount_web(app)
 
