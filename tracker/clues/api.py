@@ -12,6 +12,7 @@ officers verify, convert to a case or close, audited, never on a clue they enter
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -35,9 +36,9 @@ from tracker.clues.models import (
 from tracker.clues.throttle import ClueThrottle
 from tracker.deps import Platform, PlatformDep, require_roles
 from tracker.errors import NotFound
-from tracker.public.api import CODE
 
 router = APIRouter(tags=["clues"])
+CODE = re.compile(r"^[0-9a-f]{32}$")  # a public vehicle code (tracker.public)
 ReporterDep = Annotated[Principal, Depends(require_roles(*REPORTER_ROLES))]
 ReaderDep = Annotated[Principal, Depends(require_roles(*READER_ROLES))]
 OfficerDep = Annotated[Principal, Depends(require_roles(*OFFICER_ROLES))]

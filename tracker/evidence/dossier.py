@@ -30,6 +30,13 @@ TYPE_NAMES = {
     "blacklisted_vehicle": "黑名单车辆上路",
 }
 
+STATUS_NAMES = {
+    "open": "待处理",
+    "confirmed": "已确认",
+    "dismissed": "已排除",
+    "closed": "已结案",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Party:

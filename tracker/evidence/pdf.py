@@ -19,7 +19,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from tracker.evidence import drawing
 from tracker.evidence.chain import GENESIS
-from tracker.evidence.dossier import Dossier
+from tracker.evidence.dossier import STATUS_NAMES, Dossier
 
 FONT = "STSong-Light"
 WIDTH, HEIGHT = float(A4[0]), float(A4[1])
@@ -89,7 +89,7 @@ class CaseFile:
                 "地点（经度, 纬度）",
                 "—" if d.place is None else f"{d.place[0]:.6f}, {d.place[1]:.6f}",
             ),
-            ("状态", d.status or "—"),
+            ("状态", STATUS_NAMES.get(d.status, d.status) or "—"),
             ("轨迹点数", str(len(d.fixes))),
             ("事件链末端哈希", head_hash),
             ("制卷时间", self.when(created)),
@@ -182,6 +182,9 @@ class CaseFile:
             if n % 70 == 0:
                 y = self.head("定位数据表")
                 self.c.setFont(self.font, 8)
+                self.c.drawString(
+                    MARGIN, y + 12, f"时间：{self.d.time_zone}；Y 是，N 否，- 无此传感器"
+                )
                 for title, x in columns:
                     self.c.drawString(MARGIN + x, y, title)
                 y -= 12
