@@ -5,10 +5,12 @@ phone page at 390 px (camera photo, GPS position, staff token in a header)."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
+from httpx import AsyncClient
 from live_world import LiveServer
 from PIL import Image
 
@@ -86,3 +88,49 @@ async def test_the_grid_phone_page_reports_with_photo_and_position(
     assert row is not None and row[:4] == (vehicle_id, "officer", LON, LAT)
     assert row[4] is not None
     assert requests and all(token not in url for url in requests)  # a header, never the URL
+
+
+async def test_officers_verify_and_close_clues_in_the_queue(
+    live: LiveServer,
+    strict_page: Any,
+    http: AsyncClient,
+    fleet: Any,
+    accounts: Any,
+    db: psycopg.Connection[Any],
+) -> None:
+    page = strict_page
+    fleet.truck("桂A-Q0001")
+    author = accounts.headers("enforcement_officer")
+    checker = accounts.headers("enforcement_officer")["Authorization"].split()[1]
+    clue = {"kind": "uncovered", "lon": LON, "lat": LAT, "plate": "桂A-Q0001", "text": "未盖篷布",
+            "observed_at": datetime.now(UTC).isoformat()}  # fmt: skip
+    made = await http.post("/api/v1/clues", json=clue, headers=author)
+    assert made.status_code == 201, made.text
+    clue_id = made.json()["id"]
+    item = f"#clues li[data-id='{clue_id}']"
+
+    await page.goto(f"{live.base_url}/map/clues.html#token={author['Authorization'].split()[1]}")
+    await page.wait_for_selector("#clues[data-loaded='1']", timeout=10_000)
+    await page.click(item)
+    await page.wait_for_selector(f"#clue[data-id='{clue_id}']")
+    assert await page.locator("#clue-status").inner_text() == "已受理，待核实"
+    assert "未盖篷布" in await page.locator("#clue-text").inner_text()
+    await page.fill("#note", "自己核实")
+    await page.click("[data-action=verify]")  # four eyes: not the author
+    await page.wait_for_selector("#action-message[data-kind=error]")
+    assert "其他执法人员" in await page.locator("#action-message").inner_text()
+
+    await page.goto("about:blank")  # a new document: the same URL with a new #token= is not
+    await page.goto(f"{live.base_url}/map/clues.html#token={checker}")
+    await page.wait_for_selector("#clues[data-loaded='1']", timeout=10_000)
+    await page.click(item)
+    await page.wait_for_selector(f"#clue[data-id='{clue_id}']")
+    await page.fill("#note", "篷布照片属实")
+    await page.click("[data-action=verify]")
+    await page.wait_for_selector("#clue-status[data-status=verified]", timeout=10_000)
+    row = db.execute("SELECT status, verify_note FROM clues WHERE id = %s", (clue_id,)).fetchone()
+    assert row == ("verified", "篷布照片属实")
+    await page.fill("#note", "转立案")
+    await page.click("[data-action=to-case]")
+    await page.wait_for_selector("#clue-status[data-status=to_case]", timeout=10_000)
+    await page.wait_for_selector(f"{item}[data-status=to_case]", timeout=10_000)

@@ -6,6 +6,7 @@ only its SHA-256 is stored, so the table cannot be read back into codes."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -66,6 +67,11 @@ def decode_photos(raw: list[str], limits: ClueSettings) -> list[photos.Photo]:
     return out
 
 
+async def _decoded(raw: list[str], limits: ClueSettings) -> list[photos.Photo]:
+    """``decode_photos`` in a worker thread (megabytes of base64 and JPEG segments)."""
+    return await asyncio.to_thread(decode_photos, raw, limits) if raw else []
+
+
 def _checked(body: ClueReport, limits: ClueSettings, now: datetime) -> dict[str, Any]:
     if len(body.text) > limits.text_chars:
         raise BadRequest(f"the text is at most {limits.text_chars} characters", field="text")
@@ -112,7 +118,7 @@ async def report_public(
 ) -> tuple[int, str]:
     """A report from the public page of vehicle ``code``: (clue id, receipt code)."""
     clue = _checked(body, limits, datetime.now(UTC))
-    shots = decode_photos(body.photos, limits)
+    shots = await _decoded(body.photos, limits)
     found = await repo.vehicle_by_code(conn, code)
     if found is None:
         raise NotFound("this code belongs to no registered vehicle", field="code")
@@ -126,7 +132,7 @@ async def report_staff(
 ) -> tuple[int, str]:
     """A clue from grid staff (their phone) or entered by an officer."""
     clue = _checked(body, limits, datetime.now(UTC))
-    shots = decode_photos(body.photos, limits)
+    shots = await _decoded(body.photos, limits)
     clue["plate"] = body.plate
     if body.vehicle_id is not None or body.plate is not None:
         found = await repo.vehicle(conn, body.vehicle_id, body.plate)
