@@ -112,3 +112,20 @@ def test_the_command_exits_non_zero_naming_the_mismatch(
     assert tracker(["evidence", "verify", str(good), "--head", head]) == 0
     assert tracker(["evidence", "verify", str(good), "--head", "0" * 64]) == 1
     assert tracker(["evidence", "verify", str(tmp_path / "none.zip")]) == 2
+
+
+def test_a_pack_without_track_place_or_decodable_photo_still_builds_and_verifies() -> None:
+    import dataclasses
+
+    from tracker.evidence.dossier import PhotoFile
+
+    struct = b"\x89PNG\r\n\x1a\n"  # a PNG signature and nothing a decoder can use
+    d = dataclasses.replace(
+        sample_dossier(hours=0.1, interval_s=10.0), fixes=(), place=None, fences=(),
+        photos=(PhotoFile("broken.png", "image/png", struct),), decision="罚款人民币伍仟元整。",
+    )  # fmt: skip
+    pack = build_pack(d)
+    assert verify_pack(pack).ok
+    reader = PdfReader(io.BytesIO(members(pack)["case.pdf"]))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "罚款人民币伍仟元整" in text and "无法显示" in text and "轨迹点不足" in text

@@ -154,18 +154,22 @@ class CaseFile:
             if n % 2 == 0:
                 y = self.head("现场照片")
             top = y if n % 2 == 0 else y - 360
-            image = ImageReader(io.BytesIO(photo.data))
-            self.c.drawImage(
-                image,
-                MARGIN,
-                top - 330,
-                WIDTH - 2 * MARGIN,
-                320,
-                preserveAspectRatio=True,
-                anchor="nw",
-            )
+            shown = self.photo(photo.data, top)
             self.c.setFont(self.font, 9)
-            self.c.drawString(MARGIN, top - 345, f"{photo.name} {photo.caption}")
+            note = "" if shown else "（无法显示，原件见包内文件）"
+            self.c.drawString(MARGIN, top - 345, f"{photo.name} {photo.caption}{note}")
+
+    def photo(self, data: bytes, top: float) -> bool:
+        """Draw one photo; False when its pixels cannot be decoded (the file stays in the
+        pack as received)."""
+        try:
+            image = ImageReader(io.BytesIO(data))
+            image.getSize()
+            self.c.drawImage(image, MARGIN, top - 330, WIDTH - 2 * MARGIN, 320,
+                             preserveAspectRatio=True, anchor="nw")  # fmt: skip
+        except Exception:  # a photo that passed the byte checks but does not decode
+            return False
+        return True
 
     def fixes(self) -> None:
         columns = [
