@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -132,11 +133,21 @@ class ClueSettings(BaseModel):
 
 
 class EvidenceSettings(BaseModel):
-    """Evidence packs (tracker.evidence): how many fixes a pack's track holds at most, and the
-    largest pack built (a bigger incident is refused, 413)."""
+    """Evidence packs (tracker.evidence): how many fixes a pack's track holds at most, the
+    largest pack built (a bigger incident is refused, 413), and the zone the case file's times
+    are shown in (an IANA name)."""
 
     max_fixes: int = Field(default=20_000, ge=10)
     max_pack_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    time_zone: str = "Asia/Shanghai"
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> EvidenceSettings:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.time_zone!r}") from None
+        return self
 
 
 class Settings(BaseSettings):

@@ -9,6 +9,7 @@ import io
 import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import psycopg
@@ -109,6 +110,8 @@ async def test_an_incident_pack_verifies_and_shows_the_case(
     assert fences == ["华强工地"]  # the far one is not on the map
     assert PLATE in text and "渣土车运输违规证据卷" in text and "疑似偷倒" in text
     assert "轨迹与举报照片一致" in text
+    shown = w["opened"].astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"{shown}（Asia/Shanghai）" in text  # the city's time, labelled
     audit = db.execute(
         "SELECT action FROM audit_log WHERE entity = 'incident' AND entity_key = 'inc-1' "
         "ORDER BY id"

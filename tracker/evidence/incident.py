@@ -199,7 +199,9 @@ async def _photos(
     )
 
 
-async def dossier(conn: AConn, row: dict[str, Any], max_fixes: int) -> Dossier:
+async def dossier(
+    conn: AConn, row: dict[str, Any], max_fixes: int, time_zone: str = "Asia/Shanghai"
+) -> Dossier:
     """The dossier of an incident (``row`` from :func:`incident_row`)."""
     start = row["opened_at"] - TRACK_MARGIN
     end = (row["ended_at"] or row["updated_at"] or row["detected_at"]) + TRACK_MARGIN
@@ -228,6 +230,7 @@ async def dossier(conn: AConn, row: dict[str, Any], max_fixes: int) -> Dossier:
         decision=None,
         evidence=row["evidence"] or {},
         status=row["status"],
+        time_zone=time_zone,
     )
 
 
