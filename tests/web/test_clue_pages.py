@@ -47,8 +47,15 @@ async def test_the_public_page_takes_a_report_and_tells_its_status(
     assert await page.locator("select[name=kind] option[value=spilling]").inner_text() == "沿途抛洒"
     await page.select_option("select[name=kind]", "spilling")
     await page.fill("textarea[name=text]", "车厢未盖，沿路撒土")
-    await page.click("#locate")
+    assert await page.locator("#place").inner_text() == "尚未选择地点"
+    await page.click("#pick-map", position={"x": 160, "y": 110})  # a point picked on the map
     await page.wait_for_selector("#place[data-set='1']", timeout=10_000)
+    picked = await page.locator("#place").inner_text()
+    assert picked.startswith("108.") and picked != f"{LON}, {LAT}"
+    await page.click("#locate")  # then the phone's position instead
+    await page.wait_for_function(
+        f"document.querySelector('#place').textContent === '{LON}, {LAT}'", timeout=10_000
+    )
     await page.set_input_files("input[name=photos]", files=[photo_file()])
     await page.click("#clue-form button[type=submit]")
     await page.wait_for_selector("#receipt", timeout=15_000)
