@@ -9,6 +9,7 @@ the track's window that an officer verified."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -143,6 +144,12 @@ async def _fences(conn: AConn, fixes: Sequence[TrackFix], place: LonLat | None) 
     rows = await _all(
         conn, "SELECT name, role, geometry, radius_m FROM fences WHERE active ORDER BY id", ()
     )
+    return await asyncio.to_thread(_meeting, rows, box)  # a city has thousands of fences
+
+
+def _meeting(
+    rows: list[dict[str, Any]], box: tuple[float, float, float, float]
+) -> list[FenceShape]:
     shapes = (fence_shape(r) for r in rows)
     return [s for s in shapes if s is not None and _meets(s, box)]
 
