@@ -3,15 +3,13 @@ with its public code, and photos made by Pillow (one with EXIF carrying a GPS po
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
 import pytest
+from clue_media import jpeg_with_exif, png_with_text
 from httpx import ASGITransport, AsyncClient
-from PIL import Image
 
 from tracker.app import create_app, lifespan
 from tracker.settings import ClueSettings, Settings
@@ -39,29 +37,6 @@ def vehicle_code(fleet: Any, db: psycopg.Connection[Any]) -> tuple[int, str]:
     ).fetchone()
     assert row is not None
     return vehicle_id, str(row[0])
-
-
-def jpeg_with_exif(size: tuple[int, int] = (64, 48)) -> bytes:
-    exif = Image.Exif()
-    exif[0x010F] = "SecretCameraMaker"  # Make
-    exif[0x8825] = {2: (22.0, 32.0, 10.0), 1: "N"}  # GPS IFD: a latitude
-    out = io.BytesIO()
-    Image.new("RGB", size, (200, 120, 40)).save(out, "JPEG", exif=exif, comment=b"hello")
-    return out.getvalue()
-
-
-def png_with_text() -> bytes:
-    from PIL import PngImagePlugin
-
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Author", "SecretAuthor")
-    out = io.BytesIO()
-    Image.new("RGB", (32, 32), (10, 200, 40)).save(out, "PNG", pnginfo=info)
-    return out.getvalue()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 @pytest.fixture

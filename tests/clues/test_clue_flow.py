@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from conftest import b64
+from clue_media import b64
 from httpx import AsyncClient
 
 

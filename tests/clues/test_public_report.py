@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import b64, jpeg_with_exif
+from clue_media import b64, jpeg_with_exif
 from httpx import AsyncClient
 from PIL import Image
 
