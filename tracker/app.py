@@ -19,9 +19,11 @@ from tracker import __version__, metrics
 from tracker.accounts import api as accounts_api
 from tracker.blacklist import api as blacklist_api
 from tracker.capacity import api as capacity_api
+from tracker.clues import api as clues_api
 from tracker.db import migrate
 from tracker.deps import Platform, PlatformDep, require_metrics_reader
 from tracker.errors import register_error_handlers
+from tracker.evidence import api as evidence_api
 from tracker.history import api as history_api
 from tracker.ingest import api as ingest_api
 from tracker.ingest import quarantine_api
@@ -88,9 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registry_api.router)
     app.include_router(blacklist_api.router)
     app.include_router(public_api.router)
+    app.include_router(clues_api.router)
     app.include_router(permits_api.router)
     app.include_router(live_api.router)
     app.include_router(incidents_api.router)
+    app.include_router(evidence_api.router)
     app.include_router(kpi_api.router)
     live_api.mount_web(app)
 

@@ -26,6 +26,7 @@ BENCHES: dict[str, str] = {
     "capacity": "tracker.bench.capacity",
     "kpi": "tracker.bench.kpi",
     "faults": "tracker.bench.faults",
+    "packs": "tracker.bench.packs",
 }
 
 
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser(
         "capacity", help="yard capacity ledger (capacity reconcile [--fix])", add_help=False
     )
+    sub.add_parser("evidence", help="evidence packs (evidence verify PACK)", add_help=False)
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", choices=sorted(BENCHES))
     if not args or args[0] in {"-h", "--help"}:
@@ -72,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "user": "tracker.accounts.cli",
         "import": "tracker.registry.importer",
         "capacity": "tracker.capacity.reconcile",
+        "evidence": "tracker.evidence.cli",
     }
     if command not in modules:
         parser.parse_args(args)

@@ -9,7 +9,7 @@ as usual; websockets and lifespan pass untouched.
 
 Limits per route (``TRACKER_LIMITS__*``, ``TRACKER_MAX_BODY_BYTES``): terminal positions keep
 their 4 MiB; writes that carry fences (sites, yards, zones, permits) a larger bound; login a
-tiny one; every other route 64 KiB.
+tiny one; clues with photos ``TRACKER_CLUES__BODY_BYTES``; every other route 64 KiB.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _POSITIONS = re.compile(r"^/api/v1/positions/?$")
 _LOGIN = re.compile(r"^/api/v1/auth/token/?$")
 _GEOMETRY = re.compile(r"^/api/v1/(sites|yards|zones|permits)(/\d+)?/?$")
+_CLUES = re.compile(r"^/api/v1/(public/vehicles/[0-9a-f]{32}/clues|clues)/?$")
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -44,6 +45,8 @@ def body_limit(settings: Settings, method: str, path: str) -> int:
             return limits.login_body_bytes
         if _GEOMETRY.match(path):
             return limits.geometry_body_bytes
+        if _CLUES.match(path):
+            return settings.clues.body_bytes  # clues with their photos (tracker.clues)
     return limits.body_bytes
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -114,6 +115,41 @@ class LimitSettings(BaseModel):
     request_vertices: int = Field(default=100_000, ge=4)  # all geometry of one request
 
 
+class ClueSettings(BaseModel):
+    """Clues from people (tracker.clues): the public report's limits, per source address and per
+    vehicle code within ``window_s`` (429 beyond), receipt look-ups per address, and the size
+    of every field and photo. A report's body is bounded by ``body_bytes`` (413 beyond)."""
+
+    window_s: int = Field(default=3600, ge=1)
+    reports_per_source: int = Field(default=5, ge=1)  # per window and source address
+    reports_per_code: int = Field(default=20, ge=1)  # per window and vehicle code
+    lookups_per_source: int = Field(default=30, ge=1)  # receipt status, per window and address
+    max_photos: int = Field(default=3, ge=0, le=16)
+    photo_bytes: int = Field(default=1024 * 1024, ge=1024, le=4 * 1024 * 1024)  # each, decoded
+    text_chars: int = Field(default=1000, ge=1, le=2000)
+    contact_chars: int = Field(default=64, ge=1, le=100)
+    body_bytes: int = Field(default=6 * 1024 * 1024, ge=64 * 1024)  # a report with its photos
+    max_age_days: int = Field(default=30, ge=1)  # how long ago the thing seen may have been
+
+
+class EvidenceSettings(BaseModel):
+    """Evidence packs (tracker.evidence): how many fixes a pack's track holds at most, the
+    largest pack built (a bigger incident is refused, 413), and the zone the case file's times
+    are shown in (an IANA name)."""
+
+    max_fixes: int = Field(default=20_000, ge=10)
+    max_pack_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    time_zone: str = "Asia/Shanghai"
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> EvidenceSettings:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.time_zone!r}") from None
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACKER_", env_nested_delimiter="__", extra="ignore"
@@ -195,6 +231,8 @@ class Settings(BaseSettings):
     jt808: Jt808Settings = Jt808Settings()
     engine: EngineSettings = EngineSettings()
     limits: LimitSettings = LimitSettings()
+    clues: ClueSettings = ClueSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
 
     @model_validator(mode="after")
     def _no_default_secret_in_prod(self) -> Settings:

@@ -250,6 +250,7 @@ LATEST_KEY = "tracker:latest"  # hash: vehicle id -> ``latest_feature`` of its n
 LATEST_TIME_KEY = "tracker:latest:t"  # hash: vehicle id -> that fix's time in epoch µs
 VSTATE_KEY = "tracker:vstate"  # hash: vehicle id -> its current ``VehicleStateMessage``
 LOGIN_THROTTLE_PREFIX = "tracker:login:"  # hashes per account and source: failed logins, lock
+CLUE_RATE_PREFIX = "tracker:clues:rate:"  # counters per window: public reports, receipt lookups
 
 
 def stream_key(shard: int) -> str:

@@ -10,9 +10,11 @@ import segno
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from tracker.clues.models import ClueKind
 from tracker.deps import PlatformDep, StaffDep
 from tracker.errors import NotFound
 from tracker.public import status
+from tracker.settings import ClueSettings
 
 router = APIRouter(tags=["public"])
 CODE = re.compile(r"^[0-9a-f]{32}$")
@@ -23,6 +25,8 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>{plate} · muck-tracker</title>
+<link rel="stylesheet" href="/map/node_modules/leaflet/dist/leaflet.css">
+<link rel="stylesheet" href="/map/report.css">
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 0; padding: 1.5rem; max-width: 32rem; }}
 .status {{ color: #fff; background: {bg}; border-radius: .5rem; padding: 1rem; }}
@@ -38,8 +42,40 @@ dt {{ color: #555; }}
 <dt>Status</dt><dd>{colour}</dd>
 <dt>Checked</dt><dd>{checked}</dd>
 </dl>
+{report}
 </body></html>
 """
+
+# The report form (tracker.clues; words from web/locales/clues.js, filled in by its script).
+_REPORT = """<section id="report" class="report">
+<h2 data-i18n="clues.report.title">Report this vehicle</h2>
+<p data-i18n="clues.report.intro"></p>
+<form id="clue-form" data-code="{code}" data-max-photos="{max_photos}">
+<label><span data-i18n="clues.kind">What</span><select name="kind" required>
+{kinds}</select></label>
+<label><span data-i18n="clues.text">Details</span><textarea name="text" rows="3"
+ maxlength="{text_chars}" data-i18n-placeholder="clues.text.placeholder"></textarea></label>
+<label><span data-i18n="clues.when">When</span><input type="datetime-local" name="observed_at"
+ required></label>
+<div><span data-i18n="clues.where">Where</span>
+<div id="pick-map" class="pick-map"></div>
+<p class="place"><span id="place"></span> · <span data-i18n="clues.where.hint"></span></p>
+<button type="button" id="locate" class="secondary" data-i18n="clues.where.locate">Use my position
+</button></div>
+<label><span id="photos-label">Photos</span><input type="file" name="photos"
+ accept="image/jpeg,image/png,image/*" multiple></label>
+<label><span data-i18n="clues.contact">Contact</span><input name="contact"
+ maxlength="{contact_chars}" autocomplete="tel"></label>
+<button type="submit" data-i18n="clues.submit">Send</button>
+</form>
+<p id="report-message" class="message" hidden></p>
+<h2 data-i18n="clues.status.title">Follow a report</h2>
+<form id="status-form"><label><span data-i18n="clues.status.code">Receipt code</span>
+<input id="status-code" maxlength="20" autocomplete="off" required></label>
+<button type="submit" class="secondary" data-i18n="clues.status.check">Check</button></form>
+<p id="status-out" class="message" hidden></p>
+</section>
+<script type="module" src="/map/clue-public.js"></script>"""
 
 _MISSING = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Unknown vehicle code</title></head>
@@ -48,7 +84,18 @@ _MISSING = """<!doctype html>
 """
 
 
-def render(found: status.PublicStatus, now: datetime) -> str:
+def report_form(code: str, limits: ClueSettings) -> str:
+    kinds = "".join(
+        f'<option value="{k.value}" data-i18n="clues.kind.{k.value}">{k.value}</option>\n'
+        for k in ClueKind
+    )
+    return _REPORT.format(
+        code=code, kinds=kinds, max_photos=limits.max_photos, text_chars=limits.text_chars,
+        contact_chars=limits.contact_chars,
+    )  # fmt: skip
+
+
+def render(found: status.PublicStatus, now: datetime, report: str = "") -> str:
     permit = f"valid today (until {found.valid_to})" if found.valid_to else "none valid today"
     return _PAGE.format(
         plate=html.escape(found.plate),
@@ -58,6 +105,7 @@ def render(found: status.PublicStatus, now: datetime) -> str:
         bg=COLOURS[found.colour],
         summary=html.escape(found.summary),
         checked=now.strftime("%Y-%m-%d %H:%M UTC"),
+        report=report,
     )
 
 
@@ -71,7 +119,8 @@ async def public_page(code: str, platform: PlatformDep) -> HTMLResponse:
         found = await status.by_code(conn, code, now.date())
     if found is None:
         return HTMLResponse(_MISSING, status_code=404, headers=headers)
-    return HTMLResponse(render(found, now), headers=headers)
+    report = report_form(code, platform.settings.clues)
+    return HTMLResponse(render(found, now, report), headers=headers)
 
 
 async def _qr(vehicle_id: int, platform: PlatformDep, who: StaffDep) -> segno.QRCode:

@@ -1,0 +1,46 @@
+"""``GET /api/v1/incidents/{incident_id}/pack``: the incident's evidence pack (a ZIP), for staff
+and for the incident's own company; gathered from the database, built in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from tracker.accounts import repo as audit
+from tracker.deps import PlatformDep, StaffDep
+from tracker.errors import NotFound, PayloadTooLarge
+from tracker.evidence import incident
+from tracker.evidence.pack import build_pack
+
+router = APIRouter(prefix="/api/v1", tags=["evidence"])
+
+
+@router.get(
+    "/incidents/{incident_id}/pack",
+    response_class=Response,
+    summary="The incident's evidence pack (ZIP: PDF case file, GeoJSON, events, manifest)",
+)
+async def incident_pack(incident_id: str, platform: PlatformDep, who: StaffDep) -> Response:
+    limits = platform.settings.evidence
+    async with platform.pool.connection() as conn:
+        row = await incident.incident_row(conn, incident_id)
+        if row is None or not who.sees_company(row["company_id"]):
+            raise NotFound(f"incident {incident_id} not found", field="incident_id")
+        dossier = await incident.dossier(conn, row, limits.max_fixes, limits.time_zone)
+    pack = await asyncio.to_thread(build_pack, dossier)
+    if len(pack) > limits.max_pack_bytes:
+        raise PayloadTooLarge("the pack is larger than allowed", field="incident_id")
+    async with platform.pool.connection() as conn:
+        head = dossier.events[-1].hash
+        await audit.record(conn, who, "pack", "incident", incident_id, None, {"chain_head": head})
+    name = f"evidence-{incident_id}.zip".replace('"', "")
+    return Response(
+        pack,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )

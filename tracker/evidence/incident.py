@@ -1,0 +1,252 @@
+"""An incident's dossier, gathered from the database (tracker.evidence.dossier describes it).
+
+The track is the vehicle's fixes from ``TRACK_MARGIN`` before the incident opened to that long
+after it ended (unflagged fixes, at most ``EvidenceSettings.max_fixes``); the fences are the
+active ones whose extent meets the track's; the events are the engine's opening and every
+officer action of the audit log, chained when the dossier is made (an incident stores no chain;
+a case brings its stored hashes); the photos are those of clues about the vehicle seen within
+the track's window that an officer verified."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from tracker.evidence.chain import GENESIS, link
+from tracker.evidence.dossier import (
+    TYPE_NAMES,
+    ChainedEvent,
+    Dossier,
+    FenceShape,
+    LonLat,
+    Party,
+    PhotoFile,
+    TrackFix,
+)
+
+AConn = psycopg.AsyncConnection[Any]
+TRACK_MARGIN = timedelta(minutes=30)
+_EXT = {"image/jpeg": "jpg", "image/png": "png"}
+
+
+def _z(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def _one(conn: AConn, query: str, params: Sequence[Any]) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query.encode(), params)
+        return await cur.fetchone()
+
+
+async def _all(conn: AConn, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query.encode(), params)
+        return await cur.fetchall()
+
+
+async def incident_row(conn: AConn, incident_id: str) -> dict[str, Any] | None:
+    return await _one(
+        conn,
+        """SELECT i.*, v.plate, c.name AS company, c.credit_code
+             FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id
+             LEFT JOIN companies c ON c.id = COALESCE(i.company_id, v.company_id)
+            WHERE i.incident_id = %s""",
+        (incident_id,),
+    )
+
+
+def _events(row: dict[str, Any], actions: Iterable[dict[str, Any]]) -> tuple[ChainedEvent, ...]:
+    events: list[dict[str, Any]] = [
+        {
+            "at": _z(row["detected_at"]),
+            "type": "incident.opened",
+            "actor": "engine",
+            "incident_id": row["incident_id"],
+            "incident_type": row["type"],
+            "vehicle_id": row["vehicle_id"],
+            "lon": row["lon"],
+            "lat": row["lat"],
+        }
+    ]
+    for a in actions:
+        after = a["after"] or {}
+        events.append(
+            {
+                "at": _z(a["at"]),
+                "type": a["action"],
+                "actor": a["actor"],
+                "status": after.get("status"),
+                "note": after.get("note"),
+            }
+        )
+    chained, prev = [], GENESIS
+    for event in events:
+        prev = link(prev, event)
+        chained.append(ChainedEvent(event, prev))
+    return tuple(chained)
+
+
+def _ring(coords: Any) -> tuple[LonLat, ...]:
+    return tuple((float(p[0]), float(p[1])) for p in coords)
+
+
+def fence_shape(row: dict[str, Any]) -> FenceShape | None:
+    """A fence row as drawn: polygons as rings, a circle as a 36-gon, a corridor as its line."""
+    g, name, role = row["geometry"], row["name"] or "", row["role"]
+    if g.get("type") == "Polygon":
+        return FenceShape(name, role, tuple(_ring(r) for r in g["coordinates"]))
+    if g.get("type") == "MultiPolygon":
+        return FenceShape(name, role, tuple(_ring(r) for poly in g["coordinates"] for r in poly))
+    if g.get("type") == "LineString":
+        return FenceShape(name, role, (_ring(g["coordinates"]),), line=True)
+    if g.get("type") == "Point" and row["radius_m"]:
+        lon, lat = float(g["coordinates"][0]), float(g["coordinates"][1])
+        dlat = row["radius_m"] / 110_574.0
+        dlon = row["radius_m"] / (111_320.0 * math.cos(math.radians(lat)))
+        ring = tuple(
+            (lon + dlon * math.cos(a * math.pi / 18), lat + dlat * math.sin(a * math.pi / 18))
+            for a in range(37)
+        )
+        return FenceShape(name, role, (ring,))
+    return None
+
+
+def _meets(shape: FenceShape, box: tuple[float, float, float, float]) -> bool:
+    pts = [p for ring in shape.rings for p in ring]
+    if not pts:
+        return False
+    return not (
+        max(p[0] for p in pts) < box[0]
+        or min(p[0] for p in pts) > box[2]
+        or max(p[1] for p in pts) < box[1]
+        or min(p[1] for p in pts) > box[3]
+    )
+
+
+async def _fences(conn: AConn, fixes: Sequence[TrackFix], place: LonLat | None) -> list[FenceShape]:
+    pts = [(f.lon, f.lat) for f in fixes] + ([place] if place else [])
+    if not pts:
+        return []
+    pad = 0.01  # about a kilometre: fences just beside the track show too
+    box = (
+        min(p[0] for p in pts) - pad,
+        min(p[1] for p in pts) - pad,
+        max(p[0] for p in pts) + pad,
+        max(p[1] for p in pts) + pad,
+    )
+    rows = await _all(
+        conn, "SELECT name, role, geometry, radius_m FROM fences WHERE active ORDER BY id", ()
+    )
+    return await asyncio.to_thread(_meeting, rows, box)  # a city has thousands of fences
+
+
+def _meeting(
+    rows: list[dict[str, Any]], box: tuple[float, float, float, float]
+) -> list[FenceShape]:
+    shapes = (fence_shape(r) for r in rows)
+    return [s for s in shapes if s is not None and _meets(s, box)]
+
+
+async def _track(
+    conn: AConn, vehicle_id: int, start: datetime, end: datetime, limit: int
+) -> tuple[TrackFix, ...]:
+    rows = await _all(
+        conn,
+        """SELECT fix_time, lon, lat, speed_kmh, loaded, body_lifted, cover_closed FROM pings
+            WHERE vehicle_id = %s AND fix_time >= %s AND fix_time < %s AND flags = 0
+            ORDER BY fix_time LIMIT %s""",
+        (vehicle_id, start, end, limit),
+    )
+    return tuple(
+        TrackFix(
+            *(
+                r[k]
+                for k in (
+                    "fix_time",
+                    "lon",
+                    "lat",
+                    "speed_kmh",
+                    "loaded",
+                    "body_lifted",
+                    "cover_closed",
+                )
+            )
+        )
+        for r in rows
+    )
+
+
+async def _photos(
+    conn: AConn, vehicle_id: int, start: datetime, end: datetime
+) -> tuple[PhotoFile, ...]:
+    """Photos of the verified clues about the vehicle seen within the window."""
+    rows = await _all(
+        conn,
+        """SELECT p.clue_id, p.n, p.media_type, p.data FROM clue_photos p
+             JOIN clues c ON c.id = p.clue_id
+            WHERE c.vehicle_id = %s AND c.observed_at >= %s AND c.observed_at < %s
+              AND c.status IN ('verified', 'to_case') ORDER BY p.clue_id, p.n""",
+        (vehicle_id, start, end),
+    )
+    return tuple(
+        PhotoFile(
+            f"clue-{r['clue_id']}-{r['n']}.{_EXT[r['media_type']]}",
+            r["media_type"],
+            bytes(r["data"]),
+            f"线索 {r['clue_id']}",
+        )
+        for r in rows
+    )
+
+
+async def dossier(
+    conn: AConn, row: dict[str, Any], max_fixes: int, time_zone: str = "Asia/Shanghai"
+) -> Dossier:
+    """The dossier of an incident (``row`` from :func:`incident_row`)."""
+    start = row["opened_at"] - TRACK_MARGIN
+    end = (row["ended_at"] or row["updated_at"] or row["detected_at"]) + TRACK_MARGIN
+    end = max(end, row["detected_at"] + TRACK_MARGIN)
+    fixes = await _track(conn, row["vehicle_id"], start, end, max_fixes)
+    actions = await _all(
+        conn,
+        """SELECT at, action, actor, after FROM audit_log
+            WHERE entity = 'incident' AND entity_key = %s ORDER BY id""",
+        (row["incident_id"],),
+    )
+    place = None if row["lon"] is None else (float(row["lon"]), float(row["lat"]))
+    title = TYPE_NAMES.get(row["type"], row["type"])
+    return Dossier(
+        ref=f"incident:{row['incident_id']}",
+        title=title,
+        kind=row["type"],
+        party=Party(row["company"] or "—", row["plate"], row["credit_code"], row["vehicle_id"]),
+        opened_at=row["opened_at"],
+        place=place,
+        facts=_facts(row, title),
+        events=_events(row, actions),
+        fixes=fixes,
+        fences=tuple(await _fences(conn, fixes, place)),
+        photos=await _photos(conn, row["vehicle_id"], start, end),
+        decision=None,
+        evidence=row["evidence"] or {},
+        status=row["status"],
+        time_zone=time_zone,
+    )
+
+
+def _facts(row: dict[str, Any], title: str) -> str:
+    where = "" if row["lon"] is None else f"在经度 {row['lon']:.6f}、纬度 {row['lat']:.6f} 附近"
+    text = f"车辆 {row['plate']}（{row['company'] or '—'}）{where}被系统检测为“{title}”"
+    if row["ended_at"] is not None:
+        text += f"，持续 {int((row['ended_at'] - row['opened_at']).total_seconds())} 秒"
+    text += "。"
+    if row["note"]:
+        text += f"\n执法人员意见：{row['note']}"
+    return text
