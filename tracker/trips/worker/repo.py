@@ -379,6 +379,33 @@ async def commit_sync(
     return CommitSync(horizon, taken, None if pending is None else int(pending))
 
 
+_WAITING = """
+SELECT DISTINCT v
+FROM ingest_commits c, unnest(c.vehicle_ids) AS v
+WHERE c.shard = %(shard)s AND c.xid >= %(w)s AND c.xid < %(upto)s
+  AND NOT c.seq = ANY(%(skip)s)
+  AND c.committed_at >= now() - make_interval(secs => %(grace)s)
+"""
+
+
+async def waiting_vehicles(
+    conn: AsyncConnection[Any],
+    shard: int,
+    watermark: int,
+    skip: Iterable[int],
+    *,
+    upto: int,
+    grace_s: float,
+) -> set[int]:
+    """The vehicles of committed rows below ``upto`` that are neither processed (``skip``) nor
+    old enough to take from ``pings``: their stream entries may still come (publishers race), or
+    were lost and will be taken once the grace has passed. Committed is enough (not settled
+    below the horizon): a long transaction elsewhere must not let a later entry overtake."""
+    params = {"shard": shard, "w": watermark, "upto": upto, "skip": list(skip), "grace": grace_s}
+    cur = await conn.execute(_WAITING, params)
+    return {int(r[0]) for r in await cur.fetchall()}
+
+
 async def commit_fixes(
     conn: AsyncConnection[Any], rows: Sequence[CommitRow]
 ) -> list[tuple[Any, ...]]:

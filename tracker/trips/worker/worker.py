@@ -136,6 +136,7 @@ REDIS_TRANSIENT: tuple[type[BaseException], ...] = (
     redis.exceptions.TimeoutError,
 )
 RETRY_MIN_S, RETRY_MAX_S = 0.2, 5.0
+HOLD_S = 0.05  # how long held stream entries wait before they are read again
 
 
 class EngineWorker:
@@ -154,6 +155,8 @@ class EngineWorker:
         self.catch_ups = 0  # looks at the commit log that read fixes from pings
         self.fixes_from_db = 0
         self._sync_due: dict[int, float] = {}
+        # shard -> until when its stream entries wait for an earlier commit of their vehicles
+        self._held: dict[int, float] = {}
         # Shards whose last look at the commit log left settled commits unprocessed: the clock
         # does not tick (silences) until every shard is caught up by the database's account.
         self.behind: set[int] = set()
@@ -241,25 +244,35 @@ class EngineWorker:
         except REDIS_TRANSIENT as exc:
             redis_error = exc
         consumed = 0
+        held = False
         read = {(k.decode() if isinstance(k, bytes) else k): e for k, e in answer or []}
         for runner in self.runners:
             entries = read.get(runner.key)
-            if entries:
-                await self.consume(runner, entries)
-                consumed += len(entries)
+            if entries and self._held.get(runner.shard, 0.0) > time.monotonic():
+                held = True  # read again after the hold
+            elif entries:
+                if await self.consume(runner, entries):
+                    consumed += len(entries)
+                else:
+                    held = True
             elif redis_error is not None or time.monotonic() >= self._sync_due.get(
                 runner.shard, 0.0
             ):
                 consumed += await self.sync_commits(runner)
         if redis_error is not None:
             raise redis_error
+        if held and consumed == 0:  # the stream answers at once: do not spin on held entries
+            await asyncio.sleep(HOLD_S)
         if consumed == 0 and not self.behind and time.monotonic() >= self._tick_due:
             await self.tick(datetime.now(UTC))
         return consumed
 
-    async def consume(self, runner: ShardRunner, entries: list[Entry]) -> None:
+    async def consume(self, runner: ShardRunner, entries: list[Entry]) -> bool:
         """Stream entries, after the settled commits before them that the stream lacks; entries
-        of commits already processed are skipped."""
+        of commits already processed are skipped. Returns False when the entries were held back:
+        an earlier commit of one of their vehicles is settled but neither delivered nor old enough
+        to take (``commit_grace_s``), so each vehicle's fixes stay in commit order; the entries
+        are read again shortly."""
         fresh: list[Entry] = []
         seen: dict[int, int] = {}  # seq -> xid of the batch's entries
         for entry in entries:
@@ -280,8 +293,24 @@ class EngineWorker:
                     limit=self.config.batch_entries,
                 )  # fmt: skip
                 stored = await self.stored_fixes(conn, sync.taken, runner.shard)
+                waiting: set[int] = set()
+                if len(sync.taken) < self.config.batch_entries:
+                    waiting = await repo.waiting_vehicles(
+                        conn, runner.shard, runner.commit_xid,
+                        [*runner.done, *seen, *(r.seq for r in sync.taken)],
+                        upto=max(seen.values()) + 1, grace_s=self.config.commit_grace_s,
+                    )  # fmt: skip
             if sync.pending_xid is not None:
                 self.behind.add(runner.shard)
+            if waiting and any(v in waiting for _, pv in runner.parse(fresh) for v in pv):
+                self._held[runner.shard] = time.monotonic() + HOLD_S
+                if sync.taken:  # what was old enough goes now; the entries wait
+                    cap = min(sync.horizon, min(seen.values()))
+                    progress = self.progress(runner, sync, {}, cap)
+                    windows = await self.windows(runner.window_wanted(stored))
+                    batch = runner.consume_parsed(self.fences.index, self.view, stored, windows)
+                    await self.commit(runner, batch, runner.position or "0-0", progress=progress)
+                return False
             if len(sync.taken) >= self.config.batch_entries:
                 # More commits may precede the batch than one look takes: these first, the
                 # entries again next time (the watermark stays below them).
@@ -290,7 +319,7 @@ class EngineWorker:
                 windows = await self.windows(runner.window_wanted(stored))
                 batch = runner.consume_parsed(self.fences.index, self.view, stored, windows)
                 await self.commit(runner, batch, runner.position or "0-0", progress=progress)
-                return
+                return True
             progress = self.progress(runner, sync, seen, min(sync.horizon, max(seen.values()) + 1))
         parsed = stored + runner.parse(fresh)
         windows = await self.windows(runner.window_wanted(parsed))
@@ -298,6 +327,7 @@ class EngineWorker:
         last = entries[-1][0]
         position = last.decode() if isinstance(last, bytes) else last
         await self.commit(runner, batch, position, progress=progress)
+        return True
 
     async def sync_commits(self, runner: ShardRunner) -> int:
         """The stream gave nothing: process the shard's settled commit rows older than the grace
