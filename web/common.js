@@ -24,10 +24,22 @@ export async function ensureToken() {
 }
 
 export async function api(path) {
-  const resp = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
-  const body = await resp.json().catch(() => null);
-  if (!resp.ok) throw new ApiError(resp.status, body);
-  return body;
+  return apiSend("GET", path);
+}
+
+/** A request with an optional JSON body (POST, PUT, PATCH, DELETE); the answer's JSON, or an
+ * ApiError carrying the error body (its stable `error` code, `message`, `field`). */
+export async function apiSend(method, path, body) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, init);
+  const data = resp.status === 204 ? null : await resp.json().catch(() => null);
+  if (!resp.ok) throw new ApiError(resp.status, data);
+  return data;
 }
 
 export function pct(value, digits = 1) {
