@@ -100,7 +100,7 @@ function upsertTruck(v) {
   }
   const entry = trucks.get(v.vehicle_id);
   if (shown && !truckLayer.hasLayer(entry.marker)) entry.marker.addTo(truckLayer);
-  if (!shown && truckLayer.hasLayer(entry.marker)) entry.marker.remove();
+  if (!shown && truckLayer.hasLayer(entry.marker)) truckLayer.removeLayer(entry.marker);
   entry.marker.bindTooltip(v.plate || t("map.vehicle", { id: v.vehicle_id }), { direction: "top", offset: [0, -6] });
   const path = entry.marker.getElement?.();
   if (path) {
@@ -129,7 +129,7 @@ function onMessage(message) {
     const keep = new Set(message.vehicles.map((v) => v.vehicle_id));
     for (const [vid, { marker }] of trucks) {
       if (!keep.has(vid)) {
-        marker.remove();
+        truckLayer.removeLayer(marker);
         trucks.delete(vid);
       }
     }
@@ -214,13 +214,14 @@ function addPlate(plate) {
   document.getElementById("plates").append(new Option(plate));
 }
 
-/** Plate search: the trucks whose plate holds the text (any case, without spaces); the first
- * is centred and selected. */
+/** Plate search: the trucks whose plate holds the text (any case; spaces, dashes and dots
+ * ignored); the first is centred and selected. */
+const plateKey = (text) => text.replace(/[\s\-·.]+/g, "").toUpperCase();
 function findPlate(text) {
-  const wanted = text.replace(/\s+/g, "").toUpperCase();
+  const wanted = plateKey(text);
   const result = document.getElementById("plate-result");
   if (!wanted) return;
-  const found = [...trucks.values()].filter((x) => (x.data.plate || "").replace(/\s+/g, "").toUpperCase().includes(wanted));
+  const found = [...trucks.values()].filter((x) => plateKey(x.data.plate || "").includes(wanted));
   if (!found.length) {
     result.textContent = t("map.plate.none", { plate: text });
     return;
