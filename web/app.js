@@ -47,6 +47,7 @@ const truckLayer = L.layerGroup().addTo(map);
 const trucks = new Map(); // vehicle id -> { data, marker }
 const recentIncidents = new Map(); // vehicle id -> epoch ms of its newest incident
 const companies = new Map(); // company id -> name
+const fenceNames = new Map(); // fence id -> name
 const view = { zone: "Asia/Shanghai", company: "" }; // the city's zone; the company filter
 let fitted = false;
 window.trackerLive = { trucks, map, received: 0, view }; // read by the browser tests
@@ -58,6 +59,7 @@ const names = {
   time: (iso) => (iso ? formatTime(iso, view.zone) : "—"),
   dateTime: (iso) => formatDateTime(iso, view.zone),
   zone: () => zoneLabel(view.zone),
+  fence: (id) => fenceNames.get(String(id)) || String(id),
 };
 const evidence = evidencePanel({ map, api, toLatLng, names });
 const panel = vehiclePanel({ map, api, toLatLng, stateOf: (v) => truckState(v), names });
@@ -270,6 +272,7 @@ function fenceStyle(feature) {
 async function loadFences() {
   const body = await api("/api/v1/fences");
   fenceLayer.clearLayers();
+  for (const f of body.features ?? []) if (f.properties.name) fenceNames.set(String(f.properties.id), f.properties.name);
   const layer = L.geoJSON(body, {
     style: fenceStyle,
     coordsToLatLng: ([lon, lat]) => toLatLng(lon, lat),

@@ -84,7 +84,7 @@ async def test_sign_in_by_name_and_password_in_chinese_and_sign_out(
 async def test_the_locale_switch_redraws_the_page_in_english_and_back(
     live: LiveServer, http: AsyncClient, fleet: Any, page: Any
 ) -> None:
-    vid, token = fleet.truck("川A-L001")
+    _, token = fleet.truck("川A-L001")
     await post_fix(http, token, 104.05, 30.66, at=ago(10), speed_kmh=0.0)
     await page.goto(f"{live.base_url}/map/?center=104.05,30.66&zoom=15#token=test-staff")
     await page.wait_for_selector("#status[data-state=live]", timeout=5000)

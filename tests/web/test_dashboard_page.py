@@ -31,8 +31,9 @@ async def labels_inside(page: Any, selector: str) -> list[str]:
           const box = document.querySelector(sel).getBoundingClientRect();
           return [...document.querySelectorAll(`${sel} svg text`)].map((t) => {
             const r = t.getBoundingClientRect();
-            return { text: t.textContent, inside: r.left >= box.left - 0.5 && r.right <= box.right + 0.5
-              && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5 };
+            const inside = r.left >= box.left - 0.5 && r.right <= box.right + 0.5
+              && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5;
+            return { text: t.textContent, inside };
           });
         }""",
         selector,
@@ -51,7 +52,8 @@ async def test_dashboard_draws_the_kpis(
     await page.goto(f"{live.base_url}/map/dashboard.html?{window}#token=test-staff")
     await page.wait_for_selector("#board[data-loaded='1']", timeout=5000)
     assert await kpi(page, "online_rate") == "50 %"
-    assert await kpi(page, "online_of") == "2 / 4 辆在线（10 分钟内有定位）"
+    online = "2 / 4 辆在线（10 分钟内有定位）"
+    assert await kpi(page, "online_of") == online
     assert await kpi(page, "install_rate") == "75 %"
     assert await kpi(page, "fixes") == "108"
     assert await kpi(page, "quality_rate") == "95.37 %"  # 103 of 108

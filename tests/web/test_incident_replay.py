@@ -91,7 +91,8 @@ async def test_clicking_an_incident_replays_its_evidence(
 
     await page.click("#evidence-play")  # replays from the fourth point to the end
     await page.wait_for_function(
-        "document.querySelector('#evidence-point dd[data-fact=point]').textContent === '第 5 / 5 点'",
+        "document.querySelector('#evidence-point dd[data-fact=point]')"
+        ".textContent === '第 5 / 5 点'",
         timeout=3000,
     )
     assert await page.locator("#evidence-point dd[data-fact='cover_closed']").inner_text() == "否"

@@ -37,8 +37,9 @@ dt {{ color: #555; }}
 .switch {{ float: right; color: #fff; }}
 </style></head>
 <body>
-<div class="status" data-status="{colour}" data-reason="{reason}"><a class="switch" href="?lang={other}" \
-lang="{other}">{switch}</a><h1>{plate}</h1><p>{summary}</p></div>
+<div class="status" data-status="{colour}" data-reason="{reason}">\
+<a class="switch" href="?lang={other}" lang="{other}">{switch}</a>\
+<h1>{plate}</h1><p>{summary}</p></div>
 <dl>
 <dt>{l_company}</dt><dd>{company}</dd>
 <dt>{l_permit}</dt><dd data-permit="{permit_state}">{permit}</dd>
