@@ -190,9 +190,14 @@ function addIncident(e, fresh) {
   list.prepend(item);
   while (list.children.length > 200) list.lastChild.remove();
   if (e.vehicle_id != null) recentIncidents.set(e.vehicle_id, Date.parse(e.time) || Date.now());
-  document.getElementById("incident-count").textContent = String(list.children.length);
+  countIncidents();
   document.getElementById("incidents-empty").hidden = true;
   if (truck) upsertTruck(truck.data);
+}
+
+function countIncidents() {
+  const shown = document.querySelectorAll("#incidents li:not([hidden])").length;
+  document.getElementById("incident-count").textContent = String(shown);
 }
 
 function selectVehicle(vid) {
@@ -240,6 +245,7 @@ function setCompany(value) {
   document.getElementById("company-filter").value = value;
   for (const { data } of trucks.values()) upsertTruck(data);
   for (const li of document.querySelectorAll("#incidents li")) li.hidden = Boolean(value) && li.dataset.companyId !== value;
+  countIncidents();
   countTrucks();
 }
 
@@ -320,13 +326,12 @@ async function start() {
   showTab("feed");
   const token = await ensureToken();
   showUser();
-  view.zone = await cityTimeZone();
-  await loadCompanies();
   if (config.center.length === 2 && !Number.isNaN(config.center[1])) {
     map.setView(toLatLng(config.center[0], config.center[1]), config.zoom);
     fitted = true;
   }
-  await loadStates();
+  // what the feed's first messages are drawn with, asked for at once
+  await Promise.all([cityTimeZone().then((zone) => (view.zone = zone)), loadCompanies(), loadStates()]);
   const live = new LiveConnection({ token, onMessage, onStatus: setStatus });
   // Until the map has found the trucks, ask for all of them; then follow the viewport.
   live.subscription = fitted ? { type: "subscribe", ...viewportFilter() } : { type: "subscribe", incident_types: ["*"] };

@@ -156,6 +156,7 @@ async def test_plate_search_company_filter_and_an_alarm(
     )
     assert not await page.locator(f".incident-item[data-vehicle-id='{a}']").is_visible()
     assert await page.evaluate("window.trackerAlarms.played.count") == 1
+    assert await page.locator("#incident-count").inner_text() == "2"  # the shown ones
     await page.screenshot(path=str(ARTIFACTS / "console-live-map-zh.png"))
 
 

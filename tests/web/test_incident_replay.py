@@ -37,11 +37,11 @@ def evidence(start_s: float) -> dict[str, Any]:
 
 
 def add_incident(db: psycopg.Connection[Any], vehicle_id: int) -> str:
-    incident_id = f"v{vehicle_id}:illegal_dumping:test"
+    incident_id = f"v{vehicle_id}:dumping:test"
     opened = ago(70)
     db.execute(
         "INSERT INTO incidents (incident_id, type, vehicle_id, opened_at, detected_at, lon, lat,"
-        " evidence) VALUES (%s, 'illegal_dumping', %s, %s, %s, 7.423, 43.735, %s)",
+        " evidence) VALUES (%s, 'dumping', %s, %s, %s, 7.423, 43.735, %s)",
         (incident_id, vehicle_id, opened, opened, json.dumps(evidence(70))),
     )
     return incident_id
@@ -58,7 +58,7 @@ async def test_clicking_an_incident_replays_its_evidence(
     try:
         event = {
             "event": "opened",
-            "type": "illegal_dumping",
+            "type": "dumping",
             "vehicle_id": vid,
             "incident_id": incident_id,
             "lon": 7.423,
@@ -75,6 +75,7 @@ async def test_clicking_an_incident_replays_its_evidence(
         timeout=3000,
     )
     assert await page.locator("path.evidence-track").count() == 1
+    assert await page.locator("#evidence-title").inner_text() == "证据 · 疑似偷倒"
     assert await page.locator("#evidence-timeline .tl-cell").count() == 4 * 5
     fact = page.locator("#evidence-point dd[data-fact='body_lifted']")
     assert await fact.inner_text() == "否"
