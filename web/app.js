@@ -6,7 +6,7 @@
 // from web/locales/map.js; times are shown in the city's zone, labelled.
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 import { alarms } from "./alarms.js";
-import { api, ensureToken } from "./common.js";
+import { api, ensureToken, signInAgain } from "./common.js";
 import { displayTransform } from "./geo.js";
 import { evidencePanel } from "./evidence.js";
 import { formatDateTime, formatTime, register, t, term } from "./i18n.js";
@@ -333,6 +333,14 @@ async function start() {
   // what the feed's first messages are drawn with, asked for at once
   await Promise.all([cityTimeZone().then((zone) => (view.zone = zone)), loadCompanies(), loadStates()]);
   const live = new LiveConnection({ token, onMessage, onStatus: setStatus });
+  live.onStatus = (state, text) => {
+    setStatus(state, text);
+    if (state !== "error") return;
+    signInAgain().then((fresh) => {
+      live.token = fresh; // the feed refused the token: sign in, then reconnect with the new one
+      live.connect();
+    });
+  };
   // Until the map has found the trucks, ask for all of them; then follow the viewport.
   live.subscription = fitted ? { type: "subscribe", ...viewportFilter() } : { type: "subscribe", incident_types: ["*"] };
   live.connect();

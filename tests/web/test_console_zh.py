@@ -224,3 +224,20 @@ async def test_the_public_vehicle_page_in_chinese_on_a_phone(
     await page.wait_for_load_state()
     assert await page.evaluate("document.documentElement.lang") == "en"
     assert "No valid transport permit today" in await page.locator("body").inner_text()
+
+
+async def test_an_expired_token_asks_to_sign_in_again(
+    live: LiveServer, http: AsyncClient, fleet: Any, page: Any
+) -> None:
+    """An all-day session outlives its token: a refused token opens the sign-in dialog, and the
+    page carries on with the new token."""
+    await make_user(http, "zhao.min", "another long password", "viewer")
+    await page.goto(f"{live.base_url}/map/dashboard.html#token=mu_expired_or_revoked")
+    await page.wait_for_selector("dialog#login[open]", timeout=5000)
+    await page.fill("#login-username", "zhao.min")
+    await page.fill("#login-password", "another long password")
+    await page.click("#login-submit")
+    await page.wait_for_selector("#board[data-loaded='1']", timeout=5000)
+    assert await page.locator("#error").is_hidden()
+    token = await page.evaluate("sessionStorage.getItem('tracker.token')")
+    assert token and token != "mu_expired_or_revoked"
