@@ -241,3 +241,18 @@ async def test_an_expired_token_asks_to_sign_in_again(
     assert await page.locator("#error").is_hidden()
     token = await page.evaluate("sessionStorage.getItem('tracker.token')")
     assert token and token != "mu_expired_or_revoked"
+
+
+@pytest.mark.parametrize("path", ["dashboard.html", "permits.html", "yard.html"])
+async def test_the_other_pages_fit_a_phone(
+    live: LiveServer, fleet: Any, phone_page: Any, path: str
+) -> None:
+    page = phone_page
+    await page.goto(f"{live.base_url}/map/{path}#token=test-staff")
+    await page.wait_for_selector("#shell-nav a[aria-current=page]", timeout=5000)
+    await page.wait_for_load_state("networkidle")
+    assert await page.evaluate("document.documentElement.lang") == "zh-CN"
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+    assert await page.locator("#locale-switch").is_visible()
+    await page.screenshot(path=str(ARTIFACTS / f"console-phone-{path.split('.')[0]}.png"))
