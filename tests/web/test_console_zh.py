@@ -256,3 +256,20 @@ async def test_the_other_pages_fit_a_phone(
     assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
     assert await page.locator("#locale-switch").is_visible()
     await page.screenshot(path=str(ARTIFACTS / f"console-phone-{path.split('.')[0]}.png"))
+
+
+async def test_sign_in_on_a_phone(live: LiveServer, http: AsyncClient, phone_page: Any) -> None:
+    await make_user(http, "li.na", "a field officer's password", "enforcement_officer")
+    page = phone_page
+    await page.goto(f"{live.base_url}/map/")
+    dialog = page.locator("dialog#login[open]")
+    await dialog.wait_for(timeout=5000)
+    box = await dialog.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390  # the whole dialog on the screen
+    await page.locator("#login-username").tap()
+    await page.fill("#login-username", "li.na")
+    await page.fill("#login-password", "a field officer's password")
+    await page.locator("#login-submit").tap()
+    await page.wait_for_selector("#status[data-state=live]", timeout=5000)
+    assert await page.locator("#status").inner_text() == "实时 · 执法人员"
+    assert await page.locator("#sign-out").is_visible()
