@@ -283,7 +283,7 @@ async function loadFences() {
     style: fenceStyle,
     coordsToLatLng: ([lon, lat]) => toLatLng(lon, lat),
     pointToLayer: (f, latlng) => L.circle(latlng, { radius: f.properties.radius_m || 50, ...fenceStyle(f) }),
-    onEachFeature: (f, l) => l.bindTooltip(`${term("fence", f.properties.role)}：${f.properties.name || f.properties.id}`),
+    onEachFeature: (f, l) => l.bindTooltip(t("map.fence.tooltip", { role: term("fence", f.properties.role), name: f.properties.name || f.properties.id })),
   });
   layer.addTo(fenceLayer);
   document.getElementById("fence-count").textContent = String(body.count);

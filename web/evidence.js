@@ -35,7 +35,7 @@ export function evidencePanel({ map, api, toLatLng, names }) {
       ...SENSORS.map((key) => [key, t(`sensor.${key}`), yesNo(p[key])]),
     ];
     if (p.distance_m != null) facts.push(["off corridor", t("evidence.off_corridor"), t("units.m", { value: formatNumber(Math.round(p.distance_m)) })]);
-    if (p.fence_ids?.length) facts.push(["fences", t("evidence.fences"), p.fence_ids.map((id) => names.fence(id)).join("、")]);
+    if (p.fence_ids?.length) facts.push(["fences", t("evidence.fences"), p.fence_ids.map((id) => names.fence(id)).join(t("list.sep"))]);
     const dl = $("evidence-point");
     dl.replaceChildren();
     for (const [k, label, value] of facts) {

@@ -133,7 +133,7 @@ function showMessage(text, refusals = [], kind = "error") {
     const what = document.createElement("b");
     what.textContent = has(`refusal.${r.code}`) ? t(`refusal.${r.code}`) : r.code;
     li.title = r.message;
-    li.append(what, `：${r.message}`);
+    li.append(what, t("permits.refusal.sep"), r.message);
     if (r.field) {
       const field = document.createElement("span");
       field.className = "muted";
@@ -167,12 +167,12 @@ function renderPermit(p) {
   $("permit-state").className = `badge state-${p.state}`;
   const facts = {
     company: companyName(p.company_id),
-    vehicles: p.vehicle_ids.map((v) => placeName("vehicle", v)).join("、"),
-    sites: p.site_ids.map((v) => placeName("site", v)).join("、"),
-    yards: p.yard_ids.map((v) => placeName("yard", v)).join("、"),
-    corridors: p.corridors.map((c) => t("permits.corridor.width", { m: c.half_width_m })).join("、") || t("none"),
+    vehicles: p.vehicle_ids.map((v) => placeName("vehicle", v)).join(t("list.sep")),
+    sites: p.site_ids.map((v) => placeName("site", v)).join(t("list.sep")),
+    yards: p.yard_ids.map((v) => placeName("yard", v)).join(t("list.sep")),
+    corridors: p.corridors.map((c) => t("permits.corridor.width", { m: c.half_width_m })).join(t("list.sep")) || t("none"),
     valid: `${p.valid_from} → ${p.valid_to}`,
-    windows: p.windows.map((w) => `${w.start}–${w.end}`).join("、"),
+    windows: p.windows.map((w) => `${w.start}–${w.end}`).join(t("list.sep")),
     quota: t("units.m3", { value: formatNumber(p.quota_m3) }),
   };
   if (p.note) facts.note = p.note;
@@ -202,7 +202,7 @@ async function drawPermit(p) {
   for (const r of places) {
     if (r.status !== "fulfilled") continue;
     const [role, place] = r.value;
-    draw(permitLayer, place.geometry, role, `${term("fence", role)}：${place.name}`);
+    draw(permitLayer, place.geometry, role, t("map.fence.tooltip", { role: term("fence", role), name: place.name }));
   }
   p.corridors.forEach((c, i) => draw(permitLayer, c.geometry, "corridor", t("permits.corridor", { i: i + 1, m: c.half_width_m })));
   const bounds = L.featureGroup([...permitLayer.getLayers(), ...proposalLayer.getLayers()]).getBounds();
@@ -275,7 +275,7 @@ async function propose(p) {
   state.proposal = found;
   proposalLayer.clearLayers();
   draw(proposalLayer, found.geometry, "proposal", t("permits.proposal.label"), { dashArray: "8 6" });
-  const zones = found.avoided_zone_ids.map((z) => state.places.get(`zone:${z}`) || String(z)).join("、");
+  const zones = found.avoided_zone_ids.map((z) => state.places.get(`zone:${z}`) || String(z)).join(t("list.sep"));
   const avoided = found.avoided_zone_ids.length ? t("permits.proposal.avoids", { zones }) : "";
   $("proposal").hidden = false;
   $("proposal").dataset.lengthM = String(Math.round(found.length_m));

@@ -61,7 +61,7 @@ export function vehiclePanel({ map, api, toLatLng, stateOf, names }) {
   function showPermit(permit, permitId) {
     let rows;
     if (permit) {
-      const label = `${t("vehicle.permit.no", { id: permit.id })}（${term("permit.state", permit.state)}）`;
+      const label = t("vehicle.permit.with_state", { permit: t("vehicle.permit.no", { id: permit.id }), state: term("permit.state", permit.state) });
       rows = [
         ["permit", "vehicle.permit.label", label],
         ["valid", "vehicle.permit.valid", `${permit.valid_from} → ${permit.valid_to}`],

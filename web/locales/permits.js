@@ -47,6 +47,7 @@ export default {
     "permits.approved": "已核准。",
     "permits.rejected": "已驳回。",
     "permits.refused": "审批未通过：",
+    "permits.refusal.sep": "：",
     "refusal.invalid_dates": "有效期不正确",
     "refusal.invalid_windows": "运输时段不正确",
     "refusal.vehicle_company": "车辆属于其他企业",
@@ -109,5 +110,6 @@ export default {
     "permits.approved": "Approved.",
     "permits.rejected": "Rejected.",
     "permits.refused": "Approval refused:",
+    "permits.refusal.sep": ": ",
   },
 };
