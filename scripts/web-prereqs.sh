@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the browser pages and their tests need: Debian's chromium (Playwright drives it by path;
-# its own browser download cannot work here), Node's npm, and the map library in web/node_modules.
+# its own browser download cannot work here), Node's npm, and the map and chart libraries (Leaflet, ECharts) in web/node_modules.
 # Idempotent and quiet: each step runs only when its result is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     "${missing[@]}" >/dev/null
 fi
-if [[ ! -f web/node_modules/leaflet/dist/leaflet-src.esm.js ]]; then
-  echo "web-prereqs: installing the map library (npm)"
+if [[ ! -f web/node_modules/leaflet/dist/leaflet-src.esm.js ||
+  ! -f web/node_modules/echarts/dist/echarts.esm.min.js ]]; then
+  echo "web-prereqs: installing the map and chart libraries (npm)"
   (cd web && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
 fi

@@ -2,14 +2,22 @@
 // yard capacity alerts and a vehicle panel.
 // Configuration by query string: tiles (an XYZ URL template; none = offline blank map),
 // crs (wgs84 | gcj02, for AMap/Tencent tiles), roads (a GeoJSON URL), center=lon,lat, zoom.
-// The staff token comes from a one-time #token= fragment or the sign-in dialog (token.js).
+// The staff token comes from signing in (token.js) or a one-time #token= fragment. Words come
+// from web/locales/map.js; times are shown in the city's zone, labelled.
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
+import { alarms } from "./alarms.js";
+import { api, ensureToken, signInAgain } from "./common.js";
 import { displayTransform } from "./geo.js";
 import { evidencePanel } from "./evidence.js";
+import { formatDateTime, formatTime, register, t, term } from "./i18n.js";
 import { LiveConnection } from "./live.js";
-import { askToken, takeToken } from "./token.js";
+import words from "./locales/map.js";
+import { cityTimeZone, mountShell, showUser, zoneLabel } from "./shell.js";
 import { vehiclePanel } from "./vehicle.js";
 import { yardLayer } from "./yards.js";
+
+register(words);
+mountShell({ page: "map", title: "map.title" });
 
 const params = new URLSearchParams(location.search);
 const config = {
@@ -38,22 +46,27 @@ const truckLayer = L.layerGroup().addTo(map);
 
 const trucks = new Map(); // vehicle id -> { data, marker }
 const recentIncidents = new Map(); // vehicle id -> epoch ms of its newest incident
-let token = takeToken();
+const companies = new Map(); // company id -> name
+const fenceNames = new Map(); // fence id -> name
+const view = { zone: "Asia/Shanghai", company: "" }; // the city's zone; the company filter
 let fitted = false;
-window.trackerLive = { trucks, map, received: 0 }; // read by the browser tests
-const evidence = evidencePanel({ map, api: (path) => api(path), toLatLng });
-const panel = vehiclePanel({
-  map,
-  api: (path) => api(path),
-  toLatLng,
-  stateOf: (v) => truckState(v),
-  labelOf: (drawn) => STATE_LABELS[drawn],
-});
-const yards = yardLayer({ map, api: (path) => api(path), toLatLng });
-// The engine's truck states: how each is drawn, and the label of each drawing; from the API
-// (loadStates) before the feed opens.
+window.trackerLive = { trucks, map, received: 0, view }; // read by the browser tests
+const yards = yardLayer({ map, api, toLatLng, zone: () => view.zone });
+const names = {
+  company: (id) => (id == null ? "—" : companies.get(id) || t("map.company.unknown", { id })),
+  yard: (id) => yards.yards.get(Number(id))?.figures.name || t("yard.unnamed", { id }),
+  plate: (vid) => trucks.get(vid)?.data.plate || t("map.vehicle", { id: vid }),
+  time: (iso) => (iso ? formatTime(iso, view.zone) : "—"),
+  dateTime: (iso) => formatDateTime(iso, view.zone),
+  zone: () => zoneLabel(view.zone),
+  fence: (id) => fenceNames.get(String(id)) || String(id),
+};
+const evidence = evidencePanel({ map, api, toLatLng, names });
+const panel = vehiclePanel({ map, api, toLatLng, stateOf: (v) => truckState(v), names });
+const alarm = alarms();
+// The engine's truck states and how each is drawn; from the API (loadStates) before the feed
+// opens. Their labels come from the catalog (truck.state.<drawn>).
 let ENGINE_STATES = {};
-let STATE_LABELS = {};
 
 /** What a truck is doing: the engine's state when it has published one (a blacklisted truck
  * stays so; no fix for 5 min is offline whatever the engine last said), else a guess from the
@@ -75,18 +88,22 @@ function upsertTruck(v) {
   if (held && Date.parse(held.data.time) > Date.parse(v.time)) return; // late: keep the newer
   const state = truckState(v);
   const where = toLatLng(v.lon, v.lat);
+  const shown = !view.company || String(v.company_id) === view.company;
   const style = { radius: 7, weight: 2, color: "#fff", fillOpacity: 0.95, className: `truck truck-${state}` };
   style.fillColor = getComputedStyle(document.documentElement).getPropertyValue(`--${state}`).trim();
   if (held) {
     held.marker.setLatLng(where).setStyle(style);
     held.data = v;
   } else {
-    const marker = L.circleMarker(where, style).addTo(truckLayer);
+    const marker = L.circleMarker(where, style);
     marker.on("click", () => selectVehicle(v.vehicle_id));
     trucks.set(v.vehicle_id, { data: v, marker });
+    addPlate(v.plate);
   }
   const entry = trucks.get(v.vehicle_id);
-  entry.marker.bindTooltip(v.plate || `#${v.vehicle_id}`, { direction: "top", offset: [0, -6] });
+  if (shown && !truckLayer.hasLayer(entry.marker)) entry.marker.addTo(truckLayer);
+  if (!shown && truckLayer.hasLayer(entry.marker)) truckLayer.removeLayer(entry.marker);
+  entry.marker.bindTooltip(v.plate || t("map.vehicle", { id: v.vehicle_id }), { direction: "top", offset: [0, -6] });
   const path = entry.marker.getElement?.();
   if (path) {
     // Leaflet applies className only when a path is created: keep the state class current.
@@ -100,7 +117,11 @@ function upsertTruck(v) {
 
 function refreshStates() {
   for (const { data } of trucks.values()) upsertTruck(data);
-  document.getElementById("truck-count").textContent = String(trucks.size);
+  countTrucks();
+}
+
+function countTrucks() {
+  document.getElementById("truck-count").textContent = String(truckLayer.getLayers().length);
 }
 
 function onMessage(message) {
@@ -110,7 +131,7 @@ function onMessage(message) {
     const keep = new Set(message.vehicles.map((v) => v.vehicle_id));
     for (const [vid, { marker }] of trucks) {
       if (!keep.has(vid)) {
-        marker.remove();
+        truckLayer.removeLayer(marker);
         trucks.delete(vid);
       }
     }
@@ -129,13 +150,13 @@ function onMessage(message) {
     loadFences();
     yards.load();
   }
-  document.getElementById("truck-count").textContent = String(trucks.size);
+  countTrucks();
 }
 
 function fitOnce() {
   if (fitted || !trucks.size) return;
   fitted = true; // from now on the subscription follows the viewport (see moveend)
-  const bounds = L.latLngBounds([...trucks.values()].map((t) => t.marker.getLatLng()));
+  const bounds = L.latLngBounds([...trucks.values()].map((x) => x.marker.getLatLng()));
   map.fitBounds(bounds.pad(0.3), { maxZoom: 15 });
 }
 
@@ -145,37 +166,107 @@ function addIncident(e, fresh) {
   if (list.querySelector(`[data-key="${CSS.escape(key)}"]`)) return;
   const item = document.createElement("li");
   item.dataset.key = key;
+  item.dataset.type = e.type;
   if (e.incident_id) item.dataset.incidentId = e.incident_id;
+  if (e.vehicle_id != null) item.dataset.vehicleId = String(e.vehicle_id);
+  const truck = trucks.get(e.vehicle_id);
+  const companyId = e.company_id ?? truck?.data.company_id;
+  if (companyId != null) item.dataset.companyId = String(companyId);
+  item.hidden = Boolean(view.company) && item.dataset.companyId !== view.company;
   item.className = fresh ? "fresh incident-item" : "incident-item";
-  const when = new Date(e.time).toLocaleTimeString();
-  const who = e.plate || (e.vehicle_id != null ? `#${e.vehicle_id}` : "");
+  const when = `${names.time(e.time)} ${names.zone()}`;
+  const who = e.plate || (e.vehicle_id != null ? names.plate(e.vehicle_id) : "");
   item.innerHTML = `<b></b> <span></span><br /><span class="muted"></span>`;
-  item.querySelector("b").textContent = e.type.replaceAll("_", " ");
+  item.querySelector("b").textContent = term("incident.type", e.type);
   item.querySelector("span").textContent = who;
   item.querySelector(".muted").textContent = `${when}${e.detail ? ` · ${e.detail}` : ""}`;
   item.addEventListener("click", () => {
     if (e.lon != null) map.setView(toLatLng(e.lon, e.lat), Math.max(map.getZoom(), 15));
     if (e.vehicle_id != null) selectVehicle(e.vehicle_id);
     if (e.incident_id) evidence.open(e.incident_id);
+    showTab("panel");
   });
+  if (fresh && !item.hidden) alarm.raise(e, who);
   list.prepend(item);
   while (list.children.length > 200) list.lastChild.remove();
   if (e.vehicle_id != null) recentIncidents.set(e.vehicle_id, Date.parse(e.time) || Date.now());
-  document.getElementById("incident-count").textContent = String(list.children.length);
+  countIncidents();
   document.getElementById("incidents-empty").hidden = true;
-  const truck = trucks.get(e.vehicle_id);
   if (truck) upsertTruck(truck.data);
 }
 
-async function api(path) {
-  const resp = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
-  if (!resp.ok) throw new Error(`${path}: ${resp.status}`);
-  return resp.json();
+function countIncidents() {
+  const shown = document.querySelectorAll("#incidents li:not([hidden])").length;
+  document.getElementById("incident-count").textContent = String(shown);
 }
 
 function selectVehicle(vid) {
   const truck = trucks.get(vid);
+  showTab("panel");
   return panel.select(truck?.data, vid);
+}
+
+/** Phones show one panel of the sheet under the map at a time (the tabs); desktops all. */
+function showTab(tab) {
+  document.body.dataset.tab = tab;
+  for (const b of document.querySelectorAll(".sheet-tabs [data-tab]")) b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+  document.getElementById("panel-empty").hidden = !(document.getElementById("vehicle").hidden && document.getElementById("evidence").hidden);
+  map.invalidateSize();
+}
+
+const plates = new Set();
+function addPlate(plate) {
+  if (!plate || plates.has(plate)) return;
+  plates.add(plate);
+  document.getElementById("plates").append(new Option(plate));
+}
+
+/** Plate search: the trucks whose plate holds the text (any case; spaces, dashes and dots
+ * ignored); the first is centred and selected. */
+const plateKey = (text) => text.replace(/[\s\-·.]+/g, "").toUpperCase();
+function findPlate(text) {
+  const wanted = plateKey(text);
+  const result = document.getElementById("plate-result");
+  if (!wanted) return;
+  const found = [...trucks.values()].filter((x) => plateKey(x.data.plate || "").includes(wanted));
+  if (!found.length) {
+    result.textContent = t("map.plate.none", { plate: text });
+    return;
+  }
+  const first = found[0].data;
+  result.textContent = found.length > 1 ? t("map.plate.many", { count: found.length }) : t("map.plate.found", { plate: first.plate });
+  if (view.company && String(first.company_id) !== view.company) setCompany("");
+  map.setView(toLatLng(first.lon, first.lat), Math.max(map.getZoom(), 16));
+  selectVehicle(first.vehicle_id);
+}
+
+function setCompany(value) {
+  view.company = value;
+  document.getElementById("company-filter").value = value;
+  for (const { data } of trucks.values()) upsertTruck(data);
+  for (const li of document.querySelectorAll("#incidents li")) li.hidden = Boolean(value) && li.dataset.companyId !== value;
+  countIncidents();
+  countTrucks();
+}
+
+async function loadCompanies() {
+  try {
+    for (const c of await api("/api/v1/companies?limit=1000")) companies.set(c.id, c.name);
+  } catch {
+    return; // a company user may not list companies: its own trucks only, no filter needed
+  }
+  const select = document.getElementById("company-filter");
+  for (const [id, name] of [...companies].sort((a, b) => a[1].localeCompare(b[1], "zh-CN"))) select.append(new Option(name, String(id)));
+}
+
+function wireControls() {
+  for (const b of document.querySelectorAll(".sheet-tabs [data-tab]")) b.addEventListener("click", () => showTab(b.dataset.tab));
+  document.getElementById("plate-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    findPlate(document.getElementById("plate-search").value.trim());
+  });
+  document.getElementById("company-filter").addEventListener("change", (ev) => setCompany(ev.target.value));
+  for (const id of ["vehicle-close", "evidence-close"]) document.getElementById(id).addEventListener("click", () => showTab(document.body.dataset.tab));
 }
 
 function fenceStyle(feature) {
@@ -187,11 +278,12 @@ function fenceStyle(feature) {
 async function loadFences() {
   const body = await api("/api/v1/fences");
   fenceLayer.clearLayers();
+  for (const f of body.features ?? []) if (f.properties.name) fenceNames.set(String(f.properties.id), f.properties.name);
   const layer = L.geoJSON(body, {
     style: fenceStyle,
     coordsToLatLng: ([lon, lat]) => toLatLng(lon, lat),
     pointToLayer: (f, latlng) => L.circle(latlng, { radius: f.properties.radius_m || 50, ...fenceStyle(f) }),
-    onEachFeature: (f, l) => l.bindTooltip(`${f.properties.role}: ${f.properties.name || f.properties.id}`),
+    onEachFeature: (f, l) => l.bindTooltip(t("map.fence.tooltip", { role: term("fence", f.properties.role), name: f.properties.name || f.properties.id })),
   });
   layer.addTo(fenceLayer);
   document.getElementById("fence-count").textContent = String(body.count);
@@ -202,7 +294,6 @@ async function loadStates() {
   if (!resp.ok) return console.warn(`/api/v1/live/states: ${resp.status}`); // trucks drawn by guess
   const body = await resp.json();
   ENGINE_STATES = Object.fromEntries(body.states.map((s) => [s.state, s.drawn_as]));
-  STATE_LABELS = Object.fromEntries(body.states.map((s) => [s.drawn_as, s.label]));
 }
 
 async function loadRoads() {
@@ -231,13 +322,25 @@ function setStatus(state, text) {
 }
 
 async function start() {
-  if (!token) token = await askToken();
+  wireControls();
+  showTab("feed");
+  const token = await ensureToken();
+  showUser();
   if (config.center.length === 2 && !Number.isNaN(config.center[1])) {
     map.setView(toLatLng(config.center[0], config.center[1]), config.zoom);
     fitted = true;
   }
-  await loadStates();
+  // what the feed's first messages are drawn with, asked for at once
+  await Promise.all([cityTimeZone().then((zone) => (view.zone = zone)), loadCompanies(), loadStates()]);
   const live = new LiveConnection({ token, onMessage, onStatus: setStatus });
+  live.onStatus = (state, text) => {
+    setStatus(state, text);
+    if (state !== "error") return;
+    signInAgain().then((fresh) => {
+      live.token = fresh; // the feed refused the token: sign in, then reconnect with the new one
+      live.connect();
+    });
+  };
   // Until the map has found the trucks, ask for all of them; then follow the viewport.
   live.subscription = fitted ? { type: "subscribe", ...viewportFilter() } : { type: "subscribe", incident_types: ["*"] };
   live.connect();

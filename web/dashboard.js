@@ -1,10 +1,17 @@
 // The fleet KPI dashboard: GET /api/v1/kpi drawn as figures and bars. Query string:
 // hours (window length, default 24), from and to (RFC 3339; override hours), company_id.
-import { $, api, ensureToken, number, params, pct } from "./common.js";
+import { $, api, ensureToken, params, pct } from "./common.js";
 import { columnChart } from "./chart.js";
+import { errorText, formatDateTime, formatNumber, register, t, term } from "./i18n.js";
+import words from "./locales/dashboard.js";
+import { cityTimeZone, mountShell, showUser, zoneLabel } from "./shell.js";
+
+register(words);
+mountShell({ page: "dashboard", title: "kpi.title" });
+const number = (value) => formatNumber(value);
 
 const REFRESH_MS = 60_000;
-const state = { companies: new Map(), last: null, custom: Boolean(params.get("from") || params.get("to")) };
+const state = { companies: new Map(), last: null, custom: Boolean(params.get("from") || params.get("to")), zone: "Asia/Shanghai" };
 window.trackerDashboard = state; // read by the browser tests
 
 function set(name, text) {
@@ -55,36 +62,46 @@ function render(k) {
   const f = k.fleet;
   const q = k.data_quality;
   set("online_rate", pct(f.online_rate));
-  set("online_of", `${number(f.online)} of ${number(f.registered)} online (fix in ${f.online_window_min} min)`);
+  set("online_of", t("kpi.online_of", { online: number(f.online), registered: number(f.registered), min: f.online_window_min }));
   set("install_rate", pct(f.install_rate));
-  set("install_of", `${number(f.with_terminal)} of ${number(f.registered)} with a terminal`);
+  set("install_of", t("kpi.install_of", { with: number(f.with_terminal), registered: number(f.registered) }));
   set("quality_rate", pct(q.quality_rate, 2));
   set("track_completeness", pct(q.track_completeness, 2));
-  set("gaps", `${number(q.gaps)} gap${q.gaps === 1 ? "" : "s"} (> ${q.gap_s} s while moving) · ${Math.round(q.gap_time_s / 60)} min missing`);
+  set("gaps", t("kpi.gaps_text", { gaps: number(q.gaps), gap_s: q.gap_s, min: number(Math.round(q.gap_time_s / 60)) }));
   set("drift_share", pct(q.drift_share, 2));
   set("fixes", number(q.fixes));
-  const interval = q.mean_fix_interval_s == null ? "—" : `${q.mean_fix_interval_s} s`;
-  set("fix_rate", `${q.reporting_vehicles} trucks · ${q.fixes_per_vehicle_h ?? "—"} fixes/h each · every ${interval}`);
+  const interval = q.mean_fix_interval_s == null ? "—" : t("kpi.seconds", { value: number(q.mean_fix_interval_s) });
+  set("fix_rate", t("kpi.fix_rate", { trucks: number(q.reporting_vehicles), per_h: number(q.fixes_per_vehicle_h), interval }));
   set("invalid_share", pct(q.invalid_share, 2));
-  set("filtered_share", `invalid · ${pct(q.filtered_share, 2)} filtered`);
+  set("filtered_share", t("kpi.filtered_share", { pct: pct(q.filtered_share, 2) }));
   set("trips_completed", number(k.trips.completed));
-  set("trips_detail", `${number(k.trips.to_yard)} at a yard · ${number(k.trips.elsewhere)} elsewhere · ${number(Math.round(k.trips.volume_m3))} m³`);
+  const volume = t("units.m3", { value: number(Math.round(k.trips.volume_m3)) });
+  set("trips_detail", t("kpi.trips_detail", { to_yard: number(k.trips.to_yard), elsewhere: number(k.trips.elsewhere), volume }));
   set("incidents_total", number(k.incidents.total));
-  $("bucket").textContent = `per ${q.bucket}`;
+  const [n, unit] = String(q.bucket).split(" ");
+  const bucket = t(`kpi.unit.${unit.replace(/s$/, "")}`, { n });
+  $("bucket").textContent = t("kpi.bucket", { bucket: bucket.startsWith("kpi.") ? q.bucket : bucket });
   columnChart(
     $("fixes-chart"),
     q.by_time.map((b) => ({
       at: b.at,
       marks: b.gaps,
       parts: [
-        { value: b.fixes - b.filtered, className: "bar-good", name: "good" },
-        { value: b.filtered, className: "bar-filtered", name: "filtered or invalid" },
+        { value: b.fixes - b.filtered, color: "#4c6ef5", name: t("kpi.good") },
+        { value: b.filtered, color: "#fa5252", name: t("kpi.filtered") },
       ],
     })),
+    { timeZone: state.zone, marksName: t("kpi.gaps") },
   );
-  bars("by-type", k.incidents.by_type, (r) => r.type.replaceAll("_", " "));
-  bars("by-company", k.incidents.by_company, (r) => r.name || (r.company_id == null ? "unknown" : `company #${r.company_id}`));
-  const span = `${k.from.slice(0, 16).replace("T", " ")} → ${k.to.slice(0, 16).replace("T", " ")} UTC · ${k.query_ms} ms`;
+  bars("by-type", k.incidents.by_type, (r) => term("incident.type", r.type));
+  bars("by-company", k.incidents.by_company, (r) => r.name || t("kpi.company.unknown"));
+  const short = { second: undefined };
+  const span = t("kpi.span", {
+    from: formatDateTime(k.from, state.zone, short),
+    to: formatDateTime(k.to, state.zone, short),
+    zone: zoneLabel(state.zone),
+    ms: number(k.query_ms),
+  });
   $("span").textContent = span;
 }
 
@@ -99,7 +116,8 @@ async function load() {
     board.dataset.loaded = String(Number(board.dataset.loaded || 0) + 1); // read by the tests
   } catch (err) {
     $("error").hidden = false;
-    $("error").textContent = `KPIs unavailable: ${err.message}`;
+    const why = err.body ? errorText(err.body, err.status) : err.message;
+    $("error").textContent = t("kpi.unavailable", { error: why });
   } finally {
     board.setAttribute("aria-busy", "false");
   }
@@ -117,9 +135,11 @@ async function loadCompanies() {
 
 async function start() {
   await ensureToken();
+  showUser();
+  state.zone = await cityTimeZone();
   if (params.get("hours")) $("window").value = params.get("hours");
   if (state.custom) {
-    $("window").prepend(new Option("as linked", "custom", true, true));
+    $("window").prepend(new Option(t("kpi.window.custom"), "custom", true, true));
   }
   await loadCompanies();
   if (params.get("company_id")) $("company").value = params.get("company_id");

@@ -1,6 +1,7 @@
 // Drawing a corridor's centre line by hand on the permit page: each click on the map adds a
 // point; the line is shown as drawn, and a half-width ribbon (in metres) around it.
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
+import { t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const round6 = (v) => Math.round(v * 1e6) / 1e6;
@@ -52,7 +53,8 @@ export function corridorDrawer({ map, toLatLng, fromLatLng, onChange }) {
     points.forEach(([lon, lat], i) =>
       L.circleMarker(toLatLng(lon, lat), { radius: 5, color: "#fff", weight: 2, fillColor: "#fd7e14", fillOpacity: 1, interactive: false, className: `draw-point draw-point-${i}` }).addTo(layer),
     );
-    $("draw-count").textContent = `${points.length} point${points.length === 1 ? "" : "s"}`;
+    $("draw-count").textContent = t("permits.draw.points", { count: points.length });
+    $("draw-count").dataset.count = String(points.length);
     $("draw-save").disabled = points.length < 2 || !hw;
     $("draw-undo").disabled = points.length === 0;
     onChange?.(points);

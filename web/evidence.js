@@ -1,18 +1,16 @@
 // The evidence panel of the live map: an incident's evidence track drawn on the map, a slider
 // (and a play button) that replays its points, the sensor timeline at each point, and the
 // officer's actions on it (incident-actions.js).
+// Words from web/locales/map.js; times in the city's zone (names.time, names.dateTime).
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
+import { formatNumber, t, term } from "./i18n.js";
 import { incidentActions } from "./incident-actions.js";
 
-const SENSORS = [
-  ["loaded", "loaded"],
-  ["body_lifted", "body lifted"],
-  ["cover_closed", "cover closed"],
-];
+const SENSORS = ["loaded", "body_lifted", "cover_closed"];
 const $ = (id) => document.getElementById(id);
-const yesNo = (v) => (v == null ? "unknown" : v ? "yes" : "no");
+const yesNo = (v) => t(v == null ? "unknown" : v ? "yes" : "no");
 
-export function evidencePanel({ map, api, toLatLng }) {
+export function evidencePanel({ map, api, toLatLng, names }) {
   const layer = L.layerGroup().addTo(map);
   let points = []; // the evidence features, in time order
   let cursor = null;
@@ -23,7 +21,7 @@ export function evidencePanel({ map, api, toLatLng }) {
   function stop() {
     if (timer) clearInterval(timer);
     timer = null;
-    $("evidence-play").textContent = "play";
+    $("evidence-play").textContent = t("evidence.play");
   }
 
   function show(i) {
@@ -33,20 +31,20 @@ export function evidencePanel({ map, api, toLatLng }) {
     const p = f.properties;
     $("evidence-slider").value = String(i);
     cursor?.setLatLng(toLatLng(lon, lat));
-    const facts = {
-      point: `${i + 1} of ${points.length}`,
-      time: new Date(p.time).toLocaleTimeString(),
-      speed: `${Math.round(p.speed_kmh ?? 0)} km/h`,
-      ...Object.fromEntries(SENSORS.map(([key, label]) => [label, yesNo(p[key])])),
-    };
-    if (p.distance_m != null) facts["off corridor"] = `${Math.round(p.distance_m)} m`;
-    if (p.fence_ids?.length) facts.fences = p.fence_ids.join(", ");
+    const facts = [
+      ["point", t("evidence.point"), t("evidence.point.of", { i: i + 1, n: points.length })],
+      ["time", t("evidence.time"), `${names.time(p.time)} ${names.zone()}`],
+      ["speed", t("evidence.speed"), t("units.kmh", { value: formatNumber(Math.round(p.speed_kmh ?? 0)) })],
+      ...SENSORS.map((key) => [key, t(`sensor.${key}`), yesNo(p[key])]),
+    ];
+    if (p.distance_m != null) facts.push(["off corridor", t("evidence.off_corridor"), t("units.m", { value: formatNumber(Math.round(p.distance_m)) })]);
+    if (p.fence_ids?.length) facts.push(["fences", t("evidence.fences"), p.fence_ids.map((id) => names.fence(id)).join(t("list.sep"))]);
     const dl = $("evidence-point");
     dl.replaceChildren();
-    for (const [k, value] of Object.entries(facts)) {
+    for (const [k, label, value] of facts) {
       const dt = document.createElement("dt");
       const dd = document.createElement("dd");
-      dt.textContent = k;
+      dt.textContent = label;
       dd.textContent = value;
       dd.dataset.fact = k;
       dl.append(dt, dd);
@@ -61,8 +59,8 @@ export function evidencePanel({ map, api, toLatLng }) {
     grid.replaceChildren();
     grid.style.gridTemplateColumns = `6rem repeat(${points.length}, 1fr)`;
     const rows = [
-      ...SENSORS.map(([key, label]) => [label, (p) => (p[key] == null ? "unknown" : p[key] ? "on" : "off")]),
-      ["speed", (p) => ((p.speed_kmh ?? 0) >= 3 ? "on" : "off")],
+      ...SENSORS.map((key) => [t(`sensor.${key}`), (p) => (p[key] == null ? "unknown" : p[key] ? "on" : "off")]),
+      [t("sensor.speed"), (p) => ((p.speed_kmh ?? 0) >= 3 ? "on" : "off")],
     ];
     for (const [label, value] of rows) {
       const name = document.createElement("span");
@@ -73,7 +71,7 @@ export function evidencePanel({ map, api, toLatLng }) {
         const cell = document.createElement("span");
         cell.className = `tl-cell tl-${value(f.properties)}`;
         cell.dataset.index = String(i);
-        cell.title = `${label} at ${new Date(f.properties.time).toLocaleTimeString()}`;
+        cell.title = t("evidence.at", { label, time: names.time(f.properties.time) });
         cell.addEventListener("click", () => {
           stop();
           show(i);
@@ -97,24 +95,25 @@ export function evidencePanel({ map, api, toLatLng }) {
     const panel = $("evidence");
     panel.hidden = false;
     panel.dataset.incidentId = incidentId;
-    $("evidence-title").textContent = "Evidence";
-    $("evidence-note").textContent = "loading…";
+    $("evidence-title").textContent = t("evidence.title");
+    $("evidence-note").textContent = t("evidence.loading");
     layer.clearLayers();
     let incident;
     try {
       incident = await api(`/api/v1/incidents/${encodeURIComponent(incidentId)}`);
     } catch (err) {
-      $("evidence-note").textContent = `evidence unavailable (${err.message})`;
+      $("evidence-note").textContent = t("evidence.unavailable", { error: err.message });
       return;
     }
     if (current !== incidentId) return; // another incident was opened meanwhile
     actions.show(incident);
     points = [...(incident.evidence?.features ?? [])].sort((a, b) => Date.parse(a.properties.time) - Date.parse(b.properties.time));
-    $("evidence-title").textContent = `Evidence · ${incident.type.replaceAll("_", " ")}`;
-    const notes = [`${points.length} points`, incident.status, `opened ${new Date(incident.opened_at).toLocaleString()}`];
-    if (incident.late) notes.push("found from fixes delivered late");
-    if (incident.detail?.delivery_only) notes.push("the terminal held its uploads back: delivery only");
-    if (incident.detail?.retracted) notes.push("retracted: fixes delivered late contradict it");
+    $("evidence-title").textContent = t("evidence.title.of", { type: term("incident.type", incident.type) });
+    const opened = `${names.dateTime(incident.opened_at)} ${names.zone()}`;
+    const notes = [t("evidence.points", { count: points.length }), term("incident.status", incident.status), t("evidence.opened", { time: opened })];
+    if (incident.late) notes.push(t("evidence.late"));
+    if (incident.detail?.delivery_only) notes.push(t("evidence.delivery_only"));
+    if (incident.detail?.retracted) notes.push(t("evidence.retracted"));
     $("evidence-note").textContent = notes.join(" · ");
     const slider = $("evidence-slider");
     slider.max = String(Math.max(points.length - 1, 0));
@@ -138,7 +137,7 @@ export function evidencePanel({ map, api, toLatLng }) {
     if (timer) return stop();
     let i = Number($("evidence-slider").value);
     if (i >= points.length - 1) i = -1;
-    $("evidence-play").textContent = "pause";
+    $("evidence-play").textContent = t("evidence.pause");
     timer = setInterval(() => {
       i += 1;
       show(i);

@@ -84,3 +84,15 @@ export function formatDateTime(value, timeZone, options = {}) {
     ...options,
   }).format(date);
 }
+
+/** Only the time of day (HH:MM:SS) in the given zone. */
+export function formatTime(value, timeZone) {
+  return formatDateTime(value, timeZone, { year: undefined, month: undefined, day: undefined });
+}
+
+/** A domain code as words: t(`${prefix}.${code}`) when a catalog knows it, else the code with
+ * its underscores as spaces (a new code still reads, and shows it is untranslated). */
+export function term(prefix, code) {
+  if (code == null) return "—";
+  return has(`${prefix}.${code}`) ? t(`${prefix}.${code}`) : String(code).replaceAll("_", " ");
+}

@@ -1,4 +1,5 @@
 // The live websocket: authenticate, subscribe, reconnect with back-off (a fresh snapshot each time).
+import { t } from "./i18n.js";
 
 export class LiveConnection {
   constructor({ token, onMessage, onStatus }) {
@@ -17,7 +18,7 @@ export class LiveConnection {
   }
 
   connect() {
-    this.onStatus("connecting", "connecting…");
+    this.onStatus("connecting", t("live.connecting"));
     const socket = new WebSocket(this.url());
     this.socket = socket;
     socket.addEventListener("open", () => {
@@ -27,10 +28,10 @@ export class LiveConnection {
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
       if (event.code === 4401) {
-        this.onStatus("error", "token refused");
+        this.onStatus("error", t("live.refused"));
         return;
       }
-      this.onStatus("connecting", `reconnecting in ${Math.round(this.retryMs / 100) / 10} s`);
+      this.onStatus("connecting", t("live.reconnecting", { s: Math.round(this.retryMs / 100) / 10 }));
       setTimeout(() => this.connect(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, 10000);
     });
@@ -39,7 +40,7 @@ export class LiveConnection {
   receive(message) {
     if (message.type === "hello") {
       this.retryMs = 500;
-      this.onStatus("live", `live · ${message.role}`);
+      this.onStatus("live", t("live.live", { role: t(`shell.role.${message.role}`) }));
       if (this.subscription) this.send(this.subscription);
     }
     this.onMessage(message);

@@ -1,10 +1,19 @@
 // The permit page: list permits, draw one's sites, yards and corridors, propose a corridor on
 // the roads, submit, approve or reject. Query string: crs (wgs84 | gcj02), tiles, roads; the
-// staff token comes from a one-time #token= fragment or the sign-in dialog (token.js).
+// staff token comes from signing in or a one-time #token= fragment (token.js). Words come from
+// web/locales/permits.js; ids are shown only where no name is known.
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
+import { ApiError, apiSend, ensureToken } from "./common.js";
 import { displayTransform } from "./geo.js";
 import { corridorDrawer } from "./draw.js";
-import { askToken, takeToken } from "./token.js";
+import { errorText, formatNumber, has, register, t, term } from "./i18n.js";
+import mapWords from "./locales/map.js";
+import words from "./locales/permits.js";
+import { mountShell, showUser } from "./shell.js";
+
+register(mapWords);
+register(words);
+mountShell({ page: "permits", title: "permits.title" });
 
 const params = new URLSearchParams(location.search);
 const config = {
@@ -28,27 +37,13 @@ const roadLayer = L.layerGroup().addTo(map);
 const permitLayer = L.layerGroup().addTo(map);
 const proposalLayer = L.layerGroup().addTo(map);
 
-let token = takeToken();
-const state = { permits: [], permit: null, proposal: null, companies: new Map() };
+const state = { permits: [], permit: null, proposal: null, companies: new Map(), places: new Map() };
 const fromLatLng = (latlng) => geo.unshow(latlng.lng, latlng.lat);
 const drawer = corridorDrawer({ map, toLatLng, fromLatLng });
 window.trackerPermits = { map, state, drawer }; // read by the browser tests
 
-class ApiError extends Error {
-  constructor(status, body) {
-    super(body?.message || `HTTP ${status}`);
-    this.status = status;
-    this.body = body;
-  }
-}
-
-async function api(path, { method = "GET", body } = {}) {
-  const headers = { Authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const data = await resp.json().catch(() => null);
-  if (!resp.ok) throw new ApiError(resp.status, data);
-  return data;
+function api(path, { method = "GET", body } = {}) {
+  return apiSend(method, path, body);
 }
 
 function colour(role) {
@@ -67,7 +62,23 @@ function draw(layer, geometry, role, label, extra) {
 }
 
 function companyName(id) {
-  return state.companies.get(id) || `company #${id}`;
+  return state.companies.get(id) || t("permits.company", { id });
+}
+
+/** A site's, yard's or vehicle's name once fetched (placeName), else a numbered stand-in. */
+function placeName(kind, id) {
+  return state.places.get(`${kind}:${id}`) || t(`permits.${kind}`, { id });
+}
+
+async function loadNames(p) {
+  const wanted = [
+    ...p.site_ids.map((id) => ["site", id, `/api/v1/sites/${id}`, (x) => x.name]),
+    ...p.yard_ids.map((id) => ["yard", id, `/api/v1/yards/${id}`, (x) => x.name]),
+    ...p.vehicle_ids.map((id) => ["vehicle", id, `/api/v1/vehicles/${id}`, (x) => x.plate]),
+  ].filter(([kind, id]) => !state.places.has(`${kind}:${id}`));
+  await Promise.allSettled(
+    wanted.map(([kind, id, path, name]) => api(path).then((x) => state.places.set(`${kind}:${id}`, name(x)))),
+  );
 }
 
 function renderList() {
@@ -80,10 +91,10 @@ function renderList() {
     item.dataset.state = p.state;
     if (state.permit?.id === p.id) item.classList.add("selected");
     const title = document.createElement("b");
-    title.textContent = `Permit #${p.id}`;
+    title.textContent = t("permits.name", { id: p.id });
     const badge = document.createElement("span");
     badge.className = `badge state-${p.state}`;
-    badge.textContent = p.state;
+    badge.textContent = term("permit.state", p.state);
     const who = document.createElement("span");
     who.className = "muted";
     who.textContent = `${companyName(p.company_id)} · ${p.valid_from} → ${p.valid_to}`;
@@ -119,9 +130,10 @@ function showMessage(text, refusals = [], kind = "error") {
   for (const r of refusals) {
     const li = document.createElement("li");
     li.dataset.code = r.code;
-    const code = document.createElement("code");
-    code.textContent = r.code;
-    li.append(code, ` ${r.message}`);
+    const what = document.createElement("b");
+    what.textContent = has(`refusal.${r.code}`) ? t(`refusal.${r.code}`) : r.code;
+    li.title = r.message;
+    li.append(what, t("permits.refusal.sep"), r.message);
     if (r.field) {
       const field = document.createElement("span");
       field.className = "muted";
@@ -138,29 +150,30 @@ function clearMessage() {
 
 function showError(err) {
   if (err instanceof ApiError && err.body?.error === "permit_refused") {
-    showMessage("Approval refused:", err.body.details || []);
+    showMessage(t("permits.refused"), err.body.details || []);
   } else if (err instanceof ApiError && Array.isArray(err.body?.details)) {
-    showMessage(`${err.message} (${err.status})`, err.body.details.filter((d) => d.code));
+    showMessage(errorText(err.body, err.status), err.body.details.filter((d) => d.code));
   } else {
-    showMessage(err instanceof ApiError ? `${err.message} (${err.status})` : String(err));
+    showMessage(err instanceof ApiError ? errorText(err.body, err.status) : String(err));
   }
 }
 
 function renderPermit(p) {
   $("permit").hidden = false;
   $("permit").dataset.state = p.state;
-  $("permit-title").textContent = `Permit #${p.id}`;
-  $("permit-state").textContent = p.state;
+  $("permit-title").textContent = t("permits.name", { id: p.id });
+  $("permit-state").textContent = term("permit.state", p.state);
+  $("permit-state").dataset.state = p.state;
   $("permit-state").className = `badge state-${p.state}`;
   const facts = {
     company: companyName(p.company_id),
-    vehicles: p.vehicle_ids.map((v) => `#${v}`).join(", "),
-    sites: p.site_ids.map((v) => `#${v}`).join(", "),
-    yards: p.yard_ids.map((v) => `#${v}`).join(", "),
-    corridors: p.corridors.map((c) => `±${c.half_width_m} m`).join(", ") || "none",
+    vehicles: p.vehicle_ids.map((v) => placeName("vehicle", v)).join(t("list.sep")),
+    sites: p.site_ids.map((v) => placeName("site", v)).join(t("list.sep")),
+    yards: p.yard_ids.map((v) => placeName("yard", v)).join(t("list.sep")),
+    corridors: p.corridors.map((c) => t("permits.corridor.width", { m: c.half_width_m })).join(t("list.sep")) || t("none"),
     valid: `${p.valid_from} → ${p.valid_to}`,
-    windows: p.windows.map((w) => `${w.start}–${w.end}`).join(", "),
-    quota: `${p.quota_m3} m³`,
+    windows: p.windows.map((w) => `${w.start}–${w.end}`).join(t("list.sep")),
+    quota: t("units.m3", { value: formatNumber(p.quota_m3) }),
   };
   if (p.note) facts.note = p.note;
   if (p.reason) facts.reason = p.reason;
@@ -169,8 +182,9 @@ function renderPermit(p) {
   for (const [k, value] of Object.entries(facts)) {
     const dt = document.createElement("dt");
     const dd = document.createElement("dd");
-    dt.textContent = k;
+    dt.textContent = t(`permits.fact.${k}`);
     dd.textContent = value;
+    dd.dataset.fact = k;
     dl.append(dt, dd);
   }
   for (const el of document.querySelectorAll("#permit [data-for]")) {
@@ -188,9 +202,9 @@ async function drawPermit(p) {
   for (const r of places) {
     if (r.status !== "fulfilled") continue;
     const [role, place] = r.value;
-    draw(permitLayer, place.geometry, role, `${role}: ${place.name}`);
+    draw(permitLayer, place.geometry, role, t("map.fence.tooltip", { role: term("fence", role), name: place.name }));
   }
-  p.corridors.forEach((c, i) => draw(permitLayer, c.geometry, "corridor", `corridor ${i + 1} (±${c.half_width_m} m)`));
+  p.corridors.forEach((c, i) => draw(permitLayer, c.geometry, "corridor", t("permits.corridor", { i: i + 1, m: c.half_width_m })));
   const bounds = L.featureGroup([...permitLayer.getLayers(), ...proposalLayer.getLayers()]).getBounds();
   if (bounds.isValid()) map.fitBounds(bounds.pad(0.2), { maxZoom: 17 });
 }
@@ -210,6 +224,7 @@ async function selectPermit(id, { keepMessage = false } = {}) {
     return;
   }
   delete $("permit").dataset.drawn;
+  await loadNames(state.permit);
   renderPermit(state.permit);
   renderList();
   await drawPermit(state.permit);
@@ -259,12 +274,18 @@ async function propose(p) {
   const found = await api("/api/v1/permits/propose-corridor", { method: "POST", body: ask });
   state.proposal = found;
   proposalLayer.clearLayers();
-  draw(proposalLayer, found.geometry, "proposal", "proposed corridor", { dashArray: "8 6" });
-  const avoided = found.avoided_zone_ids.length ? ` · avoids zones ${found.avoided_zone_ids.map((z) => `#${z}`).join(", ")}` : "";
+  draw(proposalLayer, found.geometry, "proposal", t("permits.proposal.label"), { dashArray: "8 6" });
+  const zones = found.avoided_zone_ids.map((z) => state.places.get(`zone:${z}`) || String(z)).join(t("list.sep"));
+  const avoided = found.avoided_zone_ids.length ? t("permits.proposal.avoids", { zones }) : "";
   $("proposal").hidden = false;
-  $("proposal").textContent =
-    `Proposal: ${Math.round(found.length_m)} m on the roads, ±${found.half_width_m} m` +
-    ` · gaps ${found.start_gap_m} m / ${found.end_gap_m} m${avoided}`;
+  $("proposal").dataset.lengthM = String(Math.round(found.length_m));
+  $("proposal").textContent = t("permits.proposal", {
+    length: t("units.m", { value: formatNumber(Math.round(found.length_m)) }),
+    m: found.half_width_m,
+    start: found.start_gap_m,
+    end: found.end_gap_m,
+    avoided,
+  });
 }
 
 function wire() {
@@ -277,13 +298,13 @@ function wire() {
       state.proposal = null;
       proposalLayer.clearLayers();
       $("proposal").hidden = true;
-    }, "The proposed corridor is now the permit's corridor."),
+    }, t("permits.accepted")),
   );
   $("submit").addEventListener("click", () =>
-    act((p) => api(`/api/v1/permits/${p.id}/submit`, { method: "POST" }), "Submitted for approval."),
+    act((p) => api(`/api/v1/permits/${p.id}/submit`, { method: "POST" }), t("permits.submitted")),
   );
   $("approve").addEventListener("click", () =>
-    act((p) => api(`/api/v1/permits/${p.id}/approve`, { method: "POST" }), "Approved."),
+    act((p) => api(`/api/v1/permits/${p.id}/approve`, { method: "POST" }), t("permits.approved")),
   );
   $("draw-start").addEventListener("click", () => {
     clearMessage();
@@ -294,12 +315,12 @@ function wire() {
     act(async (p) => {
       await api(`/api/v1/permits/${p.id}`, { method: "PUT", body: permitBody(p, [drawer.corridor()]) });
       drawer.stop();
-    }, "The drawn corridor is now the permit's corridor."),
+    }, t("permits.drawn")),
   );
   $("reject-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const reason = $("reject-reason").value.trim();
-    act((p) => api(`/api/v1/permits/${p.id}/reject`, { method: "POST", body: { reason } }), "Rejected.").then(
+    act((p) => api(`/api/v1/permits/${p.id}/reject`, { method: "POST", body: { reason } }), t("permits.rejected")).then(
       () => ($("reject-reason").value = ""),
     );
   });
@@ -313,7 +334,8 @@ async function loadRoads() {
 }
 
 async function start() {
-  if (!token) token = await askToken();
+  await ensureToken();
+  showUser();
   wire();
   loadRoads().catch(() => {});
   await loadCompanies();

@@ -1,75 +1,76 @@
 // The vehicle panel of the live map: what the truck is doing (engine state), its permit, its
-// current (or last) trip, and its track of the last hour drawn on the map.
+// current (or last) trip, and its track of the last hour drawn on the map. Facts are keyed by
+// stable names (data-fact) and labelled from the catalog; names, not ids, where they exist.
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
+import { formatNumber, t, term } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
-// Labels of the states the map guesses without the engine (the engine's come from the API).
-const GUESSED_LABELS = { moving: "moving (empty)" };
 
-function fill(dl, facts) {
+/** Fills a <dl> from [fact key, catalog key of its label, value] rows. */
+function fill(dl, rows) {
   dl.replaceChildren();
-  for (const [k, value] of Object.entries(facts)) {
+  for (const [key, label, value] of rows) {
     const dt = document.createElement("dt");
     const dd = document.createElement("dd");
-    dt.textContent = k;
+    dt.textContent = t(label);
     dd.textContent = String(value);
-    dd.dataset.fact = k;
+    dd.dataset.fact = key;
     dl.append(dt, dd);
   }
 }
 
-function time(iso) {
-  return iso ? new Date(iso).toLocaleTimeString() : "—";
-}
-
-export function vehiclePanel({ map, api, toLatLng, stateOf, labelOf = () => undefined }) {
+export function vehiclePanel({ map, api, toLatLng, stateOf, names }) {
   const trackLayer = L.layerGroup().addTo(map);
   let selected = null;
   let loaded = { trip: null, permit: null, engineTrip: null }; // of the selected vehicle
+  const time = (iso) => names.time(iso);
 
   function showFacts(v) {
     $("vehicle").hidden = false;
     $("vehicle").dataset.vehicleId = String(v.vehicle_id);
-    $("vehicle-title").textContent = v.plate || `Vehicle #${v.vehicle_id}`;
+    $("vehicle-title").textContent = v.plate || t("map.vehicle", { id: v.vehicle_id });
     const state = stateOf(v);
-    fill($("vehicle-facts"), {
-      state: labelOf(state) || GUESSED_LABELS[state] || state,
-      "last fix": new Date(v.time).toLocaleString(),
-      speed: `${Math.round(v.speed_kmh ?? 0)} km/h`,
-      loaded: v.loaded == null ? "unknown" : v.loaded ? "yes" : "no",
-      company: v.company_id ?? "—",
-      position: `${v.lon.toFixed(5)}, ${v.lat.toFixed(5)}`,
-    });
+    const loadedText = v.loaded == null ? t("unknown") : t(v.loaded ? "vehicle.loaded.yes" : "vehicle.loaded.no");
+    fill($("vehicle-facts"), [
+      ["state", "vehicle.state", term("truck.state", state)],
+      ["last fix", "vehicle.last_fix", `${names.dateTime(v.time)} ${names.zone()}`],
+      ["speed", "vehicle.speed", t("units.kmh", { value: formatNumber(Math.round(v.speed_kmh ?? 0)) })],
+      ["loaded", "vehicle.loaded", loadedText],
+      ["company", "vehicle.company", names.company(v.company_id)],
+      ["position", "vehicle.position", `${v.lon.toFixed(5)}, ${v.lat.toFixed(5)}`],
+    ]);
   }
 
   function showTrip(trip) {
-    const facts = {};
+    const rows = [];
     if (!trip) {
-      facts.trip = "none recorded";
+      rows.push(["trip", "vehicle.trip.status", t("vehicle.trip.none")]);
     } else {
-      facts.trip = trip.outcome == null ? "under way" : `last (${trip.outcome})`;
-      facts["trip id"] = trip.trip_id;
-      facts.loading = time(trip.loading_at);
-      facts.departed = time(trip.departed_at);
-      if (trip.arrived_at) facts.arrived = time(trip.arrived_at);
-      if (trip.yard_id) facts.yard = `#${trip.yard_id}`;
-      if (trip.volume_m3 != null) facts.volume = `${Math.round(trip.volume_m3 * 10) / 10} m³`;
+      const outcome = term("vehicle.trip.outcome", trip.outcome);
+      rows.push(["trip", "vehicle.trip.status", trip.outcome == null ? t("vehicle.trip.under_way") : t("vehicle.trip.last", { outcome })]);
+      rows.push(["trip id", "vehicle.trip.id", trip.trip_id]);
+      rows.push(["loading", "vehicle.loading_at", time(trip.loading_at)]);
+      rows.push(["departed", "vehicle.departed", time(trip.departed_at)]);
+      if (trip.arrived_at) rows.push(["arrived", "vehicle.arrived", time(trip.arrived_at)]);
+      if (trip.yard_id) rows.push(["yard", "vehicle.yard", names.yard(trip.yard_id)]);
+      if (trip.volume_m3 != null) rows.push(["volume", "vehicle.volume", t("units.m3", { value: formatNumber(Math.round(trip.volume_m3 * 10) / 10) })]);
     }
-    fill($("vehicle-trip"), facts);
+    fill($("vehicle-trip"), rows);
   }
 
   function showPermit(permit, permitId) {
-    let facts;
+    let rows;
     if (permit) {
-      facts = {
-        permit: `#${permit.id} (${permit.state})`,
-        valid: `${permit.valid_from} → ${permit.valid_to}`,
-        windows: permit.windows.map((w) => `${w.start}–${w.end}`).join(", "),
-      };
+      const label = t("vehicle.permit.with_state", { permit: t("vehicle.permit.no", { id: permit.id }), state: term("permit.state", permit.state) });
+      rows = [
+        ["permit", "vehicle.permit.label", label],
+        ["valid", "vehicle.permit.valid", `${permit.valid_from} → ${permit.valid_to}`],
+        ["windows", "vehicle.permit.windows", permit.windows.map((w) => `${w.start}–${w.end}`).join(", ")],
+      ];
     } else {
-      facts = { permit: permitId ? `#${permitId}` : "none known" };
+      rows = [["permit", "vehicle.permit.label", permitId ? t("vehicle.permit.no", { id: permitId }) : t("vehicle.permit.none")]];
     }
-    fill($("vehicle-permit"), facts);
+    fill($("vehicle-permit"), rows);
   }
 
   async function loadTripAndPermit(v) {
@@ -103,13 +104,14 @@ export function vehiclePanel({ map, api, toLatLng, stateOf, labelOf = () => unde
       const body = await api(`/api/v1/vehicles/${vid}/track?start=${encodeURIComponent(start)}&shape=line`);
       if (selected !== vid) return;
       const line = body.features[0]?.geometry;
-      note.textContent = `${body.count} fixes in the last hour`;
+      note.textContent = t("vehicle.track", { count: formatNumber(body.count) });
+      note.dataset.count = String(body.count);
       if (line) {
         const latlngs = line.coordinates.map(([lon, lat]) => toLatLng(lon, lat));
         L.polyline(latlngs, { color: "#343a40", weight: 3, dashArray: "4 4", className: "track" }).addTo(trackLayer);
       }
     } catch (err) {
-      note.textContent = `track unavailable (${err.message})`;
+      note.textContent = t("vehicle.track.none", { error: err.message });
     }
   }
 
@@ -117,8 +119,8 @@ export function vehiclePanel({ map, api, toLatLng, stateOf, labelOf = () => unde
     selected = vid;
     loaded = { trip: null, permit: null, engineTrip: null };
     if (v) showFacts(v);
-    fill($("vehicle-trip"), { trip: "…" });
-    fill($("vehicle-permit"), { permit: "…" });
+    fill($("vehicle-trip"), [["trip", "vehicle.trip.status", "…"]]);
+    fill($("vehicle-permit"), [["permit", "vehicle.permit.label", "…"]]);
     await Promise.all([loadTrack(vid), v ? loadTripAndPermit(v) : Promise.resolve()]);
     $("vehicle").dataset.loaded = String(vid); // read by the browser tests
   }

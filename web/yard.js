@@ -1,16 +1,24 @@
 // The yard page: every disposal yard's fill, and one yard's fill curve, remaining volume and
 // days-to-full forecast (GET /api/v1/yards/capacity and /api/v1/yards/{id}/capacity). Capacity
 // alerts from the live feed refresh it. Query string: yard (id), days (history).
-import { $, api, ensureToken, fillLevel, formatPct, number, params } from "./common.js";
+import { $, api, ensureToken, fillLevel, formatPct, params } from "./common.js";
 import { lineChart } from "./chart.js";
+import { errorText, formatDateTime, formatNumber, register, t, term } from "./i18n.js";
 import { LiveConnection } from "./live.js";
+import mapWords from "./locales/map.js";
+import words from "./locales/yard.js";
+import { cityTimeZone, mountShell, showUser, zoneLabel } from "./shell.js";
+
+register(mapWords);
+register(words);
+mountShell({ page: "yards", title: "yard.title" });
 
 const DAY_MS = 864e5;
-const state = { yards: [], selected: Number(params.get("yard")) || null, detail: null, alerts: new Map() };
+const state = { yards: [], selected: Number(params.get("yard")) || null, detail: null, alerts: new Map(), zone: "Asia/Shanghai" };
 window.trackerYards = state; // read by the browser tests
 
 function m3(value) {
-  return value == null ? "—" : `${number(Math.round(value))} m³`;
+  return value == null ? "—" : t("units.m3", { value: formatNumber(Math.round(value)) });
 }
 
 function fact(name, text) {
@@ -19,7 +27,7 @@ function fact(name, text) {
 
 function showError(err) {
   $("error").hidden = !err;
-  $("error").textContent = err ? `Yard capacity unavailable: ${err.message}` : "";
+  $("error").textContent = err ? t("yard.unavailable", { error: err.body ? errorText(err.body, err.status) : err.message }) : "";
 }
 
 function renderList() {
@@ -66,27 +74,30 @@ function renderDetail(d) {
   $("curve").hidden = false;
   $("yard").dataset.yardId = String(d.yard_id);
   $("yard-title").textContent = d.name;
-  $("yard-status").textContent = d.status;
+  $("yard-status").textContent = term("yard.status", d.status);
   $("yard-status").className = `badge status-${d.status}`;
   fact("fill_pct", formatPct(d.fill_pct));
-  fact("fill_m3", `${m3(d.fill_m3)} of ${m3(d.capacity_m3)}`);
+  fact("fill_m3", t("yard.of", { fill: m3(d.fill_m3), capacity: m3(d.capacity_m3) }));
   fact("remaining_m3", m3(d.remaining_m3));
-  fact("capacity_m3", `capacity ${m3(d.capacity_m3)}`);
+  fact("capacity_m3", t("yard.capacity", { value: m3(d.capacity_m3) }));
   if (d.days_to_full == null) {
-    fact("days_to_full", d.status === "closed" ? "closed" : "—");
-    fact("full_on", d.inflow_m3_per_day > 0 ? "" : "no recent inflow");
+    fact("days_to_full", d.status === "closed" ? t("yard.status.closed") : "—");
+    fact("full_on", d.inflow_m3_per_day > 0 ? "" : t("yard.no_inflow"));
   } else {
-    fact("days_to_full", `${Math.round(d.days_to_full * 10) / 10} d`);
-    fact("full_on", `full around ${new Date(Date.now() + d.days_to_full * DAY_MS).toISOString().slice(0, 10)}`);
+    fact("days_to_full", t("units.days", { value: formatNumber(Math.round(d.days_to_full * 10) / 10) }));
+    const date = formatDateTime(Date.now() + d.days_to_full * DAY_MS, state.zone, { hour: undefined, minute: undefined, second: undefined });
+    fact("full_on", t("yard.full_on", { date }));
   }
   fact("inflow", m3(d.inflow_m3_per_day));
   const alert = state.alerts.get(d.yard_id);
-  $("yard-alert").textContent = alert ? `last alert: passed ${alert.level} % (${formatPct(alert.fill_pct)}), ${new Date(alert.at).toLocaleString()}` : "";
+  const when = alert ? `${formatDateTime(alert.at, state.zone)} ${zoneLabel(state.zone)}` : "";
+  $("yard-alert").textContent = alert ? t("yard.last_alert", { level: alert.level, pct: formatPct(alert.fill_pct), time: when }) : "";
   lineChart($("fill-chart"), d.history.map((h) => ({ at: h.at, value: h.fill_m3 })), {
     forecast: forecast(d),
     limit: d.capacity_m3,
-    limitLabel: `capacity ${m3(d.capacity_m3)}`,
-    unit: " m³",
+    limitLabel: t("yard.capacity", { value: m3(d.capacity_m3) }),
+    timeZone: state.zone,
+    names: { fill: t("yard.curve.fill"), forecast: t("yard.curve.forecast") },
   });
 }
 
@@ -136,6 +147,8 @@ function onLive(message) {
 
 async function start() {
   const token = await ensureToken();
+  showUser();
+  state.zone = await cityTimeZone();
   if (params.get("days")) $("days").value = params.get("days");
   $("days").addEventListener("change", () => loadDetail().catch(showError));
   await refresh();

@@ -2,14 +2,15 @@
 // links to its yard page, kept current by the capacity alerts of the live feed.
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 import { fillLevel, formatPct } from "./common.js";
+import { formatTime, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
 function levelText(a) {
-  return typeof a.level === "number" ? `passed ${a.level} %` : String(a.level);
+  return typeof a.level === "number" ? t("yard.passed", { level: a.level }) : t(`yard.${a.level}`);
 }
 
-export function yardLayer({ map, api, toLatLng }) {
+export function yardLayer({ map, api, toLatLng, zone = () => "Asia/Shanghai" }) {
   const layer = L.layerGroup().addTo(map);
   const yards = new Map(); // yard id -> { figures, marker }
   const coordsToLatLng = ([lon, lat]) => toLatLng(lon, lat);
@@ -20,7 +21,8 @@ export function yardLayer({ map, api, toLatLng }) {
     el.href = `yard.html?yard=${figures.yard_id}`;
     el.className = `yard-fill level-${fillLevel(figures.fill_pct, closed)}`;
     el.dataset.yardId = String(figures.yard_id);
-    el.textContent = `${figures.name || `yard #${figures.yard_id}`} · ${formatPct(figures.fill_pct)}${closed ? " · closed" : ""}`;
+    const name = figures.name || t("yard.unnamed", { id: figures.yard_id });
+    el.textContent = `${name} · ${formatPct(figures.fill_pct)}${closed ? ` · ${t("yard.closed")}` : ""}`;
     return el;
   }
 
@@ -60,15 +62,15 @@ export function yardLayer({ map, api, toLatLng }) {
     item.dataset.key = key;
     item.dataset.yardId = String(a.yard_id);
     item.className = `yard-alert level-${fillLevel(a.fill_pct, a.closed)}`;
-    const name = yards.get(a.yard_id)?.figures.name || `yard #${a.yard_id}`;
+    const name = yards.get(a.yard_id)?.figures.name || t("yard.unnamed", { id: a.yard_id });
     const link = document.createElement("a");
     link.href = `yard.html?yard=${a.yard_id}`;
     link.textContent = name;
     const what = document.createElement("span");
-    what.textContent = ` ${levelText(a)} · now ${formatPct(a.fill_pct)}${a.closed ? " · closed" : ""}`;
+    what.textContent = ` ${levelText(a)} · ${t("yard.now", { pct: formatPct(a.fill_pct) })}${a.closed ? ` · ${t("yard.closed")}` : ""}`;
     const when = document.createElement("span");
     when.className = "muted";
-    when.textContent = ` ${new Date(a.at).toLocaleTimeString()}`;
+    when.textContent = ` ${formatTime(a.at, zone())}`;
     item.append(link, what, when);
     list.prepend(item);
     while (list.children.length > 50) list.lastChild.remove();

@@ -50,8 +50,8 @@ def code_of(db: psycopg.Connection[Any], vehicle_id: int) -> str:
     return str(row[0])
 
 
-async def _status(client: AsyncClient, code: str) -> tuple[str, str]:
-    resp = await client.get(f"/v/{code}")
+async def _status(client: AsyncClient, code: str, **headers: str) -> tuple[str, str]:
+    resp = await client.get(f"/v/{code}", headers=headers)
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"].startswith("text/html")
     found = re.search(r'data-status="(\w+)"', resp.text)
@@ -72,7 +72,9 @@ async def test_the_public_page_shows_status_and_no_private_field(
     assert posted.status_code == 200, posted.text  # a recent position: it must not show
 
     colour, page = await _status(client, code)  # no permit yet
-    assert colour == "amber" and "No valid transport permit today" in page
+    assert colour == "amber" and "今日无有效核准证。" in page and '<html lang="zh-CN">' in page
+    colour, english = await _status(client, code, **{"Accept-Language": "en-GB,en;q=0.9"})
+    assert colour == "amber" and "No valid transport permit today" in english
     assert PLATE in page and "Haul &amp; Sons" in page
 
     permit = {
@@ -86,19 +88,19 @@ async def test_the_public_page_shows_status_and_no_private_field(
     assert (await client.post(f"/api/v1/permits/{pid}/approve", headers=staff)).status_code == 200
     colour, page = await _status(client, code)
     assert colour == "green"
-    assert f"until {TODAY + timedelta(days=30)}" in page
+    assert f"今日有效（至 {TODAY + timedelta(days=30)}）" in page
 
     suspended = await client.post(f"/api/v1/permits/{pid}/suspend", json={"reason": "audit"},
                                   headers=staff)  # fmt: skip
     assert suspended.status_code == 200, suspended.text
     colour, page = await _status(client, code)
-    assert colour == "amber" and "suspended" in page
+    assert colour == "amber" and "核准证已暂停" in page
 
     listed = await client.post("/api/v1/blacklist", json={"vehicle_id": vid, "reason": "dumped"},
                                headers=staff)  # fmt: skip
     assert listed.status_code == 201
     colour, page = await _status(client, code)
-    assert colour == "red" and "Blacklisted" in page
+    assert colour == "red" and "已列入黑名单" in page
 
     # nothing private: no id, phone (terminal identity), position, credit code or reasons.
     # Only the plate and dates carry digits, so none may be left once they are taken out.
@@ -107,11 +109,40 @@ async def test_the_public_page_shows_status_and_no_private_field(
     for secret in ("dumped", "audit", "driver", "phone", "lon", "lat"):
         assert secret not in body.lower(), secret
     text = re.sub(r"<[^>]*>", " ", body.replace(PLATE, ""))
-    rest = re.sub(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2} UTC)?", "", text)
+    rest = re.sub(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2})?", "", text)
     assert not re.search(r"\d", rest), rest
 
     for unknown in ("0" * 32, str(vid), "../etc"):
         assert (await client.get(f"/v/{unknown}")).status_code == 404
+
+
+async def test_a_blacklisted_vehicle_with_a_permit_is_not_shown_as_valid(
+    client: AsyncClient, staff: dict[str, str], db: psycopg.Connection[Any], fleet: Any
+) -> None:
+    """An approved permit dated for today and a listing: one honest status, red, and the permit
+    said to be void, never "valid today" beside "blacklisted"."""
+    w = await _world(client, staff, fleet)
+    vid = w["vehicle_id"]
+    code = code_of(db, vid)
+    permit = {
+        "company_id": w["company_id"], "vehicle_ids": [vid], "site_ids": [w["site"]["id"]],
+        "yard_ids": [w["yard"]["id"]], "corridors": [{"geometry": LINE, "half_width_m": 30}],
+        "valid_from": TODAY.isoformat(), "valid_to": (TODAY + timedelta(days=30)).isoformat(),
+        "windows": [{"start": "22:00", "end": "05:00"}], "quota_m3": 100,
+    }  # fmt: skip
+    pid = (await client.post("/api/v1/permits", json=permit, headers=staff)).json()["id"]
+    await client.post(f"/api/v1/permits/{pid}/submit", headers=staff)
+    assert (await client.post(f"/api/v1/permits/{pid}/approve", headers=staff)).status_code == 200
+    listed = await client.post("/api/v1/blacklist", json={"vehicle_id": vid, "reason": "dumped"},
+                               headers=staff)  # fmt: skip
+    assert listed.status_code == 201, listed.text
+    colour, page = await _status(client, code)
+    assert colour == "red" and 'data-reason="blacklisted"' in page
+    assert 'data-permit="void"' in page and "因列入黑名单而失效" in page
+    assert "今日有效" not in page and "核准证今日有效" not in page
+    resp = await client.get(f"/v/{code}?lang=en")
+    assert '<html lang="en">' in resp.text and "void while the vehicle is blacklisted" in resp.text
+    assert "Permit valid today" not in resp.text and "valid today (until" not in resp.text
 
 
 async def test_the_qr_code_decodes_to_the_public_page_url(

@@ -59,8 +59,12 @@ async def http(live: LiveServer) -> AsyncIterator[AsyncClient]:
         yield c
 
 
+DESKTOP = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
 @asynccontextmanager
-async def _page(bypass_csp: bool) -> AsyncIterator[Any]:
+async def _page(bypass_csp: bool, viewport: dict[str, int] = DESKTOP) -> AsyncIterator[Any]:
     executable = _chromium()
     from playwright.async_api import async_playwright
 
@@ -69,7 +73,12 @@ async def _page(bypass_csp: bool) -> AsyncIterator[Any]:
             executable_path=executable, args=CHROMIUM_ARGS, headless=True
         )
         context = await browser.new_context(
-            viewport={"width": 1280, "height": 800}, bypass_csp=bypass_csp
+            viewport=viewport,
+            bypass_csp=bypass_csp,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+            is_mobile=viewport is PHONE,
+            has_touch=viewport is PHONE,
         )
         page = await context.new_page()
         errors: list[str] = []
@@ -86,6 +95,13 @@ async def page(live: LiveServer) -> AsyncIterator[Any]:
     """A page for tests that inspect it with Playwright's string predicates, which the pages'
     CSP (no eval) would refuse; test_token_handling runs the pages under their CSP."""
     async with _page(bypass_csp=True) as page:
+        yield page
+
+
+@pytest.fixture
+async def phone_page(live: LiveServer) -> AsyncIterator[Any]:
+    """A page at a phone's size (390×844, touch), like ``page`` otherwise."""
+    async with _page(bypass_csp=True, viewport=PHONE) as page:
         yield page
 
 

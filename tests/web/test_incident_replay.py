@@ -37,11 +37,11 @@ def evidence(start_s: float) -> dict[str, Any]:
 
 
 def add_incident(db: psycopg.Connection[Any], vehicle_id: int) -> str:
-    incident_id = f"v{vehicle_id}:illegal_dumping:test"
+    incident_id = f"v{vehicle_id}:dumping:test"
     opened = ago(70)
     db.execute(
         "INSERT INTO incidents (incident_id, type, vehicle_id, opened_at, detected_at, lon, lat,"
-        " evidence) VALUES (%s, 'illegal_dumping', %s, %s, %s, 7.423, 43.735, %s)",
+        " evidence) VALUES (%s, 'dumping', %s, %s, %s, 7.423, 43.735, %s)",
         (incident_id, vehicle_id, opened, opened, json.dumps(evidence(70))),
     )
     return incident_id
@@ -58,7 +58,7 @@ async def test_clicking_an_incident_replays_its_evidence(
     try:
         event = {
             "event": "opened",
-            "type": "illegal_dumping",
+            "type": "dumping",
             "vehicle_id": vid,
             "incident_id": incident_id,
             "lon": 7.423,
@@ -71,19 +71,20 @@ async def test_clicking_an_incident_replays_its_evidence(
     await page.click(f".incident-item[data-incident-id='{incident_id}']", timeout=3000)
     await page.wait_for_selector("#evidence:not([hidden])", timeout=3000)
     await page.wait_for_function(
-        "document.getElementById('evidence-note').textContent.startsWith('5 points')",
+        "document.getElementById('evidence-note').textContent.startsWith('5 个点')",
         timeout=3000,
     )
     assert await page.locator("path.evidence-track").count() == 1
+    assert await page.locator("#evidence-title").inner_text() == "证据 · 疑似偷倒"
     assert await page.locator("#evidence-timeline .tl-cell").count() == 4 * 5
-    fact = page.locator("#evidence-point dd[data-fact='body lifted']")
-    assert await fact.inner_text() == "no"
-    assert await page.locator("#evidence-point dd[data-fact=speed]").inner_text() == "30 km/h"
+    fact = page.locator("#evidence-point dd[data-fact='body_lifted']")
+    assert await fact.inner_text() == "否"
+    assert await page.locator("#evidence-point dd[data-fact=speed]").inner_text() == "30 公里/小时"
 
     await page.locator("#evidence-slider").fill("3")  # range inputs take fill(); fires input
-    assert await fact.inner_text() == "yes"
-    assert await page.locator("#evidence-point dd[data-fact=point]").inner_text() == "4 of 5"
-    assert await page.locator("#evidence-point dd[data-fact=speed]").inner_text() == "0 km/h"
+    assert await fact.inner_text() == "是"
+    assert await page.locator("#evidence-point dd[data-fact=point]").inner_text() == "第 4 / 5 点"
+    assert await page.locator("#evidence-point dd[data-fact=speed]").inner_text() == "0 公里/小时"
     current = page.locator("#evidence-timeline .tl-cell.current")
     assert await current.count() == 4  # one per row, all at the fourth point
     assert await current.first.get_attribute("data-index") == "3"
@@ -91,10 +92,11 @@ async def test_clicking_an_incident_replays_its_evidence(
 
     await page.click("#evidence-play")  # replays from the fourth point to the end
     await page.wait_for_function(
-        "document.querySelector('#evidence-point dd[data-fact=point]').textContent === '5 of 5'",
+        "document.querySelector('#evidence-point dd[data-fact=point]')"
+        ".textContent === '第 5 / 5 点'",
         timeout=3000,
     )
-    assert await page.locator("#evidence-point dd[data-fact='cover closed']").inner_text() == "no"
+    assert await page.locator("#evidence-point dd[data-fact='cover_closed']").inner_text() == "否"
 
     # Late fixes later contradict it: the panel says so when the incident is opened again.
     db.execute(
@@ -106,8 +108,8 @@ async def test_clicking_an_incident_replays_its_evidence(
     await page.click(f".incident-item[data-incident-id='{incident_id}']", timeout=3000)
     await page.wait_for_function(
         "document.getElementById('evidence-note').textContent.includes("
-        "'retracted: fixes delivered late contradict it')",
+        "'已撤回：补报的定位点与之矛盾')",
         timeout=3000,
     )
     note = await page.locator("#evidence-note").inner_text()
-    assert note.startswith("5 points") and "found from fixes delivered late" in note
+    assert note.startswith("5 个点") and "由盲区补报的定位点发现" in note

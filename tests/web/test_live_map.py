@@ -83,7 +83,7 @@ async def test_trucks_fences_moves_and_incidents(
         assert asyncio.get_running_loop().time() - started < 2.0
     finally:
         await r.aclose()
-    assert "no go zone entry" in await page.locator(".incident-item").first.inner_text()
+    assert "闯禁区" in await page.locator(".incident-item").first.inner_text()
     await page.wait_for_function(
         "document.querySelectorAll('path.truck-incident').length === 1", timeout=2000
     )
@@ -251,14 +251,14 @@ async def test_vehicle_panel_shows_the_last_hour(
     await page.wait_for_selector("#vehicle:not([hidden])", timeout=3000)
     assert await page.locator("#vehicle-title").inner_text() == "川A-T003"
     await page.wait_for_function(
-        "document.getElementById('vehicle-track').textContent.startsWith('5 fixes')", timeout=3000
+        "document.getElementById('vehicle-track').dataset.count === '5'", timeout=3000
     )
     assert await page.locator("path.track").count() == 1
     await page.wait_for_selector(f"#vehicle[data-loaded='{vid}']", timeout=3000)
-    assert await page.locator("#vehicle-facts dd[data-fact=state]").inner_text() == "hauling"
-    assert await page.locator("#vehicle-trip dd[data-fact=trip]").inner_text() == "under way"
-    assert await page.locator("#vehicle-trip dd[data-fact=volume]").inner_text() == "14.5 m³"
+    assert await page.locator("#vehicle-facts dd[data-fact=state]").inner_text() == "重载运输"
+    assert await page.locator("#vehicle-trip dd[data-fact=trip]").inner_text() == "运输中"
+    assert await page.locator("#vehicle-trip dd[data-fact=volume]").inner_text() == "14.5 立方米"
     permit = page.locator("#vehicle-permit dd[data-fact=permit]")
-    assert await permit.inner_text() == f"#{permit_id} (approved)"
+    assert await permit.inner_text() == f"核准证 {permit_id}（已核准）"
     assert "20:00–06:00" in await page.locator("#vehicle-permit").inner_text()
     await page.screenshot(path=str(ARTIFACTS / "live-map-vehicle.png"))

@@ -42,7 +42,7 @@ async def test_approving_a_permit_from_the_page(live: LiveServer, world: World, 
     assert await page.locator("path.fence-yard").count() == 1
     await page.click("#approve")
     await page.wait_for_selector("#permit[data-state=approved]", timeout=5000)
-    assert await page.locator("#permit-state").inner_text() == "approved"
+    assert await page.locator("#permit-state").inner_text() == "已核准"
     item = page.locator(f".permit-item[data-permit-id='{permit_id}']")
     assert await item.get_attribute("data-state") == "approved"
     assert await page.locator("#approve").is_hidden()
@@ -61,8 +61,8 @@ async def test_a_refused_approval_shows_its_reasons(
     reason = page.locator("#refusals li[data-code=vehicle_overlap]")
     await reason.wait_for(timeout=5000)
     assert "vehicle_ids" in await reason.inner_text()
-    assert await page.locator("#message-text").inner_text() == "Approval refused:"
-    assert await page.locator("#permit-state").inner_text() == "submitted"
+    assert await page.locator("#message-text").inner_text() == "审批未通过："
+    assert await page.locator("#permit-state").inner_text() == "待审批"
     resp = await world.client.get(f"/api/v1/permits/{permit_id}", headers=STAFF)
     assert resp.json()["state"] == "submitted"
     await page.screenshot(path=str(ARTIFACTS / "permit-refused.png"))
@@ -93,7 +93,7 @@ async def test_proposing_accepting_and_submitting_a_corridor(
     await page.wait_for_selector("#permit[data-state=draft]")
     await page.click("#propose")
     await page.wait_for_selector("path.fence-proposal", timeout=10000)
-    assert "on the roads" in await page.locator("#proposal").inner_text()
+    assert "沿道路" in await page.locator("#proposal").inner_text()
     proposal = await page.evaluate("window.trackerPermits.state.proposal")
     await page.click("#accept-proposal")
     await page.wait_for_selector(".message-ok", timeout=5000)
@@ -131,9 +131,9 @@ async def test_drawing_a_corridor_by_hand_then_approving(
     for lon, lat in drawn:
         await click_at(page, lon, lat)
     await click_at(page, 7.42, 43.735)  # a slip: undone
-    assert await page.locator("#draw-count").inner_text() == "5 points"
+    assert await page.locator("#draw-count").inner_text() == "5 个点"
     await page.click("#draw-undo")
-    assert await page.locator("#draw-count").inner_text() == "4 points"
+    assert await page.locator("#draw-count").inner_text() == "4 个点"
     assert await page.locator("path.fence-drawing").count() == 1
     assert await page.locator("path.fence-drawing-ribbon").count() == 1
     await page.fill("#draw-half-width", "40")

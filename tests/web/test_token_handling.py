@@ -43,3 +43,18 @@ async def test_pages_with_a_token_in_the_query_string_are_refused(http: AsyncCli
     for path in ("/map/?token=test-staff", "/map/permits.html?token=test-staff"):
         resp = await http.get(path)
         assert resp.status_code == 400 and resp.json()["error"] == "token_in_url"
+
+
+async def test_the_charts_draw_under_the_csp(live: LiveServer, strict_page: Any) -> None:
+    """ECharts (SVG renderer, rich-text tooltips) needs no inline script or style."""
+    page = strict_page
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    await page.goto(f"{live.base_url}/map/dashboard.html#token=test-staff")
+    await page.wait_for_selector("#board[data-loaded='1']", timeout=10_000)
+    await page.wait_for_selector("#fixes-chart svg text", timeout=5000)
+    await page.hover("#fixes-chart svg")
+    assert not violations, violations

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from httpx import AsyncClient
 from live_world import LiveServer, ago
+from test_dashboard_page import labels_inside
 
 pytestmark = pytest.mark.slow
 STAFF = {"Authorization": "Bearer test-staff"}
@@ -52,13 +53,16 @@ async def test_yard_page_curve_forecast_and_a_live_alert(
     await page.wait_for_selector("#yard[data-loaded='1']", timeout=5000)
     assert await page.locator("#yard-title").inner_text() == "East yard"
     assert await fact(page, "fill_pct") == "24 %"
-    assert await fact(page, "fill_m3") == "240 m³ of 1,000 m³"
-    assert await fact(page, "remaining_m3") == "760 m³"
-    assert await fact(page, "days_to_full") == "76 d"
-    assert await fact(page, "inflow") == "10 m³"
-    assert await page.locator("#fill-chart circle.fill-point").count() == 30  # one per day
-    assert await page.locator("#fill-chart path.forecast-line").count() == 1
-    assert await page.locator("#fill-chart line.limit").count() == 1
+    assert await fact(page, "fill_m3") == "240 立方米 / 1,000 立方米"
+    assert await fact(page, "remaining_m3") == "760 立方米"
+    assert await fact(page, "days_to_full") == "76 天"
+    assert await fact(page, "inflow") == "10 立方米"
+    chart = page.locator("#fill-chart")
+    assert await chart.get_attribute("data-points") == "30"  # one per day
+    assert await chart.get_attribute("data-forecast") == "true"
+    assert await chart.get_attribute("data-limit") == "1000"
+    texts = await labels_inside(page, "#fill-chart")  # no axis label clipped
+    assert "1,000" in texts or "1,200" in texts, texts
     gauge = page.locator(f"#yards li[data-yard-id='{yard_id}'] .gauge")
     assert await gauge.get_attribute("class") == "gauge level-ok"
     await page.wait_for_selector("#status[data-state=live]", timeout=5000)
@@ -72,8 +76,8 @@ async def test_yard_page_curve_forecast_and_a_live_alert(
     await page.wait_for_function(
         "document.querySelector('[data-fact=fill_pct]').textContent === '84 %'", timeout=5000
     )
-    assert await fact(page, "remaining_m3") == "160 m³"
-    assert "passed 80 %" in await page.locator("#yard-alert").inner_text()
+    assert await fact(page, "remaining_m3") == "160 立方米"
+    assert "超过 80 %" in await page.locator("#yard-alert").inner_text()
     assert await gauge.get_attribute("class") == "gauge level-warn"
     last = await page.evaluate("window.trackerYards.detail.history.at(-1).fill_m3")
     assert last == 840
@@ -98,11 +102,11 @@ async def test_yards_show_their_fill_on_the_live_map(
     await alert.first.wait_for(timeout=5000)
     await page.wait_for_function(
         f"document.querySelector(\"a.yard-fill[data-yard-id='{yard_id}']\")"
-        ".textContent.endsWith('closed')",
+        ".textContent.endsWith('已关闭')",
         timeout=5000,
     )
-    assert await label.inner_text() == "East yard · 100 % · closed"
+    assert await label.inner_text() == "East yard · 100 % · 已关闭"
     assert "level-closed" in (await label.get_attribute("class") or "")
     texts = await page.locator("#yard-alerts li").all_inner_texts()
-    assert any("passed 100 %" in t and "closed" in t for t in texts), texts
+    assert any("超过 100 %" in t and "已关闭" in t for t in texts), texts
     await page.screenshot(path=str(ARTIFACTS_DIR / "live-map-yards.png"))

@@ -4,43 +4,51 @@ numbers, positions or driver), and the QR codes that lead to it (staff)."""
 import html
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import segno
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse, Response
 
 from tracker.clues.models import ClueKind
 from tracker.deps import PlatformDep, StaffDep
 from tracker.errors import NotFound
-from tracker.public import status
+from tracker.public import status, words
 from tracker.settings import ClueSettings
 
 router = APIRouter(tags=["public"])
 CODE = re.compile(r"^[0-9a-f]{32}$")
 COLOURS = {"green": "#1b873f", "amber": "#c77700", "red": "#c62828"}
+DEFAULT_ZONE = "Asia/Shanghai"
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>{plate} · muck-tracker</title>
+<title>{title}</title>
 <link rel="stylesheet" href="/map/node_modules/leaflet/dist/leaflet.css">
 <link rel="stylesheet" href="/map/report.css">
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 0; padding: 1.5rem; max-width: 32rem; }}
+body {{ font-family: system-ui, "Microsoft YaHei", "PingFang SC", sans-serif; margin: 0;
+  padding: 1.5rem; max-width: 32rem; }}
 .status {{ color: #fff; background: {bg}; border-radius: .5rem; padding: 1rem; }}
 .status h1 {{ margin: 0 0 .25rem; font-size: 2rem; }}
 dl {{ display: grid; grid-template-columns: auto 1fr; gap: .4rem 1rem; }}
 dt {{ color: #555; }}
+.switch {{ float: right; color: #fff; }}
 </style></head>
 <body>
-<div class="status" data-status="{colour}"><h1>{plate}</h1><p>{summary}</p></div>
+<div class="status" data-status="{colour}" data-reason="{reason}">\
+<a class="switch" href="?lang={other}" lang="{other}">{switch}</a>\
+<h1>{plate}</h1><p>{summary}</p></div>
 <dl>
-<dt>Company</dt><dd>{company}</dd>
-<dt>Permit</dt><dd>{permit}</dd>
-<dt>Status</dt><dd>{colour}</dd>
-<dt>Checked</dt><dd>{checked}</dd>
+<dt>{l_company}</dt><dd>{company}</dd>
+<dt>{l_permit}</dt><dd data-permit="{permit_state}">{permit}</dd>
+<dt>{l_status}</dt><dd>{colour_words}</dd>
+<dt>{l_checked}</dt><dd>{checked}</dd>
 </dl>
 {report}
 </body></html>
@@ -78,8 +86,8 @@ _REPORT = """<section id="report" class="report">
 <script type="module" src="/map/clue-public.js"></script>"""
 
 _MISSING = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Unknown vehicle code</title></head>
-<body><h1>Unknown vehicle code</h1><p>This code belongs to no registered vehicle.</p></body>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title></head>
+<body><h1>{title}</h1><p>{text}</p></body>
 </html>
 """
 
@@ -95,32 +103,88 @@ def report_form(code: str, limits: ClueSettings) -> str:
     )  # fmt: skip
 
 
-def render(found: status.PublicStatus, now: datetime, report: str = "") -> str:
-    permit = f"valid today (until {found.valid_to})" if found.valid_to else "none valid today"
+def city_zone(settings: object) -> ZoneInfo:
+    """The city's zone: the settings' ``time_zone`` when there is one, else Asia/Shanghai."""
+    name = str(getattr(settings, "time_zone", None) or DEFAULT_ZONE)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_ZONE)
+
+
+def _zone_label(locale: str, zone: ZoneInfo, now: datetime) -> str:
+    named = words.WORDS[locale].get(f"zone.{zone.key}")
+    if named:
+        return named
+    offset = now.astimezone(zone).utcoffset() or timedelta(0)
+    hours, rest = divmod(int(offset.total_seconds()) // 60, 60)
+    return f"UTC{hours:+d}" + (f":{rest:02d}" if rest else "")
+
+
+def render(
+    found: status.PublicStatus,
+    now: datetime,
+    locale: str,
+    zone: ZoneInfo | None = None,
+    report: str = "",
+) -> str:
+    zone = zone or ZoneInfo(DEFAULT_ZONE)
+    w = partial(words.word, locale)
+    if found.valid_to is None:
+        permit, permit_state = w("permit.none"), "none"
+    elif found.permit_void:
+        permit, permit_state = w("permit.void", date=found.valid_to.isoformat()), "void"
+    else:
+        permit, permit_state = w("permit.valid", date=found.valid_to.isoformat()), "valid"
+    local = now.astimezone(zone)
     return _PAGE.format(
+        lang=locale,
+        other=next(x for x in words.LOCALES if x != locale),
+        switch=w("switch"),
+        title=html.escape(w("title", plate=found.plate)),
         plate=html.escape(found.plate),
         company=html.escape(found.company),
         permit=html.escape(permit),
+        permit_state=permit_state,
         colour=found.colour,
+        colour_words=w(f"colour.{found.colour}"),
+        reason=found.reason,
         bg=COLOURS[found.colour],
-        summary=html.escape(found.summary),
-        checked=now.strftime("%Y-%m-%d %H:%M UTC"),
+        summary=html.escape(w(f"reason.{found.reason}")),
+        checked=f"{local:%Y-%m-%d %H:%M} {_zone_label(locale, zone, now)}",
+        l_company=w("company"),
+        l_permit=w("permit"),
+        l_status=w("status"),
+        l_checked=w("checked"),
         report=report,
     )
 
 
+def _missing(locale: str) -> str:
+    w = partial(words.word, locale)
+    return _MISSING.format(lang=locale, title=w("missing.title"), text=w("missing.text"))
+
+
 @router.get("/v/{code}", response_class=HTMLResponse, summary="Public page of a vehicle code")
-async def public_page(code: str, platform: PlatformDep) -> HTMLResponse:
-    headers = {"Cache-Control": "no-store"}
+async def public_page(
+    code: str,
+    platform: PlatformDep,
+    lang: Annotated[str | None, Query(max_length=8)] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> HTMLResponse:
+    """In zh-CN unless ``?lang=en`` or the browser prefers English (``Vary`` says so)."""
+    locale = words.choose(lang, accept_language)
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Language", "Content-Language": locale}
     if not CODE.match(code):
-        return HTMLResponse(_MISSING, status_code=404, headers=headers)
+        return HTMLResponse(_missing(locale), status_code=404, headers=headers)
+    zone = city_zone(platform.settings)
     now = datetime.now(UTC)
     async with platform.pool.connection() as conn:
-        found = await status.by_code(conn, code, now.date())
+        found = await status.by_code(conn, code, now.astimezone(zone).date())
     if found is None:
-        return HTMLResponse(_MISSING, status_code=404, headers=headers)
+        return HTMLResponse(_missing(locale), status_code=404, headers=headers)
     report = report_form(code, platform.settings.clues)
-    return HTMLResponse(render(found, now, report), headers=headers)
+    return HTMLResponse(render(found, now, locale, zone, report), headers=headers)
 
 
 async def _qr(vehicle_id: int, platform: PlatformDep, who: StaffDep) -> segno.QRCode:

@@ -2,7 +2,11 @@
 
 green: a valid (approved) permit today and not listed, points below the amber mark;
 amber: no permit today, or the permit is suspended, or points at/above the amber mark;
-red:   blacklisted (an active listing).
+red:   blacklisted (an active listing). A listing voids a permit that is otherwise valid today:
+the page then says so (``permit_void``) rather than "valid" next to "blacklisted".
+
+The reason is a code (``valid``, ``near_blacklist``, ``no_permit``, ``suspended``,
+``blacklisted``) that the page puts in words in the reader's language (tracker/public/words.py).
 """
 
 from __future__ import annotations
@@ -43,25 +47,25 @@ class PublicStatus:
     company: str
     valid_to: date | None  # the approved permit's last day, when one is valid today
     colour: str  # green | amber | red
-    summary: str
+    reason: str  # valid | near_blacklist | no_permit | suspended | blacklisted
+
+    @property
+    def permit_void(self) -> bool:
+        """An approved permit dated for today that the blacklist voids."""
+        return self.valid_to is not None and self.reason == "blacklisted"
 
 
 def judge(row: dict[str, Any]) -> PublicStatus:
     valid_to: date | None = row["valid_to"]
     if row["listed"]:
-        colour, summary = "red", "Blacklisted: this vehicle may not haul."
+        colour, reason = "red", "blacklisted"
     elif valid_to is None:
-        summary = (
-            "Permit suspended: this vehicle may not haul today."
-            if row["suspended"]
-            else "No valid transport permit today."
-        )
-        colour = "amber"
+        colour, reason = "amber", "suspended" if row["suspended"] else "no_permit"
     elif row["points"] >= row["amber_points"]:
-        colour, summary = "amber", "Permit valid today; the vehicle is close to the blacklist."
+        colour, reason = "amber", "near_blacklist"
     else:
-        colour, summary = "green", "Permit valid today."
-    return PublicStatus(row["plate"], row["company"], valid_to, colour, summary)
+        colour, reason = "green", "valid"
+    return PublicStatus(row["plate"], row["company"], valid_to, colour, reason)
 
 
 async def by_code(conn: AConn, code: str, today: date) -> PublicStatus | None:
