@@ -114,6 +114,36 @@ class LimitSettings(BaseModel):
     request_vertices: int = Field(default=100_000, ge=4)  # all geometry of one request
 
 
+class OutboxSettings(BaseModel):
+    """The outbox and its deliverer (tracker.outbox, ``tracker deliver``): how long a failing
+    delivery is retried (exponential back-off from ``backoff_base_s`` up to ``backoff_max_s``)
+    before it is dead-lettered, how often the deliverer looks for work, how many subscriptions
+    it serves at once and how many deliveries it takes per subscription and round; the SMS
+    gateway and SMTP server; the notice days of permit.expiring."""
+
+    retry_period_s: float = Field(default=86_400.0, gt=0)
+    backoff_base_s: float = Field(default=1.0, gt=0)
+    backoff_max_s: float = Field(default=600.0, gt=0)
+    poll_interval_s: float = Field(default=0.2, gt=0)
+    concurrency: int = Field(default=16, ge=1, le=256)
+    batch_deliveries: int = Field(default=500, ge=1, le=5000)
+    fanout_batch: int = Field(default=5000, ge=1)
+    http_timeout_s: float = Field(default=10.0, gt=0)
+    deliver_in_api: bool = False  # run the deliverer inside every API process too
+    sms_gateway_url: str | None = None  # POST JSON: PhoneNumbers, SignName, TemplateCode, ...
+    sms_gateway_token: str | None = None  # sent as a bearer token
+    sms_sign_name: str = "渣土监管"
+    sms_templates: dict[str, str] = {}  # event type -> the gateway's template id ("*": the rest)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "muck-tracker@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    permit_expiring_days: int = Field(default=3, ge=1, le=90)
+    notices_interval_s: float = Field(default=300.0, ge=0)  # permit.expiring, credit grades
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACKER_", env_nested_delimiter="__", extra="ignore"
@@ -192,6 +222,7 @@ class Settings(BaseSettings):
     jt808: Jt808Settings = Jt808Settings()
     engine: EngineSettings = EngineSettings()
     limits: LimitSettings = LimitSettings()
+    outbox: OutboxSettings = OutboxSettings()
 
     @model_validator(mode="after")
     def _no_default_secret_in_prod(self) -> Settings:
