@@ -22,6 +22,8 @@ pings-compaction   compaction_interval_s          once per cluster: ``pg_try_adv
                                                   the others skip the round
 kpi-rollup         kpi_rollup_interval_s          once per cluster at a time:
                                                   ``pg_try_advisory_xact_lock``, others skip
+outbox-notices     outbox.notices_interval_s      safe: permit.expiring has a dedupe key;
+                                                  companies locked ``SKIP LOCKED``
 =================  =============================  ==========================================
 """
 
@@ -46,6 +48,7 @@ from tracker.capacity.service import refresh as capacity_round
 from tracker.db import make_pool, wait_for_schema
 from tracker.history.compaction import compact_finished_chunks
 from tracker.kpi.rollup import rollup_round
+from tracker.outbox.notices import notices_round
 from tracker.permits.expiry import expire_once
 from tracker.settings import Settings
 
@@ -71,7 +74,10 @@ class MaintenanceTask:
     what: str = ""
 
     def interval_s(self, settings: Settings) -> float:
-        return float(getattr(settings, self.interval_setting))
+        value: Any = settings
+        for part in self.interval_setting.split("."):  # "outbox.notices_interval_s"
+            value = getattr(value, part)
+        return float(value)
 
 
 async def _permit_expiry(s: Services) -> int:
@@ -93,6 +99,13 @@ async def _pings_compaction(s: Services) -> list[str]:
 async def _kpi_rollup(s: Services) -> object:
     async with s.pool.connection() as conn:
         return await rollup_round(conn)
+
+
+async def _outbox_notices(s: Services) -> object:
+    from datetime import UTC, datetime
+
+    days = s.settings.outbox.permit_expiring_days
+    return await notices_round(s.pool, datetime.now(UTC), days)
 
 
 TASKS: tuple[MaintenanceTask, ...] = (
@@ -131,6 +144,13 @@ TASKS: tuple[MaintenanceTask, ...] = (
         (psycopg.Error, OSError),
         first_round_after_interval=True,
         what="roll finished hours up into the KPI tables (tracker.kpi.rollup)",
+    ),
+    MaintenanceTask(
+        "outbox-notices",
+        "outbox.notices_interval_s",
+        _outbox_notices,
+        (psycopg.Error, OSError),
+        what="emit permit.expiring and company.credit_changed (tracker.outbox.notices)",
     ),
 )
 TASK_NAMES = tuple(t.name for t in TASKS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,6 +27,7 @@ class Receiver:
     ``answer``; ``stop()`` closes the port (connection refused) and ``start()`` reopens it."""
 
     status: int = 200
+    delay_s: float = 0.0
     answer: bytes = b'{"ok": true}'
     got: list[Received] = field(default_factory=list)
     port: int = 0
@@ -38,6 +40,8 @@ class Receiver:
             def do_POST(self) -> None:
                 size = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(size)
+                if receiver.delay_s:
+                    time.sleep(receiver.delay_s)
                 receiver.got.append(Received(self.path, dict(self.headers.items()), body))
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "application/json")
