@@ -22,7 +22,7 @@ pings-compaction   compaction_interval_s          once per cluster: ``pg_try_adv
                                                   the others skip the round
 kpi-rollup         kpi_rollup_interval_s          once per cluster at a time:
                                                   ``pg_try_advisory_xact_lock``, others skip
-outbox-notices     outbox.notices_interval_s      safe: permit.expiring has a dedupe key;
+outbox-notices     outbox_notices_interval_s      safe: permit.expiring has a dedupe key;
                                                   companies locked ``SKIP LOCKED``
 =================  =============================  ==========================================
 """
@@ -35,6 +35,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -74,10 +75,7 @@ class MaintenanceTask:
     what: str = ""
 
     def interval_s(self, settings: Settings) -> float:
-        value: Any = settings
-        for part in self.interval_setting.split("."):  # "outbox.notices_interval_s"
-            value = getattr(value, part)
-        return float(value)
+        return float(getattr(settings, self.interval_setting))
 
 
 async def _permit_expiry(s: Services) -> int:
@@ -102,8 +100,6 @@ async def _kpi_rollup(s: Services) -> object:
 
 
 async def _outbox_notices(s: Services) -> object:
-    from datetime import UTC, datetime
-
     days = s.settings.outbox.permit_expiring_days
     return await notices_round(s.pool, datetime.now(UTC), days)
 
@@ -147,7 +143,7 @@ TASKS: tuple[MaintenanceTask, ...] = (
     ),
     MaintenanceTask(
         "outbox-notices",
-        "outbox.notices_interval_s",
+        "outbox_notices_interval_s",
         _outbox_notices,
         (psycopg.Error, OSError),
         what="emit permit.expiring and company.credit_changed (tracker.outbox.notices)",

@@ -141,7 +141,6 @@ class OutboxSettings(BaseModel):
     smtp_user: str | None = None
     smtp_password: str | None = None
     permit_expiring_days: int = Field(default=3, ge=1, le=90)
-    notices_interval_s: float = Field(default=300.0, ge=0)  # permit.expiring, credit grades
 
 
 class Settings(BaseSettings):
@@ -211,6 +210,8 @@ class Settings(BaseSettings):
     blacklist_expiry_interval_s: float = Field(default=60.0, gt=0)
     # KPI hourly rollup (tracker.kpi.rollup): how often finished hours are rolled up; 0: off.
     kpi_rollup_interval_s: float = Field(default=300.0, ge=0)
+    # outbox notices found by looking (tracker.outbox.notices): permit.expiring, credit grades
+    outbox_notices_interval_s: float = Field(default=300.0, ge=0)
     public_base_url: str = "http://127.0.0.1:8000"
     login: LoginSettings = LoginSettings()
     # Web pages and the websocket (tracker.security, tracker.live.api): origins besides the API's
