@@ -129,7 +129,6 @@ class OutboxSettings(BaseModel):
     batch_deliveries: int = Field(default=500, ge=1, le=5000)
     fanout_batch: int = Field(default=5000, ge=1)
     http_timeout_s: float = Field(default=10.0, gt=0)
-    deliver_in_api: bool = False  # run the deliverer inside every API process too
     sms_gateway_url: str | None = None  # POST JSON: PhoneNumbers, SignName, TemplateCode, ...
     sms_gateway_token: str | None = None  # sent as a bearer token
     sms_sign_name: str = "渣土监管"
