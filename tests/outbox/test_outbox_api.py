@@ -56,6 +56,11 @@ async def test_company_users_manage_only_their_own_subscriptions(
     assert (
         await client.delete(f"{API}/subscriptions/{other_id}", headers=company)
     ).status_code == 404
+    for internal in ("http://127.0.0.1:5432/", "http://10.0.0.8/hook", "http://localhost/x"):
+        resp = await client.post(
+            f"{API}/subscriptions", json={**body, "target": internal}, headers=company
+        )
+        assert resp.status_code == 400 and resp.json()["field"] == "target", internal
     viewer = accounts.headers("viewer")
     assert (await client.get(f"{API}/subscriptions", headers=viewer)).status_code == 403
     # audited

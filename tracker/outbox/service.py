@@ -4,6 +4,8 @@ subscriptions (kind ``company``, scope its own trucks) and its own company's eve
 
 from __future__ import annotations
 
+import ipaddress
+import urllib.parse
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +36,20 @@ def _company_of(who: Principal) -> int | None:
 def _check_manager(who: Principal) -> None:
     if who.role not in {Role.admin, Role.company_user}:
         raise Forbidden("only admins and company users manage subscriptions", field="authorization")
+
+
+def _internal(channel: str, target: str) -> bool:
+    """A loopback, private or link-local host named by an HTTP target (literal or localhost)."""
+    if channel not in {"webhook", "wecom", "dingtalk"}:
+        return False
+    host = (urllib.parse.urlsplit(target).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified
 
 
 def _plain(row: Row) -> Row:
@@ -93,6 +109,9 @@ def _values(body: SubscriptionIn, who: Principal) -> Row:
         raise BadRequest(problem, field="target")
     values = body.model_dump()
     company = _company_of(who)
+    if company is not None and _internal(body.channel, body.target):
+        # the platform would POST into its own network on a company's behalf
+        raise BadRequest("company subscriptions may not target internal addresses", field="target")
     if company is not None:  # a company hears its own trucks, through its own subscriptions
         if body.kind != "company" or body.company_id not in (None, company):
             raise Forbidden("company users subscribe their own company only", field="kind")
