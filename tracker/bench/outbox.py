@@ -49,7 +49,7 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _deliverer(url: str) -> subprocess.Popen[bytes]:
+def _deliverer(url: str, wait: bool = True) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "TRACKER_DATABASE_URL": url,
@@ -57,11 +57,15 @@ def _deliverer(url: str) -> subprocess.Popen[bytes]:
         "TRACKER_OUTBOX__BACKOFF_BASE_S": "0.25",
         "TRACKER_OUTBOX__BACKOFF_MAX_S": "1.0",
     }
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "tracker.cli", "deliver", "--log-level", "error"],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
     )
+    assert proc.stdout is not None
+    if wait:  # "deliverer running": its start-up is not counted as latency
+        proc.stdout.readline()
+    return proc
 
 
 def _seed(url: str, vehicles: int) -> list[int]:
@@ -217,7 +221,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         deliverers[0].send_signal(signal.SIGKILL)
         deliverers[0].wait()
         loop.run_until_complete(asyncio.sleep(1.0))
-        deliverers[0] = _deliverer(url)
+        deliverers[0] = _deliverer(url, wait=False)  # the producer goes on meanwhile
         actions = loop.run_until_complete(produce)
         produced_s = time.monotonic() - started
         loop.close()
