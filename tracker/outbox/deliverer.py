@@ -81,6 +81,8 @@ def _message(
 
 
 class Deliverer:
+    PAGES_PER_TURN = 10  # pages of batch_deliveries served per claim before letting go
+
     def __init__(
         self,
         settings: Settings,
@@ -135,18 +137,22 @@ class Deliverer:
     ) -> None:
         dest = Destination(sub["channel"], sub["target"], sub["secret"], sub["batch_max"])
         size = dest.batch_max if dest.channel == "webhook" else 1
-        rows = await repo.pending(conn, sub["id"], self.cfg.batch_deliveries)
-        i = 0
-        while i < len(rows):
-            now = fixed_now or self.clock()
-            if rows[i]["next_attempt_at"] > now:
+        for _page in range(self.PAGES_PER_TURN):
+            rows = await repo.pending(conn, sub["id"], self.cfg.batch_deliveries)
+            i = 0
+            while i < len(rows):
+                now = fixed_now or self.clock()
+                if rows[i]["next_attempt_at"] > now:
+                    return
+                chunk = rows[i : i + size]
+                messages = [_message(sub, r, texts) for r in chunk]
+                outcome = await self.senders.send(dest, messages, now)
+                now = fixed_now or self.clock()
+                if not await self._record(conn, sub["id"], chunk, outcome, now, stats):
+                    return
+                i += len(chunk)
+            if len(rows) < self.cfg.batch_deliveries:
                 return
-            chunk = rows[i : i + size]
-            outcome = await self.senders.send(dest, [_message(sub, r, texts) for r in chunk], now)
-            now = fixed_now or self.clock()
-            if not await self._record(conn, sub["id"], chunk, outcome, now, stats):
-                return
-            i += len(chunk)
 
     async def _record(
         self,

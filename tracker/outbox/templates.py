@@ -9,6 +9,7 @@ field renders empty, so a template can never make a delivery fail.
 
 from __future__ import annotations
 
+import functools
 import json
 import string
 from collections.abc import Mapping
@@ -39,19 +40,26 @@ class _Blank(dict[str, Any]):
         return ""
 
 
-def _safe(template: str, fields: Mapping[str, Any]) -> str:
-    """``str.format_map`` restricted to plain ``{name}`` fields (no attribute or index access
-    from a city-edited template); anything else is left as written."""
-    out = []
+@functools.lru_cache(maxsize=512)
+def _parsed(template: str) -> tuple[tuple[str, str | None], ...]:
+    """(literal, field) pairs of a template; fields other than plain ``{name}`` (attribute or
+    index access from a city-edited template) are kept as literal text."""
+    out: list[tuple[str, str | None]] = []
     for literal, name, spec, _conv in string.Formatter().parse(template):
+        if name is None or name.isidentifier():
+            out.append((literal, name))
+        else:
+            out.append((literal + "{" + name + (":" + spec if spec else "") + "}", None))
+    return tuple(out)
+
+
+def _safe(template: str, fields: Mapping[str, Any]) -> str:
+    out = []
+    for literal, name in _parsed(template):
         out.append(literal)
-        if name is None:
-            continue
-        if name.isidentifier():
+        if name is not None:
             value = fields.get(name, "")
             out.append("" if value is None else str(value))
-        else:
-            out.append("{" + name + (":" + spec if spec else "") + "}")
     return "".join(out)
 
 
