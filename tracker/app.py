@@ -31,6 +31,7 @@ from tracker.kpi import api as kpi_api
 from tracker.limits import BodyLimit
 from tracker.live import api as live_api
 from tracker.maintenance import MaintenanceRunner
+from tracker.outbox import api as outbox_api
 from tracker.permits import api as permits_api
 from tracker.public import api as public_api
 from tracker.registry import api as registry_api
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(incidents_api.router)
     app.include_router(evidence_api.router)
     app.include_router(kpi_api.router)
+    app.include_router(outbox_api.router)
     live_api.mount_web(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")

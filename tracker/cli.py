@@ -27,6 +27,7 @@ BENCHES: dict[str, str] = {
     "kpi": "tracker.bench.kpi",
     "faults": "tracker.bench.faults",
     "packs": "tracker.bench.packs",
+    "outbox": "tracker.bench.outbox",
 }
 
 

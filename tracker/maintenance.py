@@ -22,6 +22,8 @@ pings-compaction   compaction_interval_s          once per cluster: ``pg_try_adv
                                                   the others skip the round
 kpi-rollup         kpi_rollup_interval_s          once per cluster at a time:
                                                   ``pg_try_advisory_xact_lock``, others skip
+outbox-notices     outbox_notices_interval_s      safe: permit.expiring has a dedupe key;
+                                                  companies locked ``SKIP LOCKED``
 =================  =============================  ==========================================
 """
 
@@ -33,6 +35,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -46,6 +49,7 @@ from tracker.capacity.service import refresh as capacity_round
 from tracker.db import make_pool, wait_for_schema
 from tracker.history.compaction import compact_finished_chunks
 from tracker.kpi.rollup import rollup_round
+from tracker.outbox.notices import notices_round
 from tracker.permits.expiry import expire_once
 from tracker.settings import Settings
 
@@ -95,6 +99,11 @@ async def _kpi_rollup(s: Services) -> object:
         return await rollup_round(conn)
 
 
+async def _outbox_notices(s: Services) -> object:
+    days = s.settings.outbox.permit_expiring_days
+    return await notices_round(s.pool, datetime.now(UTC), days)
+
+
 TASKS: tuple[MaintenanceTask, ...] = (
     MaintenanceTask(
         "permit-expiry",
@@ -131,6 +140,13 @@ TASKS: tuple[MaintenanceTask, ...] = (
         (psycopg.Error, OSError),
         first_round_after_interval=True,
         what="roll finished hours up into the KPI tables (tracker.kpi.rollup)",
+    ),
+    MaintenanceTask(
+        "outbox-notices",
+        "outbox_notices_interval_s",
+        _outbox_notices,
+        (psycopg.Error, OSError),
+        what="emit permit.expiring and company.credit_changed (tracker.outbox.notices)",
     ),
 )
 TASK_NAMES = tuple(t.name for t in TASKS)

@@ -18,6 +18,9 @@ engine          ``engine``:              the enforcement engine for its shards: 
 maintenance     ``maintenance``:         the periodic tasks of tracker.maintenance (permit
                 tracker.maintenance      expiry, yard capacity, blacklist expiry, pings
                                          compaction, KPI rollup); waits for the schema
+deliverer       ``deliver``:             the outbox deliverer: fan-out, deliveries with
+                tracker.outbox           retries and dead letters (several may run at once)
+                .deliverer
 ==============  =======================  ===================================================
 
 The other ``tracker`` commands (migrate, seed, simulate, user, import, capacity, bench) are tools
@@ -70,6 +73,12 @@ PROCESSES: tuple[Process, ...] = (
         "tracker.maintenance",
         "run the periodic maintenance tasks (--once: each round once)",
         {"TRACKER_COMPACTION_INTERVAL_S": "900"},
+    ),
+    Process(
+        "deliverer",
+        "deliver",
+        "tracker.outbox.deliverer",
+        "run an outbox deliverer: events to their subscribers (several may run)",
     ),
 )
 BY_COMMAND: dict[str, Process] = {p.command: p for p in PROCESSES}

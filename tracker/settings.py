@@ -150,6 +150,34 @@ class EvidenceSettings(BaseModel):
         return self
 
 
+class OutboxSettings(BaseModel):
+    """The outbox and its deliverer (tracker.outbox, ``tracker deliver``): how long a failing
+    delivery is retried (exponential back-off from ``backoff_base_s`` up to ``backoff_max_s``)
+    before it is dead-lettered, how often the deliverer looks for work, how many subscriptions
+    it serves at once and how many deliveries it takes per subscription and round; the SMS
+    gateway and SMTP server; the notice days of permit.expiring."""
+
+    retry_period_s: float = Field(default=86_400.0, gt=0)
+    backoff_base_s: float = Field(default=1.0, gt=0)
+    backoff_max_s: float = Field(default=600.0, gt=0)
+    poll_interval_s: float = Field(default=0.2, gt=0)
+    concurrency: int = Field(default=16, ge=1, le=256)
+    batch_deliveries: int = Field(default=500, ge=1, le=5000)
+    fanout_batch: int = Field(default=5000, ge=1)
+    http_timeout_s: float = Field(default=10.0, gt=0)
+    sms_gateway_url: str | None = None  # POST JSON: PhoneNumbers, SignName, TemplateCode, ...
+    sms_gateway_token: str | None = None  # sent as a bearer token
+    sms_sign_name: str = "渣土监管"
+    sms_templates: dict[str, str] = {}  # event type -> the gateway's template id ("*": the rest)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "muck-tracker@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    permit_expiring_days: int = Field(default=3, ge=1, le=90)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACKER_", env_nested_delimiter="__", extra="ignore"
@@ -220,6 +248,8 @@ class Settings(BaseSettings):
     blacklist_expiry_interval_s: float = Field(default=60.0, gt=0)
     # KPI hourly rollup (tracker.kpi.rollup): how often finished hours are rolled up; 0: off.
     kpi_rollup_interval_s: float = Field(default=300.0, ge=0)
+    # outbox notices found by looking (tracker.outbox.notices): permit.expiring, credit grades
+    outbox_notices_interval_s: float = Field(default=300.0, ge=0)
     public_base_url: str = "http://127.0.0.1:8000"
     login: LoginSettings = LoginSettings()
     # Web pages and the websocket (tracker.security, tracker.live.api): origins besides the API's
@@ -233,6 +263,8 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     clues: ClueSettings = ClueSettings()
     evidence: EvidenceSettings = EvidenceSettings()
+
+    outbox: OutboxSettings = OutboxSettings()
 
     @model_validator(mode="after")
     def _no_default_secret_in_prod(self) -> Settings:

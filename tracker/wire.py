@@ -567,3 +567,27 @@ class Revocation:
         if kind not in REVOKED_KINDS:
             raise ValueError(f"kind must be one of {list(REVOKED_KINDS)}")
         return cls(kind, _int(data, "id"))
+
+
+# --- outbox events (issue 16) --------------------------------------------------------------
+
+# Every event type the outbox carries to people and systems outside the platform: wire name ->
+# what it says. Adding a type is one entry here (and its default message text in
+# tracker.outbox.templates). Producers emit them with tracker.outbox.emit, or in SQL with
+# outbox_emit() (the triggers of tracker/sql/0015_outbox.sql).
+OUTBOX_EVENT_TYPES: dict[str, str] = {
+    "incident.opened": "the engine opened an incident",
+    "incident.escalated": "an officer confirmed an incident",
+    "incident.retracted": "an officer dismissed an incident",
+    "incident.closed": "an officer closed an incident",
+    "permit.approved": "a permit was approved",
+    "permit.rejected": "a permit was rejected",
+    "permit.suspended": "a permit was suspended",
+    "permit.expiring": "a permit expires within the notice days",
+    "vehicle.listed": "a vehicle was blacklisted",
+    "vehicle.delisted": "a vehicle's blacklisting was lifted",
+    "vehicle.points_near_threshold": "a vehicle's points reached the amber mark",
+    "yard.fill": "a disposal yard's fill crossed 80, 95 or 100 %",
+    "terminal.offline": "a company truck's terminal went silent",
+    "company.credit_changed": "a company's credit grade changed",
+}

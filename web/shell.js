@@ -23,6 +23,7 @@ export const NAV = [
   ["clues", "clues.html", "nav.clues"],
   ["users", "users.html", "nav.users"],
   ["audit", "audit.html", "nav.audit"],
+  ["outbox", "outbox.html", "nav.outbox"],
 ];
 
 let zonePromise = null;

@@ -27,6 +27,7 @@ def test_every_task_is_declared_once_with_a_real_interval_setting() -> None:
         "blacklist-expiry",
         "pings-compaction",
         "kpi-rollup",
+        "outbox-notices",
     )
     for task in TASKS:
         assert task.interval_setting in Settings.model_fields, task.name
@@ -39,6 +40,7 @@ def test_an_interval_of_zero_turns_a_task_off(settings: Settings) -> None:
         "yard-capacity",
         "blacklist-expiry",
         "kpi-rollup",
+        "outbox-notices",
     ]  # compaction is off (0) unless set
     off = settings.model_copy(update={**ALL_ON, "kpi_rollup_interval_s": 0.0})
     assert "kpi-rollup" not in [t.name for t in selected(off)]
@@ -66,7 +68,13 @@ def test_the_cli_dispatches_every_process_from_the_table(
     for process in processes.PROCESSES:  # `tracker X` sets them; they are restored afterwards
         for key in process.env_defaults:
             monkeypatch.delenv(key, raising=False)
-    assert [p.name for p in processes.PROCESSES] == ["api", "gateway", "engine", "maintenance"]
+    assert [p.name for p in processes.PROCESSES] == [
+        "api",
+        "gateway",
+        "engine",
+        "maintenance",
+        "deliverer",
+    ]
     assert cli.main(["--help"]) == 0
     shown = capsys.readouterr().out
     for process in processes.PROCESSES:

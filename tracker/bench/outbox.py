@@ -1,0 +1,281 @@
+"""``tracker bench outbox``: the outbox end to end, with a receiver down and a deliverer killed.
+
+Real platform actions (blacklisting and delisting vehicles through tracker.blacklist.service,
+whose trigger writes vehicle.listed / vehicle.delisted in the same transaction) run at a steady
+``--rate`` for ``--seconds``. Five webhook subscriptions (HMAC-signed, ``--batch`` events per
+request) hear them, served by ``--deliverers`` ``tracker deliver`` processes; receivers run in a
+process of their own (tracker.bench.outbox_receivers): three healthy, one slow (``--slow-ms``
+per request) and one down (connections refused) from 25 % to 55 % of the run. At 40 % one
+deliverer is SIGKILLed and started again a second later. Then the bench waits for every
+delivery and counts, at the receivers, what arrived: ``lost`` must be 0; ``duplicates`` are
+repeats (each with the same idempotency key, the receiver's to drop). Latency is emitted
+(the event's commit-time clock) to received, for the healthy receivers.
+
+Baseline, same run: a backlog of ``--backlog`` events drained by the same deliverers to one
+subscription one event per request, then to one subscription in batches: the ratio is what
+batching buys. Progress on stderr; last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from tracker.accounts.models import Principal, Role
+from tracker.bench.common import free_port, percentile, scratch_database
+from tracker.blacklist import service as blacklist
+from tracker.blacklist.models import ListingIn
+from tracker.registry import repo as registry
+from tracker.settings import Settings
+
+BENCH_DB = "tracker_bench_outbox"
+WHO = Principal("bench", Role.admin)
+KINDS = ("ok", "ok", "ok", "down", "slow")
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _deliverer(url: str, wait: bool = True) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "TRACKER_DATABASE_URL": url,
+        "TRACKER_OUTBOX__POLL_INTERVAL_S": "0.05",
+        "TRACKER_OUTBOX__BACKOFF_BASE_S": "0.25",
+        "TRACKER_OUTBOX__BACKOFF_MAX_S": "1.0",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracker.cli", "deliver", "--log-level", "error"],
+        env=env,
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    if wait:  # "deliverer running": its start-up is not counted as latency
+        proc.stdout.readline()
+    return proc
+
+
+def _seed(url: str, vehicles: int) -> list[int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        company = registry.ensure_company(conn, "基准运输公司")
+        return [
+            registry.ensure_vehicle(conn, f"粤Z{i:05d}", company, 16.0) for i in range(vehicles)
+        ]
+
+
+def _subscribe(url: str, ports: list[int], batch: int) -> list[int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return [
+            int(
+                conn.execute(  # type: ignore[index]
+                    """INSERT INTO outbox_subscriptions
+                           (name, kind, channel, target, secret, batch_max, event_types,
+                            created_by)
+                       VALUES (%s, 'department', 'webhook', %s, 'bench-secret', %s,
+                               '{vehicle.listed,vehicle.delisted}', 'bench') RETURNING id""",
+                    (f"receiver {p}", f"http://127.0.0.1:{p}/hook", batch),
+                ).fetchone()[0]
+            )
+            for p in ports
+        ]
+
+
+async def _produce(url: str, vehicles: list[int], rate: float, seconds: float, tasks: int) -> int:
+    """List and delist vehicles at ``rate`` actions per second, spread over ``tasks``."""
+    started = time.monotonic()
+    per_task = rate / tasks
+
+    async def one(mine: list[int]) -> int:
+        done = 0
+        listed: dict[int, int] = {}
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            while (due := started + done / per_task) < started + seconds:
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                vehicle = mine[done % len(mine)]
+                if vehicle in listed:
+                    await blacklist.delist(conn, listed.pop(vehicle), "整改完成", WHO, "manual")
+                else:
+                    body = ListingIn(vehicle_id=vehicle, reason="基准测试")
+                    listed[vehicle] = int((await blacklist.list_vehicle(conn, body, WHO))["id"])
+                done += 1
+        return done
+
+    counts = await asyncio.gather(*(one(vehicles[i::tasks]) for i in range(tasks)))
+    return sum(counts)
+
+
+def _wait_delivered(url: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                """SELECT (SELECT count(*) FROM outbox_events WHERE fanned_at IS NULL)
+                        + (SELECT count(*) FROM outbox_deliveries d
+                             JOIN outbox_subscriptions s ON s.id = d.subscription_id
+                            WHERE d.state <> 'delivered' AND s.active)"""
+            ).fetchone()
+            if row == (0,):
+                return True
+            time.sleep(0.1)
+    return False
+
+
+def _read_logs(out: Path, ports: list[int]) -> dict[int, list[tuple[str, float, float]]]:
+    logs: dict[int, list[tuple[str, float, float]]] = {}
+    for p in ports:
+        rows = []
+        for line in (out / f"{p}.tsv").read_text().splitlines():
+            key, emitted, received = line.split("\t")
+            rows.append((key, float(emitted), float(received)))
+        logs[p] = rows
+    return logs
+
+
+def _drain(url: str, port: int, batch: int, events: int) -> float:
+    """Deliveries per second draining ``events`` queued for one subscription of ``batch``."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE outbox_subscriptions SET active = false")
+        conn.execute(
+            """INSERT INTO outbox_subscriptions (name, kind, channel, target, batch_max,
+                                                 event_types, created_by)
+               VALUES ('drain', 'department', 'webhook', %s, %s, '{yard.fill}', 'bench')""",
+            (f"http://127.0.0.1:{port}/hook", batch),
+        )
+        with conn.transaction():
+            conn.execute(
+                """SELECT outbox_emit('yard.fill', now(), NULL, NULL, 1, NULL,
+                                      jsonb_build_object('level', 80, 'seq', g))
+                     FROM generate_series(1, %s) g""",
+                (events,),
+            )
+        started = time.monotonic()
+    if not _wait_delivered(url, 300):
+        raise RuntimeError("the drain did not finish")
+    return events / (time.monotonic() - started)
+
+
+def _figures(
+    logs: dict[int, list[tuple[str, float, float]]], ports: list[int], subs: list[int],
+    event_ids: list[int], elapsed_s: float,
+) -> dict[str, Any]:  # fmt: skip
+    expected = {f"muck-{e}-{s}" for e in event_ids for s in subs}
+    received = Counter(k for p in ports for k, _e, _r in logs[p])
+    got = set(received) & expected
+    healthy = [p for p, kind in zip(ports, KINDS, strict=True) if kind == "ok"]
+    first_seen: dict[str, float] = {}
+    for p in healthy:
+        for key, emitted, recv in logs[p]:
+            first_seen.setdefault(key, (recv - emitted) * 1000)
+    latencies = list(first_seen.values())
+    return {
+        "events": len(event_ids),
+        "subscribers": len(subs),
+        "delivered": len(got),
+        "lost": len(expected - got),
+        "duplicates": sum(received.values()) - len(received),
+        "unexpected": len(set(received) - expected),
+        "deliveries_per_s": round(len(got) / elapsed_s, 1),
+        "p50_event_to_delivery_ms": round(percentile(latencies, 50), 1),
+        "p99_event_to_delivery_ms": round(percentile(latencies, 99), 1),
+    }
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
+    url = scratch_database(Settings.load(), BENCH_DB)
+    vehicles = _seed(url, args.vehicles)
+    ports = [free_port() for _ in KINDS]
+    out = Path(tempfile.mkdtemp(prefix="bench-outbox-"))
+    receivers = subprocess.Popen(
+        [
+            sys.executable, "-m", "tracker.bench.outbox_receivers", str(out),
+            *[f"{p}:{k}" for p, k in zip(ports, KINDS, strict=True)],
+            "--slow-ms", str(args.slow_ms), "--down-from-s", str(args.seconds * 0.25),
+            "--down-until-s", str(args.seconds * 0.55),
+        ],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    assert receivers.stdout is not None
+    receivers.stdout.readline()  # "receivers ready"
+    subs = _subscribe(url, ports, args.batch)
+    deliverers = [_deliverer(url) for _ in range(args.deliverers)]
+    try:
+        _say(f"producing {args.rate}/s for {args.seconds} s to {len(subs)} receivers")
+        started = time.monotonic()
+        loop = asyncio.new_event_loop()
+        produce = loop.create_task(_produce(url, vehicles, args.rate, args.seconds, args.tasks))
+        loop.run_until_complete(asyncio.sleep(args.seconds * 0.4))
+        _say("SIGKILL one deliverer")
+        deliverers[0].send_signal(signal.SIGKILL)
+        deliverers[0].wait()
+        loop.run_until_complete(asyncio.sleep(1.0))
+        deliverers[0] = _deliverer(url, wait=False)  # the producer goes on meanwhile
+        actions = loop.run_until_complete(produce)
+        produced_s = time.monotonic() - started
+        loop.close()
+        _say(f"{actions} actions; waiting for every delivery")
+        if not _wait_delivered(url, args.settle_s):
+            _say("not everything was delivered in time")
+        elapsed = time.monotonic() - started
+        with psycopg.connect(url, autocommit=True) as conn:
+            event_ids = [int(r[0]) for r in conn.execute("SELECT id FROM outbox_events")]
+        _say("baseline: draining a backlog one event per request, then batched")
+        one_at_a_time = _drain(url, ports[0], 1, args.backlog)
+        batched = _drain(url, ports[1], args.batch, args.backlog)
+    finally:
+        for d in deliverers:
+            d.send_signal(signal.SIGTERM)
+        for d in deliverers:
+            d.wait(30)
+        receivers.send_signal(signal.SIGTERM)
+        receivers.wait(30)
+    logs = _read_logs(out, ports)
+    drained = {f"muck-{e}-" for e in event_ids}
+    for p in ports:  # leave the main run's deliveries only
+        logs[p] = [row for row in logs[p] if row[0].rsplit("-", 1)[0] + "-" in drained]
+    result = _figures(logs, ports, subs, event_ids, elapsed)
+    result.update(
+        {
+            "actions": actions,
+            "actions_per_s_achieved": round(actions / produced_s, 1),
+            "elapsed_s": round(elapsed, 1),
+            "rate_per_s": args.rate,
+            "seconds": args.seconds,
+            "batch": args.batch,
+            "deliverers": args.deliverers,
+            "deliverer_killed": 1,
+            "receivers": {"healthy": 3, "slow_ms": args.slow_ms, "down_s": args.seconds * 0.3},
+            "drain_batched_per_s": round(batched, 1),
+            "baseline_one_at_a_time_per_s": round(one_at_a_time, 1),
+            "ratio": round(batched / one_at_a_time, 2),
+        }
+    )
+    return result
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="tracker bench outbox", description=__doc__)
+    parser.add_argument("--rate", type=float, default=500.0, help="platform actions per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--tasks", type=int, default=4, help="concurrent producers")
+    parser.add_argument("--vehicles", type=int, default=400)
+    parser.add_argument("--batch", type=int, default=100, help="webhook events per request")
+    parser.add_argument("--deliverers", type=int, default=2)
+    parser.add_argument("--slow-ms", type=float, default=50.0)
+    parser.add_argument("--backlog", type=int, default=3000)
+    parser.add_argument("--settle-s", type=float, default=120.0)
+    result = _run(parser.parse_args(argv))
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
