@@ -45,7 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     platform: Platform = app.state.platform
     settings = platform.settings
     if settings.migrate_on_start:
-        await asyncio.to_thread(migrate, settings.database_url)
+        await asyncio.to_thread(migrate, settings.database_url, settings.city_tz)
     await platform.start()
     if settings.tune_gc:
         tune_gc()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -182,6 +183,9 @@ class Settings(BaseSettings):
     # KPI hourly rollup (tracker.kpi.rollup): how often finished hours are rolled up; 0: off.
     kpi_rollup_interval_s: float = Field(default=300.0, ge=0)
     public_base_url: str = "http://127.0.0.1:8000"
+    # The city's time zone (IANA name): permit windows, zone schedules and permit dates are its
+    # local wall-clock times and days; pages show times in it (GET /api/v1/config).
+    city_tz: str = "Asia/Shanghai"
     login: LoginSettings = LoginSettings()
     # Web pages and the websocket (tracker.security, tracker.live.api): origins besides the API's
     # own that may open the live websocket, and tile servers the pages' CSP lets images load from
@@ -192,6 +196,14 @@ class Settings(BaseSettings):
     jt808: Jt808Settings = Jt808Settings()
     engine: EngineSettings = EngineSettings()
     limits: LimitSettings = LimitSettings()
+
+    @model_validator(mode="after")
+    def _known_city_tz(self) -> Settings:
+        try:
+            ZoneInfo(self.city_tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"TRACKER_CITY_TZ: unknown time zone {self.city_tz!r}") from exc
+        return self
 
     @model_validator(mode="after")
     def _no_default_secret_in_prod(self) -> Settings:

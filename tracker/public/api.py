@@ -5,6 +5,7 @@ import html
 import io
 import re
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import segno
 from fastapi import APIRouter
@@ -68,7 +69,8 @@ async def public_page(code: str, platform: PlatformDep) -> HTMLResponse:
         return HTMLResponse(_MISSING, status_code=404, headers=headers)
     now = datetime.now(UTC)
     async with platform.pool.connection() as conn:
-        found = await status.by_code(conn, code, now.date())
+        today = now.astimezone(ZoneInfo(platform.settings.city_tz)).date()  # the city's day
+        found = await status.by_code(conn, code, today)
     if found is None:
         return HTMLResponse(_MISSING, status_code=404, headers=headers)
     return HTMLResponse(render(found, now), headers=headers)
