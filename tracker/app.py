@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tracker import __version__
+from tracker import __version__, config_api
 from tracker.accounts import api as accounts_api
 from tracker.blacklist import api as blacklist_api
 from tracker.capacity import api as capacity_api
@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "(WGS-84); times are RFC 3339 UTC.",
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        docs_url=None,  # /docs from local assets: tracker.config_api
+        redoc_url=None,  # ReDoc comes only from a CDN
     )
     app.state.platform = Platform.build(settings)
     register_error_handlers(app)
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live_api.router)
     app.include_router(incidents_api.router)
     app.include_router(kpi_api.router)
+    app.include_router(config_api.router)
     live_api.mount_web(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")

@@ -115,6 +115,24 @@ class LimitSettings(BaseModel):
     request_vertices: int = Field(default=100_000, ge=4)  # all geometry of one request
 
 
+Basemap = Literal["offline", "osm", "amap", "tianditu", "baidu"]
+
+
+class MapSettings(BaseModel):
+    """The pages' basemaps (tracker.config_api, ``GET /api/v1/config``): the one shown first and
+    those offered, in order (``TRACKER_MAP__DEFAULT_BASEMAP=amap``). ``offline`` is the road
+    layer drawn from the imported network, and the fallback when tiles cannot be fetched.
+    Tianditu needs a browser key (``TRACKER_MAP__TIANDITU_KEY``); it travels in every tile URL,
+    so it is no secret: restrict it to the site's domain at Tianditu. Without a key Tianditu is
+    not offered."""
+
+    default_basemap: Basemap = "offline"
+    basemaps: list[Basemap] = Field(
+        default=["offline", "amap", "tianditu", "baidu", "osm"], min_length=1, max_length=5
+    )
+    tianditu_key: str = Field(default="", max_length=64, pattern=r"^[0-9A-Za-z]*$")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACKER_", env_nested_delimiter="__", extra="ignore"
@@ -196,6 +214,7 @@ class Settings(BaseSettings):
     jt808: Jt808Settings = Jt808Settings()
     engine: EngineSettings = EngineSettings()
     limits: LimitSettings = LimitSettings()
+    map: MapSettings = MapSettings()
 
     @model_validator(mode="after")
     def _known_city_tz(self) -> Settings:

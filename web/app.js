@@ -1,10 +1,11 @@
 // The live enforcement map: trucks by state, fences, yards with their fill, an incident feed,
 // yard capacity alerts and a vehicle panel.
-// Configuration by query string: tiles (an XYZ URL template; none = offline blank map),
-// crs (wgs84 | gcj02, for AMap/Tencent tiles), roads (a GeoJSON URL), center=lon,lat, zoom.
+// The basemap comes from the server's presets (basemap.js; the switch keeps a choice per browser).
+// Query string: roads (a GeoJSON URL), center=lon,lat, zoom; tiles=URL&crs=wgs84|gcj02|bd09 for
+// custom tiles.
 // The staff token comes from a one-time #token= fragment or the sign-in dialog (token.js).
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
-import { displayTransform } from "./geo.js";
+import { chooseBasemap } from "./basemap.js";
 import { evidencePanel } from "./evidence.js";
 import { LiveConnection } from "./live.js";
 import { askToken, takeToken } from "./token.js";
@@ -13,8 +14,6 @@ import { yardLayer } from "./yards.js";
 
 const params = new URLSearchParams(location.search);
 const config = {
-  tiles: params.get("tiles") || localStorage.getItem("tracker.tiles") || "",
-  crs: params.get("crs") || "wgs84",
   roads: params.get("roads") ?? "/api/v1/roads",
   center: (params.get("center") || "").split(",").map(Number),
   zoom: Number(params.get("zoom") || 12),
@@ -22,25 +21,24 @@ const config = {
 const OFFLINE_S = 300;
 const INCIDENT_HOLD_S = 600;
 const MOVING_KMH = 3;
-const geo = displayTransform(config.crs);
+const basemap = await chooseBasemap(params);
+const geo = basemap.transform; // WGS-84 <-> the basemap's system
 const toLatLng = (lon, lat) => {
   const [x, y] = geo.show(lon, lat);
   return L.latLng(y, x);
 };
 
-const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([30.66, 104.06], config.zoom);
-if (config.tiles) {
-  L.tileLayer(config.tiles, { maxZoom: 19, attribution: "© OpenStreetMap contributors" }).addTo(map);
-}
+const map = L.map("map", { zoomControl: true, preferCanvas: false, crs: basemap.crs }).setView([30.66, 104.06], config.zoom);
 const fenceLayer = L.layerGroup().addTo(map);
 const roadLayer = L.layerGroup().addTo(map);
 const truckLayer = L.layerGroup().addTo(map);
+basemap.addTo(map, { onFallback: () => loadRoads().catch(() => {}) }); // roads: no tiles, or unreachable
 
 const trucks = new Map(); // vehicle id -> { data, marker }
 const recentIncidents = new Map(); // vehicle id -> epoch ms of its newest incident
 let token = takeToken();
 let fitted = false;
-window.trackerLive = { trucks, map, received: 0 }; // read by the browser tests
+window.trackerLive = { trucks, map, received: 0, basemap: basemap.preset.id, geo }; // read by the browser tests
 const evidence = evidencePanel({ map, api: (path) => api(path), toLatLng });
 const panel = vehiclePanel({
   map,
@@ -246,7 +244,7 @@ async function start() {
   });
   setInterval(refreshStates, 15000);
   window.trackerLive.connection = live;
-  await Promise.allSettled([loadFences(), loadRoads(), yards.load()]);
+  await Promise.allSettled([loadFences(), yards.load()]);
 }
 
 start();

@@ -1,18 +1,17 @@
 // The permit page: list permits, draw one's sites, yards and corridors, propose a corridor on
-// the roads, submit, approve or reject. Query string: crs (wgs84 | gcj02), tiles, roads; the
-// staff token comes from a one-time #token= fragment or the sign-in dialog (token.js).
+// the roads, submit, approve or reject. Basemap: basemap.js (tiles=URL&crs=wgs84|gcj02|bd09 for
+// custom tiles); query string: roads; the staff token comes from a one-time #token= fragment or the sign-in dialog (token.js).
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
-import { displayTransform } from "./geo.js";
+import { chooseBasemap } from "./basemap.js";
 import { corridorDrawer } from "./draw.js";
 import { askToken, takeToken } from "./token.js";
 
 const params = new URLSearchParams(location.search);
 const config = {
-  tiles: params.get("tiles") || localStorage.getItem("tracker.tiles") || "",
-  crs: params.get("crs") || "wgs84",
   roads: params.get("roads") ?? "/api/v1/roads",
 };
-const geo = displayTransform(config.crs);
+const basemap = await chooseBasemap(params);
+const geo = basemap.transform; // WGS-84 <-> the basemap's system: drawn corridors are stored in WGS-84
 const toLatLng = (lon, lat) => {
   const [x, y] = geo.show(lon, lat);
   return L.latLng(y, x);
@@ -20,10 +19,8 @@ const toLatLng = (lon, lat) => {
 const coordsToLatLng = ([lon, lat]) => toLatLng(lon, lat);
 const $ = (id) => document.getElementById(id);
 
-const map = L.map("map", { zoomControl: true }).setView([43.735, 7.42], 14);
-if (config.tiles) {
-  L.tileLayer(config.tiles, { maxZoom: 19, attribution: "© OpenStreetMap contributors" }).addTo(map);
-}
+const map = L.map("map", { zoomControl: true, crs: basemap.crs }).setView([43.735, 7.42], 14);
+basemap.addTo(map);
 const roadLayer = L.layerGroup().addTo(map);
 const permitLayer = L.layerGroup().addTo(map);
 const proposalLayer = L.layerGroup().addTo(map);
@@ -32,7 +29,7 @@ let token = takeToken();
 const state = { permits: [], permit: null, proposal: null, companies: new Map() };
 const fromLatLng = (latlng) => geo.unshow(latlng.lng, latlng.lat);
 const drawer = corridorDrawer({ map, toLatLng, fromLatLng });
-window.trackerPermits = { map, state, drawer }; // read by the browser tests
+window.trackerPermits = { map, state, drawer, basemap: basemap.preset.id, geo }; // read by the browser tests
 
 class ApiError extends Error {
   constructor(status, body) {

@@ -9,11 +9,12 @@ depend on how the caller slices time.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from tracker.roads.network import RoadNetwork
-from tracker.sim.motion import DrivingConfig, TruckMotion
+from tracker.sim.motion import DrivingConfig, Resume, TruckMotion
 from tracker.sim.places import Place
 from tracker.sim.terminal import OutgoingBatch, Terminal, TerminalConfig
 
@@ -64,7 +65,9 @@ class Fleet:
         driving: DrivingConfig | None = None,
         terminal: TerminalConfig | None = None,
         record_truth: bool = False,
+        resume: Sequence[Resume | None] = (),
     ) -> None:
+        """``resume``: per truck, where it was last seen (a restarted simulator carries on)."""
         if start_time.tzinfo is None:
             raise ValueError("start_time must be timezone-aware")
         if not sites:
@@ -76,7 +79,10 @@ class Fleet:
         self.trucks: list[Truck] = []
         for index in range(n_trucks):
             truck_rng = random.Random(rng.getrandbits(64))
-            motion = TruckMotion(network, sites, yard, truck_rng, driving, index % 2 == 1)
+            seen = resume[index] if index < len(resume) else None
+            motion = TruckMotion(
+                network, sites, yard, truck_rng, driving, index % 2 == 1, resume=seen
+            )
             unit = Terminal(index, random.Random(rng.getrandbits(64)), terminal, start_time)
             unit.record_truth = record_truth
             self.trucks.append(Truck(index, motion, unit))

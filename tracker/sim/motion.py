@@ -113,6 +113,19 @@ def leg_between(network: RoadNetwork, source: int, target: int) -> Leg:
     )
 
 
+RESUME_DWELL_S = 45.0  # a resumed truck stands a little longer than a report interval first
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where a truck was last seen (its newest stored fix): a restarted simulator carries on
+    from there instead of starting its cycle afresh, so the platform sees no jump."""
+
+    lon: float
+    lat: float
+    loaded: bool
+
+
 class Phase(Enum):
     LOADING = "loading"
     TO_YARD = "to_yard"
@@ -131,6 +144,7 @@ class TruckMotion:
         rng: random.Random,
         config: DrivingConfig,
         start_at_yard: bool,
+        resume: Resume | None = None,
     ) -> None:
         self.network, self.sites, self.yard = network, sites, yard
         self.rng, self.config = rng, config
@@ -139,9 +153,39 @@ class TruckMotion:
         self._pieces: deque[Piece] = deque()
         self._heading_deg = rng.uniform(0.0, 360.0)
         self._loaded = False
+        if resume is not None:
+            self._resume(resume)
+            return
         here = yard if start_at_yard else self.site
         self.phase = Phase.UNLOADING if start_at_yard else Phase.TO_SITE
         self._dwell(rng.uniform(0.0, config.start_spread_s), here)
+
+    def _resume(self, resume: Resume) -> None:
+        """Stand briefly where the truck was last seen, then carry on: a loaded truck to the
+        yard, an empty one to its site, by the road from the nearest node."""
+        self._loaded = resume.loaded
+        start_s = 0.0
+        self._pieces.append(
+            Piece(
+                start_s,
+                start_s + RESUME_DWELL_S,
+                resume.lon,
+                resume.lat,
+                resume.lon,
+                resume.lat,
+                self._heading_deg,
+                False,
+                resume.loaded,
+                False,
+            )
+        )
+        node = self.network.nearest_node(resume.lon, resume.lat)
+        if resume.loaded:
+            self.phase = Phase.TO_YARD
+            self._drive_from(node, self.yard)
+        else:
+            self.phase = Phase.TO_SITE
+            self._drive_from(node, self.site)
 
     @property
     def _end_s(self) -> float:
@@ -253,9 +297,12 @@ class TruckMotion:
         self._append(distance_m / (self.config.site_speed_kmh / 3.6), lon, lat)
 
     def _drive(self, origin: Place, destination: Place) -> None:
+        self._drive_from(origin.node, destination)
+
+    def _drive_from(self, node: int, destination: Place) -> None:
         cfg = self.config
-        self._site_move(*self.network.coord(origin.node))
-        leg = leg_between(self.network, origin.node, destination.node)
+        self._site_move(*self.network.coord(node))
+        leg = leg_between(self.network, node, destination.node)
         pace = self.rng.uniform(0.85, 1.05)  # this driver, this trip
         for i in range(len(leg.length_m)):
             if i > 0:

@@ -15,8 +15,9 @@ import argparse
 import asyncio
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import psycopg
@@ -70,7 +71,7 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     settings = Settings.load()
-    migrate(settings.database_url)
+    migrate(settings.database_url, settings.city_tz)
     if args.permits:
         return seed_city(settings, args.data_dir)
     fleet = seed_fleet(settings.database_url, args.trucks, args.prefix)
@@ -108,7 +109,7 @@ def seed_city(settings: Settings, data_dir: Path | None) -> int:
             async with await psycopg.AsyncConnection.connect(
                 settings.database_url, autocommit=True
             ) as conn:
-                today = datetime.now(UTC).date()
+                today = datetime.now(ZoneInfo(settings.city_tz)).date()  # the city's day
                 out = await seed_demo_city(conn, redis, plan, DEMO_COMPANY, today)
         finally:
             await redis.aclose()
