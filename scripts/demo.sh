@@ -66,7 +66,8 @@ lost and register_terminals(Settings.load().database_url, lost)"
   echo "demo: API serving on http://127.0.0.1:$API_PORT (OpenAPI at /docs)"
   start_bg engine $BIN/tracker engine --shards all  # trips and incidents from the fix streams
   # --resume: a second `make demo` carries the trucks on from where they were last seen
-  start_bg simulator $BIN/tracker simulate --mode live --resume --url "http://127.0.0.1:$API_PORT" \
+  # --violators: the first trucks dump, deviate and cut their terminal within about 5 minutes
+  start_bg simulator $BIN/tracker simulate --mode live --resume --violators --url "http://127.0.0.1:$API_PORT" \
     --fleet "$TRACKER_DATA_DIR/demo-fleet.json"
   # JT/T 808 terminals register by plate; the gateway fits them to the seeded vehicles.
   TRACKER_JT808__AUTO_REGISTER=true start_bg gateway $BIN/tracker gateway --port "$JT808_PORT"

@@ -23,7 +23,7 @@ from tracker.roads.network import RoadNetwork, load_landuse
 from tracker.settings import Settings
 from tracker.sim.data import default_data_dir, ensure_monaco_pbf
 from tracker.sim.fleet import Fleet
-from tracker.sim.motion import Resume
+from tracker.sim.motion import VIOLATIONS, Resume
 from tracker.sim.places import demo_places
 from tracker.sim.terminal import OutgoingBatch
 
@@ -77,6 +77,8 @@ def build_fleet(
     start: datetime,
     seed_offset: int = 0,
     resume: Sequence[Resume | None] = (),
+    scripts: Sequence[str | None] = (),
+    script_at: datetime | None = None,
 ) -> Fleet:
     """The demo fleet on the demo roads; ``seed_offset`` gives a second fleet (the JT/T 808
     terminals) routes of its own, ``resume`` carries trucks on from where they were seen."""
@@ -86,7 +88,17 @@ def build_fleet(
     names = ", ".join(s.name for s in sites)
     print(f"roads: {network.total_length_km():.0f} km; sites: {names}; yard: {yard.name}")
     rng = random.Random(args.seed + seed_offset)
-    return Fleet(network, sites, yard, n_trucks, rng, start, resume=resume)
+    return Fleet(
+        network,
+        sites,
+        yard,
+        n_trucks,
+        rng,
+        start,
+        resume=resume,
+        scripts=scripts,
+        script_at=script_at,
+    )
 
 
 async def last_seen(database_url: str, vehicle_ids: Sequence[int]) -> list[Resume | None]:
@@ -112,10 +124,12 @@ async def live_start(
     resume: list[Resume | None] = []
     if getattr(args, "resume", False):
         resume = await last_seen(Settings.load().database_url, [e.vehicle_id for e in entries])
+    # the scripted violators: the first trucks, unless they carry on from where they were seen
+    scripts = list(VIOLATIONS) if getattr(args, "violators", False) else []
     now = datetime.now(UTC)
     if any(resume):
         print(f"simulate: {sum(1 for r in resume if r)} trucks resume where they were last seen")
-        return build_fleet(args, len(entries), now, seed_offset, resume)
-    fleet = build_fleet(args, len(entries), now - LIVE_WARM_UP, seed_offset)
+        return build_fleet(args, len(entries), now, seed_offset, resume, scripts, now)
+    fleet = build_fleet(args, len(entries), now - LIVE_WARM_UP, seed_offset, (), scripts, now)
     fleet.warm_up(now)
     return fleet

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from tracker.roads.network import RoadNetwork
-from tracker.sim.motion import DrivingConfig, Resume, TruckMotion
+from tracker.sim.motion import SCRIPT_LOAD_S, DrivingConfig, Resume, TruckMotion
 from tracker.sim.places import Place
 from tracker.sim.terminal import OutgoingBatch, Terminal, TerminalConfig
+
+SCRIPT_UPLOAD_S = (5.0, 15.0)  # a violator's terminal uploads this often
+CUT_AFTER_S = 60.0  # the scripted power cut, this long after the truck leaves its site
 
 
 @dataclass(slots=True)
@@ -66,8 +69,14 @@ class Fleet:
         terminal: TerminalConfig | None = None,
         record_truth: bool = False,
         resume: Sequence[Resume | None] = (),
+        scripts: Sequence[str | None] = (),
+        script_at: datetime | None = None,
     ) -> None:
-        """``resume``: per truck, where it was last seen (a restarted simulator carries on)."""
+        """``resume``: per truck, where it was last seen (a restarted simulator carries on).
+        ``scripts``: per truck, a violation it commits after loading at ``script_at`` (the live
+        start; ``motion.VIOLATIONS``); a ``cut_terminal`` truck's terminal reports a power cut
+        ``CUT_AFTER_S`` after it leaves the site, then falls silent."""
+        at_s = ((script_at or start_time) - start_time).total_seconds()
         if start_time.tzinfo is None:
             raise ValueError("start_time must be timezone-aware")
         if not sites:
@@ -80,10 +89,27 @@ class Fleet:
         for index in range(n_trucks):
             truck_rng = random.Random(rng.getrandbits(64))
             seen = resume[index] if index < len(resume) else None
+            script = scripts[index] if index < len(scripts) and seen is None else None
             motion = TruckMotion(
-                network, sites, yard, truck_rng, driving, index % 2 == 1, resume=seen
+                network,
+                sites,
+                yard,
+                truck_rng,
+                driving,
+                index % 2 == 1,
+                resume=seen,
+                script=script,
+                script_at_s=at_s,
             )
-            unit = Terminal(index, random.Random(rng.getrandbits(64)), terminal, start_time)
+            # a violator's terminal uploads often, so its incident shows within minutes
+            config = terminal
+            if script is not None:
+                config = replace(
+                    terminal, upload_min_s=SCRIPT_UPLOAD_S[0], upload_max_s=SCRIPT_UPLOAD_S[1]
+                )
+            unit = Terminal(index, random.Random(rng.getrandbits(64)), config, start_time)
+            if script == "cut_terminal":
+                unit.cut_at_s = at_s + SCRIPT_LOAD_S + CUT_AFTER_S
             unit.record_truth = record_truth
             self.trucks.append(Truck(index, motion, unit))
         self.now = start_time
