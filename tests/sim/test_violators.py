@@ -41,6 +41,8 @@ LIVE = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)  # 10:00 in the city
 WARM_UP = timedelta(minutes=45)
 WITHIN = timedelta(minutes=5)
 TICK = timedelta(seconds=10)
+LIFT = Sensors(has_lift=True, has_cover=True)  # the SIM-ZT model's sensors
+GPS_ONLY = Sensors()
 EXPECTED = {"dump": "dumping", "deviation": "route_deviation", "cut_terminal": "terminal_offline"}
 
 
@@ -50,7 +52,7 @@ def world(monaco: RoadNetwork, monaco_places: Places) -> World:
     return build_world(monaco, sites, yard)
 
 
-def _context(world: World, vehicle_id: int) -> VehicleContext:
+def _context(world: World, vehicle_id: int, sensors: Sensors) -> VehicleContext:
     permit = PermitScope(
         permit_id="demo",
         valid_from=LIVE - timedelta(days=1),
@@ -59,7 +61,6 @@ def _context(world: World, vehicle_id: int) -> VehicleContext:
         yard_ids=frozenset({"yard-0"}),
         corridors={c.fence_id: HALF_WIDTH_M for c in world.corridors.values()},
     )
-    sensors = Sensors(has_lift=True, has_cover=True)  # the demo's SIM-ZT terminals
     return VehicleContext(vehicle_id, (permit,), {}, sensors=sensors)
 
 
@@ -80,9 +81,12 @@ def _fix(raw: dict[str, Any], vehicle_id: int, arrival: datetime) -> Fix:
     )
 
 
-def _engine(world: World, vehicle_id: int, batches: list[OutgoingBatch]) -> list[IncidentOpened]:
+def _engine(
+    world: World, vehicle_id: int, batches: list[OutgoingBatch], sensors: Sensors
+) -> list[IncidentOpened]:
     """The truck's uploads through the core as a worker feeds them, the clock ticking."""
-    index, view, ctx = GeofenceIndex(world.fences()), registry_view(world), _context(world, 1)
+    index, view = GeofenceIndex(world.fences()), registry_view(world)
+    ctx = _context(world, vehicle_id, sensors)
     state, opened = VehicleState(vehicle_id=vehicle_id), []
     arrived: list[tuple[int, int, Fix]] = []
     now = LIVE
@@ -136,7 +140,9 @@ def test_each_violator_raises_its_incident_within_5_minutes(
     for truck, script in enumerate(scripts):
         mine = [b for b in batches if b.truck == truck]
         assert mine, f"truck {truck} sent nothing"
-        opened = _engine(world, truck + 1, mine)
+        # the violators' terminals report their body lift (`tracker seed`: SIM-ZT), others
+        # are GPS only (generic)
+        opened = _engine(world, truck + 1, mine, LIFT if script else GPS_ONLY)
         types = {e.incident.type for e in opened}
         if script is None:
             assert types == set(), types  # an ordinary truck: nothing
@@ -160,7 +166,7 @@ def test_without_scripts_the_first_trucks_are_ordinary(
     fleet = _live_fleet(monaco, monaco_places, [None, None, None])
     batches = fleet.advance(LIVE + WITHIN)
     for truck in range(3):
-        opened = _engine(world, truck + 1, [b for b in batches if b.truck == truck])
+        opened = _engine(world, truck + 1, [b for b in batches if b.truck == truck], LIFT)
         assert not {e.incident.type for e in opened} & set(EXPECTED.values())
 
 

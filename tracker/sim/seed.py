@@ -25,8 +25,10 @@ import psycopg
 from tracker.db import migrate
 from tracker.registry import repo
 from tracker.settings import Settings
+from tracker.sim.motion import VIOLATIONS
 
 DEMO_COMPANY = "Demo Haulage Co."
+LIFT_MODEL = "SIM-ZT"  # body-lift and cover sensors trusted (settings.engine.sensors)
 
 
 def seed_fleet(conninfo: str, trucks: int, prefix: str = "DEMO") -> list[dict[str, object]]:
@@ -37,6 +39,11 @@ def seed_fleet(conninfo: str, trucks: int, prefix: str = "DEMO") -> list[dict[st
             plate = f"{prefix}-{n:05d}"
             volume_m3 = (12.0, 16.0, 20.0)[n % 3]
             vehicle_id = repo.ensure_vehicle(conn, plate, company_id, volume_m3)
+            if n <= len(VIOLATIONS):  # the scripted violators report their body lift
+                conn.execute(
+                    "UPDATE vehicles SET terminal_model = %s WHERE id = %s",
+                    (LIFT_MODEL, vehicle_id),
+                )
             terminal_id = repo.ensure_terminal(conn, f"{prefix}-T{n:05d}", vehicle_id, "generic")
             token = repo.issue_token(conn, terminal_id)
             fleet.append(
