@@ -1,6 +1,6 @@
 """The demo's scripted violators, through the engine's pure core: within 5 minutes of the live
-start, the dumping truck, the deviating truck and the truck whose terminal is cut each open
-their incident, and an ordinary truck of the same fleet opens none.
+start, the dumping truck, the deviating truck (through the demo's no-go zone) and the truck
+whose terminal is cut each open their incident, and an ordinary truck opens none.
 
 The simulator (motion, terminal, fleet) and the engine core (annotate, advance, tick) as the
 worker runs them, on the demo roads and places with corridors along the trucks' roads (the demo
@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from tracker.bench.detect import registry_view
-from tracker.geofence import GeofenceIndex
+from tracker.geofence import Fence, GeofenceIndex, fence_from_geojson
 from tracker.roads.network import RoadNetwork
+from tracker.sim.demo_city import geojson, plan_city
 from tracker.sim.fleet import Fleet
 from tracker.sim.motion import VIOLATIONS, TruckMotion
 from tracker.sim.places import Place
@@ -29,11 +30,13 @@ from tracker.trips.core import (
     Sensors,
     VehicleContext,
     VehicleState,
+    ZoneRule,
     tick,
 )
 from tracker.trips.core.annotate import annotate
 from tracker.trips.core.rewind import advance, note
 from tracker.trips.core.state import to_us
+from tracker.trips.core.view import RegistryView
 from tracker.wire import Fix
 
 Places = tuple[list[Place], Place]
@@ -52,7 +55,16 @@ def world(monaco: RoadNetwork, monaco_places: Places) -> World:
     return build_world(monaco, sites, yard)
 
 
+@pytest.fixture(scope="module")
+def no_go(monaco: RoadNetwork, monaco_places: Places) -> Fence:
+    """The demo's no-go zone (`tracker seed --permits`), on the deviating violator's detour."""
+    zone = plan_city(monaco, *monaco_places).no_go
+    assert zone is not None
+    return fence_from_geojson("zone-0", geojson(zone))
+
+
 def _context(world: World, vehicle_id: int, sensors: Sensors) -> VehicleContext:
+    zones = {"zone-0": ZoneRule("zone-0")}  # always in force
     permit = PermitScope(
         permit_id="demo",
         valid_from=LIVE - timedelta(days=1),
@@ -61,7 +73,7 @@ def _context(world: World, vehicle_id: int, sensors: Sensors) -> VehicleContext:
         yard_ids=frozenset({"yard-0"}),
         corridors={c.fence_id: HALF_WIDTH_M for c in world.corridors.values()},
     )
-    return VehicleContext(vehicle_id, (permit,), {}, sensors=sensors)
+    return VehicleContext(vehicle_id, (permit,), zones, sensors=sensors)
 
 
 def _fix(raw: dict[str, Any], vehicle_id: int, arrival: datetime) -> Fix:
@@ -82,11 +94,13 @@ def _fix(raw: dict[str, Any], vehicle_id: int, arrival: datetime) -> Fix:
 
 
 def _engine(
-    world: World, vehicle_id: int, batches: list[OutgoingBatch], sensors: Sensors
+    world: World, no_go: Fence, vehicle_id: int, batches: list[OutgoingBatch], sensors: Sensors
 ) -> list[IncidentOpened]:
     """The truck's uploads through the core as a worker feeds them, the clock ticking."""
-    index, view = GeofenceIndex(world.fences()), registry_view(world)
+    index = GeofenceIndex([*world.fences(), no_go])
     ctx = _context(world, vehicle_id, sensors)
+    roles = {**registry_view(world).fence_roles, "zone-0": ("zone", "zone-0")}
+    view = RegistryView(fence_roles=roles, zones=ctx.zones)  # type: ignore[arg-type]
     state, opened = VehicleState(vehicle_id=vehicle_id), []
     arrived: list[tuple[int, int, Fix]] = []
     now = LIVE
@@ -132,7 +146,7 @@ def _live_fleet(monaco: RoadNetwork, places: Places, scripts: list[str | None]) 
 
 
 def test_each_violator_raises_its_incident_within_5_minutes(
-    monaco: RoadNetwork, monaco_places: Places, world: World
+    monaco: RoadNetwork, monaco_places: Places, world: World, no_go: Fence
 ) -> None:
     scripts: list[str | None] = [*VIOLATIONS, None]
     fleet = _live_fleet(monaco, monaco_places, scripts)
@@ -142,12 +156,14 @@ def test_each_violator_raises_its_incident_within_5_minutes(
         assert mine, f"truck {truck} sent nothing"
         # the violators' terminals report their body lift (`tracker seed`: SIM-ZT), others
         # are GPS only (generic)
-        opened = _engine(world, truck + 1, mine, LIFT if script else GPS_ONLY)
+        opened = _engine(world, no_go, truck + 1, mine, LIFT if script else GPS_ONLY)
         types = {e.incident.type for e in opened}
         if script is None:
             assert types == set(), types  # an ordinary truck: nothing
             continue
         assert EXPECTED[script] in types, (script, types)
+        if script == "deviation":
+            assert "no_go_zone" in types, types  # the detour runs through the demo's zone
         first = min(e.incident.started_at for e in opened if e.incident.type == EXPECTED[script])
         assert LIVE < first <= LIVE + WITHIN
     cut = [f for b in batches if b.truck == 2 for f in b.fixes if f.get("alarm_bits")]
@@ -161,13 +177,14 @@ def test_scripts_are_refused_unless_known(monaco: RoadNetwork, monaco_places: Pl
 
 
 def test_without_scripts_the_first_trucks_are_ordinary(
-    monaco: RoadNetwork, monaco_places: Places, world: World
+    monaco: RoadNetwork, monaco_places: Places, world: World, no_go: Fence
 ) -> None:
     fleet = _live_fleet(monaco, monaco_places, [None, None, None])
     batches = fleet.advance(LIVE + WITHIN)
     for truck in range(3):
-        opened = _engine(world, truck + 1, [b for b in batches if b.truck == truck], LIFT)
-        assert not {e.incident.type for e in opened} & set(EXPECTED.values())
+        mine = [b for b in batches if b.truck == truck]
+        opened = _engine(world, no_go, truck + 1, mine, LIFT)
+        assert not {e.incident.type for e in opened} & {*EXPECTED.values(), "no_go_zone"}
 
 
 def _config() -> Any:

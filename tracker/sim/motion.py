@@ -141,6 +141,30 @@ def _leg_nodes(network: RoadNetwork, source: int, target: int) -> tuple[tuple[fl
     return leg.lons, leg.lats
 
 
+def detour_node(network: RoadNetwork, sites: list[Place], site: Place, yard: Place) -> int:
+    """Where the deviating violator turns off to: the road node nearest to ``site`` (between
+    ``DETOUR_FROM_SITE_M``) that is clear of every site's road to the yard by
+    ``DETOUR_CLEAR_M``. The demo's no-go zone lies around it (demo_city)."""
+    on_routes = [
+        (lon, lat)
+        for s in sites
+        for lon, lat in zip(*_leg_nodes(network, s.node, yard.node), strict=True)
+    ]
+    s_lon, s_lat = network.coord(site.node)
+    low, high = DETOUR_FROM_SITE_M
+    best: tuple[float, int] | None = None
+    for node in range(len(network.lons)):
+        lon, lat = network.lons[node], network.lats[node]
+        away_m = haversine_m(s_lon, s_lat, lon, lat)
+        if not low <= away_m <= high or (best is not None and away_m >= best[0]):
+            continue
+        if all(haversine_m(lon, lat, x, y) > DETOUR_CLEAR_M for x, y in on_routes):
+            best = (away_m, node)
+    if best is None:
+        raise ValueError("no road node clear of the corridors near the site")
+    return best[1]
+
+
 class Phase(Enum):
     LOADING = "loading"
     TO_YARD = "to_yard"
@@ -186,6 +210,7 @@ class TruckMotion:
         its terminal is cut (the terminal's part, see Fleet)."""
         if kind not in VIOLATIONS:
             raise ValueError(f"unknown violation {kind!r}; one of {', '.join(VIOLATIONS)}")
+        self.site = self.sites[0]  # the demo's no-go zone is on this site's detour
         site, yard = self.site, self.yard
         self.phase = Phase.TO_YARD
         self._dwell(max(at_s, 0.0), site)
@@ -223,26 +248,7 @@ class TruckMotion:
         return max(len(leg.length_m) // 2, 1)
 
     def _detour_node(self) -> int:
-        """A road node some way from the site and clear of every site's road to the yard."""
-        net, site = self.network, self.site
-        on_routes = [
-            (lon, lat)
-            for s in self.sites
-            for lon, lat in zip(*_leg_nodes(net, s.node, self.yard.node), strict=True)
-        ]
-        s_lon, s_lat = net.coord(site.node)
-        low, high = DETOUR_FROM_SITE_M
-        best: tuple[float, int] | None = None
-        for node in range(len(net.lons)):
-            lon, lat = net.lons[node], net.lats[node]
-            away_m = haversine_m(s_lon, s_lat, lon, lat)
-            if not low <= away_m <= high or (best is not None and away_m >= best[0]):
-                continue
-            if all(haversine_m(lon, lat, x, y) > DETOUR_CLEAR_M for x, y in on_routes):
-                best = (away_m, node)
-        if best is None:
-            raise ValueError("no road node clear of the corridors near the site")
-        return best[1]
+        return detour_node(self.network, self.sites, self.site, self.yard)
 
     def _stand(self, duration_s: float, lifted: bool = False) -> None:
         lon, lat = self._position()
