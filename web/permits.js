@@ -1,6 +1,7 @@
 // The permit page: list permits, draw one's sites, yards and corridors, propose a corridor on
 // the roads, submit, approve or reject. Basemap: basemap.js (tiles=URL&crs=wgs84|gcj02|bd09 for
-// custom tiles); query string: roads; the staff token comes from a one-time #token= fragment or the sign-in dialog (token.js).
+// custom tiles); query string: roads. The staff token comes from a one-time #token= fragment or
+// the sign-in dialog (token.js).
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 import { chooseBasemap } from "./basemap.js";
 import { corridorDrawer } from "./draw.js";
@@ -156,7 +157,8 @@ function renderPermit(p) {
     yards: p.yard_ids.map((v) => `#${v}`).join(", "),
     corridors: p.corridors.map((c) => `±${c.half_width_m} m`).join(", ") || "none",
     valid: `${p.valid_from} → ${p.valid_to}`,
-    windows: p.windows.map((w) => `${w.start}–${w.end}`).join(", "),
+    // local wall-clock times of the city, labelled with its zone (GET /api/v1/config)
+    windows: `${p.windows.map((w) => `${w.start}–${w.end}`).join(", ")} (${basemap.timeZone})`,
     quota: `${p.quota_m3} m³`,
   };
   if (p.note) facts.note = p.note;

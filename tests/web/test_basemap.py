@@ -133,10 +133,12 @@ async def test_corridor_drawn_over_baidu_is_stored_in_wgs84(
     made = await world.post("/permits", world.permit())
     assert made.status_code == 201, made.text
     permit_id = made.json()["id"]
-    await page.goto(f"{live.base_url}/map/permits.html#token=test-staff")
+    await page.goto(f"{live.base_url}/map/style.css")  # the origin's storage, before the page
     await page.evaluate("localStorage.setItem('tracker.basemap', 'baidu')")
     await open_permit(page, live, permit_id)
     assert await page.evaluate("window.trackerPermits.basemap") == "baidu"
+    facts = await page.locator("#permit-facts").inner_text()
+    assert "22:00–05:00 (Asia/Shanghai)" in facts  # windows are local times, labelled
     await page.wait_for_selector("#permit[data-state=draft]")
     await page.click("#draw-start")
     # clicks where the WGS-84 points are drawn on the BD-09 map
