@@ -16,7 +16,13 @@ from trips_world import Drive, incidents, run
 
 from tracker.trips.core import TimeWindow, ZoneRule
 from tracker.trips.core.models import in_windows, local_day_minute
-from tracker.trips.core.view import RegistryView, local_midnight_utc, permit_scope, windows_of
+from tracker.trips.core.view import (
+    RegistryView,
+    local_midnight_utc,
+    permit_scope,
+    schedule_of,
+    windows_of,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = frozenset({1, 2, 3, 4, 5})
@@ -70,6 +76,10 @@ def test_stored_schedule_keeps_its_weekdays() -> None:
     assert daily[0].days == frozenset(range(1, 8))
     with pytest.raises(ValueError):
         windows_of([{"start": "07:00", "end": "09:00", "days": [0]}])
+    # a stored schedule the engine cannot read: the zone holds always, the load goes on
+    assert schedule_of([{"start": "07:00", "end": "09:00", "days": [8]}], "zone 1") == ()
+    assert schedule_of([{"start": "7am", "end": "09:00"}], "zone 1") == ()
+    assert schedule_of([{"start": "07:00", "end": "09:00"}], "zone 1") == (TimeWindow(420, 540),)
 
 
 def test_permit_days_are_local_days() -> None:

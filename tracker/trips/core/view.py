@@ -91,6 +91,16 @@ def windows_of(raw: list[dict[str, Any]]) -> tuple[TimeWindow, ...]:
     return tuple(out)
 
 
+def schedule_of(raw: list[dict[str, Any]], where: str) -> tuple[TimeWindow, ...]:
+    """A zone's stored schedule; one the engine cannot read is logged and the zone holds
+    always (the stricter reading), never a failed registry load."""
+    try:
+        return windows_of(raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("%s: unreadable schedule (%s); the zone holds always", where, exc)
+        return ()
+
+
 def local_midnight_utc(day: date, tz: tzinfo) -> datetime:
     """The instant (UTC) at which ``day`` starts on the wall clocks of ``tz``."""
     return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)

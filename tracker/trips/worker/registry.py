@@ -22,7 +22,7 @@ from tracker.trips.core.view import (
     VehicleInfo,
     permit_scope,
     permit_with,
-    windows_of,
+    schedule_of,
     zone_with,
 )
 
@@ -86,7 +86,7 @@ async def load_registry(
             limit = row["speed_limit_kmh"]
             zone = ZoneRule(
                 zone_id=zone_id,
-                active_windows=windows_of(row["schedule"]),
+                active_windows=schedule_of(row["schedule"], f"zone {zone_id}"),
                 speed_limit_kmh=float(limit) if limit is not None else None,
             )
             zones[zone_id] = zone_with(zone, overrides.get(("zone", int(row["id"]))))
