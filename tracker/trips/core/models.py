@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -44,7 +44,6 @@ class AnnotatedFix:
 
 ALL_DAYS = frozenset(range(1, 8))  # ISO weekdays, 1 Monday ... 7 Sunday
 CITY_TZ = ZoneInfo("Asia/Shanghai")  # the default city zone (settings.city_tz)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +73,10 @@ def local_day_minute(t: datetime, tz: tzinfo) -> tuple[int, int]:
 
 
 def local_day_minute_us(t_us: int, tz: tzinfo) -> tuple[int, int]:
-    """``local_day_minute`` from epoch microseconds."""
-    return local_day_minute(_EPOCH + timedelta(microseconds=t_us), tz)
+    """``local_day_minute`` from epoch microseconds (whole seconds: a third of the cost of an
+    exact instant converted, on the engine's hot path)."""
+    local = datetime.fromtimestamp(t_us // 1_000_000, tz)
+    return local.isoweekday(), local.hour * 60 + local.minute
 
 
 def in_windows(windows: tuple[TimeWindow, ...], t: datetime, tz: tzinfo) -> bool:
