@@ -229,7 +229,11 @@ class TruckMotion:
             self._follow(leg, stop, len(leg.length_m))
             self._site_move(yard.dwell_lon, yard.dwell_lat)
         elif kind == "deviation":
-            detour = self._detour_node()
+            try:
+                detour = self._detour_node()
+            except ValueError:  # no road clear of the corridors: an ordinary haul
+                self._drive(site, yard)
+                return
             self._site_move(*self.network.coord(site.node))
             self._follow(leg_between(self.network, site.node, detour))
             self._drive_from(detour, yard)
