@@ -30,7 +30,8 @@ status:
 # The service URLs follow TRACKER_PG_PORT / TRACKER_REDIS_PORT unless set explicitly.
 ENV := eval "$$(bash scripts/services.sh env)" &&
 
-# The browser tests need Debian chromium and the npm map library: installed here when missing.
+# The pages need the npm libraries (map, /docs), the browser tests Debian chromium too:
+# installed here when missing (demo and test).
 web-prereqs:
 	@bash scripts/web-prereqs.sh
 
@@ -46,7 +47,8 @@ format: venv
 	@$(BIN)/ruff check --fix tracker tests
 	@$(BIN)/ruff format tracker tests
 
-demo: venv services
+# the pages' libraries (map, /docs) too: without them /map/ is a blank page
+demo: venv services web-prereqs
 	@$(ENV) API_PORT=$(API_PORT) DEMO_TRUCKS=$(DEMO_TRUCKS) bash scripts/demo.sh up
 
 stop:

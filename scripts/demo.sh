@@ -65,12 +65,14 @@ lost and register_terminals(Settings.load().database_url, lost)"
   healthz >/dev/null || { echo "demo: the API did not start; see $RUN/api.log" >&2; exit 1; }
   echo "demo: API serving on http://127.0.0.1:$API_PORT (OpenAPI at /docs)"
   start_bg engine $BIN/tracker engine --shards all  # trips and incidents from the fix streams
-  start_bg simulator $BIN/tracker simulate --mode live --url "http://127.0.0.1:$API_PORT" \
+  # --resume: a second `make demo` carries the trucks on from where they were last seen
+  # --violators: the first trucks dump, deviate and cut their terminal within about 5 minutes
+  start_bg simulator $BIN/tracker simulate --mode live --resume --violators --url "http://127.0.0.1:$API_PORT" \
     --fleet "$TRACKER_DATA_DIR/demo-fleet.json"
   # JT/T 808 terminals register by plate; the gateway fits them to the seeded vehicles.
   TRACKER_JT808__AUTO_REGISTER=true start_bg gateway $BIN/tracker gateway --port "$JT808_PORT"
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$JT808_PORT") 2>/dev/null && break; sleep 0.2; done
-  start_bg simulator-jt808 $BIN/tracker simulate --protocol jt808 \
+  start_bg simulator-jt808 $BIN/tracker simulate --protocol jt808 --resume \
     --gateway "127.0.0.1:$JT808_PORT" --mode live --fleet "$TRACKER_DATA_DIR/jt808-fleet.json"
   echo "demo: JT/T 808 gateway on 127.0.0.1:$JT808_PORT with $DEMO_JT808_TRUCKS simulated terminals"
   echo "demo: $DEMO_TRUCKS simulated trucks driving Monaco's roads (© OpenStreetMap contributors)"

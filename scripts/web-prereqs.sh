@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the browser pages and their tests need: Debian's chromium (Playwright drives it by path;
-# its own browser download cannot work here), Node's npm, and the map and chart libraries (Leaflet, ECharts) in web/node_modules.
+# its own browser download cannot work here), Node's npm, and the pages' libraries in
+# web/node_modules (Leaflet, ECharts; Swagger UI for /docs). `make demo` and `make test` both run it.
 # Idempotent and quiet: each step runs only when its result is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +16,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     "${missing[@]}" >/dev/null
 fi
+# every file the pages load from web/node_modules: the map and chart libraries, /docs's Swagger UI
 if [[ ! -f web/node_modules/leaflet/dist/leaflet-src.esm.js ||
-  ! -f web/node_modules/echarts/dist/echarts.esm.min.js ]]; then
-  echo "web-prereqs: installing the map and chart libraries (npm)"
-  (cd web && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
+      ! -f web/node_modules/echarts/dist/echarts.esm.min.js ||
+      ! -f web/node_modules/swagger-ui-dist/swagger-ui-bundle.js ]]; then
+  echo "web-prereqs: installing the pages' libraries (npm)"
+  # SCARF_ANALYTICS=false: swagger-ui-dist's install-time usage report stays off
+  (cd web && SCARF_ANALYTICS=false npm install --silent --no-audit --no-fund --no-package-lock \
+    >/dev/null)
 fi

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Header, Response
 
-from tracker import __version__, metrics
+from tracker import __version__, config_api, metrics
 from tracker.accounts import api as accounts_api
 from tracker.blacklist import api as blacklist_api
 from tracker.capacity import api as capacity_api
@@ -49,7 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     platform: Platform = app.state.platform
     settings = platform.settings
     if settings.migrate_on_start:
-        await asyncio.to_thread(migrate, settings.database_url)
+        await asyncio.to_thread(migrate, settings.database_url, settings.city_tz)
     await platform.start()
     if settings.tune_gc:
         tune_gc()
@@ -77,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "(WGS-84); times are RFC 3339 UTC.",
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        docs_url=None,  # /docs from local assets: tracker.config_api
+        redoc_url=None,  # ReDoc comes only from a CDN
     )
     app.state.platform = Platform.build(settings)
     register_error_handlers(app)
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evidence_api.router)
     app.include_router(kpi_api.router)
     app.include_router(outbox_api.router)
+    app.include_router(config_api.router)
     live_api.mount_web(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")

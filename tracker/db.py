@@ -51,10 +51,13 @@ def load_migrations() -> list[Migration]:
     return found
 
 
-def migrate(conninfo: str) -> list[int]:
-    """Apply pending migrations; return the versions applied now."""
+def migrate(conninfo: str, city_tz: str | None = None) -> list[int]:
+    """Apply pending migrations; return the versions applied now. ``city_tz`` is the city's
+    zone (settings.city_tz) for migrations that convert stored times (0017)."""
     applied_now: list[int] = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
+        if city_tz:
+            conn.execute("SELECT set_config('tracker.city_tz', %s, false)", (city_tz,))
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
         try:
             conn.execute(
@@ -125,12 +128,16 @@ async def wait_for_schema(conninfo: str, timeout_s: float, poll_s: float = 0.5) 
         await asyncio.sleep(poll_s)
 
 
-def session_options(statement_timeout_s: float, lock_timeout_s: float) -> str:
+def session_options(
+    statement_timeout_s: float, lock_timeout_s: float, city_tz: str | None = None
+) -> str:
     """A session's ``options``: UTC (times come back as UTC and serialise as ``…Z``), and its
-    statement and lock timeouts, so no query blocks a connection for long."""
+    statement and lock timeouts, so no query blocks a connection for long; the city's zone
+    (``city_today()`` in SQL, migration 0017) when given."""
+    city = f" -c tracker.city_tz={city_tz}" if city_tz else ""
     return (
         f"-c TimeZone=UTC -c statement_timeout={int(statement_timeout_s * 1000)}"
-        f" -c lock_timeout={int(lock_timeout_s * 1000)}"
+        f" -c lock_timeout={int(lock_timeout_s * 1000)}{city}"
     )
 
 
@@ -150,7 +157,9 @@ def make_pool(settings: Settings, statement_timeout_s: float | None = None) -> A
         kwargs={
             "autocommit": True,
             "connect_timeout": max(1, int(settings.db_pool_timeout_s)),
-            "options": session_options(settings.db_statement_timeout_s, settings.db_lock_timeout_s),
+            "options": session_options(
+                settings.db_statement_timeout_s, settings.db_lock_timeout_s, settings.city_tz
+            ),
         },
     )
 
@@ -160,6 +169,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--database-url", help="defaults to TRACKER_DATABASE_URL")
     args = parser.parse_args(argv)
     settings = Settings.load()
-    applied = migrate(args.database_url or settings.database_url)
+    applied = migrate(args.database_url or settings.database_url, settings.city_tz)
     print(f"migrations applied: {applied or 'none (up to date)'}")
     return 0

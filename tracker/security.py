@@ -1,7 +1,8 @@
 """Response security headers, and no credentials in URLs: an ASGI middleware for every response.
 
 - Every HTTP response carries a Content-Security-Policy (the pages load only their own scripts,
-  styles and images, plus map tiles from ``web_tile_origins``; no inline script, no framing),
+  styles and images, plus map tiles from ``web_tile_origins`` and the offered basemaps; no
+  inline script, no framing),
   ``X-Frame-Options: DENY``, ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy:
   no-referrer``.
 - A request with a token in its query string (``token``, ``access_token``) is refused with 400
@@ -17,13 +18,16 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tracker.config_api import tile_origins
 from tracker.settings import Settings
 
 TOKEN_PARAMS = frozenset({"token", "access_token"})
 
 
 def csp(settings: Settings) -> str:
-    tiles = " ".join(settings.web_tile_origins)
+    # the configured tile servers and those of the basemaps the pages offer (GET /api/v1/config)
+    origins = dict.fromkeys([*settings.web_tile_origins, *tile_origins(settings)])
+    tiles = " ".join(origins)
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
         f"img-src 'self' data: {tiles}".rstrip()

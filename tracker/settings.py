@@ -133,21 +133,12 @@ class ClueSettings(BaseModel):
 
 
 class EvidenceSettings(BaseModel):
-    """Evidence packs (tracker.evidence): how many fixes a pack's track holds at most, the
-    largest pack built (a bigger incident is refused, 413), and the zone the case file's times
-    are shown in (an IANA name)."""
+    """Evidence packs (tracker.evidence): how many fixes a pack's track holds at most, and the
+    largest pack built (a bigger incident is refused, 413). The case file's times are shown in
+    the city's zone (``TRACKER_CITY_TZ``)."""
 
     max_fixes: int = Field(default=20_000, ge=10)
     max_pack_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
-    time_zone: str = "Asia/Shanghai"
-
-    @model_validator(mode="after")
-    def _known_zone(self) -> EvidenceSettings:
-        try:
-            ZoneInfo(self.time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {self.time_zone!r}") from None
-        return self
 
 
 class OutboxSettings(BaseModel):
@@ -176,6 +167,24 @@ class OutboxSettings(BaseModel):
     smtp_user: str | None = None
     smtp_password: str | None = None
     permit_expiring_days: int = Field(default=3, ge=1, le=90)
+
+
+Basemap = Literal["offline", "osm", "amap", "tianditu", "baidu"]
+
+
+class MapSettings(BaseModel):
+    """The pages' basemaps (tracker.config_api, ``GET /api/v1/config``): the one shown first and
+    those offered, in order (``TRACKER_MAP__DEFAULT_BASEMAP=amap``). ``offline`` is the road
+    layer drawn from the imported network, and the fallback when tiles cannot be fetched.
+    Tianditu needs a browser key (``TRACKER_MAP__TIANDITU_KEY``); it travels in every tile URL,
+    so it is no secret: restrict it to the site's domain at Tianditu. Without a key Tianditu is
+    not offered."""
+
+    default_basemap: Basemap = "offline"
+    basemaps: list[Basemap] = Field(
+        default=["offline", "amap", "tianditu", "baidu", "osm"], min_length=1, max_length=5
+    )
+    tianditu_key: str = Field(default="", max_length=64, pattern=r"^[0-9A-Za-z]*$")
 
 
 class Settings(BaseSettings):
@@ -251,6 +260,9 @@ class Settings(BaseSettings):
     # outbox notices found by looking (tracker.outbox.notices): permit.expiring, credit grades
     outbox_notices_interval_s: float = Field(default=300.0, ge=0)
     public_base_url: str = "http://127.0.0.1:8000"
+    # The city's time zone (IANA name): permit windows, zone schedules and permit dates are its
+    # local wall-clock times and days; pages show times in it (GET /api/v1/config).
+    city_tz: str = "Asia/Shanghai"
     login: LoginSettings = LoginSettings()
     # Web pages and the websocket (tracker.security, tracker.live.api): origins besides the API's
     # own that may open the live websocket, and tile servers the pages' CSP lets images load from
@@ -265,6 +277,16 @@ class Settings(BaseSettings):
     evidence: EvidenceSettings = EvidenceSettings()
 
     outbox: OutboxSettings = OutboxSettings()
+
+    map: MapSettings = MapSettings()
+
+    @model_validator(mode="after")
+    def _known_city_tz(self) -> Settings:
+        try:
+            ZoneInfo(self.city_tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"TRACKER_CITY_TZ: unknown time zone {self.city_tz!r}") from exc
+        return self
 
     @model_validator(mode="after")
     def _no_default_secret_in_prod(self) -> Settings:

@@ -1,13 +1,14 @@
 // The live enforcement map: trucks by state, fences, yards with their fill, an incident feed,
 // yard capacity alerts and a vehicle panel.
-// Configuration by query string: tiles (an XYZ URL template; none = offline blank map),
-// crs (wgs84 | gcj02, for AMap/Tencent tiles), roads (a GeoJSON URL), center=lon,lat, zoom.
+// The basemap comes from the server's presets (basemap.js; the switch keeps a choice per browser).
+// Query string: roads (a GeoJSON URL), center=lon,lat, zoom; tiles=URL&crs=wgs84|gcj02|bd09 for
+// custom tiles.
 // The staff token comes from signing in (token.js) or a one-time #token= fragment. Words come
 // from web/locales/map.js; times are shown in the city's zone, labelled.
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 import { alarms } from "./alarms.js";
 import { api, ensureToken, signInAgain } from "./common.js";
-import { displayTransform } from "./geo.js";
+import { chooseBasemap } from "./basemap.js";
 import { evidencePanel } from "./evidence.js";
 import { formatDateTime, formatTime, register, t, term } from "./i18n.js";
 import { LiveConnection } from "./live.js";
@@ -21,8 +22,6 @@ mountShell({ page: "map", title: "map.title" });
 
 const params = new URLSearchParams(location.search);
 const config = {
-  tiles: params.get("tiles") || localStorage.getItem("tracker.tiles") || "",
-  crs: params.get("crs") || "wgs84",
   roads: params.get("roads") ?? "/api/v1/roads",
   center: (params.get("center") || "").split(",").map(Number),
   zoom: Number(params.get("zoom") || 12),
@@ -30,19 +29,18 @@ const config = {
 const OFFLINE_S = 300;
 const INCIDENT_HOLD_S = 600;
 const MOVING_KMH = 3;
-const geo = displayTransform(config.crs);
+const basemap = await chooseBasemap(params);
+const geo = basemap.transform; // WGS-84 <-> the basemap's system
 const toLatLng = (lon, lat) => {
   const [x, y] = geo.show(lon, lat);
   return L.latLng(y, x);
 };
 
-const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([30.66, 104.06], config.zoom);
-if (config.tiles) {
-  L.tileLayer(config.tiles, { maxZoom: 19, attribution: "© OpenStreetMap contributors" }).addTo(map);
-}
+const map = L.map("map", { zoomControl: true, preferCanvas: false, crs: basemap.crs }).setView([30.66, 104.06], config.zoom);
 const fenceLayer = L.layerGroup().addTo(map);
 const roadLayer = L.layerGroup().addTo(map);
 const truckLayer = L.layerGroup().addTo(map);
+basemap.addTo(map, { onFallback: () => loadRoads().catch(() => {}) }); // roads: no tiles, or unreachable
 
 const trucks = new Map(); // vehicle id -> { data, marker }
 const recentIncidents = new Map(); // vehicle id -> epoch ms of its newest incident
@@ -50,7 +48,7 @@ const companies = new Map(); // company id -> name
 const fenceNames = new Map(); // fence id -> name
 const view = { zone: "Asia/Shanghai", company: "" }; // the city's zone; the company filter
 let fitted = false;
-window.trackerLive = { trucks, map, received: 0, view }; // read by the browser tests
+window.trackerLive = { trucks, map, received: 0, view, basemap: basemap.preset.id, geo }; // read by the browser tests
 const yards = yardLayer({ map, api, toLatLng, zone: () => view.zone });
 const names = {
   company: (id) => (id == null ? "—" : companies.get(id) || t("map.company.unknown", { id })),
@@ -349,7 +347,7 @@ async function start() {
   });
   setInterval(refreshStates, 15000);
   window.trackerLive.connection = live;
-  await Promise.allSettled([loadFences(), loadRoads(), yards.load()]);
+  await Promise.allSettled([loadFences(), yards.load()]);
 }
 
 start();

@@ -1,10 +1,11 @@
 // The permit page: list permits, draw one's sites, yards and corridors, propose a corridor on
-// the roads, submit, approve or reject. Query string: crs (wgs84 | gcj02), tiles, roads; the
-// staff token comes from signing in or a one-time #token= fragment (token.js). Words come from
+// the roads, submit, approve or reject. Basemap: basemap.js (tiles=URL&crs=wgs84|gcj02|bd09 for
+// custom tiles); query string: roads. The staff token comes from signing in or a one-time
+// #token= fragment (token.js). Words come from
 // web/locales/permits.js; ids are shown only where no name is known.
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 import { ApiError, apiSend, ensureToken } from "./common.js";
-import { displayTransform } from "./geo.js";
+import { chooseBasemap } from "./basemap.js";
 import { corridorDrawer } from "./draw.js";
 import { errorText, formatNumber, has, register, t, term } from "./i18n.js";
 import mapWords from "./locales/map.js";
@@ -17,11 +18,10 @@ mountShell({ page: "permits", title: "permits.title" });
 
 const params = new URLSearchParams(location.search);
 const config = {
-  tiles: params.get("tiles") || localStorage.getItem("tracker.tiles") || "",
-  crs: params.get("crs") || "wgs84",
   roads: params.get("roads") ?? "/api/v1/roads",
 };
-const geo = displayTransform(config.crs);
+const basemap = await chooseBasemap(params);
+const geo = basemap.transform; // WGS-84 <-> the basemap's system: drawn corridors are stored in WGS-84
 const toLatLng = (lon, lat) => {
   const [x, y] = geo.show(lon, lat);
   return L.latLng(y, x);
@@ -29,10 +29,8 @@ const toLatLng = (lon, lat) => {
 const coordsToLatLng = ([lon, lat]) => toLatLng(lon, lat);
 const $ = (id) => document.getElementById(id);
 
-const map = L.map("map", { zoomControl: true }).setView([43.735, 7.42], 14);
-if (config.tiles) {
-  L.tileLayer(config.tiles, { maxZoom: 19, attribution: "© OpenStreetMap contributors" }).addTo(map);
-}
+const map = L.map("map", { zoomControl: true, crs: basemap.crs }).setView([43.735, 7.42], 14);
+basemap.addTo(map);
 const roadLayer = L.layerGroup().addTo(map);
 const permitLayer = L.layerGroup().addTo(map);
 const proposalLayer = L.layerGroup().addTo(map);
@@ -40,7 +38,7 @@ const proposalLayer = L.layerGroup().addTo(map);
 const state = { permits: [], permit: null, proposal: null, companies: new Map(), places: new Map() };
 const fromLatLng = (latlng) => geo.unshow(latlng.lng, latlng.lat);
 const drawer = corridorDrawer({ map, toLatLng, fromLatLng });
-window.trackerPermits = { map, state, drawer }; // read by the browser tests
+window.trackerPermits = { map, state, drawer, basemap: basemap.preset.id, geo }; // read by the browser tests
 
 function api(path, { method = "GET", body } = {}) {
   return apiSend(method, path, body);
@@ -172,7 +170,8 @@ function renderPermit(p) {
     yards: p.yard_ids.map((v) => placeName("yard", v)).join(t("list.sep")),
     corridors: p.corridors.map((c) => t("permits.corridor.width", { m: c.half_width_m })).join(t("list.sep")) || t("none"),
     valid: `${p.valid_from} → ${p.valid_to}`,
-    windows: p.windows.map((w) => `${w.start}–${w.end}`).join(t("list.sep")),
+    // local wall-clock times of the city, labelled with its zone (GET /api/v1/config)
+    windows: `${p.windows.map((w) => `${w.start}–${w.end}`).join(t("list.sep"))} (${basemap.timeZone})`,
     quota: t("units.m3", { value: formatNumber(p.quota_m3) }),
   };
   if (p.note) facts.note = p.note;

@@ -4,8 +4,9 @@ corridor between them (Monaco coordinates, lon/lat)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from httpx import AsyncClient
 
@@ -18,7 +19,7 @@ def box(lon: float, lat: float, size: float = 0.002) -> dict[str, Any]:
 SITE = box(7.410, 43.730)
 YARD = box(7.430, 43.730)
 LINE = {"type": "LineString", "coordinates": [[7.411, 43.731], [7.421, 43.731], [7.431, 43.731]]}
-TODAY = datetime.now(UTC).date()
+TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the city's day (settings.city_tz)
 
 
 @dataclass

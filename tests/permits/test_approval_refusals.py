@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -100,3 +100,48 @@ async def test_a_zone_out_of_force_during_the_windows_is_no_obstacle(world: Worl
     }
     assert (await world.post("/zones", zone)).status_code == 201
     await world.approved()  # hauls 22:00-05:00: the daytime ban does not apply
+
+
+def _next(weekday: int) -> date:
+    """The next city day (after today) that is ``weekday`` (1 Monday ... 7 Sunday)."""
+    return TODAY + timedelta(days=(weekday - TODAY.isoweekday() - 1) % 7 + 1)
+
+
+@pytest.mark.parametrize(("weekday", "refused"), [(6, False), (7, False), (5, True), (1, True)])
+async def test_a_weekday_zone_is_checked_on_the_permits_days(
+    world: World, weekday: int, refused: bool
+) -> None:
+    zone = {
+        "name": "School",
+        "geometry": box(7.420, 43.7305, 0.001),
+        "schedule": [{"days": [1, 2, 3, 4, 5], "start": "07:00", "end": "09:00"}],
+    }
+    assert (await world.post("/zones", zone)).status_code == 201
+    day = _next(weekday).isoformat()
+    permit_id = await world.submitted(
+        valid_from=day, valid_to=day, windows=[{"start": "06:00", "end": "10:00"}]
+    )
+    resp = await world.post(f"/permits/{permit_id}/approve")
+    if refused:
+        assert resp.status_code == 409, resp.text
+        assert [r["code"] for r in resp.json()["details"]] == ["corridor_no_go_zone"]
+    else:
+        assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize(("zone_day", "refused"), [(7, True), (1, False)])
+async def test_a_night_zone_runs_from_sunday_into_monday(
+    world: World, zone_day: int, refused: bool
+) -> None:
+    zone = {
+        "name": "Night quiet",
+        "geometry": box(7.420, 43.7305, 0.001),
+        "schedule": [{"days": [zone_day], "start": "22:00", "end": "05:00"}],
+    }
+    assert (await world.post("/zones", zone)).status_code == 201
+    monday = _next(1).isoformat()
+    permit_id = await world.submitted(
+        valid_from=monday, valid_to=monday, windows=[{"start": "01:00", "end": "04:00"}]
+    )
+    resp = await world.post(f"/permits/{permit_id}/approve")
+    assert resp.status_code == (409 if refused else 200), resp.text

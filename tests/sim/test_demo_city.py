@@ -134,7 +134,8 @@ async def test_demo_city_twice(
 
     # the engine heard of the yard, the retired quarry site and the corridors; then nothing
     kinds = sorted(n["op"] for n in first_notices)
-    assert kinds == sorted(["upsert"] * (1 + len(sites)) + ["remove"])
+    # (and of the no-go zone on the deviating violator's detour)
+    assert kinds == sorted(["upsert"] * (2 + len(sites)) + ["remove"])
     assert second_notices == []
 
     # a simulated haul from each site to the yard stays inside its corridor

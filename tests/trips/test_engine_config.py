@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import replace
+from datetime import UTC
 from typing import Any
 
 import psycopg
@@ -138,7 +139,7 @@ async def test_registry_view_reads_overrides_models_and_listings(
     city = city_rules("default", {"haul_overdue_s": 7200})
     url = database_url
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        view = await load_registry(conn, 0, city, sensors_by_model({"SIM-ZT": ["lift", "cover"]}))
+        view = await load_registry(conn, UTC, city, sensors_by_model({"SIM-ZT": ["lift", "cover"]}))
     listed, plain = view.context(vehicle_id), view.context(other_id)
     (permit,) = listed.permits
     assert set(permit.corridors.values()) == {80.0}

@@ -33,7 +33,7 @@ import random
 import statistics
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from rich.console import Console
@@ -76,6 +76,7 @@ from tracker.wire import Fix, Timed
 
 DAY_START = datetime(2026, 5, 4, 4, 0, tzinfo=UTC)  # 06:00 in Monaco (UTC+2)
 UTC_OFFSET_MIN = 120
+CITY_TZ = timezone(timedelta(minutes=UTC_OFFSET_MIN))
 TICK_S = 10.0
 MATCH_TOL_S = 90.0
 JUMP_PROB = 0.005
@@ -133,7 +134,7 @@ def _context(world: World, spec: TruckSpec, hours: float) -> VehicleContext:
         windows=(TimeWindow((start_min - 60) % 1440, round(end_min) % 1440),),
     )
     sensors = Sensors(has_lift=spec.has_lift)
-    return VehicleContext(spec.vehicle_id, (permit,), {}, UTC_OFFSET_MIN, sensors=sensors)
+    return VehicleContext(spec.vehicle_id, (permit,), {}, CITY_TZ, sensors=sensors)
 
 
 def _to_fix(raw: dict[str, object], spec: TruckSpec, arrival: datetime) -> Fix:
@@ -379,7 +380,7 @@ def registry_view(world: World) -> RegistryView:
     }
     roles |= {"yard-0": ("yard", "yard-0"), "yard-1": ("yard", "yard-1")}
     roles |= {c.fence_id: ("corridor", c.fence_id) for c in world.corridors.values()}
-    return RegistryView(fence_roles=roles, utc_offset_min=UTC_OFFSET_MIN)
+    return RegistryView(fence_roles=roles, tz=CITY_TZ)
 
 
 def run_bench(trucks: int, hours: float, seed: int, console: Console) -> Results:

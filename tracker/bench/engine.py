@@ -87,7 +87,7 @@ def registry_view(city: City, permits: dict[int, tuple[PermitScope, ...]]) -> Re
         if role == "zone":
             no_go = int(fid.rsplit("-", 1)[1]) % 2 == 0
             zones[fid] = ZoneRule(fid, no_go=no_go, speed_limit_kmh=None if no_go else 30.0)
-    return RegistryView(fence_roles=roles, zones=zones, permits=permits, utc_offset_min=0)
+    return RegistryView(fence_roles=roles, zones=zones, permits=permits, tz=UTC)
 
 
 def _path(proj: LocalProjection, start: np.ndarray, route: CorridorFence) -> np.ndarray:

@@ -28,7 +28,7 @@ async def incident_pack(incident_id: str, platform: PlatformDep, who: StaffDep) 
         row = await incident.incident_row(conn, incident_id)
         if row is None or not who.sees_company(row["company_id"]):
             raise NotFound(f"incident {incident_id} not found", field="incident_id")
-        dossier = await incident.dossier(conn, row, limits.max_fixes, limits.time_zone)
+        dossier = await incident.dossier(conn, row, limits.max_fixes, platform.settings.city_tz)
     pack = await asyncio.to_thread(build_pack, dossier)
     if len(pack) > limits.max_pack_bytes:
         raise PayloadTooLarge("the pack is larger than allowed", field="incident_id")

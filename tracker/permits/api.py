@@ -4,8 +4,9 @@ decide; enforcement officers and viewers read; admins do everything."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 
@@ -129,7 +130,7 @@ async def submit_permit(platform: PlatformDep, who: DrafterDep, permit_id: int) 
     summary="Approve (or reinstate a suspended permit); 409 with every reason when unsound",
 )
 async def approve_permit(platform: PlatformDep, who: DeciderDep, permit_id: int) -> PermitOut:
-    today = datetime.now(UTC).date()
+    today = datetime.now(ZoneInfo(platform.settings.city_tz)).date()  # the city's day
     async with platform.pool.connection() as conn:
         row, changes = await service.approve(conn, permit_id, who, today)
     await places.publish(platform.redis, changes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import shapely
@@ -60,7 +60,7 @@ class ZoneFact:
     id: int
     name: str
     geometry: dict[str, Any]
-    schedule: list[dict[str, Any]]  # weekly windows; empty: always in force
+    schedule: list[dict[str, Any]]  # weekly local windows (start, end, days); empty: always
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class PermitFacts:
     company_id: int
     valid_from: date
     valid_to: date
-    windows: list[tuple[str, str]]  # daily (start, end) "HH:MM"
+    windows: list[tuple[str, str]]  # daily (start, end) "HH:MM", the city's local time
     quota_m3: float
     today: date
     vehicles: list[VehicleFact] = field(default_factory=list)
@@ -195,7 +195,7 @@ def _corridors(f: PermitFacts) -> Iterable[Refusal]:
             yield Refusal("corridor_start", "the corridor does not start at an origin site", where)
         if not any(distance_m(end, y) <= ENDPOINT_TOLERANCE_M for y in yards):
             yield Refusal("corridor_end", "the corridor does not end at a disposal yard", where)
-        for zone in crossed_zones(fence, f.zones, f.windows):
+        for zone in crossed_zones(fence, f.zones, f.windows, f.valid_from, f.valid_to):
             yield Refusal(
                 "corridor_no_go_zone", f"the corridor crosses no-go zone {zone.name}", where
             )
@@ -207,20 +207,72 @@ def distance_m(point: tuple[float, float], area: shapely.Geometry) -> float:
     return float(shapely.distance(shapely.Point(0.0, 0.0), proj.to_metric(area)))
 
 
-def zone_in_force(zone: ZoneFact, windows: Sequence[tuple[str, str]]) -> bool:
-    """A zone matters when its ban holds during some hauling window (any weekday)."""
+WEEK_MIN = 7 * DAY_MIN
+ALL_DAYS = (1, 2, 3, 4, 5, 6, 7)
+
+
+def week_spans(start: str, end: str, days: Sequence[int]) -> list[tuple[int, int]]:
+    """A weekly window as half-open ranges of minutes of the week (Monday 00:00 is 0). A window
+    past midnight belongs to the day it starts on: Sunday 22:00-05:00 ends on Monday 05:00."""
+    a, b = parse_hhmm(start), parse_hhmm(end)
+    out: list[tuple[int, int]] = []
+    for d in days:
+        base = (d - 1) * DAY_MIN
+        if a < b:
+            out.append((base + a, base + b))
+        else:
+            out.append((base + a, base + DAY_MIN))
+            following = (d % 7) * DAY_MIN  # the next day, Sunday -> Monday
+            out.append((following, following + b))
+    return out
+
+
+def permit_weekdays(valid_from: date | None, valid_to: date | None) -> Sequence[int]:
+    """The ISO weekdays among the permit's (local) days; every day when they are not known."""
+    if valid_from is None or valid_to is None:
+        return ALL_DAYS
+    count = min((valid_to - valid_from).days + 1, 7)
+    return sorted({(valid_from + timedelta(days=k)).isoweekday() for k in range(count)})
+
+
+def zone_in_force(
+    zone: ZoneFact,
+    windows: Sequence[tuple[str, str]],
+    valid_from: date | None = None,
+    valid_to: date | None = None,
+) -> bool:
+    """A zone matters when its ban holds during some hauling window on some weekday of the
+    permit's validity. The permit's windows are daily: on each valid day, the minutes of the
+    day they name (the engine's reading); the zone's start on their weekdays."""
+    weekdays = permit_weekdays(valid_from, valid_to)
     if not zone.schedule:
-        return True
-    return windows_overlap(windows, [(w["start"], w["end"]) for w in zone.schedule])
+        return bool(weekdays)
+    hauling = [
+        r
+        for day in weekdays
+        for s, e in windows
+        for lo, hi in spans(s, e)
+        for r in [((day - 1) * DAY_MIN + lo, (day - 1) * DAY_MIN + hi)]
+    ]
+    banned = [
+        r
+        for w in zone.schedule
+        for r in week_spans(w["start"], w["end"], w.get("days") or ALL_DAYS)
+    ]
+    return any(a < d and c < b for a, b in hauling for c, d in banned)
 
 
 def crossed_zones(
-    fence: CorridorFence, zones: Sequence[ZoneFact], windows: Sequence[tuple[str, str]]
+    fence: CorridorFence,
+    zones: Sequence[ZoneFact],
+    windows: Sequence[tuple[str, str]],
+    valid_from: date,
+    valid_to: date,
 ) -> list[ZoneFact]:
     body = fence.metric_shape(0.0)
     return [
         z
         for z in zones
-        if zone_in_force(z, windows)
+        if zone_in_force(z, windows, valid_from, valid_to)
         and body.intersects(fence.projection.to_metric(shape(z.geometry)))
     ]

@@ -1,4 +1,5 @@
-"""Bodies of the permit API. Dates are UTC calendar days; windows are ``HH:MM`` UTC."""
+"""Bodies of the permit API. Dates are the city's local calendar days and windows its local
+wall-clock ``HH:MM`` times (``TRACKER_CITY_TZ``, Asia/Shanghai by default)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ APPROVAL_LOCK = 0x7065726D  # "perm": approvals run one at a time (capacity, ove
 _SELECT = """
 SELECT p.id, p.company_id, p.valid_from, p.valid_to, p.windows, p.quota_m3, p.note, p.reason,
        p.created_at, p.updated_at, p.state AS stored_state,
-       CASE WHEN p.state = 'approved' AND p.valid_to < current_date THEN 'expired'
+       CASE WHEN p.state = 'approved' AND p.valid_to < city_today() THEN 'expired'
             ELSE p.state END AS state,
        ARRAY(SELECT vehicle_id FROM permit_vehicles WHERE permit_id = p.id ORDER BY 1)
            AS vehicle_ids,
@@ -151,7 +151,7 @@ async def set_corridor_fence(conn: AConn, corridor_id: int, fence_id: int) -> No
 
 async def expired_ids(conn: AConn) -> list[int]:
     cur = await conn.execute(
-        "SELECT id FROM permits WHERE state = 'approved' AND valid_to < current_date "
+        "SELECT id FROM permits WHERE state = 'approved' AND valid_to < city_today() "
         "ORDER BY id FOR UPDATE SKIP LOCKED"
     )
     return [int(r[0]) for r in await cur.fetchall()]
@@ -202,7 +202,7 @@ async def _yard_facts(cur: Any, permit: Row) -> list[logic.YardFact]:
                                                       WHERE k.permit_id = p.id))
                               FROM permits p JOIN permit_yards py ON py.permit_id = p.id
                              WHERE py.yard_id = y.id AND p.id <> %(permit)s
-                               AND p.state = 'approved' AND p.valid_to >= current_date), 0
+                               AND p.state = 'approved' AND p.valid_to >= city_today()), 0
                   )::float8 AS committed_m3, yard_fill_m3(y.id)::float8 AS fill_m3
              FROM yards y JOIN fences f ON f.id = y.fence_id
             WHERE y.id = ANY(%(yards)s) ORDER BY y.id""",
@@ -216,7 +216,7 @@ async def _overlaps(cur: Any, permit: Row) -> list[tuple[int, int]]:
         """SELECT pv.vehicle_id, p.id AS permit_id
              FROM permit_vehicles pv JOIN permits p ON p.id = pv.permit_id
             WHERE pv.vehicle_id = ANY(%(vehicles)s) AND p.id <> %(permit)s
-              AND p.state = 'approved' AND p.valid_to >= current_date
+              AND p.state = 'approved' AND p.valid_to >= city_today()
               AND p.valid_from <= %(to)s AND p.valid_to >= %(from)s
             ORDER BY 1, 2""",
         {

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import segno
 from fastapi import APIRouter, Header, Query
@@ -17,7 +17,7 @@ from tracker.clues.models import ClueKind
 from tracker.deps import PlatformDep, StaffDep
 from tracker.errors import NotFound
 from tracker.public import status, words
-from tracker.settings import ClueSettings
+from tracker.settings import ClueSettings, Settings
 
 router = APIRouter(tags=["public"])
 CODE = re.compile(r"^[0-9a-f]{32}$")
@@ -103,13 +103,9 @@ def report_form(code: str, limits: ClueSettings) -> str:
     )  # fmt: skip
 
 
-def city_zone(settings: object) -> ZoneInfo:
-    """The city's zone: the settings' ``time_zone`` when there is one, else Asia/Shanghai."""
-    name = str(getattr(settings, "time_zone", None) or DEFAULT_ZONE)
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_ZONE)
+def city_zone(settings: Settings) -> ZoneInfo:
+    """The city's zone (``TRACKER_CITY_TZ``, checked when the settings load)."""
+    return ZoneInfo(settings.city_tz)
 
 
 def _zone_label(locale: str, zone: ZoneInfo, now: datetime) -> str:
@@ -180,7 +176,8 @@ async def public_page(
     zone = city_zone(platform.settings)
     now = datetime.now(UTC)
     async with platform.pool.connection() as conn:
-        found = await status.by_code(conn, code, now.astimezone(zone).date())
+        today = now.astimezone(zone).date()  # the city's day
+        found = await status.by_code(conn, code, today)
     if found is None:
         return HTMLResponse(_missing(locale), status_code=404, headers=headers)
     report = report_form(code, platform.settings.clues)

@@ -1,4 +1,5 @@
-"""Bodies of the registry API. Geometry is GeoJSON (lon, lat); times of day are ``HH:MM`` UTC."""
+"""Bodies of the registry API. Geometry is GeoJSON (lon, lat); times of day are ``HH:MM`` local
+wall-clock times of the city's zone (``TRACKER_CITY_TZ``, Asia/Shanghai by default)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ class TimeWindow(BaseModel):
 
 
 class WeeklyWindow(TimeWindow):
-    """A window on some days of the week (1 Monday … 7 Sunday)."""
+    """A window starting on some days of the week (1 Monday … 7 Sunday), in the city's local
+    time; one past midnight ends on the next day (Sunday 22:00-05:00 ends Monday 05:00)."""
 
     days: list[int] = Field(default=[1, 2, 3, 4, 5, 6, 7], min_length=1, max_length=7)
 

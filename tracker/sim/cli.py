@@ -19,10 +19,10 @@ import httpx
 
 from tracker.sim.data import OSM_CREDIT, DataUnavailableError, default_data_dir
 from tracker.sim.drive import (
-    LIVE_WARM_UP,
     QUEUE_BATCHES,
     FleetEntry,
     build_fleet,
+    live_start,
     load_fleet_file,
     produce_live,
     produce_replay,
@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--concurrency", type=int, default=16, help="requests in flight at most")
     add("--timeout", type=float, default=10.0, help="per-request timeout in seconds")
     add("--max-batch", type=int, default=100, help="merge a truck's queued uploads up to N fixes")
+    add("--resume", action=argparse.BooleanOptionalAction, default=False,
+        help="live: trucks carry on from their newest stored position")  # fmt: skip
+    add("--violators", action="store_true",
+        help="live: the first trucks commit scripted violations (dump, deviation, cut terminal) "
+        "within minutes")  # fmt: skip
     add("--protocol", choices=("http", "jt808"), default="http", help="jt808: TCP to --gateway")
     add("--gateway", default="127.0.0.1:6808", help="jt808: the gateway's host:port")
     return parser
@@ -84,10 +89,12 @@ async def simulate(
 ) -> Counters:
     """Run the simulation described by parsed ``args``; ``transport`` lets tests fake the API."""
     live = args.mode == "live"
-    start = datetime.now(UTC) - LIVE_WARM_UP if live else args.start
-    fleet = build_fleet(args, len(entries), start)
     if live:
-        fleet.warm_up(datetime.now(UTC))
+        fleet = await live_start(args, entries)
+        start = fleet.start_time
+    else:
+        start = args.start
+        fleet = build_fleet(args, len(entries), start)
     counters = Counters(trucks=len(entries))
     deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
     queues: list[asyncio.Queue[OutgoingBatch | None]] = [

@@ -51,7 +51,7 @@ from tracker.permits.corridor import NoRoute, propose
 from tracker.permits.models import CorridorIn, PermitIn, PermitState
 from tracker.registry import api, models, places, service
 from tracker.roads.network import RoadNetwork
-from tracker.sim.motion import leg_between
+from tracker.sim.motion import detour_node, leg_between
 from tracker.sim.places import Place
 from tracker.wire import FenceChange
 
@@ -63,6 +63,8 @@ CLI = Principal("cli", Role.admin)
 DEMO_NOTE = "demo city: the simulated fleet's permit (tracker seed --permits)"
 YARD_CAPACITY_M3 = 200_000.0
 QUOTA_M3 = 100_000.0
+NO_GO_NAME = "Demo no-go zone (school)"
+NO_GO_RADIUS_M = 60.0
 HALF_WIDTH_M = 60.0  # terminal noise is 5-15 m; the deviation rule ignores single 60 m jumps
 VALID_DAYS = 90
 RENEW_DAYS = 30  # a demo permit with fewer days left is replaced
@@ -96,6 +98,7 @@ class CityPlan:
     yard: Place
     routes: list[Coords]
     proposal_gaps_m: list[float | None]  # how far the driven route strays from the proposal
+    no_go: Polygon | None = None  # a no-go zone on the deviating violator's detour
 
 
 @dataclass
@@ -152,7 +155,20 @@ def plan_city(network: RoadNetwork, sites: list[Place], yard: Place) -> CityPlan
             gaps.append(None)
             continue
         gaps.append(stray_m(route, found.coordinates))
-    return CityPlan(sites, yard, routes, gaps)
+    return CityPlan(sites, yard, routes, gaps, _no_go(network, sites, yard))
+
+
+def _no_go(network: RoadNetwork, sites: list[Place], yard: Place) -> Polygon | None:
+    """A round no-go zone on the road node the deviating violator turns off to."""
+    try:
+        node = detour_node(network, sites, sites[0], yard)
+    except ValueError:
+        return None
+    lon, lat = network.coord(node)
+    proj = LocalProjection.around(lon, lat)
+    zone = proj.to_lonlat(proj.to_metric(shapely.Point(lon, lat)).buffer(NO_GO_RADIUS_M, 8))
+    assert isinstance(zone, Polygon)
+    return zone
 
 
 def overlap(a: shapely.Geometry, b: shapely.Geometry) -> float:
@@ -191,7 +207,7 @@ async def _upsert(
     redis: aioredis.Redis,
     entity: service.Entity,
     rows: list[Row],
-    body: models.SiteIn | models.YardIn,
+    body: models.SiteIn | models.YardIn | models.ZoneIn,
     fields: Sequence[str],
 ) -> tuple[int, str]:
     """Create the place, or update the row of that name when it differs; (id, what happened)."""
@@ -259,6 +275,11 @@ async def register_places(
         )
         out.yard_id, what = await _upsert(conn, redis, api.YARD, yards, yard, ("capacity_m3",))
     out.lines.append(f"yard {plan.yard.name!r}: {what} (id {out.yard_id})")
+    if plan.no_go is not None:  # always in force: the deviating violator drives through it
+        zone = models.ZoneIn(name=NO_GO_NAME, geometry=geojson(plan.no_go))
+        zones = await _places(conn, "zones")
+        zone_id, what = await _upsert(conn, redis, api.ZONE, zones, zone, ("schedule",))
+        out.lines.append(f"no-go zone {NO_GO_NAME!r}: {what} (id {zone_id})")
     # A site on the yard's polygon (the quarry `tracker import osm` registered as a site).
     for row in sites:
         on_yard = overlap(plan.yard.polygon, shape(row["geometry"])) >= SAME_PLACE

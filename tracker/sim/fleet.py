@@ -9,13 +9,17 @@ depend on how the caller slices time.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from tracker.roads.network import RoadNetwork
-from tracker.sim.motion import DrivingConfig, TruckMotion
+from tracker.sim.motion import SCRIPT_LOAD_S, DrivingConfig, Resume, TruckMotion
 from tracker.sim.places import Place
 from tracker.sim.terminal import OutgoingBatch, Terminal, TerminalConfig
+
+SCRIPT_UPLOAD_S = (5.0, 15.0)  # a violator's terminal uploads this often
+CUT_AFTER_S = 60.0  # the scripted power cut, this long after the truck leaves its site
 
 
 @dataclass(slots=True)
@@ -64,7 +68,15 @@ class Fleet:
         driving: DrivingConfig | None = None,
         terminal: TerminalConfig | None = None,
         record_truth: bool = False,
+        resume: Sequence[Resume | None] = (),
+        scripts: Sequence[str | None] = (),
+        script_at: datetime | None = None,
     ) -> None:
+        """``resume``: per truck, where it was last seen (a restarted simulator carries on).
+        ``scripts``: per truck, a violation it commits after loading at ``script_at`` (the live
+        start; ``motion.VIOLATIONS``); a ``cut_terminal`` truck's terminal reports a power cut
+        ``CUT_AFTER_S`` after it leaves the site, then falls silent."""
+        at_s = ((script_at or start_time) - start_time).total_seconds()
         if start_time.tzinfo is None:
             raise ValueError("start_time must be timezone-aware")
         if not sites:
@@ -76,8 +88,28 @@ class Fleet:
         self.trucks: list[Truck] = []
         for index in range(n_trucks):
             truck_rng = random.Random(rng.getrandbits(64))
-            motion = TruckMotion(network, sites, yard, truck_rng, driving, index % 2 == 1)
-            unit = Terminal(index, random.Random(rng.getrandbits(64)), terminal, start_time)
+            seen = resume[index] if index < len(resume) else None
+            script = scripts[index] if index < len(scripts) and seen is None else None
+            motion = TruckMotion(
+                network,
+                sites,
+                yard,
+                truck_rng,
+                driving,
+                index % 2 == 1,
+                resume=seen,
+                script=script,
+                script_at_s=at_s,
+            )
+            # a violator's terminal uploads often, so its incident shows within minutes
+            config = terminal
+            if script is not None:
+                config = replace(
+                    terminal, upload_min_s=SCRIPT_UPLOAD_S[0], upload_max_s=SCRIPT_UPLOAD_S[1]
+                )
+            unit = Terminal(index, random.Random(rng.getrandbits(64)), config, start_time)
+            if script == "cut_terminal":
+                unit.cut_at_s = at_s + SCRIPT_LOAD_S + CUT_AFTER_S
             unit.record_truth = record_truth
             self.trucks.append(Truck(index, motion, unit))
         self.now = start_time

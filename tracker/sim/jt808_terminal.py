@@ -15,7 +15,7 @@ import asyncio
 import json
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -215,10 +215,11 @@ class SimTerminal:
 async def simulate(args: argparse.Namespace, entries: list[drive.FleetEntry]) -> Counters:
     host, _, port = args.gateway.rpartition(":")
     live = args.mode == "live"
-    start = datetime.now(UTC) - drive.LIVE_WARM_UP if live else args.start
-    fleet = drive.build_fleet(args, len(entries), start)
+    offset = drive.JT808_SEED_OFFSET  # routes of their own, not those of trucks 1-10
     if live:
-        fleet.warm_up(datetime.now(UTC))
+        fleet = await drive.live_start(args, entries, offset)
+    else:
+        fleet = drive.build_fleet(args, len(entries), args.start, offset)
     counters = Counters(trucks=len(entries))
     deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
     queues: list[asyncio.Queue[OutgoingBatch | None]] = [
@@ -233,7 +234,7 @@ async def simulate(args: argparse.Namespace, entries: list[drive.FleetEntry]) ->
             if live:
                 await drive.produce_live(fleet, queues, deadline)
             else:
-                end = start + timedelta(hours=args.hours)
+                end = args.start + timedelta(hours=args.hours)
                 await drive.produce_replay(fleet, queues, end, deadline)
         finally:
             for queue in queues:

@@ -14,6 +14,8 @@ from enum import Enum
 from functools import lru_cache
 from itertools import pairwise
 
+from shapely.geometry import Point
+
 from tracker.roads.network import RoadNetwork, bearing_deg, haversine_m
 from tracker.sim.places import Place
 
@@ -113,6 +115,56 @@ def leg_between(network: RoadNetwork, source: int, target: int) -> Leg:
     )
 
 
+# Scripted violators (the demo, `tracker simulate --violators`): they load at their site as soon
+# as the live run starts, then break a rule within minutes of it.
+VIOLATIONS = ("dump", "deviation", "cut_terminal")
+SCRIPT_LOAD_S = 150.0  # seen loading at the site a little longer than place_dwell_s (120 s)
+DUMP_AFTER_M = 350.0  # along the road from the site, outside every place
+DUMP_STAND_S = (30.0, 90.0, 90.0)  # stopped, body raised, standing empty
+DETOUR_FROM_SITE_M = (400.0, 1200.0)  # where the deviating truck turns off to
+DETOUR_CLEAR_M = 250.0  # away from every corridor's road nodes
+RESUME_DWELL_S = 45.0  # a resumed truck stands a little longer than a report interval first
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where a truck was last seen (its newest stored fix): a restarted simulator carries on
+    from there instead of starting its cycle afresh, so the platform sees no jump."""
+
+    lon: float
+    lat: float
+    loaded: bool
+
+
+def _leg_nodes(network: RoadNetwork, source: int, target: int) -> tuple[tuple[float, ...], ...]:
+    leg = leg_between(network, source, target)
+    return leg.lons, leg.lats
+
+
+def detour_node(network: RoadNetwork, sites: list[Place], site: Place, yard: Place) -> int:
+    """Where the deviating violator turns off to: the road node nearest to ``site`` (between
+    ``DETOUR_FROM_SITE_M``) that is clear of every site's road to the yard by
+    ``DETOUR_CLEAR_M``. The demo's no-go zone lies around it (demo_city)."""
+    on_routes = [
+        (lon, lat)
+        for s in sites
+        for lon, lat in zip(*_leg_nodes(network, s.node, yard.node), strict=True)
+    ]
+    s_lon, s_lat = network.coord(site.node)
+    low, high = DETOUR_FROM_SITE_M
+    best: tuple[float, int] | None = None
+    for node in range(len(network.lons)):
+        lon, lat = network.lons[node], network.lats[node]
+        away_m = haversine_m(s_lon, s_lat, lon, lat)
+        if not low <= away_m <= high or (best is not None and away_m >= best[0]):
+            continue
+        if all(haversine_m(lon, lat, x, y) > DETOUR_CLEAR_M for x, y in on_routes):
+            best = (away_m, node)
+    if best is None:
+        raise ValueError("no road node clear of the corridors near the site")
+    return best[1]
+
+
 class Phase(Enum):
     LOADING = "loading"
     TO_YARD = "to_yard"
@@ -131,6 +183,9 @@ class TruckMotion:
         rng: random.Random,
         config: DrivingConfig,
         start_at_yard: bool,
+        resume: Resume | None = None,
+        script: str | None = None,
+        script_at_s: float = 0.0,
     ) -> None:
         self.network, self.sites, self.yard = network, sites, yard
         self.rng, self.config = rng, config
@@ -139,9 +194,110 @@ class TruckMotion:
         self._pieces: deque[Piece] = deque()
         self._heading_deg = rng.uniform(0.0, 360.0)
         self._loaded = False
+        if resume is not None:
+            self._resume(resume)
+            return
+        if script is not None:
+            self._script(script, script_at_s)
+            return
         here = yard if start_at_yard else self.site
         self.phase = Phase.UNLOADING if start_at_yard else Phase.TO_SITE
         self._dwell(rng.uniform(0.0, config.start_spread_s), here)
+
+    def _script(self, kind: str, at_s: float) -> None:
+        """A scripted violator: idle at its site until ``at_s``, load, then ``kind``: tip the
+        load by the road (dump), haul off every corridor (deviation), or haul normally while
+        its terminal is cut (the terminal's part, see Fleet)."""
+        if kind not in VIOLATIONS:
+            raise ValueError(f"unknown violation {kind!r}; one of {', '.join(VIOLATIONS)}")
+        self.site = self.sites[0]  # the demo's no-go zone is on this site's detour
+        site, yard = self.site, self.yard
+        self.phase = Phase.TO_YARD
+        self._dwell(max(at_s, 0.0), site)
+        self._dwell(SCRIPT_LOAD_S, site)
+        self._loaded = True
+        if kind == "dump":
+            self._site_move(*self.network.coord(site.node))
+            leg = leg_between(self.network, site.node, yard.node)
+            stop = self._dump_edge(leg)
+            self._follow(leg, 0, stop)
+            stopped_s, lifted_s, empty_s = DUMP_STAND_S
+            self._stand(stopped_s)
+            self._stand(lifted_s, lifted=True)
+            self._loaded = False
+            self._stand(empty_s)
+            self._follow(leg, stop, len(leg.length_m))
+            self._site_move(yard.dwell_lon, yard.dwell_lat)
+        elif kind == "deviation":
+            try:
+                detour = self._detour_node()
+            except ValueError:  # no road clear of the corridors: an ordinary haul
+                self._drive(site, yard)
+                return
+            self._site_move(*self.network.coord(site.node))
+            self._follow(leg_between(self.network, site.node, detour))
+            self._drive_from(detour, yard)
+        else:
+            self._drive(site, yard)
+
+    def _dump_edge(self, leg: Leg) -> int:
+        """The first edge end at least ``DUMP_AFTER_M`` along ``leg`` and outside every place."""
+        places = [*(s.polygon for s in self.sites), self.yard.polygon]
+        along_m = 0.0
+        for i, length_m in enumerate(leg.length_m):
+            along_m += length_m
+            here = Point(leg.lons[i], leg.lats[i])
+            if along_m >= DUMP_AFTER_M and not any(p.covers(here) for p in places):
+                return i + 1
+        return max(len(leg.length_m) // 2, 1)
+
+    def _detour_node(self) -> int:
+        return detour_node(self.network, self.sites, self.site, self.yard)
+
+    def _stand(self, duration_s: float, lifted: bool = False) -> None:
+        lon, lat = self._position()
+        t0_s = self._end_s
+        self._pieces.append(
+            Piece(
+                t0_s,
+                t0_s + duration_s,
+                lon,
+                lat,
+                lon,
+                lat,
+                self._heading_deg,
+                False,
+                self._loaded,
+                lifted,
+            )
+        )
+
+    def _resume(self, resume: Resume) -> None:
+        """Stand briefly where the truck was last seen, then carry on: a loaded truck to the
+        yard, an empty one to its site, by the road from the nearest node."""
+        self._loaded = resume.loaded
+        start_s = 0.0
+        self._pieces.append(
+            Piece(
+                start_s,
+                start_s + RESUME_DWELL_S,
+                resume.lon,
+                resume.lat,
+                resume.lon,
+                resume.lat,
+                self._heading_deg,
+                False,
+                resume.loaded,
+                False,
+            )
+        )
+        node = self.network.nearest_node(resume.lon, resume.lat)
+        if resume.loaded:
+            self.phase = Phase.TO_YARD
+            self._drive_from(node, self.yard)
+        else:
+            self.phase = Phase.TO_SITE
+            self._drive_from(node, self.site)
 
     @property
     def _end_s(self) -> float:
@@ -253,19 +409,25 @@ class TruckMotion:
         self._append(distance_m / (self.config.site_speed_kmh / 3.6), lon, lat)
 
     def _drive(self, origin: Place, destination: Place) -> None:
+        self._drive_from(origin.node, destination)
+
+    def _drive_from(self, node: int, destination: Place) -> None:
+        self._site_move(*self.network.coord(node))
+        self._follow(leg_between(self.network, node, destination.node))
+        self._site_move(destination.dwell_lon, destination.dwell_lat)
+
+    def _follow(self, leg: Leg, first: int = 0, end: int | None = None) -> None:
+        """Drive the edges ``[first, end)`` of ``leg``, stopping at lights and junctions."""
         cfg = self.config
-        self._site_move(*self.network.coord(origin.node))
-        leg = leg_between(self.network, origin.node, destination.node)
         pace = self.rng.uniform(0.85, 1.05)  # this driver, this trip
-        for i in range(len(leg.length_m)):
-            if i > 0:
+        for i in range(first, len(leg.length_m) if end is None else end):
+            if i > first:
                 self._maybe_stop(leg.signal[i], leg.junction[i])
             speed_kmh = leg.speed_kmh[i] * pace
             if leg.turn_deg[i] > cfg.turn_deg:
                 speed_kmh = min(speed_kmh, cfg.turn_speed_kmh)
             duration_s = leg.length_m[i] / (speed_kmh / 3.6)
             self._append(duration_s, leg.lons[i], leg.lats[i], leg.tunnel[i], leg.heading_deg[i])
-        self._site_move(destination.dwell_lon, destination.dwell_lat)
 
     def _maybe_stop(self, signal: bool, junction: bool) -> None:
         cfg = self.config

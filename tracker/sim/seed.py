@@ -15,8 +15,9 @@ import argparse
 import asyncio
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import psycopg
@@ -24,8 +25,10 @@ import psycopg
 from tracker.db import migrate
 from tracker.registry import repo
 from tracker.settings import Settings
+from tracker.sim.motion import VIOLATIONS
 
 DEMO_COMPANY = "Demo Haulage Co."
+LIFT_MODEL = "SIM-ZT"  # body-lift and cover sensors trusted (settings.engine.sensors)
 
 
 def seed_fleet(conninfo: str, trucks: int, prefix: str = "DEMO") -> list[dict[str, object]]:
@@ -36,6 +39,11 @@ def seed_fleet(conninfo: str, trucks: int, prefix: str = "DEMO") -> list[dict[st
             plate = f"{prefix}-{n:05d}"
             volume_m3 = (12.0, 16.0, 20.0)[n % 3]
             vehicle_id = repo.ensure_vehicle(conn, plate, company_id, volume_m3)
+            if n <= len(VIOLATIONS):  # the scripted violators report their body lift
+                conn.execute(
+                    "UPDATE vehicles SET terminal_model = %s WHERE id = %s",
+                    (LIFT_MODEL, vehicle_id),
+                )
             terminal_id = repo.ensure_terminal(conn, f"{prefix}-T{n:05d}", vehicle_id, "generic")
             token = repo.issue_token(conn, terminal_id)
             fleet.append(
@@ -70,7 +78,7 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     settings = Settings.load()
-    migrate(settings.database_url)
+    migrate(settings.database_url, settings.city_tz)
     if args.permits:
         return seed_city(settings, args.data_dir)
     fleet = seed_fleet(settings.database_url, args.trucks, args.prefix)
@@ -108,7 +116,7 @@ def seed_city(settings: Settings, data_dir: Path | None) -> int:
             async with await psycopg.AsyncConnection.connect(
                 settings.database_url, autocommit=True
             ) as conn:
-                today = datetime.now(UTC).date()
+                today = datetime.now(ZoneInfo(settings.city_tz)).date()  # the city's day
                 out = await seed_demo_city(conn, redis, plan, DEMO_COMPANY, today)
         finally:
             await redis.aclose()

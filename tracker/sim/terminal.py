@@ -16,6 +16,8 @@ from tracker.geo import EARTH_RADIUS_M
 from tracker.sim.motion import TruthState
 
 FixDict = dict[str, object]
+POWER_CUT_ALARM = 1 << 8  # JT/T 808 alarm flag: main power cut (docs/JT808.md §7.2)
+CUT_SILENCE_S = 900.0  # a cut terminal reports the cut, then nothing for this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,7 @@ class Terminal:
         self._held = _Held()
         self.truth: dict[str, tuple[float, float]] = {}  # fix time → true lon, lat (tests)
         self.record_truth = False
+        self.cut_at_s: float | None = None  # a scripted violator's power cut (Fleet)
 
     @property
     def next_release_s(self) -> float:
@@ -150,6 +153,14 @@ class Terminal:
 
     def _sample(self, t_s: float, truth: TruthState) -> FixDict | None:
         east_m, north_m = self._next_error_m()
+        if self.cut_at_s is not None and t_s >= self.cut_at_s:  # the last fix: the alarm
+            self.cut_at_s = None
+            self._blackout_until_s = t_s + CUT_SILENCE_S
+            time = format_time(self.epoch + timedelta(seconds=t_s))
+            return {
+                **self._fix_dict(time, truth.lon, truth.lat, truth),
+                "alarm_bits": POWER_CUT_ALARM,
+            }
         if self._blacked_out(t_s, truth) or self.rng.random() < self.config.loss_prob:
             return None
         lat = truth.lat + math.degrees(north_m / EARTH_RADIUS_M)

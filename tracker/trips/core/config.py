@@ -118,10 +118,22 @@ def check_zone_overrides(overrides: Mapping[str, Any], where: str) -> None:
         raise RuleConfigError(f"{where}: no_go must be true or false")
     schedule = overrides.get("schedule", [])
     if not isinstance(schedule, list) or not all(
-        isinstance(w, dict) and isinstance(w.get("start"), str) and isinstance(w.get("end"), str)
+        isinstance(w, dict)
+        and isinstance(w.get("start"), str)
+        and isinstance(w.get("end"), str)
+        and (
+            w.get("days") is None
+            or (
+                isinstance(w["days"], list)
+                and all(isinstance(d, int) and not isinstance(d, bool) for d in w["days"])
+            )
+        )
         for w in schedule
     ):
-        raise RuleConfigError(f"{where}: schedule must be a list of {{start, end}} HH:MM")
+        raise RuleConfigError(
+            f"{where}: schedule must be a list of {{start, end}} HH:MM (local) with optional "
+            "days 1 (Monday) to 7 (Sunday)"
+        )
 
 
 def sensors_by_model(mapping: Mapping[str, Iterable[str]]) -> dict[str, Sensors]:

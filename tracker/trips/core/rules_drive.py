@@ -49,7 +49,7 @@ def _zone_active(ctx: VehicleContext, zone_id: str, t: datetime) -> bool:
     rule = ctx.zones.get(zone_id)
     if rule is None or not rule.no_go:
         return False
-    return not rule.active_windows or in_windows(rule.active_windows, t, ctx.utc_offset_min)
+    return not rule.active_windows or in_windows(rule.active_windows, t, ctx.tz)
 
 
 def no_go_zone(state: VehicleState, step: Step) -> list[Event]:

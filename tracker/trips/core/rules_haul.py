@@ -324,7 +324,7 @@ def outside_hours(state: VehicleState, step: Step) -> list[Event]:
         trip.loaded
         and permit is not None
         and bool(permit.windows)
-        and not in_windows_us(permit.windows, step.t_us, step.ctx.utc_offset_min)
+        and not in_windows_us(permit.windows, step.t_us, step.ctx.tz)
     )
     return advance(
         state,

@@ -5,15 +5,16 @@ immutable :class:`RegistryView`, and swaps in a fresh view on a timer and whenev
 notice arrives (permit approval, suspension and expiry publish corridor fence changes, places
 publish their fences). Ids handed to the core are registry ids as text for sites, yards and
 zones, and fence ids as text for corridors (the geofence index answers distances by fence id).
-The registry and permit APIs keep times of day as ``HH:MM`` UTC and dates as UTC days, so the
-contexts use a UTC offset of 0 unless told otherwise.
+The registry and permit APIs keep times of day as ``HH:MM`` local wall-clock times of the city's
+zone (``settings.city_tz``) with ISO weekdays, and dates as local days: the view carries the zone
+(a ``zoneinfo`` value, pure) and the contexts evaluate windows in it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
 from tracker.times import parse_hhmm
@@ -24,6 +25,8 @@ from tracker.trips.core.config import (
     split_permit_overrides,
 )
 from tracker.trips.core.models import (
+    ALL_DAYS,
+    CITY_TZ,
     PermitScope,
     RuleConfig,
     Sensors,
@@ -77,12 +80,30 @@ def zone_with(zone: ZoneRule, overrides: dict[str, Any] | None) -> ZoneRule:
 
 
 def windows_of(raw: list[dict[str, Any]]) -> tuple[TimeWindow, ...]:
-    """Daily windows from ``[{"start": "HH:MM", "end": "HH:MM"}]`` (weekdays are ignored)."""
-    return tuple(TimeWindow(parse_hhmm(w["start"]), parse_hhmm(w["end"])) for w in raw)
+    """Windows from ``[{"start": "HH:MM", "end": "HH:MM", "days": [1, ...]}]`` (local times;
+    ISO weekdays the window starts on, every day when ``days`` is missing: permits' windows)."""
+    out = []
+    for w in raw:
+        days = frozenset(int(d) for d in w.get("days") or ALL_DAYS)
+        if not days <= ALL_DAYS:
+            raise ValueError(f"weekdays are 1 (Monday) to 7 (Sunday): {sorted(days)}")
+        out.append(TimeWindow(parse_hhmm(w["start"]), parse_hhmm(w["end"]), days))
+    return tuple(out)
 
 
-def local_midnight_utc(day: date, utc_offset_min: int) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC) - timedelta(minutes=utc_offset_min)
+def schedule_of(raw: list[dict[str, Any]], where: str) -> tuple[TimeWindow, ...]:
+    """A zone's stored schedule; one the engine cannot read is logged and the zone holds
+    always (the stricter reading), never a failed registry load."""
+    try:
+        return windows_of(raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("%s: unreadable schedule (%s); the zone holds always", where, exc)
+        return ()
+
+
+def local_midnight_utc(day: date, tz: tzinfo) -> datetime:
+    """The instant (UTC) at which ``day`` starts on the wall clocks of ``tz``."""
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +124,7 @@ class RegistryView:
     zones: dict[str, ZoneRule] = field(default_factory=dict)
     vehicles: dict[int, VehicleInfo] = field(default_factory=dict)
     permits: dict[int, tuple[PermitScope, ...]] = field(default_factory=dict)
-    utc_offset_min: int = 0
+    tz: tzinfo = CITY_TZ  # the city's zone (settings.city_tz)
     rules: RuleConfig = DEFAULT_RULES
     # Contexts built so far (the view is immutable, so each vehicle's is built once).
     contexts: dict[int, VehicleContext] = field(default_factory=dict, compare=False, repr=False)
@@ -122,7 +143,7 @@ class RegistryView:
             vehicle_id=vehicle_id,
             permits=self.permits.get(vehicle_id, ()),
             zones=self.zones,
-            utc_offset_min=self.utc_offset_min,
+            tz=self.tz,
             blacklisted=info.blacklisted if info else False,
             blacklist_listing_id=info.listing_id if info else None,
             rated_volume_m3=info.rated_volume_m3 if info else None,
@@ -135,11 +156,12 @@ class RegistryView:
         return info.company_id if info else None
 
 
-def permit_scope(row: dict[str, Any], utc_offset_min: int) -> PermitScope:
+def permit_scope(row: dict[str, Any], tz: tzinfo) -> PermitScope:
+    """A permit row as the engine sees it: valid over whole local days of ``tz``."""
     return PermitScope(
         permit_id=str(row["id"]),
-        valid_from=local_midnight_utc(row["valid_from"], utc_offset_min),
-        valid_until=local_midnight_utc(row["valid_to"] + timedelta(days=1), utc_offset_min),
+        valid_from=local_midnight_utc(row["valid_from"], tz),
+        valid_until=local_midnight_utc(row["valid_to"] + timedelta(days=1), tz),
         origin_ids=frozenset(str(i) for i in row["site_ids"]),
         yard_ids=frozenset(str(i) for i in row["yard_ids"]),
         corridors={str(k): float(v) for k, v in row["corridors"].items()},

@@ -7,12 +7,13 @@ permit and zone (a bad row is logged and skipped by the core's ``permit_with``/`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import tzinfo
 from typing import Any
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
-from tracker.trips.core.models import PermitScope, RuleConfig, Sensors, ZoneRule
+from tracker.trips.core.models import CITY_TZ, PermitScope, RuleConfig, Sensors, ZoneRule
 from tracker.trips.core.view import (
     DEFAULT_RULES,
     NO_SENSORS,
@@ -21,7 +22,7 @@ from tracker.trips.core.view import (
     VehicleInfo,
     permit_scope,
     permit_with,
-    windows_of,
+    schedule_of,
     zone_with,
 )
 
@@ -60,13 +61,14 @@ async def _overrides(cur: Any) -> dict[tuple[str, int], dict[str, Any]]:
 
 async def load_registry(
     conn: AsyncConnection[Any],
-    utc_offset_min: int = 0,
+    tz: tzinfo = CITY_TZ,
     rules: RuleConfig = DEFAULT_RULES,
     sensors: Mapping[str, Sensors] | None = None,
 ) -> RegistryView:
     """The registry as the engine sees it. ``rules`` is the city layer (``config``); rows of
     ``engine_rule_overrides`` refine it per permit and zone (a bad row is logged and skipped,
-    never fatal); ``sensors`` maps terminal models to the sensors trusted for their vehicles."""
+    never fatal); ``tz`` is the city's zone (``settings.city_tz``); ``sensors`` maps terminal
+    models to the sensors trusted for their vehicles."""
     roles: dict[str, tuple[Role, str]] = {}
     zones: dict[str, ZoneRule] = {}
     async with conn.cursor(row_factory=dict_row) as cur:
@@ -84,7 +86,7 @@ async def load_registry(
             limit = row["speed_limit_kmh"]
             zone = ZoneRule(
                 zone_id=zone_id,
-                active_windows=windows_of(row["schedule"]),
+                active_windows=schedule_of(row["schedule"], f"zone {zone_id}"),
                 speed_limit_kmh=float(limit) if limit is not None else None,
             )
             zones[zone_id] = zone_with(zone, overrides.get(("zone", int(row["id"]))))
@@ -104,13 +106,11 @@ async def load_registry(
         await cur.execute(_PERMITS)
         permits: dict[int, list[PermitScope]] = {}
         for row in await cur.fetchall():
-            scope = permit_with(
-                permit_scope(row, utc_offset_min), rules, overrides.get(("permit", row["id"]))
-            )
+            scope = permit_with(permit_scope(row, tz), rules, overrides.get(("permit", row["id"])))
             for fence_id in scope.corridors:
                 roles[fence_id] = ("corridor", fence_id)
             for vehicle_id in row["vehicle_ids"]:
                 permits.setdefault(int(vehicle_id), []).append(scope)
     return RegistryView(
-        roles, zones, vehicles, {k: tuple(v) for k, v in permits.items()}, utc_offset_min, rules
+        roles, zones, vehicles, {k: tuple(v) for k, v in permits.items()}, tz, rules
     )

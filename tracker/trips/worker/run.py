@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import signal
+from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
@@ -126,6 +127,7 @@ def main(argv: list[str]) -> int:
         tick_s=args.tick_s,
         refresh_s=args.refresh_s,
         commit_grace_s=args.commit_grace_s,
+        tz=ZoneInfo(settings.city_tz),
         rules=city_rules(settings.engine.city, settings.engine.rules),
         sensors=sensors_by_model(settings.engine.sensors),
     )

@@ -41,7 +41,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
 import psycopg
@@ -53,7 +53,7 @@ from tracker import metrics
 from tracker.geofence.sync import FenceSync
 from tracker.trips.core.annotate import engine_index
 from tracker.trips.core.events import IncidentClosed, IncidentOpened, IncidentUpdated
-from tracker.trips.core.models import RuleConfig, Sensors
+from tracker.trips.core.models import CITY_TZ, RuleConfig, Sensors
 from tracker.trips.core.state import from_us
 from tracker.trips.core.tracks import US
 from tracker.trips.core.view import DEFAULT_RULES, RegistryView
@@ -94,7 +94,7 @@ class WorkerConfig:
     commit_sync_s: float = 1.0  # how often an idle shard looks at the commit log
     commit_keep_s: float = 3600.0  # processed commit-log rows are deleted after this long
     prune_s: float = 60.0
-    utc_offset_min: int = 0  # registry times of day are UTC
+    tz: tzinfo = CITY_TZ  # the city's zone: registry times of day are its wall-clock times
     rules: RuleConfig = DEFAULT_RULES  # the city layer (config.city_rules)
     sensors: Mapping[str, Sensors] = field(default_factory=dict)  # terminal model -> sensors
 
@@ -184,7 +184,7 @@ class EngineWorker:
     async def refresh(self) -> None:
         async with self.pool.connection() as conn:
             self.view = await load_registry(
-                conn, self.config.utc_offset_min, self.config.rules, self.config.sensors
+                conn, self.config.tz, self.config.rules, self.config.sensors
             )
         self._refresh_due = time.monotonic() + self.config.refresh_s
 
