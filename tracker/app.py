@@ -18,6 +18,7 @@ from tracker import __version__
 from tracker.accounts import api as accounts_api
 from tracker.blacklist import api as blacklist_api
 from tracker.capacity import api as capacity_api
+from tracker.cases import api as cases_api
 from tracker.db import migrate
 from tracker.deps import Platform, PlatformDep
 from tracker.errors import register_error_handlers
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live_api.router)
     app.include_router(incidents_api.router)
     app.include_router(kpi_api.router)
+    app.include_router(cases_api.router)
     live_api.mount_web(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")

@@ -114,6 +114,22 @@ class LimitSettings(BaseModel):
     request_vertices: int = Field(default=100_000, ge=4)  # all geometry of one request
 
 
+class CaseSettings(BaseModel):
+    """Cases (tracker.cases, docs/DECISIONS.md "Cases"): days per stage (the law's where it sets
+    one: decision within 90 days of opening, hearing request within 5 days of the notice,
+    delivery within 7 days of the decision), the fine from which a hearing may be asked, and the
+    engine incident types that open a case by themselves (others when an officer confirms)."""
+
+    review_days: float = Field(default=3.0, gt=0)
+    dispatch_days: float = Field(default=2.0, gt=0)
+    statement_days: float = Field(default=5.0, gt=0)
+    decision_days: float = Field(default=90.0, gt=0)
+    delivery_days: float = Field(default=7.0, gt=0)
+    execution_days: float = Field(default=15.0, gt=0)
+    large_fine_cny: float = Field(default=10_000.0, ge=0)
+    auto_open_types: list[str] = []
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACKER_", env_nested_delimiter="__", extra="ignore"
@@ -181,6 +197,9 @@ class Settings(BaseSettings):
     blacklist_expiry_interval_s: float = Field(default=60.0, gt=0)
     # KPI hourly rollup (tracker.kpi.rollup): how often finished hours are rolled up; 0: off.
     kpi_rollup_interval_s: float = Field(default=300.0, ge=0)
+    # Cases (tracker.cases.escalation): overdue escalation and auto-opening rounds; 0: off.
+    case_escalation_interval_s: float = Field(default=300.0, ge=0)
+    case_intake_interval_s: float = Field(default=60.0, ge=0)
     public_base_url: str = "http://127.0.0.1:8000"
     login: LoginSettings = LoginSettings()
     # Web pages and the websocket (tracker.security, tracker.live.api): origins besides the API's
@@ -192,6 +211,7 @@ class Settings(BaseSettings):
     jt808: Jt808Settings = Jt808Settings()
     engine: EngineSettings = EngineSettings()
     limits: LimitSettings = LimitSettings()
+    cases: CaseSettings = CaseSettings()
 
     @model_validator(mode="after")
     def _no_default_secret_in_prod(self) -> Settings:
