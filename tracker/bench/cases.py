@@ -85,10 +85,10 @@ async def setup(url: str) -> tuple[list[tuple[int, int, int]], list[int]]:
         units = []
         for d in range(3):
             for kind in KINDS:
-                row = await jurisdictions.create_unit(
+                unit = await jurisdictions.create_unit(
                     conn, f"{kind}-{d}", f"{kind} {d}", kind, f"d{d}", BOOTSTRAP
                 )
-                units.append((int(row["id"]), areas[f"d{d}"], areas[f"d{d}s{d % 3}"]))
+                units.append((int(unit["id"]), areas[f"d{d}"], areas[f"d{d}s{d % 3}"]))
         companies = []
         for c in range(60):
             cur = await conn.execute(
