@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser(
         "capacity", help="yard capacity ledger (capacity reconcile [--fix])", add_help=False
     )
+    sub.add_parser(
+        "cases", help="case taxonomy and jurisdictions (cases taxonomy|areas FILE)", add_help=False
+    )
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", choices=sorted(BENCHES))
     if not args or args[0] in {"-h", "--help"}:
@@ -73,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "user": "tracker.accounts.cli",
         "import": "tracker.registry.importer",
         "capacity": "tracker.capacity.reconcile",
+        "cases": "tracker.cases.cli",
     }
     if command not in modules:
         parser.parse_args(args)
