@@ -37,6 +37,15 @@ async def test_confirming_an_incident_opens_its_case(world: World) -> None:
     assert case["unit_id"] == world.units["um_e"]
     assert case["company_id"] == world.companies["haul"]
     assert case["evidence"] == [{"kind": "incident", "href": "/api/v1/incidents/inc-1"}]
+    # an incident whose vehicle the registry no longer holds still opens its case
+    world.db.execute(
+        "INSERT INTO incidents (incident_id, type, vehicle_id, company_id, opened_at, "
+        "detected_at, lon, lat) VALUES ('inc-3', 'dumping', 999999, 999999, now(), now(), %s, %s)",
+        IN_E,
+    )
+    gone = await world.client.post("/api/v1/incidents/inc-3/confirm", json={"note": "x"},
+                                   headers=officer)  # fmt: skip
+    assert gone.status_code == 200 and gone.json()["case_id"] is not None
     # a type no subtype takes opens no case
     resp = await world.client.post("/api/v1/incidents/inc-2/confirm", json={"note": "x"},
                                    headers=officer)  # fmt: skip

@@ -87,6 +87,15 @@ async def open_for_incident(
     code = await taxonomy.subtype_for_incident(conn, incident_type)
     if code is None:
         return None
+    # the registry may no longer hold the incident's vehicle or company: the case keeps the
+    # incident as its evidence and opens without them rather than failing the confirmation
+    cur = await conn.execute(
+        "SELECT (SELECT id FROM vehicles WHERE id = %s), (SELECT id FROM companies WHERE id = %s)",
+        (vehicle_id, company_id),
+    )
+    known = await cur.fetchone()
+    assert known is not None
+    vehicle_id, company_id = known
     return await service.open_case(
         conn, source="incident", source_ref=incident_id, subtype=code, who=who, now=now, d=d,
         facts=f"引擎告警 {incident_type}（事件 {incident_id}）", lon=lon, lat=lat,
