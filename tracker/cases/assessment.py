@@ -127,7 +127,12 @@ async def sanctions(conn: AConn) -> Row:
                 ORDER BY b.since DESC LIMIT 1000"""
         )
         vehicles = await cur.fetchall()
-        await cur.execute("SELECT id FROM companies WHERE active ORDER BY id LIMIT 5000")
-        ids = [int(r["id"]) for r in await cur.fetchall()]
-    graded = [{"company_id": i, **await credit(conn, i)} for i in ids]
-    return {"vehicles": vehicles, "companies": [g for g in graded if g["grade"] == "D"]}
+        cfg = await credit_repo.settings(conn)
+        rows = await credit_repo.company_records(conn, cfg["window_days"])
+    graded = []
+    for r in rows:
+        score = credit_score(int(r["points"]), int(r["active_vehicles"]), int(r["listings"]), cfg)
+        if grade(score) == "D":
+            graded.append({"company_id": r["company_id"], "name": r["name"], "score": score,
+                           "grade": "D"})  # fmt: skip
+    return {"vehicles": vehicles, "companies": graded}
