@@ -118,3 +118,11 @@ async def test_the_queue_is_filtered_and_keyset_paged(world: World) -> None:
     assert bad.status_code == 400 and bad.json()["field"] == "after"
     assert (await world.client.get("/api/v1/cases", headers=officer,
                                    params={"state": "nope"})).status_code == 422  # fmt: skip
+
+
+async def test_the_overdue_filter(world: World) -> None:
+    officer = world.account("enforcement_officer", unit="um_w")
+    late = (await world.open(officer))["id"]
+    await world.open(officer)
+    world.db.execute("UPDATE cases SET due_at = now() - interval '1 hour' WHERE id = %s", (late,))
+    assert await _ids(world, officer, overdue="true") == {late}
