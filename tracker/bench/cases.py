@@ -6,7 +6,7 @@ case walked to a random state along the lifecycle) by COPY. Then times, with the
 queries (tracker.cases.repo, scoped to a unit's officer):
 
 - ``list_p95_ms``: a unit's queue filtered by state, a page of 50 at a random depth, keyset;
-- ``detail_p95_ms``: one case with its timeline and notices;
+- ``detail_p95_ms``: one case with its timeline, notices and subtype (as ``GET /cases/{id}``);
 - baselines measured in the same run: the same pages by OFFSET (``offset_p95_ms``), and the
   keyset pages with the queue indexes dropped inside a rolled-back transaction
   (``noindex_p95_ms``); ratios against them.
@@ -207,10 +207,11 @@ async def measure(
             unit = units[case_id % len(units)][0]
             who = Principal("bench", Role.enforcement_officer, None, None, unit)
             t = time.perf_counter()
-            row = await repo.load(conn, case_id, who)
+            row = await repo.load(conn, case_id, who)  # what GET /cases/{id} reads
             assert row is not None
             await repo.events(conn, case_id)
             await repo.notices(conn, case_id=case_id)
+            await repo.subtype(conn, row["subtype"])
             detail.append((time.perf_counter() - t) * 1000)
         log(f"detail p95 {p95(detail)} ms")
         noindex = await _without_indexes(conn, pages)
