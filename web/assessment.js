@@ -56,7 +56,7 @@ async function main() {
   await ensureToken();
   const data = await api("/api/v1/cases/assessment");
   const head = [t("assess.name"), t("assess.cases"), t("assess.closed"), t("assess.overdue"),
-    t("assess.onTime"), t("assess.closure"), t("assess.reopen"), t("assess.feedback"), "⏱"];
+    t("assess.onTime"), t("assess.closure"), t("assess.reopen"), t("assess.feedback"), t("assess.stages")];
   table("units", head, groupRows(data.units));
   table("districts", head, groupRows(data.districts));
   table("companies", [t("assess.name"), t("assess.cases"), t("assess.decided"), t("assess.penalties"), t("assess.grade")],
