@@ -9,7 +9,11 @@ register(common);
 register(cases);
 
 const rate = (v) => (v == null ? "—" : `${formatNumber(Math.round(v * 1000) / 10)} %`);
-const hours = (s) => (s == null ? "—" : `${formatNumber(Math.round(s / 360) / 10)} h`);
+const hours = (s) => {
+  if (s == null) return "—";
+  if (s < 3600) return `${formatNumber(Math.round(s / 6) / 10)} min`;
+  return `${formatNumber(Math.round(s / 360) / 10)} h`;
+};
 
 function table(id, head, rows) {
   const tbl = $(id);
