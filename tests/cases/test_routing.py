@@ -65,6 +65,12 @@ async def test_reimporting_an_area_moves_its_border(world: World) -> None:
          "features[0].properties.code"),
         (area("W2", "x", "street", "W1", box(108.0, 22.6, 108.1, 22.7)), "properties.parent"),
         ({"type": "Feature"}, "features[0]"),
+        (area("X", "x", "street", "W", {"type": "Polygon", "coordinates": [[[1, 2]]]}),
+         "features[0].geometry.coordinates"),
+        (area("X", "x", "street", "W", {"type": "Polygon", "coordinates": "no"}),
+         "features[0].geometry.coordinates"),
+        (area("X", "x", "street", "W", box(200.0, 22.6, 201.0, 22.7)),
+         "features[0].geometry.coordinates"),
     ],
 )  # fmt: skip
 async def test_bad_areas_are_refused_with_the_field(
@@ -75,6 +81,15 @@ async def test_bad_areas_are_refused_with_the_field(
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"] == "bad_request"
     assert resp.json()["field"] == field
+
+
+async def test_a_whole_city_may_be_larger_than_a_fence(world: World) -> None:
+    big = {
+        "type": "FeatureCollection",
+        "features": [area("NN", "南宁市", "city", None, box(107.0, 22.0, 109.6, 24.0))],
+    }
+    resp = await world.client.post("/api/v1/jurisdictions", json=big, headers=world.staff)
+    assert resp.status_code == 201, resp.text  # about 60,000 km²: more than any fence
 
 
 async def test_only_admins_import_areas_and_units(world: World) -> None:

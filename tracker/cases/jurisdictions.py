@@ -19,11 +19,12 @@ from tracker.accounts import repo as audit
 from tracker.accounts.models import Principal
 from tracker.errors import BadRequest, NotFound
 from tracker.geofence.errors import GeometryError
-from tracker.geofence.geojson import fence_from_geojson
+from tracker.geofence.geojson import count_positions
 
 AConn = psycopg.AsyncConnection[Any]
 LEVELS = ("city", "district", "street", "grid")
 DEPTH = {level: i for i, level in enumerate(LEVELS)}
+MAX_AREA_POSITIONS = 200_000  # per area; the request body is capped too (geometry routes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +55,26 @@ def _feature(i: int, feature: Any) -> tuple[str, str, str, str | None, dict[str,
     geometry = feature.get("geometry")
     if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
         raise BadRequest("a Polygon or MultiPolygon", field=f"{where}.geometry")
-    try:
-        fence_from_geojson(code, geometry)
-    except GeometryError as exc:
-        raise BadRequest(exc.message, field=f"{where}.{exc.field}") from None
+    _check_area(geometry, f"{where}.geometry")
     return code, name, level, parent, geometry
+
+
+def _check_area(geometry: dict[str, Any], field: str) -> None:
+    """A valid polygon of at most MAX_AREA_POSITIONS positions, of any size: a city is larger
+    than the geofence engine lets a fence be, so its size caps do not apply here."""
+    try:
+        count_positions(geometry, field, MAX_AREA_POSITIONS)
+        geom = shape(geometry)
+    except GeometryError as exc:
+        raise BadRequest(exc.message, field=exc.field) from None
+    except (ValueError, TypeError, IndexError, AttributeError, shapely.errors.ShapelyError):
+        raise BadRequest("not a polygon's coordinates", field=f"{field}.coordinates") from None
+    if geom.is_empty or not geom.is_valid:
+        reason = "empty" if geom.is_empty else shapely.is_valid_reason(geom)
+        raise BadRequest(f"invalid polygon: {reason}", field=field)
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise BadRequest("coordinates are lon, lat in degrees", field=f"{field}.coordinates")
 
 
 async def import_areas(conn: AConn, features: list[Any], who: Principal) -> list[dict[str, Any]]:
