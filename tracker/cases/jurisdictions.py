@@ -1,6 +1,6 @@
 """Jurisdictions (city → district → street → grid) and units, and routing a place to its unit.
 
-Polygons are checked by the geofence package's GeoJSON reader (valid, bounded, sized) and kept as
+Polygons are checked (positions counted before any shape is built, valid, in degrees) and kept as
 GeoJSON with their bounding box; a point lookup reads the areas whose box holds the point and
 tests them with shapely (PostGIS is not used in this platform).
 """
