@@ -19,6 +19,7 @@ from tracker import __version__, config_api, metrics
 from tracker.accounts import api as accounts_api
 from tracker.blacklist import api as blacklist_api
 from tracker.capacity import api as capacity_api
+from tracker.cases import api as cases_api
 from tracker.clues import api as clues_api
 from tracker.db import migrate
 from tracker.deps import Platform, PlatformDep, require_metrics_reader
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(kpi_api.router)
     app.include_router(outbox_api.router)
     app.include_router(config_api.router)
+
+    app.include_router(cases_api.router)
     live_api.mount_web(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")

@@ -28,6 +28,7 @@ BENCHES: dict[str, str] = {
     "faults": "tracker.bench.faults",
     "packs": "tracker.bench.packs",
     "outbox": "tracker.bench.outbox",
+    "cases": "tracker.bench.cases",
 }
 
 
@@ -56,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "capacity", help="yard capacity ledger (capacity reconcile [--fix])", add_help=False
     )
     sub.add_parser("evidence", help="evidence packs (evidence verify PACK)", add_help=False)
+
+    sub.add_parser(
+        "cases", help="case taxonomy and jurisdictions (cases taxonomy|areas FILE)", add_help=False
+    )
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", choices=sorted(BENCHES))
     if not args or args[0] in {"-h", "--help"}:
@@ -76,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import": "tracker.registry.importer",
         "capacity": "tracker.capacity.reconcile",
         "evidence": "tracker.evidence.cli",
+        "cases": "tracker.cases.cli",
     }
     if command not in modules:
         parser.parse_args(args)

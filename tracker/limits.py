@@ -30,7 +30,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _POSITIONS = re.compile(r"^/api/v1/positions/?$")
 _LOGIN = re.compile(r"^/api/v1/auth/token/?$")
-_GEOMETRY = re.compile(r"^/api/v1/(sites|yards|zones|permits)(/\d+)?/?$")
+_GEOMETRY = re.compile(r"^/api/v1/(sites|yards|zones|permits|jurisdictions)(/\d+)?/?$")
 _CLUES = re.compile(r"^/api/v1/(public/vehicles/[0-9a-f]{32}/clues|clues)/?$")
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
 

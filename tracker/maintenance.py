@@ -24,6 +24,9 @@ kpi-rollup         kpi_rollup_interval_s          once per cluster at a time:
                                                   ``pg_try_advisory_xact_lock``, others skip
 outbox-notices     outbox_notices_interval_s      safe: permit.expiring has a dedupe key;
                                                   companies locked ``SKIP LOCKED``
+case-escalation    case_escalation_interval_s     safe: rows ``FOR UPDATE SKIP LOCKED``, each
+                                                  case flagged once per stage
+case-intake        case_intake_interval_s         safe: one case per incident (unique source)
 =================  =============================  ==========================================
 """
 
@@ -46,6 +49,8 @@ from redis.exceptions import RedisError
 from tracker import tasks
 from tracker.blacklist.service import lift_expired
 from tracker.capacity.service import refresh as capacity_round
+from tracker.cases.escalation import escalate_overdue, open_for_incidents
+from tracker.cases.machine import deadlines_from
 from tracker.db import make_pool, wait_for_schema
 from tracker.history.compaction import compact_finished_chunks
 from tracker.kpi.rollup import rollup_round
@@ -104,6 +109,18 @@ async def _outbox_notices(s: Services) -> object:
     return await notices_round(s.pool, datetime.now(UTC), days)
 
 
+async def _case_escalation(s: Services) -> list[int]:
+    async with s.pool.connection() as conn:
+        return await escalate_overdue(conn, datetime.now(UTC))
+
+
+async def _case_intake(s: Services) -> list[int]:
+    d = deadlines_from(s.settings.cases)
+    async with s.pool.connection() as conn:
+        types = s.settings.cases.auto_open_types
+        return await open_for_incidents(conn, types, datetime.now(UTC), d)
+
+
 TASKS: tuple[MaintenanceTask, ...] = (
     MaintenanceTask(
         "permit-expiry",
@@ -147,6 +164,20 @@ TASKS: tuple[MaintenanceTask, ...] = (
         _outbox_notices,
         (psycopg.Error, OSError),
         what="emit permit.expiring and company.credit_changed (tracker.outbox.notices)",
+    ),
+    MaintenanceTask(
+        "case-escalation",
+        "case_escalation_interval_s",
+        _case_escalation,
+        (psycopg.Error, OSError),
+        what="escalate cases past their stage's deadline (tracker.cases.escalation)",
+    ),
+    MaintenanceTask(
+        "case-intake",
+        "case_intake_interval_s",
+        _case_intake,
+        (psycopg.Error, OSError),
+        what="open cases for incidents of the auto-open types (TRACKER_CASES__AUTO_OPEN_TYPES)",
     ),
 )
 TASK_NAMES = tuple(t.name for t in TASKS)

@@ -187,6 +187,22 @@ class MapSettings(BaseModel):
     tianditu_key: str = Field(default="", max_length=64, pattern=r"^[0-9A-Za-z]*$")
 
 
+class CaseSettings(BaseModel):
+    """Cases (tracker.cases, docs/DECISIONS.md "Cases"): days per stage (the law's where it sets
+    one: decision within 90 days of opening, hearing request within 5 days of the notice,
+    delivery within 7 days of the decision), the fine from which a hearing may be asked, and the
+    engine incident types that open a case by themselves (others when an officer confirms)."""
+
+    review_days: float = Field(default=3.0, gt=0)
+    dispatch_days: float = Field(default=2.0, gt=0)
+    statement_days: float = Field(default=5.0, gt=0)
+    decision_days: float = Field(default=90.0, gt=0)
+    delivery_days: float = Field(default=7.0, gt=0)
+    execution_days: float = Field(default=15.0, gt=0)
+    large_fine_cny: float = Field(default=10_000.0, ge=0)
+    auto_open_types: list[str] = []
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACKER_", env_nested_delimiter="__", extra="ignore"
@@ -259,6 +275,10 @@ class Settings(BaseSettings):
     kpi_rollup_interval_s: float = Field(default=300.0, ge=0)
     # outbox notices found by looking (tracker.outbox.notices): permit.expiring, credit grades
     outbox_notices_interval_s: float = Field(default=300.0, ge=0)
+
+    # Cases (tracker.cases.escalation): overdue escalation and auto-opening rounds; 0: off.
+    case_escalation_interval_s: float = Field(default=300.0, ge=0)
+    case_intake_interval_s: float = Field(default=60.0, ge=0)
     public_base_url: str = "http://127.0.0.1:8000"
     # The city's time zone (IANA name): permit windows, zone schedules and permit dates are its
     # local wall-clock times and days; pages show times in it (GET /api/v1/config).
@@ -287,6 +307,8 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"TRACKER_CITY_TZ: unknown time zone {self.city_tz!r}") from exc
         return self
+
+    cases: CaseSettings = CaseSettings()
 
     @model_validator(mode="after")
     def _no_default_secret_in_prod(self) -> Settings:

@@ -28,6 +28,8 @@ def test_every_task_is_declared_once_with_a_real_interval_setting() -> None:
         "pings-compaction",
         "kpi-rollup",
         "outbox-notices",
+        "case-escalation",
+        "case-intake",
     )
     for task in TASKS:
         assert task.interval_setting in Settings.model_fields, task.name
@@ -41,6 +43,8 @@ def test_an_interval_of_zero_turns_a_task_off(settings: Settings) -> None:
         "blacklist-expiry",
         "kpi-rollup",
         "outbox-notices",
+        "case-escalation",
+        "case-intake",
     ]  # compaction is off (0) unless set
     off = settings.model_copy(update={**ALL_ON, "kpi_rollup_interval_s": 0.0})
     assert "kpi-rollup" not in [t.name for t in selected(off)]

@@ -16,6 +16,8 @@ class Role(StrEnum):
     enforcement_officer = "enforcement_officer"
     viewer = "viewer"
     company_user = "company_user"
+    grid_staff = "grid_staff"  # street grid workers: report and follow cases in their area
+    department = "department"  # a department's (交警, 生态环境 ...) officer, scoped to its unit
 
 
 STAFF_ROLES = frozenset(Role)  # everyone with an account
@@ -30,6 +32,8 @@ class Principal:
     role: Role
     company_id: int | None = None
     user_id: int | None = None
+    unit_id: int | None = None  # scoped to a unit's cases (tracker.cases)
+    area_id: int | None = None  # or to an area's (a jurisdiction)
 
     def sees_company(self, company_id: int | None) -> bool:
         """Company users see only their own company's data; staff see everything."""

@@ -150,7 +150,7 @@ async def issue_token(conn: AConn, user_id: int, ttl: timedelta) -> tuple[str, d
 
 async def principal_by_token(conn: AConn, token: str) -> Principal | None:
     cur = await conn.execute(
-        """SELECT u.id, u.username, u.role, u.company_id
+        """SELECT u.id, u.username, u.role, u.company_id, u.unit_id, u.area_id
              FROM user_tokens t JOIN users u ON u.id = t.user_id
             WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > now()
               AND u.active""",
@@ -159,7 +159,7 @@ async def principal_by_token(conn: AConn, token: str) -> Principal | None:
     row = await cur.fetchone()
     if row is None:
         return None
-    return Principal(row[1], Role(row[2]), row[3], int(row[0]))
+    return Principal(row[1], Role(row[2]), row[3], int(row[0]), row[4], row[5])
 
 
 async def revoke_token(conn: AConn, token: str) -> bool:

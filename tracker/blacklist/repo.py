@@ -187,10 +187,7 @@ async def void_points(conn: AConn, incident_id: str, by: str) -> Row | None:
     )
 
 
-async def company_record(conn: AConn, company_id: int, window_days: int) -> Row | None:
-    return await _one(
-        conn,
-        """SELECT c.id AS company_id, c.name,
+_COMPANY_RECORD = """SELECT c.id AS company_id, c.name,
                   (SELECT count(*) FROM vehicles v WHERE v.company_id = c.id AND v.active)
                       AS active_vehicles,
                   (SELECT COALESCE(sum(p.points), 0) FROM vehicle_points p
@@ -204,9 +201,18 @@ async def company_record(conn: AConn, company_id: int, window_days: int) -> Row 
                   (SELECT count(*) FROM blacklisted_vehicles b
                      JOIN vehicles v ON v.id = b.vehicle_id WHERE v.company_id = c.id)
                       AS listed_now
-             FROM companies c WHERE c.id = %(c)s""",
-        {"c": company_id, "w": window_days},
+             FROM companies c"""
+
+
+async def company_record(conn: AConn, company_id: int, window_days: int) -> Row | None:
+    return await _one(
+        conn, _COMPANY_RECORD + " WHERE c.id = %(c)s", {"c": company_id, "w": window_days}
     )
+
+
+async def company_records(conn: AConn, window_days: int) -> list[Row]:
+    """:func:`company_record` of every active company, in one statement (the public list)."""
+    return await _all(conn, _COMPANY_RECORD + " WHERE c.active ORDER BY c.id", {"w": window_days})
 
 
 _APPEAL = """SELECT id, company_id, vehicle_id, listing_id, incident_id, statement, status,

@@ -83,11 +83,13 @@ class PermitFacts:
     corridors: list[CorridorFact] = field(default_factory=list)
     zones: list[ZoneFact] = field(default_factory=list)
     overlaps: list[tuple[int, int]] = field(default_factory=list)  # (vehicle id, permit id)
+    company_grade: str | None = None  # credit grade A-D (tracker.blacklist); D refuses
 
 
 def approval_refusals(facts: PermitFacts) -> list[Refusal]:
     """Every reason to refuse ``facts``, in a stable order; empty when it is sound."""
     return [
+        *_credit(facts),
         *_dates(facts),
         *_windows(facts.windows),
         *_vehicles(facts),
@@ -95,6 +97,15 @@ def approval_refusals(facts: PermitFacts) -> list[Refusal]:
         *_capacity(facts),
         *_corridors(facts),
     ]
+
+
+def _credit(f: PermitFacts) -> Iterable[Refusal]:
+    if f.company_grade == "D":
+        yield Refusal(
+            "company_grade_d",
+            "the company's credit grade is D: no new permits until it improves",
+            "company_id",
+        )
 
 
 def _dates(f: PermitFacts) -> Iterable[Refusal]:

@@ -10,6 +10,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from tracker.accounts.repo import jsonb
+from tracker.blacklist import repo as blacklist_repo
+from tracker.blacklist.service import credit_score, grade
 from tracker.errors import BadRequest
 from tracker.permits import logic
 from tracker.permits.models import PermitIn
@@ -190,7 +192,18 @@ async def facts(conn: AConn, permit: Row, today: date) -> logic.PermitFacts:
         ],
         zones=await active_zones(conn),
         overlaps=overlaps,
+        company_grade=await company_grade(conn, permit["company_id"]),
     )
+
+
+async def company_grade(conn: AConn, company_id: int) -> str | None:
+    """The company's credit grade now (tracker.blacklist's score and grades)."""
+    cfg = await blacklist_repo.settings(conn)
+    rec = await blacklist_repo.company_record(conn, company_id, cfg["window_days"])
+    if rec is None:
+        return None
+    points, vehicles = int(rec["points"]), int(rec["active_vehicles"])
+    return grade(credit_score(points, vehicles, int(rec["listings"]), cfg))
 
 
 async def _yard_facts(cur: Any, permit: Row) -> list[logic.YardFact]:

@@ -4,7 +4,7 @@ and ``/api/v1/trips`` (the electronic manifest per vehicle, permit and yard).
 Any account reads (company users see their own company only); enforcement officers and admins
 confirm, dismiss and close incidents, with a note, audited."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 
 from tracker.accounts import repo as audit
 from tracker.accounts.models import Principal, Role
+from tracker.cases.escalation import open_for_incident
+from tracker.cases.machine import deadlines_from
 from tracker.deps import PlatformDep, StaffDep, require_roles
 from tracker.errors import BadRequest, Conflict, NotFound
 from tracker.times import parse_time
@@ -103,6 +105,13 @@ async def _move(
         was = {"incident_id": incident_id, "status": before["status"]}
         now = {"incident_id": incident_id, "status": to, "note": note}
         await audit.record(conn, principal, f"incident.{action}", "incident", incident_id, was, now)
+        if action == "confirm":  # a confirmed incident opens its case (tracker.cases)
+            case = await open_for_incident(
+                conn, incident_id, row["type"], row["vehicle_id"], row["company_id"], row["lon"],
+                row["lat"], principal, datetime.now(UTC),
+                deadlines_from(platform.settings.cases),
+            )  # fmt: skip
+            row = {**row, "case_id": None if case is None else case["id"]}
     return row
 
 
