@@ -20,6 +20,7 @@ from tracker.accounts import api as accounts_api
 from tracker.blacklist import api as blacklist_api
 from tracker.capacity import api as capacity_api
 from tracker.cases import api as cases_api
+from tracker.cases import taxonomy as cases_taxonomy
 from tracker.clues import api as clues_api
 from tracker.db import migrate
 from tracker.deps import Platform, PlatformDep, require_metrics_reader
@@ -52,6 +53,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.migrate_on_start:
         await asyncio.to_thread(migrate, settings.database_url, settings.city_tz)
     await platform.start()
+    async with platform.pool.connection() as conn:  # the default case taxonomy, first start
+        if await cases_taxonomy.ensure_default(conn):
+            log.info("loaded the default case taxonomy (tracker cases taxonomy FILE replaces it)")
     if settings.tune_gc:
         tune_gc()
     maintenance = None

@@ -103,8 +103,12 @@ async def test_verify_then_case_and_the_receipt_follows(
         f"/api/v1/clues/{clue_id}/to-case", json={"note": "立案"}, headers=checker
     )
     assert case.status_code == 200, case.text
-    assert case.json()["status"] == "to_case" and case.json()["case_id"] is None
-    assert case.json()["case_request"]["note"] == "立案"
+    assert case.json()["status"] == "to_case" and case.json()["case_request"]["note"] == "立案"
+    case_id = case.json()["case_id"]
+    opened = db.execute(
+        "SELECT source, source_ref, subtype FROM cases WHERE id = %s", (case_id,)
+    ).fetchone()
+    assert opened == ("clue", str(clue_id), "dumping_at_will")  # a real case, from the clue
     assert (await clue_client.get(f"/api/v1/public/clues/{receipt}")).json()["status"] == "to_case"
     closing = await clue_client.post(
         f"/api/v1/clues/{clue_id}/close", json={"reason": "late"}, headers=checker
@@ -143,3 +147,25 @@ async def test_a_clue_is_closed_with_a_reason(
     assert (await clue_client.get("/api/v1/clues?status=new", headers=officer)).json() == {
         "clues": []
     }
+
+
+async def test_a_clue_whose_kind_has_no_case_type_needs_one_chosen(
+    clue_client: AsyncClient, accounts: Any, db: psycopg.Connection[Any]
+) -> None:
+    author = accounts.headers("enforcement_officer")
+    checker = accounts.headers("enforcement_officer")
+    resp = await clue_client.post("/api/v1/clues", json=clue(kind="overload"), headers=author)
+    clue_id = resp.json()["id"]
+    verified = await clue_client.post(
+        f"/api/v1/clues/{clue_id}/verify", json={"note": "属实"}, headers=checker
+    )
+    assert verified.status_code == 200, verified.text
+    url = f"/api/v1/clues/{clue_id}/to-case"
+    unnamed = await clue_client.post(url, json={"note": "立案"}, headers=checker)
+    assert unnamed.status_code == 400 and unnamed.json()["field"] == "subtype"
+    unknown = await clue_client.post(url, json={"subtype": "nope"}, headers=checker)
+    assert unknown.status_code == 400 and unknown.json()["field"] == "subtype"
+    chosen = await clue_client.post(url, json={"subtype": "unsafe_site"}, headers=checker)
+    assert chosen.status_code == 200, chosen.text
+    row = db.execute("SELECT subtype FROM cases WHERE id = %s", (chosen.json()["case_id"],))
+    assert row.fetchone() == ("unsafe_site",)

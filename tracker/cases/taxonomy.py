@@ -13,11 +13,12 @@ import psycopg
 from psycopg.rows import dict_row
 
 from tracker.accounts import repo as audit
-from tracker.accounts.models import Principal
+from tracker.accounts.models import Principal, Role
 from tracker.cases.models import TaxonomyIn
 from tracker.errors import BadRequest
 
 AConn = psycopg.AsyncConnection[Any]
+SYSTEM = Principal("system", Role.admin)  # the platform itself, in the audit log
 
 
 def default_taxonomy() -> TaxonomyIn:
@@ -58,6 +59,18 @@ async def load_taxonomy(conn: AConn, body: TaxonomyIn, who: Principal) -> dict[s
         counts = {"categories": len(body.categories), "subtypes": len(body.subtypes)}
         await audit.record(conn, who, "load", "case_taxonomy", None, None, counts)
     return counts
+
+
+async def ensure_default(conn: AConn) -> bool:
+    """Load the default taxonomy when the platform has none yet (its first start), so an
+    officer's confirmation opens a case from day one; a city's own taxonomy is never touched.
+    True when it was loaded now."""
+    cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM case_subtypes)")
+    row = await cur.fetchone()
+    if row is not None and row[0]:
+        return False
+    await load_taxonomy(conn, default_taxonomy(), SYSTEM)
+    return True
 
 
 async def taxonomy(conn: AConn) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from tracker.accounts.models import Principal, Role
+from tracker.cases.machine import deadlines_from
 from tracker.clues import repo, service
 from tracker.clues.models import (
     OFFICER_ROLES,
@@ -152,7 +153,10 @@ async def verify(clue_id: int, body: Note, platform: PlatformDep, who: OfficerDe
 @router.post("/api/v1/clues/{clue_id}/to-case", summary="Make a verified clue a case (officer)")
 async def to_case(clue_id: int, body: CaseRequest, platform: PlatformDep, who: OfficerDep) -> Any:
     async with platform.pool.connection() as conn:
-        return await service.move(conn, who, clue_id, "to_case", body.note)
+        return await service.move(
+            conn, who, clue_id, "to_case", body.note, subtype=body.subtype,
+            deadlines=deadlines_from(platform.settings.cases),
+        )  # fmt: skip
 
 
 @router.post("/api/v1/clues/{clue_id}/close", summary="Close a clue with a reason (officer)")

@@ -33,7 +33,7 @@ class ClueStatus(StrEnum):
 
 # Roles that may report from the phone page or enter a clue (admin always). The cases branch
 # adds ``grid_staff`` at merge.
-REPORTER_ROLES = frozenset({Role.enforcement_officer})
+REPORTER_ROLES = frozenset({Role.enforcement_officer, Role.grid_staff})
 # Roles that verify, convert and close clues (admin always).
 OFFICER_ROLES = frozenset({Role.enforcement_officer})
 # Roles that read clues (admin always); company users never see clues about anyone.
@@ -93,3 +93,5 @@ class Reason(BaseModel):
 
 class CaseRequest(BaseModel):
     note: str = Field(default="", max_length=2000)
+    # the case's subtype (taxonomy code); default: the one the clue's kind maps to
+    subtype: str | None = Field(default=None, min_length=1, max_length=64)

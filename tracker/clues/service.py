@@ -20,6 +20,7 @@ import psycopg
 from tracker.accounts import repo as audit
 from tracker.accounts.four_eyes import require_other_account
 from tracker.accounts.models import Principal, Role
+from tracker.cases.machine import Deadlines
 from tracker.clues import cases, photos, repo
 from tracker.clues.models import TRANSITIONS, ClueReport, ClueStatus, StaffClue
 from tracker.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
@@ -145,7 +146,16 @@ async def report_staff(
     return await _store(conn, who, clue, shots)
 
 
-async def move(conn: AConn, who: Principal, clue_id: int, action: str, text: str) -> dict[str, Any]:
+async def move(
+    conn: AConn,
+    who: Principal,
+    clue_id: int,
+    action: str,
+    text: str,
+    *,
+    subtype: str | None = None,
+    deadlines: Deadlines | None = None,
+) -> dict[str, Any]:
     """An officer's move (verify, to_case, close), audited; the clue afterwards."""
     frm, to = TRANSITIONS[action]
     async with conn.transaction():
@@ -162,7 +172,10 @@ async def move(conn: AConn, who: Principal, clue_id: int, action: str, text: str
         elif to == ClueStatus.closed:
             sets = {"close_reason": text}
         elif to == ClueStatus.to_case:
-            case_id = await cases.open_case(conn, before, who)
+            assert deadlines is not None, "a conversion needs the cases' deadlines"
+            case_id = await cases.open_case(
+                conn, before, who, subtype=subtype, now=now, deadlines=deadlines
+            )
             request = {"requested_by": who.username, "requested_at": now.isoformat(), "note": text}
             sets = {"case_id": case_id, "case_request": request}
         if not await repo.move(conn, clue_id, [s.value for s in frm], to.value, sets):
