@@ -21,6 +21,8 @@ from tracker.capacity import api as capacity_api
 from tracker.db import migrate
 from tracker.deps import Platform, PlatformDep
 from tracker.errors import register_error_handlers
+from tracker.exports import api as exports_api
+from tracker.exports import feeds_api
 from tracker.history import api as history_api
 from tracker.ingest import api as ingest_api
 from tracker.ingest import quarantine_api
@@ -91,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live_api.router)
     app.include_router(incidents_api.router)
     app.include_router(kpi_api.router)
+    app.include_router(exports_api.router)
+    app.include_router(feeds_api.router)
     live_api.mount_web(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")

@@ -22,6 +22,9 @@ pings-compaction   compaction_interval_s          once per cluster: ``pg_try_adv
                                                   the others skip the round
 kpi-rollup         kpi_rollup_interval_s          once per cluster at a time:
                                                   ``pg_try_advisory_xact_lock``, others skip
+exports-expiry     export_expiry_interval_s       safe: ``FOR UPDATE SKIP LOCKED``
+daily-exports      daily_export_interval_s        safe: a file is written under a temporary
+                                                  name and renamed; existing days are skipped
 =================  =============================  ==========================================
 """
 
@@ -44,6 +47,8 @@ from tracker import tasks
 from tracker.blacklist.service import lift_expired
 from tracker.capacity.service import refresh as capacity_round
 from tracker.db import make_pool, wait_for_schema
+from tracker.exports import daily as daily_exports
+from tracker.exports import jobs as export_jobs
 from tracker.history.compaction import compact_finished_chunks
 from tracker.kpi.rollup import rollup_round
 from tracker.permits.expiry import expire_once
@@ -95,6 +100,14 @@ async def _kpi_rollup(s: Services) -> object:
         return await rollup_round(conn)
 
 
+async def _exports_expiry(s: Services) -> int:
+    return await export_jobs.expire(s.pool, s.settings)
+
+
+async def _daily_exports(s: Services) -> object:
+    return await daily_exports.write_yesterday(s.pool, s.settings)
+
+
 TASKS: tuple[MaintenanceTask, ...] = (
     MaintenanceTask(
         "permit-expiry",
@@ -131,6 +144,21 @@ TASKS: tuple[MaintenanceTask, ...] = (
         (psycopg.Error, OSError),
         first_round_after_interval=True,
         what="roll finished hours up into the KPI tables (tracker.kpi.rollup)",
+    ),
+    MaintenanceTask(
+        "exports-expiry",
+        "export_expiry_interval_s",
+        _exports_expiry,
+        (psycopg.Error, OSError),
+        what="delete expired export job files; fail jobs their process stopped running",
+    ),
+    MaintenanceTask(
+        "daily-exports",
+        "daily_export_interval_s",
+        _daily_exports,
+        (psycopg.Error, OSError),
+        first_round_after_interval=True,
+        what="write yesterday's files of every share grant (tracker.exports.daily)",
     ),
 )
 TASK_NAMES = tuple(t.name for t in TASKS)

@@ -16,9 +16,10 @@ class Role(StrEnum):
     enforcement_officer = "enforcement_officer"
     viewer = "viewer"
     company_user = "company_user"
+    department = "department"  # another department's account: its share grants' feeds only
 
 
-STAFF_ROLES = frozenset(Role)  # everyone with an account
+STAFF_ROLES = frozenset(Role) - {Role.department}  # every account of the platform's users
 OFFICE_ROLES = frozenset({Role.admin, Role.permit_officer})  # may change the registry
 
 
