@@ -238,7 +238,8 @@ async def stamped_page(
         rows = await cur.fetchall()
     if len(rows) == limit:
         last = rows[-1]
-        return _strip(rows), encode_cursor(g.id, kind, last["feed_xid"], last["feed_seq"]), True
+        nxt = encode_cursor(g.id, kind, last["feed_xid"], last["feed_seq"])
+        return _strip(rows), nxt, True
     # all of the grant's rows below the horizon are served: the next page starts at it
     return _strip(rows), encode_cursor(g.id, kind, horizon, 0), False
 
