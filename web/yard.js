@@ -3,6 +3,7 @@
 // alerts from the live feed refresh it. Query string: yard (id), days (history).
 import { $, api, ensureToken, fillLevel, formatPct, number, params } from "./common.js";
 import { lineChart } from "./chart.js";
+import { exportButton } from "./exports.js";
 import { LiveConnection } from "./live.js";
 
 const DAY_MS = 864e5;
@@ -137,6 +138,9 @@ function onLive(message) {
 async function start() {
   const token = await ensureToken();
   if (params.get("days")) $("days").value = params.get("days");
+  // the selected yard's ledger of the last year, as the list endpoints' exports give it
+  const ledger = () => ({ yard_id: state.selected, since: new Date(Date.now() - 365 * DAY_MS) });
+  $("yard-exports").append(exportButton("yard-ledger", ledger), " ", exportButton("yard-ledger", ledger, { format: "xlsx" }));
   $("days").addEventListener("change", () => loadDetail().catch(showError));
   await refresh();
   if (!state.selected && state.yards.length) await select(state.yards[0].yard_id);
