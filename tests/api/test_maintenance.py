@@ -27,6 +27,8 @@ def test_every_task_is_declared_once_with_a_real_interval_setting() -> None:
         "blacklist-expiry",
         "pings-compaction",
         "kpi-rollup",
+        "exports-expiry",
+        "daily-exports",
     )
     for task in TASKS:
         assert task.interval_setting in Settings.model_fields, task.name
@@ -39,6 +41,8 @@ def test_an_interval_of_zero_turns_a_task_off(settings: Settings) -> None:
         "yard-capacity",
         "blacklist-expiry",
         "kpi-rollup",
+        "exports-expiry",
+        "daily-exports",
     ]  # compaction is off (0) unless set
     off = settings.model_copy(update={**ALL_ON, "kpi_rollup_interval_s": 0.0})
     assert "kpi-rollup" not in [t.name for t in selected(off)]
