@@ -26,6 +26,7 @@ BENCHES: dict[str, str] = {
     "capacity": "tracker.bench.capacity",
     "kpi": "tracker.bench.kpi",
     "faults": "tracker.bench.faults",
+    "exports": "tracker.bench.exports",
 }
 
 

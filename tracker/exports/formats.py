@@ -14,7 +14,7 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,20 +57,20 @@ def _safe_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def _cell_text(value: Any, column: Column, zone: ZoneInfo) -> str:
-    if value is None:
-        return ""
+def _converter(column: Column, zone: ZoneInfo) -> Callable[[Any], Any] | None:
+    """How a column's values become CSV text; None: as they are (numbers; None is empty)."""
     if column.kind == "time":
         if column.key == "time_utc":
-            return iso_utc(value)
-        return local_text(value, zone)
+            return lambda v: None if v is None else iso_utc(v)
+        # isoformat is several times faster than strftime; seconds are what people read
+        return lambda v: None if v is None else v.astimezone(zone).isoformat(" ")[:19]
     if column.kind == "bool":
-        return "true" if value else "false"
+        return lambda v: None if v is None else ("true" if v else "false")
     if column.kind == "json":
-        return _safe_text(orjson.dumps(value).decode())
+        return lambda v: None if v is None else _safe_text(orjson.dumps(v).decode())
     if column.kind == "text":
-        return _safe_text(str(value))
-    return str(value)
+        return lambda v: None if v is None else _safe_text(str(v))
+    return None
 
 
 def headers(columns: Sequence[Column], language: str) -> list[str]:
@@ -79,16 +79,21 @@ def headers(columns: Sequence[Column], language: str) -> list[str]:
 
 class CsvEncoder:
     def __init__(self, columns: Sequence[Column], language: str, zone: ZoneInfo) -> None:
-        self.columns, self.language, self.zone = tuple(columns), language, zone
+        self.columns, self.language = tuple(columns), language
+        self.convert = [(i, f) for i, c in enumerate(columns) if (f := _converter(c, zone))]
 
     def head(self) -> bytes:
         return BOM + self._lines([headers(self.columns, self.language)])
 
     def encode(self, rows: Sequence[Row]) -> bytes:
-        cols, zone = self.columns, self.zone
-        return self._lines(
-            [_cell_text(v, c, zone) for v, c in zip(row, cols, strict=True)] for row in rows
-        )
+        convert = self.convert
+        out = []
+        for row in rows:
+            cells = list(row)
+            for i, f in convert:
+                cells[i] = f(cells[i])
+            out.append(cells)
+        return self._lines(out)
 
     def finish(self) -> bytes:
         return b""
