@@ -86,6 +86,9 @@ class CsvEncoder:
         return BOM + self._lines([headers(self.columns, self.language)])
 
     def encode(self, rows: Sequence[Row]) -> bytes:
+        return b"".join(self._part(rows[i : i + 1000]) for i in range(0, len(rows), 1000))
+
+    def _part(self, rows: Sequence[Row]) -> bytes:
         convert = self.convert
         out = []
         for row in rows:
