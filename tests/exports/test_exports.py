@@ -282,3 +282,47 @@ async def test_a_job_not_finished_has_no_file_yet(
     assert r.status_code == 409 and r.json()["field"] == "job_id"
     r = await client.post("/api/v1/exports/jobs", json={**body, "kind": "x"}, headers=staff)
     assert r.status_code == 400 and r.json()["field"] == "kind"
+
+
+async def test_trips_and_the_blacklist_export_as_their_lists_show_them(
+    client: AsyncClient, staff: dict[str, str], accounts: Any, world: World
+) -> None:
+    world.db.execute(
+        "INSERT INTO trips (trip_id, vehicle_id, company_id, yard_id, loading_at, volume_m3,"
+        " outcome) VALUES ('t1', %s, %s, '7', %s, 15.5, 'yard'), ('t2', %s, %s, '8', %s, 12, NULL)",
+        (world.truck_a, world.company_a, T0, world.truck_b, world.company_b,
+         T0 + timedelta(hours=1)),
+    )  # fmt: skip
+    world.db.execute(
+        "INSERT INTO blacklist_listings (vehicle_id, source, reason, listed_by, listed_at)"
+        " VALUES (%s, 'manual', '多次违规', 'officer', %s)",
+        (world.truck_b, T0),
+    )
+    world.db.execute(
+        "INSERT INTO blacklist_history (vehicle_id, at, actor, action, detail)"
+        " VALUES (%s, %s, 'officer', 'listed', '{\"reason\": \"多次违规\"}')",
+        (world.truck_b, T0),
+    )
+    r = await client.get("/api/v1/exports/trips", params=period(headers="en"), headers=staff)
+    rows = list(csv.DictReader(io.StringIO(r.content[3:].decode())))
+    assert [(t["trip_id"], t["plate"], t["yard_id"], t["volume_m3"]) for t in rows] == [
+        ("t1", "桂A12345", "7", "15.5"),
+        ("t2", "桂B99999", "8", "12.0"),
+    ]
+    r = await client.get("/api/v1/exports/trips", params=period(yard_id=8), headers=staff)
+    assert [row[0] for row in read_csv(r.content)[1:]] == ["t2"]
+    company_a = accounts.headers("company_user", world.company_a)
+    r = await client.get("/api/v1/exports/trips", params=period(), headers=company_a)
+    assert [row[0] for row in read_csv(r.content)[1:]] == ["t1"]
+
+    r = await client.get("/api/v1/exports/blacklist", params=period(active=True), headers=staff)
+    listing = dict(zip(*read_csv(r.content)[:2], strict=True))
+    assert listing["车牌号"] == "桂B99999" and listing["原因"] == "多次违规"
+    assert listing["列入时间"] == "2026-11-02 23:30:00" and listing["解除时间"] == ""
+    r = await client.get("/api/v1/exports/blacklist", params=period(), headers=company_a)
+    assert len(read_csv(r.content)) == 1  # another company's truck
+    r = await client.get(
+        "/api/v1/exports/blacklist-history", params=period(type="listed"), headers=staff
+    )
+    event = dict(zip(*read_csv(r.content)[:2], strict=True))
+    assert event["动作"] == "listed" and json.loads(event["详情"]) == {"reason": "多次违规"}

@@ -105,9 +105,10 @@ DATASETS: dict[str, Dataset] = {
             " i.severity, i.status, i.opened_at, i.detected_at, i.ended_at, i.closed_at, i.late,"
             " i.lon, i.lat, i.note, i.status_by FROM incidents i"
             " LEFT JOIN vehicles v ON v.id = i.vehicle_id"
-            " LEFT JOIN companies c ON c.id = v.company_id",
+            " LEFT JOIN companies c ON c.id = COALESCE(i.company_id, v.company_id)",
             "i.opened_at",
             "i.opened_at, i.incident_id",
+            company_column="i.company_id",  # the company at the time, as GET /incidents
         ),
         Dataset(
             "trips",
@@ -131,9 +132,10 @@ DATASETS: dict[str, Dataset] = {
             " t.loading_at, t.departed_at, t.arrived_at, t.completed_at, t.volume_m3,"
             " t.volume_source, t.outcome, t.late FROM trips t"
             " LEFT JOIN vehicles v ON v.id = t.vehicle_id"
-            " LEFT JOIN companies c ON c.id = v.company_id",
+            " LEFT JOIN companies c ON c.id = COALESCE(t.company_id, v.company_id)",
             "t.loading_at",
             "t.loading_at, t.trip_id",
+            company_column="t.company_id",  # as GET /trips
         ),
         Dataset(
             "blacklist",
