@@ -90,7 +90,15 @@ async def test_grants_are_the_admins_and_a_department_sees_only_its_own(
     r = await client.get(f"/api/v1/feeds/{g['id']}/incidents", headers=other)
     assert r.status_code == 404  # another department's grant
     r = await client.get("/api/v1/incidents", headers=dept)
-    assert r.status_code == 403  # a department account is not staff
+    assert r.status_code == 403  # a department account is not staff …
+    r = await client.get("/api/v1/auth/me", headers=dept)
+    assert r.json()["role"] == "department"  # … but knows who it is
+    r = await client.post(
+        "/api/v1/users",
+        json={"username": "env-bureau", "password": "a-long-password-1", "role": "department"},
+        headers=staff,
+    )
+    assert r.status_code == 201 and r.json()["role"] == "department"
     r = await client.get(
         f"/api/v1/feeds/{g['id']}/incidents", params={"cursor": "bm9wZQ"}, headers=dept
     )
