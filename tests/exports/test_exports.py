@@ -326,3 +326,19 @@ async def test_trips_and_the_blacklist_export_as_their_lists_show_them(
     )
     event = dict(zip(*read_csv(r.content)[:2], strict=True))
     assert event["动作"] == "listed" and json.loads(event["详情"]) == {"reason": "多次违规"}
+
+
+async def test_a_job_whose_process_stopped_is_failed_by_the_expiry_task(
+    client: AsyncClient, world: World, export_dir: Any
+) -> None:
+    world.db.execute(
+        "INSERT INTO export_jobs (actor, kind, format, rows_total, updated_at, expires_at)"
+        " VALUES ('bootstrap', 'track', 'csv', 10, now() - interval '1 hour',"
+        " now() + interval '1 day'), ('bootstrap', 'track', 'csv', 10, now(),"
+        " now() + interval '1 day')"
+    )
+    platform = client.app.state.platform  # type: ignore[attr-defined]
+    runner = MaintenanceRunner(platform.settings, platform.pool, platform.redis, ["exports-expiry"])
+    assert await runner.run_once() == {"exports-expiry": 1}
+    states = world.db.execute("SELECT state, error FROM export_jobs ORDER BY updated_at").fetchall()
+    assert states == [("failed", "abandoned"), ("running", None)]
