@@ -26,6 +26,8 @@ from tracker.db import migrate
 from tracker.deps import Platform, PlatformDep, require_metrics_reader
 from tracker.errors import register_error_handlers
 from tracker.evidence import api as evidence_api
+from tracker.exports import api as exports_api
+from tracker.exports import feeds_api
 from tracker.history import api as history_api
 from tracker.ingest import api as ingest_api
 from tracker.ingest import quarantine_api
@@ -108,6 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(config_api.router)
 
     app.include_router(cases_api.router)
+
+    app.include_router(exports_api.router)
+    app.include_router(feeds_api.router)
     live_api.mount_web(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")

@@ -29,6 +29,7 @@ BENCHES: dict[str, str] = {
     "packs": "tracker.bench.packs",
     "outbox": "tracker.bench.outbox",
     "cases": "tracker.bench.cases",
+    "exports": "tracker.bench.exports",
 }
 
 

@@ -27,6 +27,9 @@ outbox-notices     outbox_notices_interval_s      safe: permit.expiring has a de
 case-escalation    case_escalation_interval_s     safe: rows ``FOR UPDATE SKIP LOCKED``, each
                                                   case flagged once per stage
 case-intake        case_intake_interval_s         safe: one case per incident (unique source)
+exports-expiry     export_expiry_interval_s       safe: ``FOR UPDATE SKIP LOCKED``
+daily-exports      daily_export_interval_s        safe: a file is written under a temporary
+                                                  name and renamed; existing days are skipped
 =================  =============================  ==========================================
 """
 
@@ -52,6 +55,8 @@ from tracker.capacity.service import refresh as capacity_round
 from tracker.cases.escalation import escalate_overdue, open_for_incidents
 from tracker.cases.machine import deadlines_from
 from tracker.db import make_pool, wait_for_schema
+from tracker.exports import daily as daily_exports
+from tracker.exports import jobs as export_jobs
 from tracker.history.compaction import compact_finished_chunks
 from tracker.kpi.rollup import rollup_round
 from tracker.outbox.notices import notices_round
@@ -121,6 +126,14 @@ async def _case_intake(s: Services) -> list[int]:
         return await open_for_incidents(conn, types, datetime.now(UTC), d)
 
 
+async def _exports_expiry(s: Services) -> int:
+    return await export_jobs.expire(s.pool, s.settings)
+
+
+async def _daily_exports(s: Services) -> object:
+    return await daily_exports.write_yesterday(s.pool, s.settings)
+
+
 TASKS: tuple[MaintenanceTask, ...] = (
     MaintenanceTask(
         "permit-expiry",
@@ -178,6 +191,21 @@ TASKS: tuple[MaintenanceTask, ...] = (
         _case_intake,
         (psycopg.Error, OSError),
         what="open cases for incidents of the auto-open types (TRACKER_CASES__AUTO_OPEN_TYPES)",
+    ),
+    MaintenanceTask(
+        "exports-expiry",
+        "export_expiry_interval_s",
+        _exports_expiry,
+        (psycopg.Error, OSError),
+        what="delete expired export job files; fail jobs their process stopped running",
+    ),
+    MaintenanceTask(
+        "daily-exports",
+        "daily_export_interval_s",
+        _daily_exports,
+        (psycopg.Error, OSError),
+        first_round_after_interval=True,
+        what="write yesterday's files of every share grant (tracker.exports.daily)",
     ),
 )
 TASK_NAMES = tuple(t.name for t in TASKS)

@@ -203,6 +203,25 @@ class CaseSettings(BaseModel):
     auto_open_types: list[str] = []
 
 
+class ExportSettings(BaseModel):
+    """Exports and department feeds (tracker.exports): where job files and the daily files are
+    written, how long a job's file is kept, the limits of one export (rows; days of a period;
+    the track's own 31 days are the track API's), how many exports one API process streams at
+    once (each holds a pool connection while it streams), and how long the positions feed waits
+    before a time bucket is served (fixes stored later than that are in exports, not the feed)."""
+
+    dir: str = ".data/exports"
+    job_ttl_h: float = Field(default=24.0, gt=0, le=24 * 30)
+    max_rows: int = Field(default=1_000_000, ge=1, le=1_048_575)  # an XLSX sheet's limit
+    max_days: int = Field(default=366, ge=1, le=3660)
+    track_max_days: int = Field(default=31, ge=1, le=366)
+    concurrent: int = Field(default=2, ge=1, le=64)
+    batch_rows: int = Field(default=5_000, ge=100, le=100_000)
+    feed_page_max: int = Field(default=5_000, ge=1, le=50_000)
+    feed_settle_s: float = Field(default=60.0, ge=0)
+    stale_job_s: float = Field(default=600.0, gt=0)  # a running job not heard of since: failed
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACKER_", env_nested_delimiter="__", extra="ignore"
@@ -281,8 +300,13 @@ class Settings(BaseSettings):
     case_intake_interval_s: float = Field(default=60.0, ge=0)
     public_base_url: str = "http://127.0.0.1:8000"
     # The city's time zone (IANA name): permit windows, zone schedules and permit dates are its
-    # local wall-clock times and days; pages show times in it (GET /api/v1/config).
+    # local wall-clock times and days; pages (GET /api/v1/config), exports and daily files show
+    # times in it.
     city_tz: str = "Asia/Shanghai"
+    # Exports and feeds (tracker.exports): job files expired and stale jobs failed; each grant's
+    # daily files for yesterday written (both 0: off).
+    export_expiry_interval_s: float = Field(default=300.0, ge=0)
+    daily_export_interval_s: float = Field(default=3600.0, ge=0)
     login: LoginSettings = LoginSettings()
     # Web pages and the websocket (tracker.security, tracker.live.api): origins besides the API's
     # own that may open the live websocket, and tile servers the pages' CSP lets images load from
@@ -309,6 +333,8 @@ class Settings(BaseSettings):
         return self
 
     cases: CaseSettings = CaseSettings()
+
+    exports: ExportSettings = ExportSettings()
 
     @model_validator(mode="after")
     def _no_default_secret_in_prod(self) -> Settings:

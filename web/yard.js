@@ -4,6 +4,8 @@
 import { $, api, ensureToken, fillLevel, formatPct, params } from "./common.js";
 import { lineChart } from "./chart.js";
 import { errorText, formatDateTime, formatNumber, register, t, term } from "./i18n.js";
+
+import { exportButton } from "./exports.js";
 import { LiveConnection } from "./live.js";
 import mapWords from "./locales/map.js";
 import words from "./locales/yard.js";
@@ -150,6 +152,9 @@ async function start() {
   showUser();
   state.zone = await cityTimeZone();
   if (params.get("days")) $("days").value = params.get("days");
+  // the selected yard's ledger of the last year, as the list endpoints' exports give it
+  const ledger = () => ({ yard_id: state.selected, since: new Date(Date.now() - 365 * DAY_MS) });
+  $("yard-exports").append(exportButton("yard-ledger", ledger), " ", exportButton("yard-ledger", ledger, { format: "xlsx" }));
   $("days").addEventListener("change", () => loadDetail().catch(showError));
   await refresh();
   if (!state.selected && state.yards.length) await select(state.yards[0].yard_id);

@@ -30,6 +30,8 @@ def test_every_task_is_declared_once_with_a_real_interval_setting() -> None:
         "outbox-notices",
         "case-escalation",
         "case-intake",
+        "exports-expiry",
+        "daily-exports",
     )
     for task in TASKS:
         assert task.interval_setting in Settings.model_fields, task.name
@@ -45,6 +47,8 @@ def test_an_interval_of_zero_turns_a_task_off(settings: Settings) -> None:
         "outbox-notices",
         "case-escalation",
         "case-intake",
+        "exports-expiry",
+        "daily-exports",
     ]  # compaction is off (0) unless set
     off = settings.model_copy(update={**ALL_ON, "kpi_rollup_interval_s": 0.0})
     assert "kpi-rollup" not in [t.name for t in selected(off)]

@@ -19,7 +19,7 @@ from tracker.accounts.models import (
 )
 from tracker.accounts.revocation import publish_revocations
 from tracker.accounts.throttle import LoginLocked
-from tracker.deps import AdminDep, PlatformDep, StaffDep
+from tracker.deps import AdminDep, PlatformDep, PrincipalDep
 from tracker.errors import BadRequest, NotFound, Unauthorized
 from tracker.times import Instant
 from tracker.wire import Revocation
@@ -74,7 +74,7 @@ async def token(platform: PlatformDep, body: TokenRequest, request: Request) -> 
 @router.post("/auth/logout", summary="Revoke the token this request carries")
 async def logout(
     platform: PlatformDep,
-    principal: StaffDep,
+    principal: PrincipalDep,  # every account, department ones too
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, bool]:
     presented = (authorization or "").partition(" ")[2].strip()
@@ -88,7 +88,7 @@ async def logout(
 
 
 @router.get("/auth/me", summary="Who the token belongs to")
-async def me(principal: StaffDep) -> dict[str, object]:
+async def me(principal: PrincipalDep) -> dict[str, object]:
     return {
         "username": principal.username,
         "role": principal.role.value,

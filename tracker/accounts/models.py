@@ -17,10 +17,12 @@ class Role(StrEnum):
     viewer = "viewer"
     company_user = "company_user"
     grid_staff = "grid_staff"  # street grid workers: report and follow cases in their area
-    department = "department"  # a department's (交警, 生态环境 ...) officer, scoped to its unit
+    # another department's (交警, 生态环境 ...) account: its unit's cases and its share grants'
+    # feeds; not staff (tracker.exports, tracker.cases)
+    department = "department"
 
 
-STAFF_ROLES = frozenset(Role)  # everyone with an account
+STAFF_ROLES = frozenset(Role) - {Role.department}  # every account of the platform's users
 OFFICE_ROLES = frozenset({Role.admin, Role.permit_officer})  # may change the registry
 
 

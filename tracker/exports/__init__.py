@@ -1,0 +1,1 @@
+"""Exports on demand (streamed), export jobs, department feeds and their daily files."""
