@@ -31,7 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import h3.api.basic_int as h3
 import psycopg
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 _COLS = ", ".join(COPY_COLUMNS)
 Key = tuple[int, datetime]
 _STAGING = "pings_staging"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WRITER_APPLICATION_NAME = "tracker-writer"
 
 
@@ -177,6 +178,12 @@ async def copy_fixes(
         return {(int(v), t) for v, t in rows}
 
 
+def _epoch_us(moment: datetime) -> int:
+    """Exact microseconds since the epoch (no float rounding, unlike ``timestamp()``)."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 async def log_commits(
     conn: psycopg.AsyncConnection[object], new_keys: set[Key], shards: int
 ) -> dict[int, CommitMark]:
@@ -188,10 +195,22 @@ async def log_commits(
     by_shard: dict[int, list[Key]] = {}
     for key in new_keys:
         by_shard.setdefault(shard_of(key[0], shards), []).append(key)
-    values = ", ".join(["(%s, %s::bigint[], %s::timestamptz[])"] * len(by_shard))
+    # The arrays go as text literals built here: psycopg's generic list dumper costs ~10 µs
+    # a key (a regex per element), a third of the ingest's CPU after the commit log came.
+    # Fix times travel as exact epoch microseconds and become timestamptz in the server.
+    values = ", ".join(
+        [
+            "(%s, %s::bigint[], ARRAY(SELECT timestamptz 'epoch' + us / 1000000 * interval '1 s'"
+            " + us %% 1000000 * interval '1 microsecond'"
+            " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(us, n) ORDER BY n))"
+        ]
+        * len(by_shard)
+    )
     params: list[object] = []
     for shard, keys in by_shard.items():
-        params += [shard, [k[0] for k in keys], [k[1] for k in keys]]
+        ids = "{" + ",".join([str(k[0]) for k in keys]) + "}"
+        times = "{" + ",".join([str(_epoch_us(k[1])) for k in keys]) + "}"
+        params += [shard, ids, times]
     marks: dict[int, CommitMark] = {}
     async with conn.cursor() as cur:
         await cur.execute(
