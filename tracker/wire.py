@@ -590,4 +590,8 @@ OUTBOX_EVENT_TYPES: dict[str, str] = {
     "yard.fill": "a disposal yard's fill crossed 80, 95 or 100 %",
     "terminal.offline": "a company truck's terminal went silent",
     "company.credit_changed": "a company's credit grade changed",
+    "case.notice": "a case's party is told the violation and the intended penalty (告知)",
+    "case.decision": "a penalty decision was made on a case (处罚决定)",
+    "case.delivery": "a case's decision was delivered (送达)",
+    "case.escalation": "a case is overdue in its stage and escalated to its unit",
 }

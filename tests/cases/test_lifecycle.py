@@ -79,6 +79,14 @@ async def test_a_case_walks_from_opened_to_closed_and_back(world: World) -> None
         (cid,),
     ).fetchall()
     assert [a[0] for a in audit] == ["case." + a for a in actions]
+    # every notice also went out through the outbox, to the case's company
+    sent = world.db.execute(
+        "SELECT type, company_id, payload ->> 'case_id' FROM outbox_events"
+        " WHERE type LIKE 'case.%%' AND payload ->> 'case_id' = %s ORDER BY id",
+        (str(cid),),
+    ).fetchall()
+    company = world.companies["haul"]
+    assert sent == [(f"case.{k}", company, str(cid)) for k in ("notice", "decision", "delivery")]
 
 
 async def test_a_statement_with_a_hearing_request_for_a_large_fine(world: World) -> None:
