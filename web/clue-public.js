@@ -4,7 +4,7 @@
 // looks up (status only).
 
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
-import { applyI18n, register, t } from "./i18n.js";
+import { applyI18n, register, t, usePageLocale } from "./i18n.js";
 import common from "./locales/common.js";
 import clues from "./locales/clues.js";
 import { Place, clueBody, localNow, send } from "./report.js";
@@ -15,6 +15,7 @@ const $ = (id) => document.getElementById(id);
 const form = $("clue-form");
 const code = form.dataset.code;
 const maxPhotos = Number(form.dataset.maxPhotos || 3);
+usePageLocale(); // the server chose the page's language (its ?lang= switch)
 applyI18n($("report"));
 $("photos-label").textContent = t("clues.photos", { max: maxPhotos });
 form.elements.observed_at.value = localNow();

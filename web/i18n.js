@@ -8,9 +8,11 @@ export const LOCALES = ["zh-CN", "en"];
 export const DEFAULT_LOCALE = "zh-CN";
 const STORE_KEY = "tracker.locale";
 const catalogs = { "zh-CN": {}, en: {} };
+let pageLocale = null; // a server-rendered page's own language wins (usePageLocale)
 
 /** The chosen locale: ?lang= is not used (no state in URLs); the switch stores it per browser. */
 export function locale() {
+  if (pageLocale) return pageLocale;
   let chosen = null;
   try {
     chosen = localStorage.getItem(STORE_KEY);
@@ -23,6 +25,13 @@ export function locale() {
 export function setLocale(value) {
   if (!LOCALES.includes(value)) throw new Error(`unknown locale ${value}`);
   localStorage.setItem(STORE_KEY, value);
+}
+
+/** A page the server rendered in a language (<html lang>, e.g. the public vehicle page with
+ * its own switch) keeps it: the script's words follow the page, not the stored choice. */
+export function usePageLocale() {
+  const lang = document.documentElement.lang;
+  if (LOCALES.includes(lang)) pageLocale = lang;
 }
 
 /** Adds a catalog module's words (later registrations of the same key win). */
