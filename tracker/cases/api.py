@@ -8,18 +8,22 @@ been told. Permit officers have no business with cases."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from tracker.accounts import repo as audit
 from tracker.accounts.models import Principal, Role
 from tracker.cases import assessment, jurisdictions, machine, repo, service, taxonomy
+from tracker.cases import pack as case_evidence
 from tracker.cases.document import render_html
 from tracker.cases.models import CaseIn, FeatureCollectionIn, MoveIn, ScopeIn, TaxonomyIn, UnitIn
 from tracker.deps import AdminDep, PlatformDep, require_roles
-from tracker.errors import BadRequest, NotFound
+from tracker.errors import BadRequest, NotFound, PayloadTooLarge
+from tracker.evidence.pack import build_pack
 from tracker.times import parse_time
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -117,6 +121,31 @@ async def e_delivery_consent(platform: PlatformDep, who: PartyDep) -> dict[str, 
 async def get_assessment(platform: PlatformDep, who: StaffReaderDep) -> dict[str, Any]:
     async with platform.pool.connection() as conn:
         return await assessment.assess(conn, who, _now())
+
+
+@router.get(
+    "/cases/{case_id}/pack",
+    response_class=Response,
+    summary="The case's evidence pack (ZIP: PDF case file, GeoJSON, chained events, manifest)",
+)
+async def case_pack(case_id: int, platform: PlatformDep, who: ReaderDep) -> Response:
+    limits = platform.settings.evidence
+    async with platform.pool.connection() as conn:
+        case = await service.get_visible(conn, case_id, who)
+        dossier = await case_evidence.dossier(
+            conn, case, limits.max_fixes, platform.settings.city_tz
+        )
+    pack = await asyncio.to_thread(build_pack, dossier)
+    if len(pack) > limits.max_pack_bytes:
+        raise PayloadTooLarge("the pack is larger than allowed", field="case_id")
+    head = dossier.events[-1].hash if dossier.events else None
+    async with platform.pool.connection() as conn:
+        await audit.record(conn, who, "pack", "case", case_id, None, {"chain_head": head})
+    return Response(
+        pack,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="case-{case_id}-pack.zip"'},
+    )
 
 
 @router.get("/cases/{case_id}", summary="A case with its timeline, notices and allowed actions")
