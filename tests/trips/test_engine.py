@@ -137,7 +137,9 @@ def test_flagged_jump_fixes_are_skipped() -> None:
     d.fixes[-1].flags = int(FixFlag.JUMP)
     d.t += timedelta(seconds=30)
     fixes = haul_to_yard(d.stop(150)).fixes
-    assert len(prepare_batch(fixes, CONTEXT.rules)) == len(fixes) - 1
+    assert len(prepare_batch(fixes, CONTEXT.rules)) == len(fixes)  # kept for the swap watch
+    no_swap = replace(CONTEXT.rules, swap_min_jumps=0)
+    assert len(prepare_batch(fixes, no_swap)) == len(fixes) - 1
     state, events = run(fixes)
     assert state.fixes_skipped == 1
     assert incidents(events) == [("open", "dumping"), ("close", "dumping")]

@@ -21,6 +21,7 @@ INCIDENT_TYPES = (
     "uncovered",
     "terminal_offline",
     "blacklisted_vehicle",
+    "terminal_tampering",
 )
 
 

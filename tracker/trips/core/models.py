@@ -145,6 +145,9 @@ class RuleConfig:
     tamper_speed_kmh: float = 150.0
     tamper_gap_min_s: float = 60.0  # reappearance check only after a real gap
     tamper_alarm_mask: int = (1 << POWER_CUT_BIT) | (1 << ANTENNA_CUT_BIT)
+    # The swap watch: fixes ingest flagged as jumps, this many within the window (0: off).
+    swap_min_jumps: int = 3
+    swap_window_s: float = 600.0
     zone_open_fixes: int = 1  # entry opens (a crossing segment too); flapping is held open
     zone_clear_fixes: int = 2
     zone_clear_s: float = 60.0

@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from tracker.trips.core.engine import process
+from tracker.trips.core.engine import keep_for_swap, process
 from tracker.trips.core.events import (
     Event,
     IncidentClosed,
@@ -67,9 +67,11 @@ def prepare_timed(timed: list[Timed], rules: RuleConfig) -> list[Timed]:
     kept: list[Timed] = []
     skip = rules.skip_flags
     for item in ordered:
-        if item[2].flags & skip:
+        if item[2].flags & skip and not keep_for_swap(item[2].flags, rules):
             continue
         if kept and kept[-1][0] == item[0]:
+            if kept[-1][2].flags & skip and not item[2].flags & skip:
+                kept[-1] = item  # a good fix beats a flagged one at the same time
             continue
         kept.append(item)
     return kept

@@ -6,7 +6,8 @@ one in the ``VSTATE_KEY`` hash, so a page that opens reads the hash, then follow
 ``state`` is one of ``tracker.wire.VEHICLE_STATES``; ``at`` the vehicle's last fix time, or the
 clock tick that changed it.
 
-Precedence: ``offline`` (a terminal_offline episode is open) over ``blacklisted`` (a listed
+Precedence: ``offline`` (a terminal_offline episode is open, or a terminal_tampering one for a
+loaded departure silent from the site gate) over ``blacklisted`` (a listed
 vehicle) over ``in_incident`` (any other open episode) over the trip phase.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tracker.trips.core.models import VehicleContext
-from tracker.trips.core.rules_drive import OFFLINE
+from tracker.trips.core.rules_drive import OFFLINE, TAMPER
 from tracker.trips.core.state import VehicleState, from_us
 from tracker.wire import VehicleStateName as VState
 
@@ -27,6 +28,14 @@ def vehicle_state(state: VehicleState, ctx: VehicleContext) -> VState:
     offline = tracks.get(OFFLINE)
     if offline is not None and offline.episode is not None:
         return "offline"
+    tamper = tracks.get(TAMPER)
+    silent_departure = (
+        tamper is not None
+        and tamper.episode is not None
+        and (tamper.episode.detail.get("reason") == "silent_departure")
+    )
+    if silent_departure:
+        return "offline"  # silent from the site gate: nothing to show but the last fix
     if ctx.blacklisted:
         return "blacklisted"
     if any(t.episode is not None for t in tracks.values()):
