@@ -19,9 +19,12 @@ from tracker.trips.core.rules_drive import (
     tick_offline,
 )
 from tracker.trips.core.rules_haul import (
+    closed_yard,
     dumping,
+    inactive_site,
     no_permit,
     outside_hours,
+    quota_exceeded,
     route_deviation,
     uncovered,
     update_stop,
@@ -47,6 +50,9 @@ RULES: tuple[Rule, ...] = (
     speeding,
     no_go_zone,
     blacklisted_active,
+    closed_yard,
+    quota_exceeded,
+    inactive_site,
 )
 
 

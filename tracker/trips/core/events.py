@@ -22,6 +22,9 @@ INCIDENT_TYPES = (
     "terminal_offline",
     "blacklisted_vehicle",
     "terminal_tampering",
+    "closed_yard",
+    "quota_exceeded",
+    "inactive_site",
 )
 
 

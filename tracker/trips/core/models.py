@@ -91,6 +91,8 @@ class PermitScope:
     corridors: Mapping[str, float] = field(default_factory=dict)
     windows: tuple[TimeWindow, ...] = ()
     rules: RuleConfig | None = None  # the permit's own thresholds (config), if it has any
+    quota_m3: float | None = None  # the volume the permit allows in all
+    hauled_m3: float = 0.0  # the volume of its completed trips, as of the registry load
 
     def valid_at(self, t: datetime) -> bool:
         return self.valid_from <= t < self.valid_until
@@ -104,6 +106,40 @@ class ZoneRule:
     no_go: bool = True
     active_windows: tuple[TimeWindow, ...] = ()
     speed_limit_kmh: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class YardRule:
+    """A disposal yard's state: ``full`` (its fill reached its capacity: closed) and its daily
+    opening hours (empty = always open)."""
+
+    yard_id: str
+    full: bool = False
+    opening_windows: tuple[TimeWindow, ...] = ()
+
+    def closed_at(self, t_us: int, utc_offset_min: int) -> str | None:
+        """Why the yard takes no load at ``t_us`` (``full``, ``outside_opening_hours``)."""
+        if self.full:
+            return "full"
+        windows = self.opening_windows
+        if windows and not in_windows_us(windows, t_us, utc_offset_min):
+            return "outside_opening_hours"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRule:
+    """A site's active dates: ``[active_from, active_until)`` as aware UTC instants (None:
+    open-ended)."""
+
+    site_id: str
+    active_from: datetime | None = None
+    active_until: datetime | None = None
+
+    def active_at(self, t: datetime) -> bool:
+        return (self.active_from is None or self.active_from <= t) and (
+            self.active_until is None or t < self.active_until
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +188,7 @@ class RuleConfig:
     zone_clear_fixes: int = 2
     zone_clear_s: float = 60.0
     no_go_when_empty: bool = True
-    outside_hours_min_fixes: int = 2
+    outside_hours_min_fixes: int = 1  # loaded fixes outside the windows (see outside_hours)
     outside_hours_clear_s: float = 180.0
     blacklist_min_fixes: int = 2
     blacklist_idle_close_s: float = 600.0
@@ -176,6 +212,8 @@ class VehicleContext:
     sensors: Sensors = Sensors()
     rated_volume_m3: float | None = None
     rules: RuleConfig = RuleConfig()
+    yards: Mapping[str, YardRule] = field(default_factory=dict)  # full, opening hours
+    sites: Mapping[str, SiteRule] = field(default_factory=dict)  # active dates
     corridor_ids: tuple[str, ...] = field(init=False, default=())  # of all its permits
 
     def __post_init__(self) -> None:

@@ -27,8 +27,10 @@ from tracker.trips.core.models import (
     PermitScope,
     RuleConfig,
     Sensors,
+    SiteRule,
     TimeWindow,
     VehicleContext,
+    YardRule,
     ZoneRule,
 )
 
@@ -105,6 +107,8 @@ class RegistryView:
     permits: dict[int, tuple[PermitScope, ...]] = field(default_factory=dict)
     utc_offset_min: int = 0
     rules: RuleConfig = DEFAULT_RULES
+    yards: dict[str, YardRule] = field(default_factory=dict)  # full, opening hours
+    sites: dict[str, SiteRule] = field(default_factory=dict)  # active dates
     # Contexts built so far (the view is immutable, so each vehicle's is built once).
     contexts: dict[int, VehicleContext] = field(default_factory=dict, compare=False, repr=False)
     # Values derived from the view by the core (the annotator's zone grid), built once per view.
@@ -122,6 +126,8 @@ class RegistryView:
             vehicle_id=vehicle_id,
             permits=self.permits.get(vehicle_id, ()),
             zones=self.zones,
+            yards=self.yards,
+            sites=self.sites,
             utc_offset_min=self.utc_offset_min,
             blacklisted=info.blacklisted if info else False,
             blacklist_listing_id=info.listing_id if info else None,
@@ -144,4 +150,26 @@ def permit_scope(row: dict[str, Any], utc_offset_min: int) -> PermitScope:
         yard_ids=frozenset(str(i) for i in row["yard_ids"]),
         corridors={str(k): float(v) for k, v in row["corridors"].items()},
         windows=windows_of(row["windows"]),
+        quota_m3=None if row.get("quota_m3") is None else float(row["quota_m3"]),
+        hauled_m3=float(row.get("hauled_m3") or 0.0),
+    )
+
+
+def site_rule(row: dict[str, Any], utc_offset_min: int) -> SiteRule:
+    """A site's active dates (local days, both included) as UTC instants."""
+    start, end = row["active_from"], row["active_to"]
+    return SiteRule(
+        site_id=str(row["id"]),
+        active_from=None if start is None else local_midnight_utc(start, utc_offset_min),
+        active_until=(
+            None if end is None else local_midnight_utc(end + timedelta(days=1), utc_offset_min)
+        ),
+    )
+
+
+def yard_rule(row: dict[str, Any]) -> YardRule:
+    return YardRule(
+        yard_id=str(row["id"]),
+        full=bool(row["full"]),
+        opening_windows=windows_of(row["opening_hours"]),
     )

@@ -9,10 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from tracker.trips.core.models import PermitScope, RuleConfig, Sensors, ZoneRule
+from tracker.trips.core.models import (
+    PermitScope,
+    RuleConfig,
+    Sensors,
+    SiteRule,
+    YardRule,
+    ZoneRule,
+)
 from tracker.trips.core.view import (
     DEFAULT_RULES,
     NO_SENSORS,
@@ -21,7 +28,9 @@ from tracker.trips.core.view import (
     VehicleInfo,
     permit_scope,
     permit_with,
+    site_rule,
     windows_of,
+    yard_rule,
     zone_with,
 )
 
@@ -35,8 +44,19 @@ SELECT p.id, p.valid_from, p.valid_to, p.windows,
                 '{}') AS yard_ids,
        coalesce((SELECT jsonb_object_agg(c.fence_id::text, c.half_width_m)
                  FROM permit_corridors c WHERE c.permit_id = p.id AND c.fence_id IS NOT NULL),
-                '{}') AS corridors
+                '{}') AS corridors,
+       p.quota_m3,
+       (SELECT coalesce(sum(coalesce(trip_ledger_m3(t.volume_m3, v.rated_volume_m3), 0)), 0)
+          FROM trips t JOIN vehicles v ON v.id = t.vehicle_id
+         WHERE t.permit_id = p.id::text AND t.completed_at IS NOT NULL) AS hauled_m3
 FROM permits p WHERE p.state = 'approved' ORDER BY p.id
+"""
+
+# Places as rules: a yard is full (closed) once its fill reaches its capacity.
+_SITES = "SELECT id, fence_id, active_from, active_to FROM sites WHERE active"
+_YARDS = """
+SELECT id, fence_id, opening_hours, yard_fill_m3(id) >= capacity_m3 AS full
+FROM yards WHERE active
 """
 
 
@@ -69,14 +89,18 @@ async def load_registry(
     never fatal); ``sensors`` maps terminal models to the sensors trusted for their vehicles."""
     roles: dict[str, tuple[Role, str]] = {}
     zones: dict[str, ZoneRule] = {}
+    sites: dict[str, SiteRule] = {}
+    yards: dict[str, YardRule] = {}
     async with conn.cursor(row_factory=dict_row) as cur:
         overrides = await _overrides(cur)
-        places: tuple[tuple[str, Role], ...] = (("sites", "site"), ("yards", "yard"))
-        for table, role in places:
-            query = sql.SQL("SELECT id, fence_id FROM {} WHERE active")
-            await cur.execute(query.format(sql.Identifier(table)))
-            for row in await cur.fetchall():
-                roles[str(row["fence_id"])] = (role, str(row["id"]))
+        await cur.execute(_SITES)
+        for row in await cur.fetchall():
+            roles[str(row["fence_id"])] = ("site", str(row["id"]))
+            sites[str(row["id"])] = site_rule(row, utc_offset_min)
+        await cur.execute(_YARDS)
+        for row in await cur.fetchall():
+            roles[str(row["fence_id"])] = ("yard", str(row["id"]))
+            yards[str(row["id"])] = yard_rule(row)
         await cur.execute("SELECT id, fence_id, schedule, speed_limit_kmh FROM zones WHERE active")
         for row in await cur.fetchall():
             zone_id = str(row["id"])
@@ -111,6 +135,7 @@ async def load_registry(
                 roles[fence_id] = ("corridor", fence_id)
             for vehicle_id in row["vehicle_ids"]:
                 permits.setdefault(int(vehicle_id), []).append(scope)
+    by_vehicle = {k: tuple(v) for k, v in permits.items()}
     return RegistryView(
-        roles, zones, vehicles, {k: tuple(v) for k, v in permits.items()}, utc_offset_min, rules
+        roles, zones, vehicles, by_vehicle, utc_offset_min, rules, yards=yards, sites=sites
     )
