@@ -126,3 +126,20 @@ def test_jumps_far_apart_are_noise() -> None:
     # One jump every 6 min: never 3 within 10 min.
     _, events = run(swapped(3, every=12, step_m=150).fixes)
     assert incidents(events) == []
+
+
+def test_a_loaded_silence_is_suspected_at_5_min_and_offline_after_the_upload_grace() -> None:
+    d = load_at_site().to(2000, 0, 40)
+    state = VehicleState(vehicle_id=CONTEXT.vehicle_id)
+    for afix in WORLD.annotate_all(d.fixes):
+        state, _ = process(state, afix, CONTEXT)
+    last = d.fixes[-1].fix_time
+    state, events = tick(state, CONTEXT, last + timedelta(seconds=290))
+    assert events == [] and vehicle_state(state, CONTEXT) == "hauling"
+    state, events = tick(state, CONTEXT, last + timedelta(seconds=300))
+    assert events == [] and vehicle_state(state, CONTEXT) == "suspected"
+    state, events = tick(state, CONTEXT, last + timedelta(seconds=361))
+    assert [e.incident.type for e in events if isinstance(e, IncidentOpened)] == [
+        "terminal_offline"
+    ]
+    assert vehicle_state(state, CONTEXT) == "offline"

@@ -114,6 +114,7 @@ def process(
         if new:
             events += new
     state.last = LastFix(t_us, fix.lon, fix.lat, step.speed_kmh)
+    state.suspected_us = None  # a fix: no longer silent
     state.fixes_seen += 1
     return state, events
 

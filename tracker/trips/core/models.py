@@ -178,6 +178,10 @@ class RuleConfig:
     # A clock-seen silence alarms only once fixes taken that long ago would have arrived:
     # terminals buffer and upload at least every minute (docs/DOMAIN.md §5, ≤ 60 s).
     offline_upload_grace_s: float = 60.0
+    # A silence revealed only when the terminal reappears (the clock never saw it) is reported
+    # once this long has passed without late fixes filling it: terminals hold runs of fixes
+    # back and upload them minutes later (blind-area uploads). 0: reported at once.
+    offline_confirm_s: float = 600.0
     tamper_speed_kmh: float = 150.0
     tamper_gap_min_s: float = 60.0  # reappearance check only after a real gap
     tamper_alarm_mask: int = (1 << POWER_CUT_BIT) | (1 << ANTENNA_CUT_BIT)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tracker.trips.core.events import Event
+from tracker.trips.core.events import Event, IncidentClosed, IncidentOpened, IncidentView
 from tracker.trips.core.models import RuleConfig, VehicleContext, in_windows
-from tracker.trips.core.state import EvidencePoint, LastFix, Track, VehicleState, to_us
+from tracker.trips.core.state import (
+    Episode,
+    EvidencePoint,
+    LastFix,
+    Track,
+    VehicleState,
+    to_us,
+)
 from tracker.trips.core.tracks import (
     US,
     Hysteresis,
@@ -205,17 +212,62 @@ def terminal_offline(state: VehicleState, step: Step) -> list[Event]:
     gap_s = step.gap_s
     quiet_s = min(cfg.tamper_gap_min_s, cfg.offline_gap_s)
     tracks = state.tracks
+    confirmed: list[Event] = []
+    if state.offline_pending:
+        confirmed = confirm_offline(state, cfg, step.t_us, step.time, step.late)
     quiet = not alarm and (gap_s is None or gap_s < quiet_s)
     if quiet and OFFLINE not in tracks and TAMPER not in tracks:
-        return _swap_clear(state, step) if SWAP in tracks else []
+        return confirmed + _swap_clear(state, step) if SWAP in tracks else confirmed
     offline, tamper = _gap_details(state, step)
     events: list[Event] = []
+    if offline and _hold_back(state, step, offline):
+        offline = {}
     if offline or OFFLINE in tracks:
         events += _gap_rule(state, step, OFFLINE, offline, 0)
     if tamper or alarm or TAMPER in tracks:
         events += _gap_rule(state, step, TAMPER, tamper, alarm)
     if SWAP in tracks:
         events += _swap_clear(state, step)
+    return confirmed + events
+
+
+def _hold_back(state: VehicleState, step: Step, detail: dict[str, object]) -> bool:
+    """A loaded silence revealed by a live fix, which the clock did not see (it opened no
+    episode): kept back as pending for ``offline_confirm_s``, since the fixes of the silence
+    may still come late (a terminal that held a run of fixes back). A replay with late fixes
+    that fill the silence drops it; otherwise ``confirm_offline`` reports it."""
+    cfg, last = step.cfg, state.last
+    if step.late or cfg.offline_confirm_s <= 0 or last is None or is_open(state, OFFLINE):
+        return False
+    episode = Episode(
+        incident_id=f"{state.vehicle_id}:{OFFLINE}:{last.t_us}",
+        type=OFFLINE,
+        started_us=last.t_us,
+        opened_us=step.t_us,
+        trip_id=state.trip.trip_id,
+        permit_id=state.trip.permit_id,
+        detail={**detail, "ended_at_us": step.t_us, "confirm_s": cfg.offline_confirm_s},
+        evidence=[_last_point(last), step.point],
+    )
+    state.offline_pending.append(episode)
+    return True
+
+
+def confirm_offline(
+    state: VehicleState, cfg: RuleConfig, now_us: int, now: datetime, late: bool
+) -> list[Event]:
+    """Report the pending silences that no late fix filled within ``offline_confirm_s`` of
+    the reappearance (opened and closed: the terminal is back)."""
+    events: list[Event] = []
+    waiting: list[Episode] = []
+    for episode in state.offline_pending:
+        if now_us - int(episode.detail["ended_at_us"]) < cfg.offline_confirm_s * US:
+            waiting.append(episode)
+            continue
+        episode.opened_us = now_us
+        view = IncidentView.of(episode, state.vehicle_id)
+        events += [IncidentOpened(now, late, view), IncidentClosed(now, late, view)]
+    state.offline_pending = waiting
     return events
 
 
@@ -283,19 +335,26 @@ def tick_offline(state: VehicleState, ctx: VehicleContext, now: datetime) -> lis
     if last is None:
         return []
     rules = ctx.rules_for(state.trip.permit_id)
+    now_us = to_us(now)
+    events: list[Event] = []
+    if state.offline_pending:
+        events += confirm_offline(state, rules, now_us, now, False)
+    silent_s = (now_us - last.t_us) / US
+    if state.trip.loaded and silent_s >= rules.offline_gap_s and state.suspected_us is None:
+        state.suspected_us = last.t_us  # shown on the map; an incident needs more (below)
     if state.trip.loaded:
         key, reason = OFFLINE, "silence"
     elif departing(state, rules):
         key, reason = TAMPER, "silent_departure"
     else:
-        return []
+        return events
     if is_open(state, key):
-        return []
-    silent_s = (to_us(now) - last.t_us) / US
+        return events
     if silent_s < rules.offline_gap_s + rules.offline_upload_grace_s:
-        return []
+        return events
     state.tracks.pop(key, None)
     detail: dict[str, object] = {"reason": reason, "max_gap_s": silent_s, "live_tick": True}
     if key == TAMPER and state.trip.origin_id is not None:
         detail["site_id"] = state.trip.origin_id
-    return [open_episode(state, key, key, last.t_us, now, False, [_last_point(last)], detail)]
+    evidence = [_last_point(last)]
+    return [*events, open_episode(state, key, key, last.t_us, now, False, evidence, detail)]

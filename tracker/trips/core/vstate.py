@@ -7,8 +7,10 @@ one in the ``VSTATE_KEY`` hash, so a page that opens reads the hash, then follow
 clock tick that changed it.
 
 Precedence: ``offline`` (a terminal_offline episode is open, or a terminal_tampering one for a
-loaded departure silent from the site gate) over ``blacklisted`` (a listed
-vehicle) over ``in_incident`` (any other open episode) over the trip phase.
+loaded departure silent from the site gate) over ``suspected`` (a loaded silence of 5 min seen
+by the clock, or one revealed at the reappearance and waiting for late fixes) over
+``blacklisted`` (a listed vehicle) over ``in_incident`` (any other open episode) over the trip
+phase.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def vehicle_state(state: VehicleState, ctx: VehicleContext) -> VState:
     )
     if silent_departure:
         return "offline"  # silent from the site gate: nothing to show but the last fix
+    if state.suspected_us is not None or state.offline_pending:
+        return "suspected"  # silent ≥ 5 min, or a silence that late fixes may still fill
     if ctx.blacklisted:
         return "blacklisted"
     if any(t.episode is not None for t in tracks.values()):
