@@ -565,7 +565,11 @@ def _main_many(args: argparse.Namespace, trucks: int, hours: float) -> int:
         for seed in seeds:
             results = run_bench(trucks, hours, seed, console, profile, world)
             per_seed.append(score(results))
-            console.print(f"{profile} seed {seed}: {results.fixes} fixes")
+            brief = {
+                t: (f["precision"], f["recall"], f["median_detect_s"])
+                for t, f in per_seed[-1].items()
+            }
+            console.print(f"{profile} seed {seed}: {results.fixes} fixes; {json.dumps(brief)}")
         out[profile] = summarize(per_seed)
         console.print(_table(out[profile]))
     console.print(

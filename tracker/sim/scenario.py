@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
+from tracker.geo import haversine_m
 from tracker.geofence import CorridorFence, Fence, fence_from_geojson
 from tracker.roads.network import RoadNetwork
 from tracker.sim.motion import DrivingConfig, Phase, Piece, TruckMotion
@@ -274,17 +275,27 @@ class ScenarioMotion(TruckMotion):
         return None
 
     def _jam(self) -> None:
-        """Stop-and-go: 4–8 consecutive route nodes, each with a queue of 30–150 s."""
+        """Stop-and-go: 4–8 queues of 30–150 s, creeping 60–200 m along the route between
+        them (a queue that moves less is a stop, whatever its cause)."""
         net, rng = self.world.network, self.inject_rng
         route = self.world.routes[self.spec.site.name]
         i, here = self._route_place(0.2, 0.6)
         self._drive(self.spec.site, here)
-        for j in range(i + 1, min(i + rng.randint(4, 8), len(route) - 3)):
+        for _ in range(rng.randint(4, 8)):
             self._dwell(rng.uniform(30.0, 150.0), here)
             self.injected.traffic_stops += 1
+            creep_m = rng.uniform(60.0, 200.0)
+            j = i + 1
+            while (
+                j < len(route) - 3
+                and haversine_m(here.dwell_lon, here.dwell_lat, *net.coord(route[j])) < creep_m
+            ):
+                j += 1
+            if j >= len(route) - 3:
+                break
             nxt = place_at_node(net, route[j], "queue", "stop")
             self._drive(here, nxt)
-            here = nxt
+            here, i = nxt, j
         self._drive(here, self.yard)
 
     def _detour(self) -> None:
