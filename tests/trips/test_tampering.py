@@ -143,3 +143,11 @@ def test_a_loaded_silence_is_suspected_at_5_min_and_offline_after_the_upload_gra
         "terminal_offline"
     ]
     assert vehicle_state(state, CONTEXT) == "offline"
+
+
+def test_cut_just_after_the_gate_while_hauling_is_tampering() -> None:
+    """Two fixes out of the site make the trip "hauling"; a silence that starts within
+    ``tamper_exit_s`` of leaving is still a cut at the gate, not a plain offline."""
+    d = load_at_site().to(800, 0, 40).gap(600, 6000, 0)  # silent 40 s after leaving
+    _, events = run(haul_to_yard(d).fixes)
+    assert incidents(events) == TAMPER

@@ -184,6 +184,7 @@ class RuleConfig:
     offline_confirm_s: float = 600.0
     tamper_speed_kmh: float = 150.0
     tamper_gap_min_s: float = 60.0  # reappearance check only after a real gap
+    tamper_exit_s: float = 60.0  # a silence this soon after leaving the site: from the gate
     tamper_alarm_mask: int = (1 << POWER_CUT_BIT) | (1 << ANTENNA_CUT_BIT)
     # The swap watch: fixes ingest flagged as jumps, this many within the window (0: off).
     swap_min_jumps: int = 3

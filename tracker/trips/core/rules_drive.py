@@ -123,13 +123,17 @@ def _last_point(last: LastFix) -> EvidencePoint:
 
 def departing(state: VehicleState, cfg: RuleConfig) -> bool:
     """A loaded truck on its way out of its site: loading done (dwell or sensor), and the last
-    fix was outside the site or moving. The trip becomes "hauling" only after
-    ``place_exit_fixes`` fixes outside, which a terminal cut at the gate never sends."""
+    fix was outside the site or moving; or hauling for less than ``tamper_exit_s`` since it
+    left. The trip becomes "hauling" only after ``place_exit_fixes`` fixes outside, which a
+    terminal cut at the gate never sends."""
     trip, last = state.trip, state.last
-    return (
-        trip.phase == "loading"
-        and last is not None
-        and (trip.place_out_fixes > 0 or last.speed_kmh >= cfg.stop_speed_kmh)
+    if last is None:
+        return False
+    if trip.phase == "hauling":
+        departed = trip.departed_us
+        return departed is not None and last.t_us - departed < cfg.tamper_exit_s * US
+    return trip.phase == "loading" and (
+        trip.place_out_fixes > 0 or last.speed_kmh >= cfg.stop_speed_kmh
     )
 
 
@@ -143,12 +147,12 @@ def _gap_details(state: VehicleState, step: Step) -> tuple[dict[str, object], di
     if state.last is None or step.gap_s is None or step.jump_m is None:
         return offline, tamper
     if step.gap_s >= cfg.offline_gap_s:
-        if state.trip.loaded:
-            offline.update(reason="silence", max_gap_s=step.gap_s)
-        elif departing(state, cfg):
+        if departing(state, cfg):
             tamper.update(reason="silent_departure", max_gap_s=step.gap_s)
             if state.trip.origin_id is not None:
                 tamper["site_id"] = state.trip.origin_id
+        elif state.trip.loaded:
+            offline.update(reason="silence", max_gap_s=step.gap_s)
     implied_kmh = step.jump_m / step.gap_s * 3.6
     if step.gap_s >= cfg.tamper_gap_min_s and implied_kmh > cfg.tamper_speed_kmh:
         offline.clear()
@@ -342,10 +346,10 @@ def tick_offline(state: VehicleState, ctx: VehicleContext, now: datetime) -> lis
     silent_s = (now_us - last.t_us) / US
     if state.trip.loaded and silent_s >= rules.offline_gap_s and state.suspected_us is None:
         state.suspected_us = last.t_us  # shown on the map; an incident needs more (below)
-    if state.trip.loaded:
-        key, reason = OFFLINE, "silence"
-    elif departing(state, rules):
+    if departing(state, rules):
         key, reason = TAMPER, "silent_departure"
+    elif state.trip.loaded:
+        key, reason = OFFLINE, "silence"
     else:
         return events
     if is_open(state, key):
