@@ -29,6 +29,7 @@ from tracker.trips.core import (
     TripStarted,
     VehicleContext,
     VehicleState,
+    tick,
 )
 from tracker.trips.core.rewind import Timed, advance
 from tracker.trips.core.state import to_us
@@ -302,3 +303,19 @@ def test_late_fixes_that_fill_a_silence_retract_its_closed_incident() -> None:
         _, events = feed(batches, context)
         assert len(opened(events, "terminal_offline")) == 1
         assert not any(isinstance(e, IncidentRetracted) for e in events)
+
+
+def test_a_terminal_that_held_fixes_back_gets_a_longer_clock() -> None:
+    """Once a terminal has delivered a held-back run, a silence of its is suspected at 5 min
+    and reported by the clock only after ``offline_confirm_s`` more (late fixes had the time
+    to fill it); a terminal never seen holding back is reported at 5 min + the upload grace."""
+    d, start, end = held_back_drive()
+    last = d.fixes[-1].fix_time
+    for batches, wait_s in ((held_back(d.fixes, start, end, 60), 960), (live(d.fixes), 360)):
+        state, _ = feed(batches)
+        state.trip.phase = "hauling"  # loaded again for the silence: a new load
+        _, early = tick(state, CONTEXT, last + timedelta(seconds=wait_s - 10))
+        assert opened(early, "terminal_offline") == []
+        assert vehicle_state(state, CONTEXT) == "suspected"
+        _, events = tick(state, CONTEXT, last + timedelta(seconds=wait_s + 1))
+        assert len(opened(events, "terminal_offline")) == 1

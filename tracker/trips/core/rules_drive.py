@@ -354,7 +354,12 @@ def tick_offline(state: VehicleState, ctx: VehicleContext, now: datetime) -> lis
         return events
     if is_open(state, key):
         return events
-    if silent_s < rules.offline_gap_s + rules.offline_upload_grace_s:
+    wait_s = rules.offline_gap_s + rules.offline_upload_grace_s
+    if key == OFFLINE and state.late_runs:
+        # A terminal seen holding runs of fixes back: its silence is reported once late fixes
+        # had the same time to fill it as at a reappearance (suspected meanwhile).
+        wait_s += rules.offline_confirm_s
+    if silent_s < wait_s:
         return events
     state.tracks.pop(key, None)
     detail: dict[str, object] = {"reason": reason, "max_gap_s": silent_s, "live_tick": True}

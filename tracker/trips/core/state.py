@@ -170,6 +170,7 @@ class VehicleState:
     # reported (the episode, ready to report).
     suspected_us: int | None = None
     offline_pending: list[Episode] = field(default_factory=list)
+    late_runs: int = 0  # uploads that brought fixes older than the state: it holds fixes back
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -190,4 +191,5 @@ class VehicleState:
             recent=d.get("recent", {}),
             suspected_us=d.get("suspected_us"),
             offline_pending=[Episode.from_dict(e) for e in d.get("offline_pending", [])],
+            late_runs=d.get("late_runs", 0),
         )
