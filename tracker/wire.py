@@ -287,7 +287,14 @@ def channel(client: Any, name: Channel) -> str:
 
 # The engine's truck states, in the order the legend lists them.
 VehicleStateName = Literal[
-    "idle", "loading", "hauling", "unloading", "in_incident", "offline", "blacklisted"
+    "idle",
+    "loading",
+    "hauling",
+    "unloading",
+    "in_incident",
+    "offline",
+    "blacklisted",
+    "suspected",  # silent ≥ 5 min while loaded: not (yet) an offline incident
 ]
 VEHICLE_STATES: tuple[VehicleStateName, ...] = get_args(VehicleStateName)
 

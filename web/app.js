@@ -67,11 +67,12 @@ const alarm = alarms();
 let ENGINE_STATES = {};
 
 /** What a truck is doing: the engine's state when it has published one (a blacklisted truck
- * stays so; no fix for 5 min is offline whatever the engine last said), else a guess from the
- * fix (speed, load) and the incident feed. */
+ * stays so, a suspected one too; no fix for 5 min is offline whatever else the engine last
+ * said), else a guess from the fix (speed, load) and the incident feed. */
 function truckState(v, now = Date.now()) {
   const engine = ENGINE_STATES[v.state];
-  if (engine === "blacklisted") return engine;
+  // Suspected: the engine saw a loaded silence it does not yet report as offline.
+  if (engine === "blacklisted" || engine === "suspected") return engine;
   const ageS = (now - Date.parse(v.time)) / 1000;
   if (ageS > OFFLINE_S) return "offline";
   if (engine) return engine;

@@ -31,3 +31,28 @@ def test_scoring_matches_once_ignores_unscored_and_reports_retractions() -> None
     assert (offline["precision"], offline["recall"]) == (0.5, 1.0)
     assert offline["retracted"] == 1
     assert offline["after_retraction"] == {"precision": 1.0, "recall": 1.0}
+
+
+def test_seeds_summarize_to_mean_and_worst() -> None:
+    from tracker.bench.detect import summarize
+
+    def fig(p: float, r: float, med: float, p95: float) -> dict[str, float | int]:
+        return {
+            "precision": p,
+            "recall": r,
+            "median_detect_s": med,
+            "p95_detect_s": p95,
+            "labels": 2,
+            "detections": 2,
+        }
+
+    seeds = [
+        {"dumping": {**fig(1.0, 1.0, 40.0, 60.0), "baseline": fig(0.5, 1.0, 30.0, 50.0)}},
+        {"dumping": {**fig(0.8, 0.9, 60.0, 120.0), "baseline": fig(0.7, 0.5, 30.0, 70.0)}},
+    ]
+    dumping = summarize(seeds)["dumping"]  # type: ignore[arg-type]
+    assert dumping["precision"] == 0.9 and dumping["precision_worst"] == 0.8
+    assert dumping["recall"] == 0.95 and dumping["recall_worst"] == 0.9
+    assert dumping["median_detect_s"] == 50.0 and dumping["p95_detect_s"] == 120.0
+    assert dumping["labels"] == 4 and dumping["seeds"] == 2
+    assert dumping["baseline"]["recall_worst"] == 0.5

@@ -17,6 +17,7 @@ from trips_world import (
     incidents,
     load_at_site,
     run,
+    with_rules,
 )
 
 from tracker.trips.core import (
@@ -28,9 +29,11 @@ from tracker.trips.core import (
     TripStarted,
     VehicleContext,
     VehicleState,
+    tick,
 )
 from tracker.trips.core.rewind import Timed, advance
 from tracker.trips.core.state import to_us
+from tracker.trips.core.vstate import vehicle_state
 from tracker.trips.worker.repo import state_json
 from tracker.trips.worker.shard import Parsed, ShardRunner
 from tracker.wire import Fix
@@ -240,21 +243,53 @@ def test_worker_asks_for_the_stored_window_only_where_a_straggler_comes() -> Non
     assert fresh.window_wanted(swapped) == {VEHICLE: (low, to_us(uploads[1][0].fix_time))}
 
 
-def test_late_fixes_that_fill_a_silence_retract_its_closed_incident() -> None:
-    """A loaded truck holds back 6 min of fixes: its reappearance raises (and closes) a
-    silence; when the held-back fixes arrive they fill it, and the incident is retracted, once,
-    late, also through checkpoints; a straggler that does not fill it retracts nothing."""
+def held_back_drive() -> tuple[Drive, datetime, datetime]:
     d = load_at_site().to(2000, 0, 40)
     start = d.t
     d.to(6500, 0, 40)  # 405 s of driving
     end = d.t
-    d = haul_to_yard(d.to(8000, 0, 40))
+    return haul_to_yard(d.to(8000, 0, 40)), start, end
+
+
+IMMEDIATE_OFFLINE = with_rules(offline_confirm_s=0.0)
+
+
+def test_late_batch_raises_no_live_offline_alarm() -> None:
+    """A loaded truck holds back 6 min of fixes and uploads them a minute after its live
+    fixes resume: the silence its reappearance reveals waits ``offline_confirm_s`` (the truck
+    is "suspected" meanwhile), the late fixes fill it, and no incident is ever raised; without
+    them (stragglers lost) it is reported once the wait is over."""
+    d, start, end = held_back_drive()
     batches = held_back(d.fixes, start, end, 60)
+    for restart in (False, True):
+        first = next(i for i, b in enumerate(batches) if len(b) > 1)
+        state, events = feed(batches[:first], restart=restart)
+        assert state.offline_pending and opened(events, "terminal_offline") == []
+        assert vehicle_state(state, CONTEXT) == "suspected"
+        state, events = feed(batches, restart=restart)
+        assert opened(events, "terminal_offline") == []
+        assert not state.offline_pending
     _, skipped = feed(batches, rewind=False)
+    (silence,) = opened(skipped, "terminal_offline")
+    assert not silence.late
+    wait_s = (silence.time - silence.incident.started_at).total_seconds()
+    assert 600 <= wait_s - 405 <= 660  # reported once nothing filled it for 10 min
+    _, immediate = feed(batches, IMMEDIATE_OFFLINE, rewind=False)
+    assert opened(immediate, "terminal_offline")[0].time < silence.time
+
+
+def test_late_fixes_that_fill_a_silence_retract_its_closed_incident() -> None:
+    """With the silence reported at once (``offline_confirm_s`` 0): its reappearance raises
+    (and closes) it; when the held-back fixes arrive they fill it, and the incident is
+    retracted, once, late, also through checkpoints; a straggler that does not fill it
+    retracts nothing."""
+    d, start, end = held_back_drive()
+    batches = held_back(d.fixes, start, end, 60)
+    _, skipped = feed(batches, IMMEDIATE_OFFLINE, rewind=False)
     silences = opened(skipped, "terminal_offline")
     assert len(silences) == 1 and not silences[0].late
     for restart in (False, True):
-        _, events = feed(batches, restart=restart)
+        _, events = feed(batches, IMMEDIATE_OFFLINE, restart=restart)
         assert opened(events, "terminal_offline") == silences
         retracted = [e for e in events if isinstance(e, IncidentRetracted)]
         assert [(r.incident_id, r.late) for r in retracted] == [
@@ -264,6 +299,23 @@ def test_late_fixes_that_fill_a_silence_retract_its_closed_incident() -> None:
     lost_until = start + timedelta(seconds=330)
     partial = [f for f in d.fixes if not start <= f.fix_time < lost_until]
     batches = held_back(partial, lost_until, end, 60)
-    _, events = feed(batches)
-    assert len(opened(events, "terminal_offline")) == 1
-    assert not any(isinstance(e, IncidentRetracted) for e in events)
+    for context in (IMMEDIATE_OFFLINE, CONTEXT):
+        _, events = feed(batches, context)
+        assert len(opened(events, "terminal_offline")) == 1
+        assert not any(isinstance(e, IncidentRetracted) for e in events)
+
+
+def test_a_terminal_that_held_fixes_back_gets_a_longer_clock() -> None:
+    """Once a terminal has delivered a held-back run, a silence of its is suspected at 5 min
+    and reported by the clock only after ``offline_confirm_s`` more (late fixes had the time
+    to fill it); a terminal never seen holding back is reported at 5 min + the upload grace."""
+    d, start, end = held_back_drive()
+    last = d.fixes[-1].fix_time
+    for batches, wait_s in ((held_back(d.fixes, start, end, 60), 960), (live(d.fixes), 360)):
+        state, _ = feed(batches)
+        state.trip.phase = "hauling"  # loaded again for the silence: a new load
+        _, early = tick(state, CONTEXT, last + timedelta(seconds=wait_s - 10))
+        assert opened(early, "terminal_offline") == []
+        assert vehicle_state(state, CONTEXT) == "suspected"
+        _, events = tick(state, CONTEXT, last + timedelta(seconds=wait_s + 1))
+        assert len(opened(events, "terminal_offline")) == 1

@@ -80,6 +80,7 @@ NONE: list[tuple[str, str]] = []
 DUMPING = [("open", "dumping"), ("close", "dumping")]
 DEVIATION = [("open", "route_deviation"), ("close", "route_deviation")]
 OFFLINE = [("open", "terminal_offline"), ("close", "terminal_offline")]
+TAMPER = [("open", "terminal_tampering"), ("close", "terminal_tampering")]
 LIFT = ctx(sensors=Sensors(has_lift=True))
 ZONE = ctx(zones={"Z1": ZoneRule("Z1")})
 
@@ -96,9 +97,9 @@ CASES = [
     ("tunnel 4 min, plausible", lambda d: d.gap(240, 4600, 0), CONTEXT, NONE),
     ("slow then tunnel, far", lambda d: d.stop(90).gap(200, 3800, 0), CONTEXT, NONE),
     ("tunnel 6 min while loaded", lambda d: d.gap(360, 5000, 0), CONTEXT, OFFLINE),
-    ("implausible reappearance", lambda d: d.gap(120, 8000, 0), CONTEXT, OFFLINE),
-    ("power cut alarm", pulse(alarm_bits=1 << 8), CONTEXT, OFFLINE),
-    ("antenna cut alarm", pulse(alarm_bits=1 << 5), CONTEXT, OFFLINE),
+    ("implausible reappearance", lambda d: d.gap(120, 8000, 0), CONTEXT, TAMPER),
+    ("power cut alarm", pulse(alarm_bits=1 << 8), CONTEXT, TAMPER),
+    ("antenna cut alarm", pulse(alarm_bits=1 << 5), CONTEXT, TAMPER),
     ("other alarm bit", pulse(alarm_bits=1 << 1), CONTEXT, NONE),
     (
         "deviation 3 min",

@@ -49,11 +49,13 @@ from tracker.sim.motion import DrivingConfig
 from tracker.sim.places import demo_places
 from tracker.sim.scenario import (
     HALF_WIDTH_M,
+    HARD_WEIGHTS,
     Label,
     ScenarioMotion,
     TruckSpec,
     World,
     build_world,
+    loaded_spans,
     truck_specs,
 )
 from tracker.sim.terminal import OutgoingBatch, Terminal, TerminalConfig
@@ -83,6 +85,16 @@ JUMP_PROB = 0.005
 JUMP_M = 60.0
 UPLOAD_LATENCY_S = 0.5
 NO_NAIVE = ("wrong_yard", "outside_hours", "terminal_offline")
+PROFILES = ("normal", "hard")
+# The hard profile's street (see ``tracker.sim.scenario.HARD_WEIGHTS`` for its evasions).
+HARD_SLOW_SHARE = 0.3  # trucks whose terminal reports every 60 s
+HARD_SLOW = TerminalConfig(interval_min_s=58, interval_max_s=62, gap_max_s=240.0, late_prob=0.02)
+HARD_TERMINAL = TerminalConfig(gap_max_s=240.0, late_prob=0.02)
+BURST_SHARE = 0.1  # of loaded legs: an urban-canyon error burst
+BURST_M = (30.0, 80.0)
+BURST_S = (60.0, 180.0)
+
+Burst = tuple[float, float, float, float]  # start s, end s, east m, north m
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +172,34 @@ def _jump(fix: Fix, rng: random.Random) -> None:
     fix.lon, fix.lat = fix.lon + dlon, fix.lat + dlat
 
 
+def _bursts(spans: list[tuple[float, float]], rng: random.Random) -> list[Burst]:
+    """Urban-canyon error bursts on ``BURST_SHARE`` of the loaded legs: 30–80 m off, in one
+    direction, for 1–3 min."""
+    out: list[Burst] = []
+    for a_s, b_s in spans:
+        if b_s - a_s < BURST_S[1] or rng.random() >= BURST_SHARE:
+            continue
+        start_s = rng.uniform(a_s, b_s - BURST_S[1])
+        size_m, bearing = rng.uniform(*BURST_M), rng.uniform(0.0, 2 * math.pi)
+        end_s = start_s + rng.uniform(*BURST_S)
+        out.append((start_s, end_s, size_m * math.sin(bearing), size_m * math.cos(bearing)))
+    return out
+
+
+def _offset(fix: Fix, east_m: float, north_m: float) -> None:
+    fix.lat += math.degrees(north_m / EARTH_RADIUS_M)
+    fix.lon += math.degrees(east_m / EARTH_RADIUS_M) / math.cos(math.radians(fix.lat))
+
+
 def _noisy_batches(
-    spec: TruckSpec, batches: list[OutgoingBatch], silences: list[tuple[float, float]], seed: int
+    spec: TruckSpec,
+    batches: list[OutgoingBatch],
+    silences: list[tuple[float, float]],
+    seed: int,
+    bursts: list[Burst] | None = None,
 ) -> list[tuple[float, list[Fix]]]:
-    """Fix objects as they arrive; silenced fixes dropped, 60 m jumps added."""
+    """Fix objects as they arrive; silenced fixes dropped, 60 m jumps added, error bursts
+    applied."""
     rng = random.Random(seed)
     out: list[tuple[float, list[Fix]]] = []
     for batch in batches:
@@ -176,20 +212,32 @@ def _noisy_batches(
                 continue
             if rng.random() < JUMP_PROB:
                 _jump(fix, rng)
+            for a_s, b_s, east_m, north_m in bursts or ():
+                if a_s <= t_s <= b_s:
+                    _offset(fix, east_m + rng.gauss(0, 5), north_m + rng.gauss(0, 5))
             fixes.append(fix)
         if fixes:
             out.append(((arrival - DAY_START).total_seconds(), fixes))
     return out
 
 
-def generate_truck(world: World, spec: TruckSpec, hours: float, seed: int) -> TruckRun:
+def generate_truck(
+    world: World, spec: TruckSpec, hours: float, seed: int, profile: str = "normal"
+) -> TruckRun:
     """One truck's haul day: its permit context, arriving batches and labels."""
     rng = random.Random(seed)
-    motion = ScenarioMotion(world, spec, random.Random(rng.getrandbits(64)), DrivingConfig())
+    hard = profile == "hard"
+    weights = HARD_WEIGHTS if hard else None
+    motion_rng = random.Random(rng.getrandbits(64))
+    motion = ScenarioMotion(world, spec, motion_rng, DrivingConfig(), weights)
     config = TerminalConfig(gap_max_s=240.0)  # canyon gaps mostly stay below 5 min of silence
+    if hard:
+        config = HARD_SLOW if rng.random() < HARD_SLOW_SHARE else HARD_TERMINAL
     terminal = Terminal(spec.vehicle_id, random.Random(rng.getrandbits(64)), config, DAY_START)
     batches = Truck(spec.vehicle_id, motion, terminal).advance(hours * 3600.0)
-    noisy = _noisy_batches(spec, batches, motion.injected.silences, rng.getrandbits(64))
+    bursts = _bursts(loaded_spans(motion.log), rng) if hard else None
+    silences = motion.injected.silences
+    noisy = _noisy_batches(spec, batches, silences, rng.getrandbits(64), bursts)
     fix_times_s = [(f.fix_time - DAY_START).total_seconds() for _, fixes in noisy for f in fixes]
     labels, short = motion.finish()
     labels += motion.gap_labels(fix_times_s)
@@ -383,8 +431,15 @@ def registry_view(world: World) -> RegistryView:
     return RegistryView(fence_roles=roles, tz=CITY_TZ)
 
 
-def run_bench(trucks: int, hours: float, seed: int, console: Console) -> Results:
-    world = load_world()
+def run_bench(
+    trucks: int,
+    hours: float,
+    seed: int,
+    console: Console,
+    profile: str = "normal",
+    world: World | None = None,
+) -> Results:
+    world = load_world() if world is None else world
     index = GeofenceIndex(world.fences())
     view = registry_view(world)
     rng = random.Random(seed)
@@ -392,7 +447,7 @@ def run_bench(trucks: int, hours: float, seed: int, console: Console) -> Results
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("haul days", total=trucks)
         for spec in truck_specs(world, trucks, hours, rng):
-            run = generate_truck(world, spec, hours, rng.getrandbits(64))
+            run = generate_truck(world, spec, hours, rng.getrandbits(64), profile)
             engine, baseline, processed, retracted = run_truck(index, view, run)
             results.retracted |= retracted
             results.labels += run.labels
@@ -424,16 +479,62 @@ def _table(figures: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
+FIGURES = ("precision", "recall", "median_detect_s", "p95_detect_s")
+
+
+def summarize(per_seed: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per incident type over seeds: the mean and the worst seed of precision and recall, the
+    mean median delay and the worst p95 delay, for the engine and the naive baseline."""
+
+    def side(figs: list[dict[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {"labels": sum(f["labels"] for f in figs)}
+        out["detections"] = sum(f["detections"] for f in figs)
+        for key in FIGURES:
+            values = [f[key] for f in figs if f.get(key) is not None]
+            if not values:
+                out[key] = None
+                continue
+            if key in ("precision", "recall"):
+                out[key] = round(statistics.fmean(values), 4)
+                out[f"{key}_worst"] = min(values)
+            elif key == "median_detect_s":
+                out[key] = round(statistics.fmean(values), 1)
+            else:
+                out[key] = max(values)
+        return out
+
+    types = sorted({t for figures in per_seed for t in figures})
+    out: dict[str, dict[str, Any]] = {}
+    for type_ in types:
+        figs = [f[type_] for f in per_seed if type_ in f]
+        out[type_] = {**side(figs), "seeds": len(figs)}
+        out[type_]["baseline"] = side([f["baseline"] for f in figs])
+    return out
+
+
+def _seeds(text: str) -> list[int]:
+    if "-" in text:
+        low, high = text.split("-", 1)
+        return list(range(int(low), int(high) + 1))
+    return [int(x) for x in text.split(",")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracker bench detect", description=__doc__)
     parser.add_argument("--trucks", type=int, default=40)
     parser.add_argument("--hours", type=float, default=8.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="8 trucks × 3 h")
+    parser.add_argument("--profile", choices=(*PROFILES, "both"), default="normal")
+    parser.add_argument(
+        "--seeds", help="several seeds (1-12 or 1,3,5): per type the mean and the worst seed"
+    )
     args = parser.parse_args(argv)
     trucks, hours = (8, 3.0) if args.quick else (args.trucks, args.hours)
     if not 0 < hours <= 20:
         parser.error("--hours must be in (0, 20]: permit windows are daily")
+    if args.seeds is not None or args.profile != "normal":
+        return _main_many(args, trucks, hours)
     console = Console(stderr=True)
     started = time.perf_counter()
     results = run_bench(trucks, hours, args.seed, console)
@@ -448,4 +549,32 @@ def main(argv: list[str] | None = None) -> int:
         "no naive analogue, engine figures repeated."
     )
     print(json.dumps(figures, sort_keys=True))
+    return 0
+
+
+def _main_many(args: argparse.Namespace, trucks: int, hours: float) -> int:
+    """Profiles × seeds: one JSON line keyed by profile, then incident type (see
+    ``summarize``)."""
+    console = Console(stderr=True)
+    seeds = _seeds(args.seeds) if args.seeds else [args.seed]
+    profiles = PROFILES if args.profile == "both" else (args.profile,)
+    world = load_world()
+    started = time.perf_counter()
+    out: dict[str, Any] = {}
+    for profile in profiles:
+        per_seed = []
+        for seed in seeds:
+            results = run_bench(trucks, hours, seed, console, profile, world)
+            per_seed.append(score(results))
+            brief = {
+                t: (f["precision"], f["recall"], f["median_detect_s"])
+                for t, f in per_seed[-1].items()
+            }
+            console.print(f"{profile} seed {seed}: {results.fixes} fixes; {json.dumps(brief)}")
+        out[profile] = summarize(per_seed)
+        console.print(_table(out[profile]))
+    console.print(
+        f"{trucks} trucks × {hours:g} h, seeds {seeds}; {time.perf_counter() - started:.1f} s"
+    )
+    print(json.dumps({"trucks": trucks, "hours": hours, "seeds": seeds, **out}, sort_keys=True))
     return 0

@@ -26,7 +26,11 @@ TYPE_NAMES = {
     "no_go_zone": "闯禁区",
     "speeding": "超速",
     "uncovered": "未密闭",
-    "terminal_offline": "车机分离 / 离线",
+    "terminal_offline": "终端离线",
+    "terminal_tampering": "车机分离（疑似破坏终端）",
+    "closed_yard": "向关闭/已满消纳场倾倒",
+    "quota_exceeded": "超出核准运量",
+    "inactive_site": "工地不在核准施工期",
     "blacklisted_vehicle": "黑名单车辆上路",
 }
 

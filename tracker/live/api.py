@@ -62,7 +62,7 @@ SEND_INTERVAL_S = 0.2
 # How the map draws (a CSS class) and names each engine state where it is not the state's own
 # name; a translated page replaces the labels here.
 _DRAWN_AS = {"in_incident": "incident"}
-_LABELS = {"in_incident": "in incident"}
+_LABELS = {"in_incident": "in incident", "suspected": "suspected offline"}
 
 
 async def start(app: FastAPI) -> None:

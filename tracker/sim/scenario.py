@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
+from tracker.geo import haversine_m
 from tracker.geofence import CorridorFence, Fence, fence_from_geojson
 from tracker.roads.network import RoadNetwork
 from tracker.sim.motion import DrivingConfig, Phase, Piece, TruckMotion
@@ -44,6 +45,21 @@ INJECTION_WEIGHTS = {
     "wrong_yard": 5,
     "silence": 6,
 }
+
+# The hard profile (``tracker bench detect --profile hard``) adds the evasions and street
+# conditions: terminals cut as the loaded truck leaves its site, dumps 60–150 m from the
+# site's fence, stop-and-go jams; mid-route silences come more often.
+HARD_WEIGHTS = {
+    **INJECTION_WEIGHTS,
+    "clean": 24,
+    "silence": 8,
+    "exit_cut": 7,
+    "near_gate_dumping": 7,
+    "jam": 10,
+}
+EXIT_CUT_DELAY_S = (0.0, 45.0)  # after loading ends: as the truck rolls out
+EXIT_CUT_S = (600.0, 1500.0)
+NEAR_GATE_M = (60.0, 150.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +155,15 @@ class ScenarioMotion(TruckMotion):
     """``TruckMotion`` with one fixed site and yard, and events injected into the hauls."""
 
     def __init__(
-        self, world: World, spec: TruckSpec, rng: random.Random, config: DrivingConfig
+        self,
+        world: World,
+        spec: TruckSpec,
+        rng: random.Random,
+        config: DrivingConfig,
+        weights: dict[str, int] | None = None,
     ) -> None:
         self.world, self.spec = world, spec
+        self.weights = INJECTION_WEIGHTS if weights is None else weights
         self.inject_rng = random.Random(rng.getrandbits(64))
         self.injected = Injected()
         self.log: list[Piece] = []
@@ -153,8 +175,8 @@ class ScenarioMotion(TruckMotion):
         start = len(self._pieces)
         if self.phase is Phase.LOADING:
             self.phase = Phase.TO_YARD
-            kinds = list(INJECTION_WEIGHTS)
-            kind = self.inject_rng.choices(kinds, [INJECTION_WEIGHTS[k] for k in kinds])[0]
+            kinds = list(self.weights)
+            kind = self.inject_rng.choices(kinds, [self.weights[k] for k in kinds])[0]
             self._haul(kind)
         else:
             super()._plan_next()
@@ -186,6 +208,16 @@ class ScenarioMotion(TruckMotion):
             self._drive(site, stop)
             self._stop(kind, stop)
             self._drive(stop, self.yard)
+        elif kind == "near_gate_dumping":
+            near = self._near_gate()
+            if near is None:
+                self._drive(site, self.yard)
+            else:
+                self._drive(site, near)
+                self._stop("dumping", near)
+                self._drive(near, self.yard)
+        elif kind == "jam":
+            self._jam()
         elif kind == "deviation":
             self._detour()
         elif kind == "wrong_yard":
@@ -196,6 +228,11 @@ class ScenarioMotion(TruckMotion):
             self.injected.off_route_spans.append((t0_s, arrive_s))
         else:
             self._drive(site, self.yard)
+        if kind == "exit_cut":  # the terminal cut as the loaded truck leaves (车机分离)
+            begin_s = t0_s + rng.uniform(*EXIT_CUT_DELAY_S)
+            end_s = begin_s + rng.uniform(*EXIT_CUT_S)
+            self.injected.silences.append((begin_s, end_s))
+            self._label("terminal_tampering", begin_s, end_s, begin_s + OFFLINE_GAP_S)
         if kind == "silence":
             begin_s = rng.uniform(t0_s + 60.0, max(t0_s + 61.0, (t0_s + self._end_s) / 2))
             end_s = begin_s + rng.uniform(360.0, 720.0)
@@ -218,6 +255,48 @@ class ScenarioMotion(TruckMotion):
         else:
             self._dwell(rng.uniform(10.0, 150.0), stop)
             self.injected.traffic_stops += 1
+
+    def _near_gate(self) -> Place | None:
+        """A route node 60–150 m outside the site's registry fence (the first such)."""
+        site, net = self.spec.site, self.world.network
+        lon0, lat0 = site.dwell_lon, site.dwell_lat
+        k = math.radians(1.0) * 6_371_008.8
+        kx = k * math.cos(math.radians(lat0))
+
+        def local(lon: float, lat: float) -> tuple[float, float]:
+            return (lon - lon0) * kx, (lat - lat0) * k
+
+        ring = shapely.Polygon([local(x, y) for x, y in site.polygon.exterior.coords])
+        fence = ring.buffer(PLACE_MARGIN_M)
+        for node in self.world.routes[site.name]:
+            d_m = fence.distance(shapely.Point(local(*net.coord(node))))
+            if NEAR_GATE_M[0] <= d_m <= NEAR_GATE_M[1]:
+                return place_at_node(net, node, "near the gate", "stop")
+        return None
+
+    def _jam(self) -> None:
+        """Stop-and-go: 4–8 queues of 30–150 s, creeping 60–200 m along the route between
+        them (a queue that moves less is a stop, whatever its cause)."""
+        net, rng = self.world.network, self.inject_rng
+        route = self.world.routes[self.spec.site.name]
+        i, here = self._route_place(0.2, 0.6)
+        self._drive(self.spec.site, here)
+        for _ in range(rng.randint(4, 8)):
+            self._dwell(rng.uniform(30.0, 150.0), here)
+            self.injected.traffic_stops += 1
+            creep_m = rng.uniform(60.0, 200.0)
+            j = i + 1
+            while (
+                j < len(route) - 3
+                and haversine_m(here.dwell_lon, here.dwell_lat, *net.coord(route[j])) < creep_m
+            ):
+                j += 1
+            if j >= len(route) - 3:
+                break
+            nxt = place_at_node(net, route[j], "queue", "stop")
+            self._drive(here, nxt)
+            here, i = nxt, j
+        self._drive(here, self.yard)
 
     def _detour(self) -> None:
         """Leave the route at one node for an off-route node 80–700 m away, rejoin further on."""
@@ -290,14 +369,14 @@ class ScenarioMotion(TruckMotion):
         if cutoff_s is None:
             return []
         labels: list[Label] = []
-        for start_s, end_s in _loaded_spans(self.log):
+        for start_s, end_s in loaded_spans(self.log):
             if end_s > cutoff_s:
                 begin_s = max(start_s, cutoff_s)
                 labels.append(Label("outside_hours", self.spec.vehicle_id, begin_s, end_s, begin_s))
         return labels
 
 
-def _loaded_spans(log: list[Piece]) -> list[tuple[float, float]]:
+def loaded_spans(log: list[Piece]) -> list[tuple[float, float]]:
     """From the first loaded moving piece to the end of the last loaded moving piece."""
     spans: list[tuple[float, float]] = []
     for loaded, group in itertools.groupby(log, key=lambda p: p.loaded):

@@ -61,9 +61,13 @@ Decisions
       Outside hours: 2 moving fixes loaded outside the windows; held while loaded outside.
       Blacklisted: 2 moving fixes; closed after 10 min without movement.
     - terminal_offline: a loaded silence ≥ 5 min (opened by ``tick`` when the worker's clock
-      sees it, else at the reappearance; closed by the next fix), a reappearance implying
-      > 150 km/h after a gap ≥ 60 s, and JT/T 808 alarm bits 8 (power cut) / 5 (antenna cut),
-      held while set.
+      sees it, after the upload grace; the truck is "suspected" from 5 min; a silence seen
+      only at the reappearance waits ``offline_confirm_s`` for late fixes to fill it).
+    - terminal_tampering (车机分离): a loaded departure silent from the site gate, a
+      reappearance implying > 150 km/h after a gap ≥ 60 s, JT/T 808 alarm bits 8 (power cut) /
+      5 (antenna cut), held while set, and fixes flagged as jumps (the swap watch).
+    - closed_yard, quota_exceeded, inactive_site: tipping into a full or closed yard, a load
+      beyond the permit's quota, a load from a site outside its active dates.
     - GPS-only trips work by dwell; lift/load sensors are used when ``Sensors`` says the
       terminal model has them. Volume is the rated body volume (``volume_source='rated'``).
 """
@@ -85,8 +89,10 @@ from tracker.trips.core.models import (
     PermitScope,
     RuleConfig,
     Sensors,
+    SiteRule,
     TimeWindow,
     VehicleContext,
+    YardRule,
     ZoneRule,
 )
 from tracker.trips.core.state import EvidencePoint, VehicleState
@@ -104,12 +110,14 @@ __all__ = (
     "PermitScope",
     "RuleConfig",
     "Sensors",
+    "SiteRule",
     "TimeWindow",
     "TripCompleted",
     "TripStarted",
     "VehicleContext",
     "VehicleEngine",
     "VehicleState",
+    "YardRule",
     "ZoneRule",
     "prepare_batch",
     "process",

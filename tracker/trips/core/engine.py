@@ -15,12 +15,16 @@ from tracker.trips.core.rules_drive import (
     no_go_zone,
     speeding,
     terminal_offline,
+    terminal_swap,
     tick_offline,
 )
 from tracker.trips.core.rules_haul import (
+    closed_yard,
     dumping,
+    inactive_site,
     no_permit,
     outside_hours,
+    quota_exceeded,
     route_deviation,
     uncovered,
     update_stop,
@@ -29,7 +33,9 @@ from tracker.trips.core.rules_haul import (
 from tracker.trips.core.state import LastFix, VehicleState, to_us
 from tracker.trips.core.tracks import US, Step
 from tracker.trips.core.trip import update_trip
-from tracker.wire import Fix
+from tracker.wire import Fix, FixFlag
+
+JUMP = int(FixFlag.JUMP)
 
 Rule = Callable[[VehicleState, Step], list[Event]]
 
@@ -44,6 +50,9 @@ RULES: tuple[Rule, ...] = (
     speeding,
     no_go_zone,
     blacklisted_active,
+    closed_yard,
+    quota_exceeded,
+    inactive_site,
 )
 
 
@@ -83,8 +92,14 @@ def process(
     newer than the last one processed (a duplicate or a straggler) is counted and skipped,
     as are fixes with a flag in ``skip_flags``. The state is updated in place and returned."""
     fix = afix.fix
-    if fix.flags & ctx.rules.skip_flags:
+    skip = ctx.rules.skip_flags
+    if fix.flags & skip:
         state.fixes_skipped += 1
+        if fix.flags & skip == JUMP and state.last is not None:
+            # Kept out of the rules, but seen by the swap watch.
+            t_us = to_us(fix.fix_time) if afix.t_us is None else afix.t_us
+            if t_us > state.last.t_us:
+                return state, terminal_swap(state, _step(state, afix, ctx, t_us))
         return state, []
     t_us = to_us(fix.fix_time) if afix.t_us is None else afix.t_us
     if state.last is not None and t_us <= state.last.t_us:
@@ -99,6 +114,7 @@ def process(
         if new:
             events += new
     state.last = LastFix(t_us, fix.lon, fix.lat, step.speed_kmh)
+    state.suspected_us = None  # a fix: no longer silent
     state.fixes_seen += 1
     return state, events
 
@@ -138,13 +154,23 @@ class VehicleEngine:
 
 def prepare_batch(fixes: Iterable[Fix], rules: RuleConfig) -> list[Fix]:
     """One vehicle's fixes ready for ``process``: in fix-time order, exact duplicates (same
-    fix time; the first received wins) dropped, fixes flagged with ``skip_flags`` left out."""
+    fix time; the first received wins) dropped, fixes flagged with ``skip_flags`` left out
+    (but jumps, for the swap watch)."""
     ordered = sorted(fixes, key=lambda f: (f.fix_time, f.received_at))
     kept: list[Fix] = []
+    skip = rules.skip_flags
     for fix in ordered:
-        if fix.flags & rules.skip_flags:
+        if fix.flags & skip and not keep_for_swap(fix.flags, rules):
             continue
         if kept and kept[-1].fix_time == fix.fix_time:
+            if kept[-1].flags & skip and not fix.flags & skip:
+                kept[-1] = fix  # a good fix beats a flagged one at the same time
             continue
         kept.append(fix)
     return kept
+
+
+def keep_for_swap(flags: int, rules: RuleConfig) -> bool:
+    """A fix flagged only as a jump is kept for the swap watch (``process`` skips it for
+    every other rule)."""
+    return rules.swap_min_jumps > 0 and flags & rules.skip_flags == JUMP

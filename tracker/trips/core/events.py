@@ -21,6 +21,10 @@ INCIDENT_TYPES = (
     "uncovered",
     "terminal_offline",
     "blacklisted_vehicle",
+    "terminal_tampering",
+    "closed_yard",
+    "quota_exceeded",
+    "inactive_site",
 )
 
 

@@ -106,6 +106,8 @@ class PermitScope:
     corridors: Mapping[str, float] = field(default_factory=dict)
     windows: tuple[TimeWindow, ...] = ()
     rules: RuleConfig | None = None  # the permit's own thresholds (config), if it has any
+    quota_m3: float | None = None  # the volume the permit allows in all
+    hauled_m3: float = 0.0  # the volume of its completed trips, as of the registry load
 
     def valid_at(self, t: datetime) -> bool:
         return self.valid_from <= t < self.valid_until
@@ -119,6 +121,40 @@ class ZoneRule:
     no_go: bool = True
     active_windows: tuple[TimeWindow, ...] = ()
     speed_limit_kmh: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class YardRule:
+    """A disposal yard's state: ``full`` (its fill reached its capacity: closed) and its daily
+    opening hours (empty = always open)."""
+
+    yard_id: str
+    full: bool = False
+    opening_windows: tuple[TimeWindow, ...] = ()
+
+    def closed_at(self, t_us: int, tz: tzinfo) -> str | None:
+        """Why the yard takes no load at ``t_us`` (``full``, ``outside_opening_hours``)."""
+        if self.full:
+            return "full"
+        windows = self.opening_windows
+        if windows and not in_windows_us(windows, t_us, tz):
+            return "outside_opening_hours"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRule:
+    """A site's active dates: ``[active_from, active_until)`` as aware UTC instants (None:
+    open-ended)."""
+
+    site_id: str
+    active_from: datetime | None = None
+    active_until: datetime | None = None
+
+    def active_at(self, t: datetime) -> bool:
+        return (self.active_from is None or self.active_from <= t) and (
+            self.active_until is None or t < self.active_until
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,14 +193,22 @@ class RuleConfig:
     # A clock-seen silence alarms only once fixes taken that long ago would have arrived:
     # terminals buffer and upload at least every minute (docs/DOMAIN.md §5, ≤ 60 s).
     offline_upload_grace_s: float = 60.0
+    # A silence revealed only when the terminal reappears (the clock never saw it) is reported
+    # once this long has passed without late fixes filling it: terminals hold runs of fixes
+    # back and upload them minutes later (blind-area uploads). 0: reported at once.
+    offline_confirm_s: float = 600.0
     tamper_speed_kmh: float = 150.0
     tamper_gap_min_s: float = 60.0  # reappearance check only after a real gap
+    tamper_exit_s: float = 60.0  # a silence this soon after leaving the site: from the gate
     tamper_alarm_mask: int = (1 << POWER_CUT_BIT) | (1 << ANTENNA_CUT_BIT)
+    # The swap watch: fixes ingest flagged as jumps, this many within the window (0: off).
+    swap_min_jumps: int = 3
+    swap_window_s: float = 600.0
     zone_open_fixes: int = 1  # entry opens (a crossing segment too); flapping is held open
     zone_clear_fixes: int = 2
     zone_clear_s: float = 60.0
     no_go_when_empty: bool = True
-    outside_hours_min_fixes: int = 2
+    outside_hours_min_fixes: int = 1  # loaded fixes outside the windows (see outside_hours)
     outside_hours_clear_s: float = 180.0
     blacklist_min_fixes: int = 2
     blacklist_idle_close_s: float = 600.0
@@ -188,6 +232,8 @@ class VehicleContext:
     sensors: Sensors = Sensors()
     rated_volume_m3: float | None = None
     rules: RuleConfig = RuleConfig()
+    yards: Mapping[str, YardRule] = field(default_factory=dict)  # full, opening hours
+    sites: Mapping[str, SiteRule] = field(default_factory=dict)  # active dates
     corridor_ids: tuple[str, ...] = field(init=False, default=())  # of all its permits
 
     def __post_init__(self) -> None:

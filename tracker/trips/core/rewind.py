@@ -29,6 +29,7 @@ exactly as an uninterrupted one would.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -37,7 +38,7 @@ from typing import Any
 
 import orjson
 
-from tracker.trips.core.engine import process
+from tracker.trips.core.engine import keep_for_swap, process
 from tracker.trips.core.events import (
     Event,
     IncidentClosed,
@@ -67,9 +68,11 @@ def prepare_timed(timed: list[Timed], rules: RuleConfig) -> list[Timed]:
     kept: list[Timed] = []
     skip = rules.skip_flags
     for item in ordered:
-        if item[2].flags & skip:
+        if item[2].flags & skip and not keep_for_swap(item[2].flags, rules):
             continue
         if kept and kept[-1][0] == item[0]:
+            if kept[-1][2].flags & skip and not item[2].flags & skip:
+                kept[-1] = item  # a good fix beats a flagged one at the same time
             continue
         kept.append(item)
     return kept
@@ -220,9 +223,17 @@ def advance(
     last, start_us = state.last, window_start_us(state)
     if window is not None and last is not None and start_us is not None:
         late = [t for t in prepared if start_us < t[0] <= last.t_us]
-        replayed = replay(state, ctx, late, window, annotator) if late else None
+        replayed = None
+        if late:
+            window = list(window)
+            times = Counter(t[0] for t in window)
+            held = any(times[t[0]] <= 1 for t in late)  # not only fixes sent again
+            replayed = replay(state, ctx, late, window, annotator)
         if replayed is not None:
+            # A terminal that held fixes back: the clock waits longer for its silences.
+            late_runs = state.late_runs + (1 if held else 0)
             state, events = replayed
+            state.late_runs = late_runs
             done = {t[0] for t in late}
             prepared = [t for t in prepared if t[0] not in done]
     live: list[AnnotatedFix] = []

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tracker.trips.core.events import Event
-from tracker.trips.core.models import VehicleContext, in_windows
-from tracker.trips.core.state import EvidencePoint, LastFix, VehicleState, to_us
+from tracker.trips.core.events import Event, IncidentClosed, IncidentOpened, IncidentView
+from tracker.trips.core.models import RuleConfig, VehicleContext, in_windows
+from tracker.trips.core.state import (
+    Episode,
+    EvidencePoint,
+    LastFix,
+    Track,
+    VehicleState,
+    to_us,
+)
 from tracker.trips.core.tracks import (
     US,
     Hysteresis,
     Step,
+    add_point,
     advance,
+    close_episode,
     is_open,
+    merge_detail,
     open_episode,
 )
 
 OFFLINE = "terminal_offline"
+TAMPER = "terminal_tampering"  # 车机分离: one incident type, whatever the evidence
+SWAP = "terminal_tampering:swap"  # the swap watch's track (same incident type)
 
 
 def speeding(state: VehicleState, step: Step) -> list[Event]:
@@ -109,57 +121,77 @@ def _last_point(last: LastFix) -> EvidencePoint:
     return EvidencePoint(last.t_us, last.lon, last.lat, last.speed_kmh)
 
 
-def _gap_detail(state: VehicleState, step: Step) -> dict[str, object]:
-    """What the gap since the previous fix says: a loaded silence, an implausible jump."""
+def departing(state: VehicleState, cfg: RuleConfig) -> bool:
+    """A loaded truck on its way out of its site: loading done (dwell or sensor), and the last
+    fix was outside the site or moving; or hauling for less than ``tamper_exit_s`` since it
+    left. The trip becomes "hauling" only after ``place_exit_fixes`` fixes outside, which a
+    terminal cut at the gate never sends."""
+    trip, last = state.trip, state.last
+    if last is None:
+        return False
+    if trip.phase == "hauling":
+        departed = trip.departed_us
+        return departed is not None and last.t_us - departed < cfg.tamper_exit_s * US
+    return trip.phase == "loading" and (
+        trip.place_out_fixes > 0 or last.speed_kmh >= cfg.stop_speed_kmh
+    )
+
+
+def _gap_details(state: VehicleState, step: Step) -> tuple[dict[str, object], dict[str, object]]:
+    """What the gap since the previous fix says, as (offline detail, tampering detail): a
+    loaded silence is plain offline; a silence from the site gate on a loaded departure, or a
+    reappearance implying an impossible speed, is tampering (车机分离)."""
     cfg = step.cfg
-    detail: dict[str, object] = {}
+    offline: dict[str, object] = {}
+    tamper: dict[str, object] = {}
     if state.last is None or step.gap_s is None or step.jump_m is None:
-        return detail
-    if state.trip.loaded and step.gap_s >= cfg.offline_gap_s:
-        detail.update(reason="silence", max_gap_s=step.gap_s)
+        return offline, tamper
+    if step.gap_s >= cfg.offline_gap_s:
+        if departing(state, cfg):
+            tamper.update(reason="silent_departure", max_gap_s=step.gap_s)
+            if state.trip.origin_id is not None:
+                tamper["site_id"] = state.trip.origin_id
+        elif state.trip.loaded:
+            offline.update(reason="silence", max_gap_s=step.gap_s)
     implied_kmh = step.jump_m / step.gap_s * 3.6
     if step.gap_s >= cfg.tamper_gap_min_s and implied_kmh > cfg.tamper_speed_kmh:
-        detail.update(reason="implausible_reappearance", max_implied_speed_kmh=implied_kmh)
-    return detail
+        offline.clear()
+        tamper.update(
+            reason="implausible_reappearance",
+            max_implied_speed_kmh=implied_kmh,
+            max_gap_s=step.gap_s,
+        )
+    return offline, tamper
 
 
-def terminal_offline(state: VehicleState, step: Step) -> list[Event]:
-    """Runs before the trip update (it judges the gap by the state before this fix).
-
-    Silence ≥ ``offline_gap_s`` while loaded, or a reappearance implying more than
-    ``tamper_speed_kmh``, is an episode from the last fix to this one (opened and closed on
-    this fix, unless ``tick`` opened it already); power/antenna-cut alarm bits hold it open.
-    """
-    alarm = step.afix.fix.alarm_bits & step.cfg.tamper_alarm_mask
-    gap_s = step.gap_s
-    quiet_s = min(step.cfg.tamper_gap_min_s, step.cfg.offline_gap_s)
-    if not alarm and (gap_s is None or gap_s < quiet_s) and OFFLINE not in state.tracks:
-        return []
-    detail = _gap_detail(state, step)
+def _gap_rule(
+    state: VehicleState, step: Step, key: str, detail: dict[str, object], alarm: int
+) -> list[Event]:
+    """One gap-shaped episode: opened from the last fix before the gap and closed on the fix
+    that ends it (unless ``tick`` opened it already); alarm bits hold it open."""
     gap_cond = bool(detail)
     if alarm:
         detail.update(alarm_bits=alarm, reason="power_or_antenna_cut")
     events: list[Event] = []
     last = state.last
-    if gap_cond and last is not None and not is_open(state, OFFLINE):
-        state.tracks.pop(OFFLINE, None)
+    if gap_cond and last is not None and not is_open(state, key):
+        state.tracks.pop(key, None)
         evidence = [_last_point(last)]
-        start_us = last.t_us
-        events.append(
-            open_episode(state, OFFLINE, OFFLINE, start_us, step.time, step.late, evidence, detail)
-        )
+        opened = open_episode(state, key, key, last.t_us, step.time, step.late, evidence, detail)
+        events.append(opened)
         detail = {}
-    track = state.tracks.get(OFFLINE)
+    track = state.tracks.get(key)
     episode = None if track is None else track.episode
-    if episode is not None and not alarm and not gap_cond and episode.detail.get("live_tick"):
+    covered = step.gap_s is not None and step.gap_s < step.cfg.offline_gap_s
+    if episode is not None and not alarm and covered and episode.detail.get("live_tick"):
         # Opened by the clock, and the fixes that now arrive cover the silence: the terminal
         # was recording all along and only held its uploads back (a blind area). The episode
         # closes here, marked so it is not taken for a cut terminal.
         episode.detail["delivery_only"] = True
     events += advance(
         state,
-        OFFLINE,
-        OFFLINE,
+        key,
+        key,
         step,
         open_cond=bool(alarm) or gap_cond,
         hold_cond=bool(alarm),
@@ -169,23 +201,169 @@ def terminal_offline(state: VehicleState, step: Step) -> list[Event]:
     return events
 
 
+def terminal_offline(state: VehicleState, step: Step) -> list[Event]:
+    """Runs before the trip update (it judges the gap by the state before this fix).
+
+    ``terminal_offline``: a silence ≥ ``offline_gap_s`` while loaded, from the last fix to this
+    one (opened and closed on this fix, unless ``tick`` opened it already).
+    ``terminal_tampering`` (车机分离): a silence from the site gate on a loaded departure, a
+    reappearance implying more than ``tamper_speed_kmh``, power/antenna-cut alarm bits (held
+    open while set); the swap watch (``terminal_swap``) runs on the fixes ingest flagged as
+    jumps.
+    """
+    cfg = step.cfg
+    alarm = step.afix.fix.alarm_bits & cfg.tamper_alarm_mask
+    gap_s = step.gap_s
+    quiet_s = min(cfg.tamper_gap_min_s, cfg.offline_gap_s)
+    tracks = state.tracks
+    confirmed: list[Event] = []
+    if state.offline_pending:
+        confirmed = confirm_offline(state, cfg, step.t_us, step.time, step.late)
+    quiet = not alarm and (gap_s is None or gap_s < quiet_s)
+    if quiet and OFFLINE not in tracks and TAMPER not in tracks:
+        return confirmed + _swap_clear(state, step) if SWAP in tracks else confirmed
+    offline, tamper = _gap_details(state, step)
+    events: list[Event] = []
+    if offline and _hold_back(state, step, offline):
+        offline = {}
+    if offline or OFFLINE in tracks:
+        events += _gap_rule(state, step, OFFLINE, offline, 0)
+    if tamper or alarm or TAMPER in tracks:
+        events += _gap_rule(state, step, TAMPER, tamper, alarm)
+    if SWAP in tracks:
+        events += _swap_clear(state, step)
+    return confirmed + events
+
+
+def _hold_back(state: VehicleState, step: Step, detail: dict[str, object]) -> bool:
+    """A loaded silence revealed by a live fix, which the clock did not see (it opened no
+    episode): kept back as pending for ``offline_confirm_s``, since the fixes of the silence
+    may still come late (a terminal that held a run of fixes back). A replay with late fixes
+    that fill the silence drops it; otherwise ``confirm_offline`` reports it."""
+    cfg, last = step.cfg, state.last
+    if step.late or cfg.offline_confirm_s <= 0 or last is None or is_open(state, OFFLINE):
+        return False
+    episode = Episode(
+        incident_id=f"{state.vehicle_id}:{OFFLINE}:{last.t_us}",
+        type=OFFLINE,
+        started_us=last.t_us,
+        opened_us=step.t_us,
+        trip_id=state.trip.trip_id,
+        permit_id=state.trip.permit_id,
+        detail={**detail, "ended_at_us": step.t_us, "confirm_s": cfg.offline_confirm_s},
+        evidence=[_last_point(last), step.point],
+    )
+    state.offline_pending.append(episode)
+    return True
+
+
+def confirm_offline(
+    state: VehicleState, cfg: RuleConfig, now_us: int, now: datetime, late: bool
+) -> list[Event]:
+    """Report the pending silences that no late fix filled within ``offline_confirm_s`` of
+    the reappearance (opened and closed: the terminal is back)."""
+    events: list[Event] = []
+    waiting: list[Episode] = []
+    for episode in state.offline_pending:
+        if now_us - int(episode.detail["ended_at_us"]) < cfg.offline_confirm_s * US:
+            waiting.append(episode)
+            continue
+        episode.opened_us = now_us
+        view = IncidentView.of(episode, state.vehicle_id)
+        events += [IncidentOpened(now, late, view), IncidentClosed(now, late, view)]
+    state.offline_pending = waiting
+    return events
+
+
+def terminal_swap(state: VehicleState, step: Step) -> list[Event]:
+    """A fix ingest flagged as a jump (an impossible speed from the terminal's previous good
+    fix), seen instead of skipped: ``swap_min_jumps`` of them within ``swap_window_s`` is a
+    terminal whose reports jump to another truck's pattern (moved to another truck, or two
+    trucks reporting as one). The fix itself stays out of every other rule."""
+    cfg = step.cfg
+    if cfg.swap_min_jumps <= 0:
+        return []
+    track = state.tracks.get(SWAP)
+    if track is not None and track.episode is not None:
+        add_point(track.episode.evidence, step.point, cfg.evidence_max_points)
+        merge_detail(track.episode.detail, {"jumps": track.run_fixes + 1})
+        track.run_fixes += 1
+        track.clear_start_us = step.t_us  # the latest jump
+        return []
+    if track is None or (
+        track.run_start_us is not None and step.t_us - track.run_start_us > cfg.swap_window_s * US
+    ):
+        track = state.tracks[SWAP] = Track(run_start_us=step.t_us)
+    track.run_fixes += 1
+    track.clear_start_us = step.t_us
+    add_point(track.pending, step.point, cfg.evidence_max_points)
+    if track.run_fixes < cfg.swap_min_jumps:
+        return []
+    detail = {"reason": "swap", "jumps": track.run_fixes}
+    if step.jump_m is not None:
+        detail["max_jump_m"] = step.jump_m
+    start = track.run_start_us if track.run_start_us is not None else step.t_us
+    event = open_episode(
+        state, SWAP, TAMPER, start, step.time, step.late, track.pending, detail, step.t_us
+    )
+    state.tracks[SWAP].clear_start_us = step.t_us
+    state.tracks[SWAP].run_fixes = track.run_fixes
+    return [event]
+
+
+def _swap_clear(state: VehicleState, step: Step) -> list[Event]:
+    """On a good fix: the swap episode closes once no jump came for ``swap_window_s``; an
+    unopened run of jumps is forgotten after that long."""
+    track = state.tracks.get(SWAP)
+    if track is None:
+        return []
+    latest = track.clear_start_us if track.clear_start_us is not None else step.t_us
+    if step.t_us - latest < step.cfg.swap_window_s * US:
+        return []
+    if track.episode is None:
+        del state.tracks[SWAP]
+        return []
+    return close_episode(state, SWAP, step.time, step.late, step.t_us)
+
+
 def tick_offline(state: VehicleState, ctx: VehicleContext, now: datetime) -> list[Event]:
     """Silence seen from a clock the worker supplies: opens the episode without waiting for
-    the terminal to come back (the next fix closes it).
+    the terminal to come back (the next fix closes it): ``terminal_offline`` for a loaded
+    truck, ``terminal_tampering`` for a loaded departure silent from the site gate.
 
     The clock measures time since the last fix *received*; a terminal buffers its fixes and
     uploads them every so often, so "no fix for ``offline_gap_s``" is only established once
     ``offline_upload_grace_s`` more has passed (fixes taken before then could still be on
     their way). A silence that the next fixes reveal as a real gap opens from the fixes."""
     last = state.last
-    if last is None or not state.trip.loaded or is_open(state, OFFLINE):
+    if last is None:
         return []
-    silent_s = (to_us(now) - last.t_us) / US
     rules = ctx.rules_for(state.trip.permit_id)
-    if silent_s < rules.offline_gap_s + rules.offline_upload_grace_s:
-        return []
-    state.tracks.pop(OFFLINE, None)
-    detail = {"reason": "silence", "max_gap_s": silent_s, "live_tick": True}
-    return [
-        open_episode(state, OFFLINE, OFFLINE, last.t_us, now, False, [_last_point(last)], detail)
-    ]
+    now_us = to_us(now)
+    events: list[Event] = []
+    if state.offline_pending:
+        events += confirm_offline(state, rules, now_us, now, False)
+    silent_s = (now_us - last.t_us) / US
+    if state.trip.loaded and silent_s >= rules.offline_gap_s and state.suspected_us is None:
+        state.suspected_us = last.t_us  # shown on the map; an incident needs more (below)
+    if departing(state, rules):
+        key, reason = TAMPER, "silent_departure"
+    elif state.trip.loaded:
+        key, reason = OFFLINE, "silence"
+    else:
+        return events
+    if is_open(state, key):
+        return events
+    wait_s = rules.offline_gap_s + rules.offline_upload_grace_s
+    if key == OFFLINE and state.late_runs:
+        # A terminal seen holding runs of fixes back: its silence is reported once late fixes
+        # had the same time to fill it as at a reappearance (suspected meanwhile).
+        wait_s += rules.offline_confirm_s
+    if silent_s < wait_s:
+        return events
+    state.tracks.pop(key, None)
+    detail: dict[str, object] = {"reason": reason, "max_gap_s": silent_s, "live_tick": True}
+    if key == TAMPER and state.trip.origin_id is not None:
+        detail["site_id"] = state.trip.origin_id
+    evidence = [_last_point(last)]
+    return [*events, open_episode(state, key, key, last.t_us, now, False, evidence, detail)]

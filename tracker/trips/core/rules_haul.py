@@ -9,7 +9,7 @@ from __future__ import annotations
 from tracker.geo import distance_m
 from tracker.trips.core.events import Event
 from tracker.trips.core.models import PermitScope, in_windows_us
-from tracker.trips.core.state import StopState, Track, VehicleState
+from tracker.trips.core.state import StopState, Track, VehicleState, from_us
 from tracker.trips.core.tracks import (
     US,
     Hysteresis,
@@ -315,7 +315,9 @@ def no_permit(state: VehicleState, step: Step) -> list[Event]:
 
 
 def outside_hours(state: VehicleState, step: Step) -> list[Event]:
-    """Loaded movement outside the permit's daily windows; lasts while loaded outside them."""
+    """Loaded movement outside the permit's daily windows; lasts while loaded outside them.
+    Opens on the ``outside_hours_min_fixes``-th loaded fix outside the windows once the
+    truck is seen moving (this fix or the one before it)."""
     cfg, trip = step.cfg, state.trip
     if not trip.loaded and "outside_hours" not in state.tracks:
         return []
@@ -326,14 +328,20 @@ def outside_hours(state: VehicleState, step: Step) -> list[Event]:
         and bool(permit.windows)
         and not in_windows_us(permit.windows, step.t_us, step.ctx.tz)
     )
+    # Movement, not the time, is what needs evidence: a stopped fix in stop-and-go traffic
+    # neither resets the run nor delays it when the fix before it was moving; only a truck
+    # that has stood since before the run (parked loaded) waits for its next moving fix.
+    last = state.last
+    moving = step.moving or (last is not None and last.speed_kmh >= cfg.stop_speed_kmh)
     return advance(
         state,
         "outside_hours",
         "outside_hours",
         step,
-        open_cond=outside and step.moving,
+        open_cond=outside,
         hold_cond=outside,
         h=Hysteresis(open_fixes=cfg.outside_hours_min_fixes),
+        ready=moving,
     )
 
 
@@ -354,4 +362,92 @@ def uncovered(state: VehicleState, step: Step) -> list[Event]:
         hold_cond=cover_open,
         h=Hysteresis(cfg.uncovered_min_s, 2, 0.0, 2),
         detail={"max_speed_kmh": step.speed_kmh} if cover_open else None,
+    )
+
+
+def closed_yard(state: VehicleState, step: Step) -> list[Event]:
+    """Tipping (dwell ≥ ``place_dwell_s`` or a lift) into a yard that is closed: full (its
+    fill reached its capacity) or outside its opening hours; on any permit, its own included."""
+    trip = state.trip
+    in_yard = trip.place_kind == "yard"
+    key = "closed_yard"
+    if not in_yard and key not in state.tracks:
+        return []
+    rule = step.ctx.yards.get(trip.place_id or "") if in_yard else None
+    reason = None
+    if rule is not None and trip.phase in ("hauling", "unloading"):
+        reason = rule.closed_at(step.t_us, step.ctx.tz)
+    dwelt = (
+        trip.place_entered_us is not None
+        and step.t_us - trip.place_entered_us >= step.cfg.place_dwell_s * US
+    )
+    return advance(
+        state,
+        key,
+        key,
+        step,
+        open_cond=reason is not None and (dwelt or trip.lifted_in_place),
+        hold_cond=in_yard,
+        h=IMMEDIATE,
+        start_us=trip.place_entered_us,
+        detail={"yard_id": trip.place_id, "reason": reason} if reason else None,
+    )
+
+
+def quota_exceeded(state: VehicleState, step: Step) -> list[Event]:
+    """A loaded trip under a permit whose completed trips (as of the registry load) and this
+    load together exceed its quota; lasts while the trip is loaded."""
+    trip = state.trip
+    key = "quota_exceeded"
+    if not trip.loaded and key not in state.tracks:
+        return []
+    permit = _trip_permit(state, step)
+    load_m3 = step.ctx.rated_volume_m3 or 0.0
+    over = (
+        trip.loaded
+        and permit is not None
+        and permit.quota_m3 is not None
+        and permit.hauled_m3 + load_m3 > permit.quota_m3
+    )
+    detail = None
+    if over and permit is not None:
+        detail = {
+            "permit_id": permit.permit_id,
+            "quota_m3": permit.quota_m3,
+            "hauled_m3": permit.hauled_m3,
+            "load_m3": load_m3,
+        }
+    return advance(
+        state,
+        key,
+        key,
+        step,
+        open_cond=over,
+        hold_cond=over,
+        h=IMMEDIATE,
+        start_us=trip.departed_us,
+        detail=detail,
+    )
+
+
+def inactive_site(state: VehicleState, step: Step) -> list[Event]:
+    """A loaded trip from a site outside its active dates (the day it left); lasts while the
+    trip is loaded."""
+    trip = state.trip
+    key = "inactive_site"
+    if not trip.loaded and key not in state.tracks:
+        return []
+    rule = step.ctx.sites.get(trip.origin_id or "")
+    departed_us = trip.departed_us if trip.departed_us is not None else step.t_us
+    inactive = trip.loaded and rule is not None and not rule.active_at(from_us(departed_us))
+    return advance(
+        state,
+        key,
+        key,
+        step,
+        open_cond=inactive,
+        hold_cond=inactive,
+        h=IMMEDIATE,
+        start_us=trip.departed_us,
+        detail={"site_id": trip.origin_id} if inactive else None,
     )

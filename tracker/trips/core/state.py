@@ -164,6 +164,13 @@ class VehicleState:
     # closed).
     snapshots: list[list[Any]] = field(default_factory=list)
     recent: dict[str, list[Any]] = field(default_factory=dict)
+    # Offline that officers can trust: the last fix time of a loaded silence the clock has seen
+    # reach ``offline_gap_s`` (the truck is "suspected"), and a silence revealed by a live
+    # reappearance that waits ``offline_confirm_s`` for late fixes to fill it before it is
+    # reported (the episode, ready to report).
+    suspected_us: int | None = None
+    offline_pending: list[Episode] = field(default_factory=list)
+    late_runs: int = 0  # uploads that brought fixes older than the state: it holds fixes back
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -182,4 +189,7 @@ class VehicleState:
             fixes_skipped=d["fixes_skipped"],
             snapshots=d.get("snapshots", []),
             recent=d.get("recent", {}),
+            suspected_us=d.get("suspected_us"),
+            offline_pending=[Episode.from_dict(e) for e in d.get("offline_pending", [])],
+            late_runs=d.get("late_runs", 0),
         )

@@ -177,9 +177,11 @@ def advance(
     start_us: int | None = None,
     force_open: bool = False,
     detail: dict[str, Any] | None = None,
+    ready: bool = True,
 ) -> list[Event]:
     """Move one rule's track by one fix. ``start_us`` backdates the start of a run (e.g. the
-    interpolated moment a corridor was left); ``force_open`` opens on this fix."""
+    interpolated moment a corridor was left); ``force_open`` opens on this fix; a run that is
+    not ``ready`` goes on without opening yet."""
     track = state.tracks.get(key)
     if track is None:
         if not open_cond:
@@ -195,7 +197,7 @@ def advance(
         track.run_fixes += 1
         add_point(track.pending, step.point, cap)
         long_enough = step.t_us - track.run_start_us >= h.open_s * US
-        if force_open or (long_enough and track.run_fixes >= h.open_fixes):
+        if force_open or (ready and long_enough and track.run_fixes >= h.open_fixes):
             start = track.run_start_us
             return [
                 open_episode(

@@ -30,8 +30,10 @@ from tracker.trips.core.models import (
     PermitScope,
     RuleConfig,
     Sensors,
+    SiteRule,
     TimeWindow,
     VehicleContext,
+    YardRule,
     ZoneRule,
 )
 
@@ -126,6 +128,8 @@ class RegistryView:
     permits: dict[int, tuple[PermitScope, ...]] = field(default_factory=dict)
     tz: tzinfo = CITY_TZ  # the city's zone (settings.city_tz)
     rules: RuleConfig = DEFAULT_RULES
+    yards: dict[str, YardRule] = field(default_factory=dict)  # full, opening hours
+    sites: dict[str, SiteRule] = field(default_factory=dict)  # active dates
     # Contexts built so far (the view is immutable, so each vehicle's is built once).
     contexts: dict[int, VehicleContext] = field(default_factory=dict, compare=False, repr=False)
     # Values derived from the view by the core (the annotator's zone grid), built once per view.
@@ -144,6 +148,8 @@ class RegistryView:
             permits=self.permits.get(vehicle_id, ()),
             zones=self.zones,
             tz=self.tz,
+            yards=self.yards,
+            sites=self.sites,
             blacklisted=info.blacklisted if info else False,
             blacklist_listing_id=info.listing_id if info else None,
             rated_volume_m3=info.rated_volume_m3 if info else None,
@@ -166,4 +172,24 @@ def permit_scope(row: dict[str, Any], tz: tzinfo) -> PermitScope:
         yard_ids=frozenset(str(i) for i in row["yard_ids"]),
         corridors={str(k): float(v) for k, v in row["corridors"].items()},
         windows=windows_of(row["windows"]),
+        quota_m3=None if row.get("quota_m3") is None else float(row["quota_m3"]),
+        hauled_m3=float(row.get("hauled_m3") or 0.0),
+    )
+
+
+def site_rule(row: dict[str, Any], tz: tzinfo) -> SiteRule:
+    """A site's active dates (local days of ``tz``, both included) as UTC instants."""
+    start, end = row["active_from"], row["active_to"]
+    return SiteRule(
+        site_id=str(row["id"]),
+        active_from=None if start is None else local_midnight_utc(start, tz),
+        active_until=None if end is None else local_midnight_utc(end + timedelta(days=1), tz),
+    )
+
+
+def yard_rule(row: dict[str, Any]) -> YardRule:
+    return YardRule(
+        yard_id=str(row["id"]),
+        full=bool(row["full"]),
+        opening_windows=schedule_of(row["opening_hours"] or [], f"yard {row['id']}"),
     )

@@ -6,8 +6,11 @@ one in the ``VSTATE_KEY`` hash, so a page that opens reads the hash, then follow
 ``state`` is one of ``tracker.wire.VEHICLE_STATES``; ``at`` the vehicle's last fix time, or the
 clock tick that changed it.
 
-Precedence: ``offline`` (a terminal_offline episode is open) over ``blacklisted`` (a listed
-vehicle) over ``in_incident`` (any other open episode) over the trip phase.
+Precedence: ``offline`` (a terminal_offline episode is open, or a terminal_tampering one for a
+loaded departure silent from the site gate) over ``suspected`` (a loaded silence of 5 min seen
+by the clock, or one revealed at the reappearance and waiting for late fixes) over
+``blacklisted`` (a listed vehicle) over ``in_incident`` (any other open episode) over the trip
+phase.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tracker.trips.core.models import VehicleContext
-from tracker.trips.core.rules_drive import OFFLINE
+from tracker.trips.core.rules_drive import OFFLINE, TAMPER
 from tracker.trips.core.state import VehicleState, from_us
 from tracker.wire import VehicleStateName as VState
 
@@ -27,6 +30,16 @@ def vehicle_state(state: VehicleState, ctx: VehicleContext) -> VState:
     offline = tracks.get(OFFLINE)
     if offline is not None and offline.episode is not None:
         return "offline"
+    tamper = tracks.get(TAMPER)
+    silent_departure = (
+        tamper is not None
+        and tamper.episode is not None
+        and (tamper.episode.detail.get("reason") == "silent_departure")
+    )
+    if silent_departure:
+        return "offline"  # silent from the site gate: nothing to show but the last fix
+    if state.suspected_us is not None or state.offline_pending:
+        return "suspected"  # silent ≥ 5 min, or a silence that late fixes may still fill
     if ctx.blacklisted:
         return "blacklisted"
     if any(t.episode is not None for t in tracks.values()):

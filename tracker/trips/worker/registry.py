@@ -10,10 +10,18 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from tracker.trips.core.models import CITY_TZ, PermitScope, RuleConfig, Sensors, ZoneRule
+from tracker.trips.core.models import (
+    CITY_TZ,
+    PermitScope,
+    RuleConfig,
+    Sensors,
+    SiteRule,
+    YardRule,
+    ZoneRule,
+)
 from tracker.trips.core.view import (
     DEFAULT_RULES,
     NO_SENSORS,
@@ -23,6 +31,8 @@ from tracker.trips.core.view import (
     permit_scope,
     permit_with,
     schedule_of,
+    site_rule,
+    yard_rule,
     zone_with,
 )
 
@@ -36,8 +46,19 @@ SELECT p.id, p.valid_from, p.valid_to, p.windows,
                 '{}') AS yard_ids,
        coalesce((SELECT jsonb_object_agg(c.fence_id::text, c.half_width_m)
                  FROM permit_corridors c WHERE c.permit_id = p.id AND c.fence_id IS NOT NULL),
-                '{}') AS corridors
+                '{}') AS corridors,
+       p.quota_m3,
+       (SELECT coalesce(sum(coalesce(trip_ledger_m3(t.volume_m3, v.rated_volume_m3), 0)), 0)
+          FROM trips t JOIN vehicles v ON v.id = t.vehicle_id
+         WHERE t.permit_id = p.id::text AND t.completed_at IS NOT NULL) AS hauled_m3
 FROM permits p WHERE p.state = 'approved' ORDER BY p.id
+"""
+
+# Places as rules: a yard is full (closed) once its fill reaches its capacity.
+_SITES = "SELECT id, fence_id, active_from, active_to FROM sites WHERE active"
+_YARDS = """
+SELECT id, fence_id, opening_hours, yard_fill_m3(id) >= capacity_m3 AS full
+FROM yards WHERE active
 """
 
 
@@ -71,14 +92,18 @@ async def load_registry(
     models to the sensors trusted for their vehicles."""
     roles: dict[str, tuple[Role, str]] = {}
     zones: dict[str, ZoneRule] = {}
+    sites: dict[str, SiteRule] = {}
+    yards: dict[str, YardRule] = {}
     async with conn.cursor(row_factory=dict_row) as cur:
         overrides = await _overrides(cur)
-        places: tuple[tuple[str, Role], ...] = (("sites", "site"), ("yards", "yard"))
-        for table, role in places:
-            query = sql.SQL("SELECT id, fence_id FROM {} WHERE active")
-            await cur.execute(query.format(sql.Identifier(table)))
-            for row in await cur.fetchall():
-                roles[str(row["fence_id"])] = (role, str(row["id"]))
+        await cur.execute(_SITES)
+        for row in await cur.fetchall():
+            roles[str(row["fence_id"])] = ("site", str(row["id"]))
+            sites[str(row["id"])] = site_rule(row, tz)
+        await cur.execute(_YARDS)
+        for row in await cur.fetchall():
+            roles[str(row["fence_id"])] = ("yard", str(row["id"]))
+            yards[str(row["id"])] = yard_rule(row)
         await cur.execute("SELECT id, fence_id, schedule, speed_limit_kmh FROM zones WHERE active")
         for row in await cur.fetchall():
             zone_id = str(row["id"])
@@ -111,6 +136,5 @@ async def load_registry(
                 roles[fence_id] = ("corridor", fence_id)
             for vehicle_id in row["vehicle_ids"]:
                 permits.setdefault(int(vehicle_id), []).append(scope)
-    return RegistryView(
-        roles, zones, vehicles, {k: tuple(v) for k, v in permits.items()}, tz, rules
-    )
+    by_vehicle = {k: tuple(v) for k, v in permits.items()}
+    return RegistryView(roles, zones, vehicles, by_vehicle, tz, rules, yards=yards, sites=sites)

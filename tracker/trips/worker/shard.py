@@ -212,8 +212,9 @@ class ShardRunner:
         batch = Batch()
         for vehicle_id, state in self.states.items():
             lag = self.lag.get(vehicle_id, timedelta(0))
+            before = state.suspected_us, len(state.offline_pending)
             _, events = tick(state, view.context(vehicle_id), now - lag)
-            if events:
+            if events or before != (state.suspected_us, len(state.offline_pending)):
                 note(state, events)
                 batch.events += events
                 batch.touched[vehicle_id] = self.position or "0-0"
