@@ -331,6 +331,9 @@ async def test_trips_and_the_blacklist_export_as_their_lists_show_them(
 async def test_a_job_whose_process_stopped_is_failed_by_the_expiry_task(
     client: AsyncClient, world: World, export_dir: Any
 ) -> None:
+    in_api = client.app.state.maintenance  # type: ignore[attr-defined]
+    if in_api is not None:  # its rounds would race this one's for the same rows
+        await in_api.stop()
     world.db.execute(
         "INSERT INTO export_jobs (actor, kind, format, rows_total, updated_at, expires_at)"
         " VALUES ('bootstrap', 'track', 'csv', 10, now() - interval '1 hour',"

@@ -194,4 +194,4 @@ async def test_fences_stats_and_map_page(
     stats = (await http.get("/api/v1/live/stats", headers=staff)).json()
     assert stats["clients"] == 0
     page = await http.get("/", follow_redirects=True)
-    assert page.status_code == 200 and "live enforcement map" in page.text
+    assert page.status_code == 200 and 'id="map"' in page.text

@@ -46,7 +46,7 @@ WITHIN = timedelta(minutes=5)
 TICK = timedelta(seconds=10)
 LIFT = Sensors(has_lift=True, has_cover=True)  # the SIM-ZT model's sensors
 GPS_ONLY = Sensors()
-EXPECTED = {"dump": "dumping", "deviation": "route_deviation", "cut_terminal": "terminal_offline"}
+EXPECTED = {"dump": "dumping", "deviation": "route_deviation", "cut_terminal": "terminal_tampering"}
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from engine_scenario import build_world
@@ -27,7 +28,7 @@ async def test_registry_view_reads_yards_sites_and_quotas(
     site_id = db.execute("SELECT max(id) FROM sites").fetchone()[0]  # type: ignore[index]
     yard_id = db.execute("SELECT max(id) FROM yards").fetchone()[0]  # type: ignore[index]
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        view = await load_registry(conn, 480)
+        view = await load_registry(conn, ZoneInfo("Asia/Shanghai"))
     ctx = view.context(vehicle_id)
     yard, site = ctx.yards[str(yard_id)], ctx.sites[str(site_id)]
     assert not yard.full and yard.opening_windows == ()
@@ -63,7 +64,7 @@ async def test_registry_view_reads_yards_sites_and_quotas(
     )
     db.commit()
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        view = await load_registry(conn, 480)
+        view = await load_registry(conn, ZoneInfo("Asia/Shanghai"))
     ctx = view.context(vehicle_id)
     yard, site = ctx.yards[str(yard_id)], ctx.sites[str(site_id)]
     assert yard.full
