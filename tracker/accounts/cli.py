@@ -12,10 +12,8 @@ import secrets
 import psycopg
 
 from tracker.accounts import repo
-from tracker.accounts.models import Principal, Role
+from tracker.accounts.models import CLI_ACTOR, Role
 from tracker.settings import Settings
-
-CLI_ACTOR = Principal("cli", Role.admin)
 
 
 async def add_user(

@@ -43,6 +43,9 @@ class Principal:
 
 
 BOOTSTRAP = Principal("bootstrap", Role.admin)
+# The platform itself (maintenance rounds, first-start data) and the command line, as audit actors.
+SYSTEM = Principal("system", Role.admin)
+CLI_ACTOR = Principal("cli", Role.admin)
 
 
 class TokenRequest(BaseModel):

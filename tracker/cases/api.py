@@ -8,22 +8,20 @@ been told. Permit officers have no business with cases."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from tracker.accounts import repo as audit
 from tracker.accounts.models import Principal, Role
 from tracker.cases import assessment, jurisdictions, machine, repo, service, taxonomy
 from tracker.cases import pack as case_evidence
 from tracker.cases.document import render_html
 from tracker.cases.models import CaseIn, FeatureCollectionIn, MoveIn, ScopeIn, TaxonomyIn, UnitIn
 from tracker.deps import AdminDep, PlatformDep, require_roles
-from tracker.errors import BadRequest, NotFound, PayloadTooLarge
-from tracker.evidence.pack import build_pack
+from tracker.errors import BadRequest, NotFound
+from tracker.evidence.api import pack_response
 from tracker.times import parse_time
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -135,17 +133,7 @@ async def case_pack(case_id: int, platform: PlatformDep, who: ReaderDep) -> Resp
         dossier = await case_evidence.dossier(
             conn, case, limits.max_fixes, platform.settings.city_tz
         )
-    pack = await asyncio.to_thread(build_pack, dossier)
-    if len(pack) > limits.max_pack_bytes:
-        raise PayloadTooLarge("the pack is larger than allowed", field="case_id")
-    head = dossier.events[-1].hash if dossier.events else None
-    async with platform.pool.connection() as conn:
-        await audit.record(conn, who, "pack", "case", case_id, None, {"chain_head": head})
-    return Response(
-        pack,
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="case-{case_id}-pack.zip"'},
-    )
+    return await pack_response(platform, who, dossier, "case", case_id)
 
 
 @router.get("/cases/{case_id}", summary="A case with its timeline, notices and allowed actions")

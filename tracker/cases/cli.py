@@ -13,21 +13,19 @@ from typing import Any
 import psycopg
 from pydantic import ValidationError
 
-from tracker.accounts.models import Principal, Role
+from tracker.accounts.models import CLI_ACTOR
 from tracker.cases import jurisdictions, taxonomy
 from tracker.cases.models import TaxonomyIn
 from tracker.errors import TrackerError
 from tracker.settings import Settings
 
-CLI = Principal("cli", Role.admin)
-
 
 async def _run(conninfo: str, what: str, data: Any) -> str:
     async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
         if what == "taxonomy":
-            counts = await taxonomy.load_taxonomy(conn, data, CLI)
+            counts = await taxonomy.load_taxonomy(conn, data, CLI_ACTOR)
             return f"{counts['categories']} categories, {counts['subtypes']} subtypes loaded"
-        areas = await jurisdictions.import_areas(conn, data, CLI)
+        areas = await jurisdictions.import_areas(conn, data, CLI_ACTOR)
         return f"{len(areas)} areas imported"
 
 

@@ -16,13 +16,12 @@ from typing import Any
 import psycopg
 
 from tracker.accounts import repo as audit
-from tracker.accounts.models import BOOTSTRAP, Principal, Role
+from tracker.accounts.models import BOOTSTRAP, SYSTEM, Principal
 from tracker.cases import repo, service, taxonomy
 from tracker.cases.machine import OPEN_STATES, Deadlines
 from tracker.cases.notify import notify
 
 AConn = psycopg.AsyncConnection[Any]
-SYSTEM = Principal("system", Role.admin)
 
 
 async def escalate_overdue(conn: AConn, now: datetime, limit: int = 500) -> list[int]:

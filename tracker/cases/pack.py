@@ -22,13 +22,13 @@ AROUND = timedelta(hours=1)  # the track of a case without an incident: its open
 
 
 async def _clue_photos(conn: AConn, clue_id: int) -> tuple[PhotoFile, ...]:
-    rows = await incident._all(
+    rows = await incident.fetch_all(
         conn,
         "SELECT clue_id, n, media_type, data FROM clue_photos WHERE clue_id = %s ORDER BY n",
         (clue_id,),
     )
     return tuple(
-        PhotoFile(f"clue-{r['clue_id']}-{r['n']}.{incident._EXT[r['media_type']]}",
+        PhotoFile(f"clue-{r['clue_id']}-{r['n']}.{incident.PHOTO_EXT[r['media_type']]}",
                   r["media_type"], bytes(r["data"]), f"线索 {r['clue_id']}")
         for r in rows
     )  # fmt: skip
@@ -36,17 +36,17 @@ async def _clue_photos(conn: AConn, clue_id: int) -> tuple[PhotoFile, ...]:
 
 async def dossier(conn: AConn, case: dict[str, Any], max_fixes: int, time_zone: str) -> Dossier:
     """The dossier of ``case`` (a row of tracker.cases.repo.load, with ``decision``)."""
-    kind = await incident._one(
+    kind = await incident.fetch_one(
         conn, "SELECT name_zh FROM case_subtypes WHERE code = %s", (case["subtype"],)
     )
-    party = await incident._one(
+    party = await incident.fetch_one(
         conn,
         """SELECT c.name AS company, c.credit_code, v.plate FROM (SELECT 1) one
              LEFT JOIN companies c ON c.id = %s LEFT JOIN vehicles v ON v.id = %s""",
         (case["company_id"], case["vehicle_id"]),
     )
     assert party is not None
-    events = await incident._all(
+    events = await incident.fetch_all(
         conn, "SELECT event, hash FROM case_events WHERE case_id = %s ORDER BY seq", (case["id"],)
     )
     start, end = case["opened_at"] - AROUND, case["opened_at"] + AROUND
@@ -61,8 +61,8 @@ async def dossier(conn: AConn, case: dict[str, Any], max_fixes: int, time_zone: 
     fixes: tuple[Any, ...] = ()
     photos: tuple[PhotoFile, ...] = ()
     if case["vehicle_id"] is not None:
-        fixes = await incident._track(conn, case["vehicle_id"], start, end, max_fixes)
-        photos = await incident._photos(conn, case["vehicle_id"], start, end)
+        fixes = await incident.fetch_track(conn, case["vehicle_id"], start, end, max_fixes)
+        photos = await incident.vehicle_photos(conn, case["vehicle_id"], start, end)
     if case["source"] == "clue" and case["source_ref"]:
         photos = await _clue_photos(conn, int(case["source_ref"]))
     place = None if case["lon"] is None else (float(case["lon"]), float(case["lat"]))
@@ -79,7 +79,7 @@ async def dossier(conn: AConn, case: dict[str, Any], max_fixes: int, time_zone: 
         facts=case["facts"] or "—",
         events=tuple(ChainedEvent(e["event"], e["hash"]) for e in events),
         fixes=fixes,
-        fences=tuple(await incident._fences(conn, fixes, place)),
+        fences=tuple(await incident.fences_met(conn, fixes, place)),
         photos=photos,
         decision=document.render_text(decision) if decision else None,
         evidence=evidence,

@@ -13,12 +13,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from tracker.accounts import repo as audit
-from tracker.accounts.models import Principal, Role
+from tracker.accounts.models import SYSTEM, Principal
 from tracker.cases.models import TaxonomyIn
 from tracker.errors import BadRequest
 
 AConn = psycopg.AsyncConnection[Any]
-SYSTEM = Principal("system", Role.admin)  # the platform itself, in the audit log
 
 
 def default_taxonomy() -> TaxonomyIn:

@@ -1,5 +1,6 @@
 """``GET /api/v1/incidents/{incident_id}/pack``: the incident's evidence pack (a ZIP), for staff
-and for the incident's own company; gathered from the database, built in a worker thread."""
+and for the incident's own company; gathered from the database, built in a worker thread.
+:func:`pack_response` delivers any dossier's pack (a case's too: tracker.cases.api)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from tracker.accounts import repo as audit
-from tracker.deps import PlatformDep, StaffDep
+from tracker.accounts.models import Principal
+from tracker.deps import Platform, PlatformDep, StaffDep
 from tracker.errors import NotFound, PayloadTooLarge
 from tracker.evidence import incident
+from tracker.evidence.dossier import Dossier
 from tracker.evidence.pack import build_pack
 
 router = APIRouter(prefix="/api/v1", tags=["evidence"])
@@ -29,13 +32,21 @@ async def incident_pack(incident_id: str, platform: PlatformDep, who: StaffDep) 
         if row is None or not who.sees_company(row["company_id"]):
             raise NotFound(f"incident {incident_id} not found", field="incident_id")
         dossier = await incident.dossier(conn, row, limits.max_fixes, platform.settings.city_tz)
+    return await pack_response(platform, who, dossier, "incident", incident_id)
+
+
+async def pack_response(
+    platform: Platform, who: Principal, dossier: Dossier, entity: str, key: str | int
+) -> Response:
+    """A dossier's pack as a download: built off the event loop, bounded, its chain head
+    audited against the entity (``incident``, ``case``)."""
     pack = await asyncio.to_thread(build_pack, dossier)
-    if len(pack) > limits.max_pack_bytes:
-        raise PayloadTooLarge("the pack is larger than allowed", field="incident_id")
+    if len(pack) > platform.settings.evidence.max_pack_bytes:
+        raise PayloadTooLarge("the pack is larger than allowed", field=f"{entity}_id")
     async with platform.pool.connection() as conn:
-        head = dossier.events[-1].hash
-        await audit.record(conn, who, "pack", "incident", incident_id, None, {"chain_head": head})
-    name = f"evidence-{incident_id}.zip".replace('"', "")
+        head = dossier.events[-1].hash if dossier.events else None
+        await audit.record(conn, who, "pack", entity, key, None, {"chain_head": head})
+    name = f"evidence-{entity}-{key}.zip".replace('"', "")
     return Response(
         pack,
         media_type="application/zip",

@@ -32,27 +32,27 @@ from tracker.evidence.dossier import (
 
 AConn = psycopg.AsyncConnection[Any]
 TRACK_MARGIN = timedelta(minutes=30)
-_EXT = {"image/jpeg": "jpg", "image/png": "png"}
+PHOTO_EXT = {"image/jpeg": "jpg", "image/png": "png"}
 
 
 def _z(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-async def _one(conn: AConn, query: str, params: Sequence[Any]) -> dict[str, Any] | None:
+async def fetch_one(conn: AConn, query: str, params: Sequence[Any]) -> dict[str, Any] | None:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query.encode(), params)
         return await cur.fetchone()
 
 
-async def _all(conn: AConn, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+async def fetch_all(conn: AConn, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query.encode(), params)
         return await cur.fetchall()
 
 
 async def incident_row(conn: AConn, incident_id: str) -> dict[str, Any] | None:
-    return await _one(
+    return await fetch_one(
         conn,
         """SELECT i.*, v.plate, c.name AS company, c.credit_code
              FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id
@@ -130,7 +130,9 @@ def _meets(shape: FenceShape, box: tuple[float, float, float, float]) -> bool:
     )
 
 
-async def _fences(conn: AConn, fixes: Sequence[TrackFix], place: LonLat | None) -> list[FenceShape]:
+async def fences_met(
+    conn: AConn, fixes: Sequence[TrackFix], place: LonLat | None
+) -> list[FenceShape]:
     pts = [(f.lon, f.lat) for f in fixes] + ([place] if place else [])
     if not pts:
         return []
@@ -141,7 +143,7 @@ async def _fences(conn: AConn, fixes: Sequence[TrackFix], place: LonLat | None) 
         max(p[0] for p in pts) + pad,
         max(p[1] for p in pts) + pad,
     )
-    rows = await _all(
+    rows = await fetch_all(
         conn, "SELECT name, role, geometry, radius_m FROM fences WHERE active ORDER BY id", ()
     )
     return await asyncio.to_thread(_meeting, rows, box)  # a city has thousands of fences
@@ -154,10 +156,10 @@ def _meeting(
     return [s for s in shapes if s is not None and _meets(s, box)]
 
 
-async def _track(
+async def fetch_track(
     conn: AConn, vehicle_id: int, start: datetime, end: datetime, limit: int
 ) -> tuple[TrackFix, ...]:
-    rows = await _all(
+    rows = await fetch_all(
         conn,
         """SELECT fix_time, lon, lat, speed_kmh, loaded, body_lifted, cover_closed FROM pings
             WHERE vehicle_id = %s AND fix_time >= %s AND fix_time < %s AND flags = 0
@@ -183,11 +185,11 @@ async def _track(
     )
 
 
-async def _photos(
+async def vehicle_photos(
     conn: AConn, vehicle_id: int, start: datetime, end: datetime
 ) -> tuple[PhotoFile, ...]:
     """Photos of the verified clues about the vehicle seen within the window."""
-    rows = await _all(
+    rows = await fetch_all(
         conn,
         """SELECT p.clue_id, p.n, p.media_type, p.data FROM clue_photos p
              JOIN clues c ON c.id = p.clue_id
@@ -197,7 +199,7 @@ async def _photos(
     )
     return tuple(
         PhotoFile(
-            f"clue-{r['clue_id']}-{r['n']}.{_EXT[r['media_type']]}",
+            f"clue-{r['clue_id']}-{r['n']}.{PHOTO_EXT[r['media_type']]}",
             r["media_type"],
             bytes(r["data"]),
             f"线索 {r['clue_id']}",
@@ -213,8 +215,8 @@ async def dossier(
     start = row["opened_at"] - TRACK_MARGIN
     end = (row["ended_at"] or row["updated_at"] or row["detected_at"]) + TRACK_MARGIN
     end = max(end, row["detected_at"] + TRACK_MARGIN)
-    fixes = await _track(conn, row["vehicle_id"], start, end, max_fixes)
-    actions = await _all(
+    fixes = await fetch_track(conn, row["vehicle_id"], start, end, max_fixes)
+    actions = await fetch_all(
         conn,
         """SELECT at, action, actor, after FROM audit_log
             WHERE entity = 'incident' AND entity_key = %s ORDER BY id""",
@@ -232,8 +234,8 @@ async def dossier(
         facts=_facts(row, title),
         events=_events(row, actions),
         fixes=fixes,
-        fences=tuple(await _fences(conn, fixes, place)),
-        photos=await _photos(conn, row["vehicle_id"], start, end),
+        fences=tuple(await fences_met(conn, fixes, place)),
+        photos=await vehicle_photos(conn, row["vehicle_id"], start, end),
         decision=None,
         evidence=row["evidence"] or {},
         status=row["status"],

@@ -16,7 +16,7 @@ import psycopg
 
 from tracker.accounts import repo as audit
 from tracker.accounts.four_eyes import require_other_account
-from tracker.accounts.models import Principal, Role
+from tracker.accounts.models import SYSTEM, Principal
 from tracker.errors import BadRequest, Conflict, Forbidden, NotFound
 from tracker.geofence.errors import GeometryError
 from tracker.geofence.geojson import fence_from_geojson
@@ -27,7 +27,6 @@ from tracker.wire import FenceChange
 
 AConn = psycopg.AsyncConnection[Any]
 Row = dict[str, Any]
-SYSTEM = Principal("system", Role.admin)
 EDITABLE = frozenset({PermitState.draft, PermitState.rejected})
 # action -> (states it starts from, state it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[PermitState], PermitState]] = {
