@@ -13,6 +13,7 @@ import pytest
 from httpx import AsyncClient
 from live_world import LiveServer
 from PIL import Image
+from playwright.async_api import expect
 
 pytestmark = pytest.mark.slow
 LON, LAT = 108.3661, 22.8172
@@ -40,9 +41,8 @@ async def test_the_public_page_takes_a_report_and_tells_its_status(
     code = code.fetchone()[0]  # type: ignore[index]
     await _at(page)
     await page.goto(f"{live.base_url}/v/{code}")
-    await page.wait_for_function(
-        "document.querySelector('#report h2').textContent === '举报这辆车'", timeout=10_000
-    )
+    # locator assertions, not string predicates: those need eval, which the page's CSP refuses
+    await expect(page.locator("#report h2")).to_have_text("举报这辆车", timeout=10_000)
     assert await page.evaluate("document.documentElement.lang") == "zh-CN"
     assert await page.locator("select[name=kind] option[value=spilling]").inner_text() == "沿途抛洒"
     await page.select_option("select[name=kind]", "spilling")
@@ -53,9 +53,7 @@ async def test_the_public_page_takes_a_report_and_tells_its_status(
     picked = await page.locator("#place").inner_text()
     assert picked.startswith("108.") and picked != f"{LON}, {LAT}"
     await page.click("#locate")  # then the phone's position instead
-    await page.wait_for_function(
-        f"document.querySelector('#place').textContent === '{LON}, {LAT}'", timeout=10_000
-    )
+    await expect(page.locator("#place")).to_have_text(f"{LON}, {LAT}", timeout=10_000)
     await page.set_input_files("input[name=photos]", files=[photo_file()])
     await page.click("#clue-form button[type=submit]")
     await page.wait_for_selector("#receipt", timeout=15_000)
