@@ -42,7 +42,7 @@ async def test_the_public_page_takes_a_report_and_tells_its_status(
     await _at(page)
     await page.goto(f"{live.base_url}/v/{code}")
     # locator assertions, not string predicates: those need eval, which the page's CSP refuses
-    await expect(page.locator("#report h2")).to_have_text("举报这辆车", timeout=10_000)
+    await expect(page.locator("#report h2").first).to_have_text("举报这辆车", timeout=10_000)
     assert await page.evaluate("document.documentElement.lang") == "zh-CN"
     assert await page.locator("select[name=kind] option[value=spilling]").inner_text() == "沿途抛洒"
     await page.select_option("select[name=kind]", "spilling")
