@@ -3,13 +3,14 @@
 // account also its portal (notices, consent to electronic delivery, statement or acceptance).
 // Times are shown in the city's zone. The token comes from token.js (never the query string).
 import { $, ApiError, ensureToken } from "./common.js";
+import { cityTimeZone, localToInstant } from "./forms-api.js";
 import { applyI18n, errorText, formatDateTime, formatNumber, locale, register, setLocale, t } from "./i18n.js";
 import common from "./locales/common.js";
 import cases from "./locales/cases.js";
 
 register(common);
 register(cases);
-export const CITY_TZ = "Asia/Shanghai";
+let cityTz = "Asia/Shanghai"; // replaced by the server's city zone at start (GET /api/v1/config)
 const STATES = ["opened", "reviewed", "dispatched", "notified", "stated", "accepted", "decided",
   "delivered", "executed", "closed", "dismissed"];
 const view = { after: null, next: null, units: new Map(), selected: null, loads: 0 };
@@ -25,7 +26,7 @@ async function send(path, method = "GET", body) {
   return data;
 }
 
-const when = (value) => formatDateTime(value, CITY_TZ);
+const when = (value) => formatDateTime(value, cityTz);
 const stateName = (s) => t(`state.${s}`);
 const el = (tag, text, attrs = {}) => {
   const node = document.createElement(tag);
@@ -95,6 +96,10 @@ function formBody(action) {
   if (action === "state" || action === "accept") body.signature = $("f-signature").value || undefined;
   if (action === "deliver") body.method = $("f-method").value;
   if (action === "execute") body.outcome = $("f-outcome").value;
+  if (action === "hear") {
+    body.minutes = $("f-minutes").value || undefined;
+    if ($("f-held-at").value) body.held_at = localToInstant($("f-held-at").value, cityTz);
+  }
   return body;
 }
 
@@ -224,6 +229,7 @@ async function main() {
     $("consent").disabled = true;
   });
   await ensureToken();
+  cityTz = await cityTimeZone();
   await loadUnits();
   await loadPortal();
   await loadQueue();

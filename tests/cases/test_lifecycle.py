@@ -108,6 +108,52 @@ async def test_a_statement_with_a_hearing_request_for_a_large_fine(world: World)
     assert detail["actions"] == []  # the party has nothing more to do
 
 
+async def test_a_requested_hearing_is_held_before_the_decision(world: World) -> None:
+    proposer = world.account("enforcement_officer")
+    chair = world.account("enforcement_officer")
+    party = world.account("company_user", company="haul")
+    cid = (await world.open(proposer))["id"]
+    for action in ("review", "dispatch"):
+        assert (await world.act(cid, action, proposer)).status_code == 200
+    assert (await world.act(cid, "notify", proposer, penalty_cny=40000)).status_code == 200
+    asked = await world.act(cid, "state", party, statement="不服", signature="李四", hearing=True)
+    assert asked.status_code == 200, asked.text
+    assert (await _timeline(world, cid, chair))["actions"] == ["hear", "dismiss"]
+    early = await world.act(cid, "decide", chair)
+    assert early.status_code == 409 and early.json()["field"] == "hearing", early.text
+    # the officer who proposed the penalty may not preside the hearing (Art. 64)
+    own = await world.act(cid, "hear", proposer, minutes="听证记录")
+    assert own.status_code == 403 and own.json()["error"] == "four_eyes"
+    unminuted = await world.act(cid, "hear", chair)
+    assert unminuted.status_code == 400 and unminuted.json()["field"] == "minutes"
+    future = await world.act(cid, "hear", chair, minutes="m", held_at="2999-01-01T00:00:00Z")
+    assert future.status_code == 400 and future.json()["field"] == "held_at"
+    held = await world.act(cid, "hear", chair, minutes="当事人陈述：车辆未偏离路线……")
+    assert held.status_code == 200 and held.json()["state"] == "stated", held.text
+    again = await world.act(cid, "hear", chair, minutes="m")
+    assert again.status_code == 409 and again.json()["field"] == "hearing"
+    assert "decide" in (await _timeline(world, cid, chair))["actions"]
+    decided = await world.act(cid, "decide", chair)
+    assert decided.status_code == 200 and decided.json()["state"] == "decided", decided.text
+    detail = await _timeline(world, cid, chair)
+    hearing = [e for e in detail["timeline"] if e["action"] == "hear"]
+    assert hearing[0]["event"]["detail"]["minutes"].startswith("当事人陈述")
+
+
+async def test_a_statement_without_a_hearing_is_decided_without_one(world: World) -> None:
+    proposer = world.account("enforcement_officer")
+    decider = world.account("enforcement_officer")
+    party = world.account("company_user", company="haul")
+    cid = (await world.open(proposer))["id"]
+    for action in ("review", "dispatch"):
+        await world.act(cid, action, proposer)
+    await world.act(cid, "notify", proposer, penalty_cny=40000)
+    await world.act(cid, "state", party, statement="情况说明", signature="李四")
+    assert "hear" not in (await _timeline(world, cid, decider))["actions"]
+    assert (await world.act(cid, "hear", decider, minutes="m")).status_code == 409
+    assert (await world.act(cid, "decide", decider)).status_code == 200
+
+
 async def test_a_hearing_is_for_large_fines_only(world: World) -> None:
     officer = world.account("enforcement_officer")
     party = world.account("company_user", company="haul")

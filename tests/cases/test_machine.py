@@ -20,8 +20,8 @@ from tracker.cases.machine import (
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 D = Deadlines()
-OFFICER_ACTIONS = {"review", "dispatch", "notify", "decide", "deliver", "execute", "close",
-                   "dismiss", "reopen"}  # fmt: skip
+OFFICER_ACTIONS = {"review", "dispatch", "notify", "hear", "decide", "deliver", "execute",
+                   "close", "dismiss", "reopen"}  # fmt: skip
 MAY = {
     Role.admin: OFFICER_ACTIONS,
     Role.enforcement_officer: OFFICER_ACTIONS,
@@ -38,7 +38,8 @@ MAY = {
 def test_who_may_take_each_action(role: Role, action: str) -> None:
     source = sorted(TRANSITIONS[action].sources)[0]
     facts = CaseFacts(state=source, role=role, now=NOW, penalty_cny=6000,
-                      penalty_min_cny=5000, penalty_max_cny=50000)  # fmt: skip
+                      penalty_min_cny=5000, penalty_max_cny=50000,
+                      hearing_pending=action == "hear")  # fmt: skip
     codes = [r.code for r in refusals(action, facts, D)]
     assert ("role" not in codes) == (action in MAY[role]), codes
 
@@ -47,7 +48,9 @@ def test_who_may_take_each_action(role: Role, action: str) -> None:
 def test_the_actions_a_role_sees(state: State) -> None:
     officer = set(allowed_actions(state, Role.enforcement_officer))
     party = set(allowed_actions(state, Role.company_user))
-    assert officer == {a for a in OFFICER_ACTIONS if state in TRANSITIONS[a].sources}
+    assert officer == {a for a in OFFICER_ACTIONS - {"hear"} if state in TRANSITIONS[a].sources}
+    pending = set(allowed_actions(state, Role.enforcement_officer, hearing_pending=True))
+    assert pending == {a for a in OFFICER_ACTIONS - {"decide"} if state in TRANSITIONS[a].sources}
     assert party == ({"state", "accept"} if state == State.notified else set())
     assert allowed_actions(state, Role.viewer) == []
 
@@ -85,3 +88,17 @@ def test_stage_deadlines() -> None:
 def test_an_unknown_action() -> None:
     facts = CaseFacts(state=State.opened, role=Role.admin, now=NOW)
     assert [r.code for r in refusals("approve", facts, D)] == ["unknown_action"]
+
+
+@pytest.mark.parametrize(
+    ("action", "pending", "codes"),
+    [("decide", True, ["hearing_pending"]), ("decide", False, []),
+     ("hear", True, []), ("hear", False, ["no_hearing_pending"])],
+)  # fmt: skip
+def test_a_requested_hearing_comes_before_the_decision(
+    action: str, pending: bool, codes: list[str]
+) -> None:
+    facts = CaseFacts(state=State.stated, role=Role.enforcement_officer, now=NOW,
+                      penalty_cny=20000, penalty_min_cny=5000, penalty_max_cny=50000,
+                      hearing_pending=pending)  # fmt: skip
+    assert [r.code for r in refusals(action, facts, D)] == codes

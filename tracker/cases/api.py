@@ -143,6 +143,7 @@ async def get_case(case_id: int, platform: PlatformDep, who: ReaderDep) -> dict[
         events = await repo.events(conn, case_id)
         notices = await repo.notices(conn, case_id=case_id)
         kind = await repo.subtype(conn, case["subtype"])
+        pending = await repo.hearing_pending(conn, case)
     if who.role == Role.company_user:
         notices = [n for n in notices if n["kind"] != "escalation"]
     return {
@@ -150,7 +151,9 @@ async def get_case(case_id: int, platform: PlatformDep, who: ReaderDep) -> dict[
         "subtype_info": kind,
         "timeline": events,
         "notices": notices,
-        "actions": machine.allowed_actions(machine.State(case["state"]), who.role),
+        "actions": machine.allowed_actions(
+            machine.State(case["state"]), who.role, hearing_pending=pending
+        ),
         "evidence": _evidence_links(case),
     }
 

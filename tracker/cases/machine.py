@@ -4,9 +4,12 @@ do it, and the deadline of each stage. No database, no clock (the caller passes 
 opened (立案) → reviewed (evidence checked by an officer, Art. 41) → dispatched (派遣) → notified
 (告知: the intended penalty is proposed and the party told) → stated (陈述申辩) or accepted
 (签字确认) by the party in the company portal → decided (处罚决定) → delivered (送达) → executed
-(paid or rectified) → closed (结案). Any case not yet decided may be dismissed; a closed or
-dismissed case may be reopened (back to reviewed). Escalation is not a state: a case past its
-stage's deadline is flagged and its unit's supervisors told (tracker.cases.escalation).
+(paid or rectified) → closed (结案). A party that asked for a hearing (听证, Art. 63–64) gets one
+before the decision: ``hear`` records it (a stated case stays stated), presided by an officer who
+did not propose the penalty, and ``decide`` is refused until it is recorded. Any case not yet
+decided may be dismissed; a closed or dismissed case may be reopened (back to reviewed).
+Escalation is not a state: a case past its stage's deadline is flagged and its unit's
+supervisors told (tracker.cases.escalation).
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ TRANSITIONS: dict[str, Transition] = {
                    "the party's statement and defence (陈述申辩, Art. 45)"),
         Transition("accept", frozenset({State.notified}), State.accepted, PARTY,
                    "the party confirms the facts (签字确认)"),
+        Transition("hear", frozenset({State.stated}), State.stated, OFFICERS,
+                   "the hearing the party asked for, held and minuted (听证, Art. 64)"),
         Transition("decide", frozenset({State.notified, State.stated, State.accepted}),
                    State.decided, OFFICERS, "the penalty decision (处罚决定, Art. 59)"),
         Transition("deliver", frozenset({State.decided}), State.delivered, OFFICERS,
@@ -134,7 +139,8 @@ class CaseFacts:
     penalty_min_cny: float = 0.0
     penalty_max_cny: float = 0.0
     party_due_at: datetime | None = None
-    hearing_requested: bool = False
+    hearing_requested: bool = False  # this action asks for a hearing (the party's statement)
+    hearing_pending: bool = False  # the case's party asked for one and it is not yet held
     party_has_spoken: bool = False
 
 
@@ -152,6 +158,12 @@ def refusals(action: str, f: CaseFacts, d: Deadlines) -> list[Refusal]:
         out.extend(_penalty(f))
     if action == "decide" and f.state == State.notified and f.party_due_at is not None:
         out.extend(_party_period(f.now, f.party_due_at))
+    if action == "hear" and not f.hearing_pending and f.state in t.sources:
+        out.append(Refusal("no_hearing_pending", "the party has not asked for a hearing, or it "
+                           "was already held", "hearing"))  # fmt: skip
+    if action == "decide" and f.hearing_pending:
+        out.append(Refusal("hearing_pending", "the party asked for a hearing: hold and record it "
+                           "(hear) before the decision (Art. 63-64)", "hearing"))  # fmt: skip
     if action == "state" and f.hearing_requested:
         if f.penalty_cny is None or f.penalty_cny < d.large_fine_cny:
             out.append(Refusal("no_hearing", "a hearing is for large fines only", "hearing"))
@@ -188,9 +200,15 @@ def _penalty(f: CaseFacts) -> list[Refusal]:
     return []
 
 
-def allowed_actions(state: State, role: Role) -> list[str]:
-    """The actions a role may take on a case in ``state`` (for the pages' buttons)."""
-    return [a for a, t in TRANSITIONS.items() if state in t.sources and role in t.roles]
+def allowed_actions(state: State, role: Role, *, hearing_pending: bool = False) -> list[str]:
+    """The actions a role may take on a case in ``state`` (for the pages' buttons): ``hear``
+    only while a hearing is pending, ``decide`` only once none is."""
+    hidden = {"decide"} if hearing_pending else {"hear"}
+    return [
+        a
+        for a, t in TRANSITIONS.items()
+        if state in t.sources and role in t.roles and a not in hidden
+    ]
 
 
 def deadlines_from(settings: object) -> Deadlines:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 UnitKind = Literal[
     "urban_management", "traffic_police", "environment", "housing", "transport", "street_office"
@@ -34,6 +34,8 @@ class MoveIn(BaseModel):
     signature: str | None = Field(default=None, min_length=1, max_length=200)  # accept, state
     method: Literal["electronic", "in_person", "post"] | None = None  # deliver
     outcome: Literal["paid", "rectified"] | None = None  # execute
+    minutes: str | None = Field(default=None, min_length=1, max_length=20_000)  # hear: 听证笔录
+    held_at: AwareDatetime | None = None  # hear: when the hearing was held (default: now)
 
 
 class CategoryIn(BaseModel):

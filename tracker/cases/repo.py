@@ -104,6 +104,20 @@ async def append_event(conn: AConn, case_id: int, event: Row) -> str:
     return digest
 
 
+async def hearing_pending(conn: AConn, case: Row) -> bool:
+    """The party asked for a hearing in its latest statement and none is recorded after it."""
+    if not case["hearing_requested"]:
+        return False
+    cur = await conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM case_events WHERE case_id = %(id)s AND action = 'hear'"
+        " AND seq > (SELECT coalesce(max(seq), 0) FROM case_events"
+        "            WHERE case_id = %(id)s AND action = 'state'))",
+        {"id": case["id"]},
+    )
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
 async def load(conn: AConn, case_id: int, who: Principal, *, lock: bool = False) -> Row | None:
     where, params = scope_sql(who)
     async with conn.cursor(row_factory=dict_row) as cur:

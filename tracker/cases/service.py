@@ -140,14 +140,15 @@ async def move(
             state=state, role=who.role, now=now, penalty_cny=penalty,
             penalty_min_cny=kind["penalty_min_cny"], penalty_max_cny=kind["penalty_max_cny"],
             party_due_at=case["party_due_at"], hearing_requested=body.hearing,
+            hearing_pending=await repo.hearing_pending(conn, case),
         )  # fmt: skip
         refused = machine.refusals(action, facts, d)
         if refused:
             _raise(refused)
-        if action == "decide":
+        if action in ("decide", "hear"):  # nor may the proposer preside the hearing (Art. 64)
             await require_other_account(
                 conn, who, entity="case", entity_id=case_id, authored_by=("case.notify",),
-                decision="decide",
+                decision=action,
             )  # fmt: skip
         changes, detail = await _effects(conn, case, kind, action, body, who, now, d, penalty)
         target = t.target
@@ -194,6 +195,8 @@ async def _effects(
         return {"penalty_cny": penalty, "party_due_at": party_due}, detail
     if action in ("state", "accept"):
         return await _party_answer(case, action, body, who)
+    if action == "hear":
+        return _hearing(body, now)
     if action == "decide":
         return await _decision(conn, case, kind, now, d, penalty)
     if action == "deliver":
@@ -211,6 +214,15 @@ async def _effects(
             raise BadRequest("a reopening needs a reason (note)", field="note")
         return {"reopened": case["reopened"] + 1, "closed_at": None}, {}
     return {}, {}
+
+
+def _hearing(body: MoveIn, now: datetime) -> tuple[Row, Row]:
+    if body.minutes is None:
+        raise BadRequest("the hearing's minutes (听证笔录) are required", field="minutes")
+    held = body.held_at or now
+    if held > now:
+        raise BadRequest("a hearing is recorded once held, not before", field="held_at")
+    return {}, {"minutes": body.minutes, "held_at": repo.iso(held)}
 
 
 async def _party_answer(case: Row, action: str, body: MoveIn, who: Principal) -> tuple[Row, Row]:
