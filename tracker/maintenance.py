@@ -30,6 +30,8 @@ case-intake        case_intake_interval_s         safe: one case per incident (u
 exports-expiry     export_expiry_interval_s       safe: ``FOR UPDATE SKIP LOCKED``
 daily-exports      daily_export_interval_s        safe: a file is written under a temporary
                                                   name and renamed; existing days are skipped
+clue-privacy       clue_privacy_interval_s        safe: one ``UPDATE … WHERE … IS NOT NULL``
+                                                  per field; a second process finds nothing
 =================  =============================  ==========================================
 """
 
@@ -54,6 +56,7 @@ from tracker.blacklist.service import lift_expired
 from tracker.capacity.service import refresh as capacity_round
 from tracker.cases.escalation import escalate_overdue, open_for_incidents
 from tracker.cases.machine import deadlines_from
+from tracker.clues import service as clue_service
 from tracker.db import make_pool, wait_for_schema
 from tracker.exports import daily as daily_exports
 from tracker.exports import jobs as export_jobs
@@ -124,6 +127,11 @@ async def _case_intake(s: Services) -> list[int]:
     async with s.pool.connection() as conn:
         types = s.settings.cases.auto_open_types
         return await open_for_incidents(conn, types, datetime.now(UTC), d)
+
+
+async def _clue_privacy(s: Services) -> dict[str, list[int]]:
+    async with s.pool.connection() as conn:
+        return await clue_service.forget_personal_data(conn, datetime.now(UTC), s.settings.clues)
 
 
 async def _exports_expiry(s: Services) -> int:
@@ -206,6 +214,13 @@ TASKS: tuple[MaintenanceTask, ...] = (
         (psycopg.Error, OSError),
         first_round_after_interval=True,
         what="write yesterday's files of every share grant (tracker.exports.daily)",
+    ),
+    MaintenanceTask(
+        "clue-privacy",
+        "clue_privacy_interval_s",
+        _clue_privacy,
+        (psycopg.Error, OSError),
+        what="forget public reporters' addresses and contacts past their keeping periods",
     ),
 )
 TASK_NAMES = tuple(t.name for t in TASKS)

@@ -130,6 +130,10 @@ class ClueSettings(BaseModel):
     contact_chars: int = Field(default=64, ge=1, le=100)
     body_bytes: int = Field(default=6 * 1024 * 1024, ge=64 * 1024)  # a report with its photos
     max_age_days: int = Field(default=30, ge=1)  # how long ago the thing seen may have been
+    # Personal data of public reporters is kept only while needed (the clue-privacy round):
+    # the source address for abuse review, the contact until the clue is settled.
+    source_addr_days: int = Field(default=30, ge=1)  # from the report
+    contact_days: int = Field(default=180, ge=1)  # from the clue's case or closure
 
 
 class EvidenceSettings(BaseModel):
@@ -298,6 +302,8 @@ class Settings(BaseSettings):
     # Cases (tracker.cases.escalation): overdue escalation and auto-opening rounds; 0: off.
     case_escalation_interval_s: float = Field(default=300.0, ge=0)
     case_intake_interval_s: float = Field(default=60.0, ge=0)
+    # Public reporters' addresses and contacts forgotten past their keeping periods; 0: off.
+    clue_privacy_interval_s: float = Field(default=3600.0, ge=0)
     public_base_url: str = "http://127.0.0.1:8000"
     # The city's time zone (IANA name): permit windows, zone schedules and permit dates are its
     # local wall-clock times and days; pages (GET /api/v1/config), exports and daily files show

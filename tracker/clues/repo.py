@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -126,3 +127,25 @@ async def photo(conn: AConn, clue_id: int, n: int) -> tuple[str, bytes] | None:
     )
     row = await cur.fetchone()
     return None if row is None else (str(row[0]), bytes(row[1]))
+
+
+async def forget_personal_data(
+    conn: AConn, addr_before: datetime, contact_before: datetime
+) -> dict[str, list[int]]:
+    """Drop what identifies a public reporter once it is no longer needed (PIPL: kept only as
+    long as its purpose needs it): the source address, kept for abuse review, of reports made
+    before ``addr_before``; the contact of reports settled (became a case or closed) before
+    ``contact_before``. Returns the clue ids touched, by field."""
+    addr = await conn.execute(
+        "UPDATE clues SET source_addr = NULL WHERE source_addr IS NOT NULL AND created_at < %s"
+        " RETURNING id",
+        (addr_before,),
+    )
+    addr_ids = [int(r[0]) for r in await addr.fetchall()]
+    contact = await conn.execute(
+        "UPDATE clues SET contact = NULL WHERE contact IS NOT NULL AND source = 'public'"
+        " AND status IN ('to_case', 'closed') AND updated_at < %s RETURNING id",
+        (contact_before,),
+    )
+    contact_ids = [int(r[0]) for r in await contact.fetchall()]
+    return {"source_addr": sorted(addr_ids), "contact": sorted(contact_ids)}

@@ -19,7 +19,7 @@ import psycopg
 
 from tracker.accounts import repo as audit
 from tracker.accounts.four_eyes import require_other_account
-from tracker.accounts.models import Principal, Role
+from tracker.accounts.models import SYSTEM, Principal, Role
 from tracker.cases.machine import Deadlines
 from tracker.clues import cases, photos, repo
 from tracker.clues.models import TRANSITIONS, ClueReport, ClueStatus, StaffClue
@@ -186,3 +186,19 @@ async def move(
         row = await repo.get(conn, clue_id)
     assert row is not None
     return row
+
+
+async def forget_personal_data(
+    conn: AConn, now: datetime, limits: ClueSettings
+) -> dict[str, list[int]]:
+    """The ``clue-privacy`` round: forget public reporters' addresses and contacts past their
+    keeping periods, in one transaction with one audit row naming the clues touched."""
+    day = timedelta(days=1)
+    async with conn.transaction():
+        touched = await repo.forget_personal_data(
+            conn, now - limits.source_addr_days * day, now - limits.contact_days * day
+        )
+        if touched["source_addr"] or touched["contact"]:
+            await audit.record(conn, SYSTEM, "clue.forget_personal_data", "clue", None, None,
+                               {"cleared": touched})  # fmt: skip
+    return touched
