@@ -30,6 +30,8 @@ case-intake        case_intake_interval_s         safe: one case per incident (u
 exports-expiry     export_expiry_interval_s       safe: ``FOR UPDATE SKIP LOCKED``
 daily-exports      daily_export_interval_s        safe: a file is written under a temporary
                                                   name and renamed; existing days are skipped
+sighting-review    sighting_review_interval_s     safe: rows ``FOR UPDATE SKIP LOCKED``;
+                                                  incident ids are deterministic
 =================  =============================  ==========================================
 """
 
@@ -62,6 +64,7 @@ from tracker.kpi.rollup import rollup_round
 from tracker.outbox.notices import notices_round
 from tracker.permits.expiry import expire_once
 from tracker.settings import Settings
+from tracker.sightings.service import review_due
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +135,11 @@ async def _exports_expiry(s: Services) -> int:
 
 async def _daily_exports(s: Services) -> object:
     return await daily_exports.write_yesterday(s.pool, s.settings)
+
+
+async def _sighting_review(s: Services) -> int:
+    async with s.pool.connection() as conn:
+        return await review_due(conn, datetime.now(UTC), s.settings)
 
 
 TASKS: tuple[MaintenanceTask, ...] = (
@@ -206,6 +214,13 @@ TASKS: tuple[MaintenanceTask, ...] = (
         (psycopg.Error, OSError),
         first_round_after_interval=True,
         what="write yesterday's files of every share grant (tracker.exports.daily)",
+    ),
+    MaintenanceTask(
+        "sighting-review",
+        "sighting_review_interval_s",
+        _sighting_review,
+        (psycopg.Error, OSError),
+        what="compare sightings past their grace period with their terminals (tracker.sightings)",
     ),
 )
 TASK_NAMES = tuple(t.name for t in TASKS)
