@@ -3,13 +3,18 @@ both kinds of evidence), a terminal whose held-back fixes arrive in time is not.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import psycopg
 from httpx import AsyncClient
+from pypdf import PdfReader
 from sighting_world import CP_LAT, CP_LON, NOW, World, sighting
 
+from tracker.evidence.verify import verify_pack
 from tracker.geo import offset
 from tracker.maintenance import MaintenanceRunner
 from tracker.sightings.service import review_due
@@ -78,8 +83,8 @@ async def test_a_terminal_far_from_the_checkpoint_is_tampering_with_both_evidenc
     assert incident["detail"]["kind"] == "far"
     assert incident["detail"]["distance_m"] > 7900
     assert len(incident["detail"]["terminal_fixes"]) == 4
-    kinds = [f["properties"]["kind"] for f in incident["evidence"]["features"]]
-    assert kinds == ["sighting", "fix", "fix", "fix", "fix"]
+    sources = [f["properties"]["source"] for f in incident["evidence"]["features"]]
+    assert sources == ["sighting", "terminal", "terminal", "terminal", "terminal"]
     listed = await client.get(
         "/api/v1/sightings",
         params={"plate": "桂A12345"},
@@ -123,3 +128,30 @@ async def test_the_maintenance_round_reviews_due_sightings(
     )
     assert await runner.run_once() == {"sighting-review": 1}
     assert [i["type"] for i in w.incidents()] == ["terminal_tampering"]
+
+
+async def test_the_evidence_pack_shows_the_sighting_and_the_terminal(
+    client: AsyncClient, db: psycopg.Connection[Any]
+) -> None:
+    w, _, token = await seen_truck(client, db)
+    await send_fixes(client, token, fixes(8000, -60, -30, 0, 30))
+    await w.post(w.camera_a, sighting("桂A12345", w.checkpoint_id, time=SEEN.isoformat()))
+    await w.post(w.camera_a, sighting("桂B54321", w.checkpoint_id))  # unregistered
+    await review(client, after_grace())
+    staff = {"Authorization": "Bearer test-staff"}
+    for incident in w.incidents():
+        resp = await client.get(f"/api/v1/incidents/{incident['incident_id']}/pack", headers=staff)
+        assert resp.status_code == 200, resp.text
+        assert verify_pack(resp.content).ok
+        with zipfile.ZipFile(io.BytesIO(resp.content)) as zf:
+            geo = orjson.loads(zf.read("evidence.geojson"))
+            pages = PdfReader(io.BytesIO(zf.read("case.pdf"))).pages
+            text = "".join(p.extract_text() for p in pages)
+        sources = [f["properties"].get("source") for f in geo["features"]]
+        assert "卡点抓拍" in text and "大沙田卡点" in text, text
+        if incident["type"] == "terminal_tampering":
+            assert sources.count("sighting") == 1 and sources.count("terminal") == 4
+            assert "桂A12345" in text and "超出合理距离" in text
+        else:
+            assert incident["type"] == "unregistered_vehicle"
+            assert sources == ["sighting"] and "桂B54321" in text

@@ -171,7 +171,7 @@ async def test_plate_rules_raise_unregistered_and_no_permit(
     assert unregistered["detail"]["plate"] == "桂B54321"
     assert unregistered["detail"]["sighting"]["checkpoint"] == "大沙田卡点"
     first = unregistered["evidence"]["features"][0]
-    assert first["properties"]["kind"] == "sighting"
+    assert first["properties"]["source"] == "sighting"
     assert first["geometry"]["coordinates"] == [108.32, 22.82]
     # the incidents API lists it (no vehicle) for officers
     listed = await client.get("/api/v1/incidents?type=unregistered_vehicle", headers=STAFF)
@@ -212,3 +212,20 @@ async def test_company_users_read_only_their_own_vehicles_sightings(
     too_long = await client.get("/api/v1/sightings", params=span, headers=STAFF)
     assert too_long.status_code == 400 and too_long.json()["field"] == "to"
     assert (await client.get("/api/v1/sightings")).status_code == 401
+
+
+async def test_an_unregistered_plate_confirmed_opens_a_case(
+    client: AsyncClient, db: psycopg.Connection[Any]
+) -> None:
+    w = await World(client, db).build()
+    await w.post(w.camera_a, sighting("桂B54321", w.checkpoint_id))
+    [incident] = w.incidents()
+    confirmed = await client.post(
+        f"/api/v1/incidents/{incident['incident_id']}/confirm",
+        json={"note": "卡点抓拍，车辆未登记"},
+        headers=STAFF,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["case_id"] is not None
+    subtype = scalar(db, f"SELECT subtype FROM cases WHERE id = {confirmed.json()['case_id']}")
+    assert subtype == "no_permit"

@@ -279,14 +279,14 @@ def _evidence(s: Row, fixes: list[TerminalFix]) -> dict[str, Any]:
     sighting = {
         "type": "Feature",
         "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
-        "properties": {"kind": "sighting", "time": s["seen_at"], "plate": s["plate"],
+        "properties": {"source": "sighting", "time": s["seen_at"], "plate": s["plate"],
                        "checkpoint_id": s["checkpoint_id"], "photo_ref": s["photo_ref"]},
     }  # fmt: skip
     points = [
         {
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
-            "properties": {"kind": "fix", "time": f.time},
+            "properties": {"source": "terminal", "time": f.time},
         }
         for f in sorted(fixes, key=lambda f: f.time)
     ]
