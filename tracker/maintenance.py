@@ -64,7 +64,7 @@ from tracker.kpi.rollup import rollup_round
 from tracker.outbox.notices import notices_round
 from tracker.permits.expiry import expire_once
 from tracker.settings import Settings
-from tracker.sightings.service import review_due
+from tracker.sightings.findings import review_due
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from sighting_world import CP_LAT, CP_LON, NOW, World, sighting
 from tracker.evidence.verify import verify_pack
 from tracker.geo import offset
 from tracker.maintenance import MaintenanceRunner
-from tracker.sightings.service import review_due
+from tracker.sightings.findings import review_due
 
 SEEN = NOW - timedelta(minutes=2)
 

@@ -161,10 +161,11 @@ async def test_plate_rules_raise_unregistered_and_no_permit(
         sighting("桂A22222", w.checkpoint_id, loaded=True),
         sighting("桂A33333", w.checkpoint_id, loaded=False),
         sighting("桂C77777", w.checkpoint_id, confidence=0.4),  # a doubtful read
+        sighting("桂A1111B", w.checkpoint_id),  # 桂A11111 misread: one character off
     )
     assert answer.status_code == 200, answer.text
     results = answer.json()["results"]
-    assert [r["vehicle_id"] for r in results] == [None, permitted, unpermitted, empty, None]
+    assert [r["vehicle_id"] for r in results] == [None, permitted, unpermitted, empty, None, None]
     found = {(i["type"], i["vehicle_id"]) for i in w.incidents()}
     assert found == {("unregistered_vehicle", None), ("no_permit", unpermitted)}
     unregistered = next(i for i in w.incidents() if i["type"] == "unregistered_vehicle")

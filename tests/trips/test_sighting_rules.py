@@ -11,6 +11,7 @@ from tracker.trips.core.sighting import (
     Seen,
     SightingRules,
     TerminalFix,
+    one_apart,
     plate_findings,
     terminal_findings,
 )
@@ -68,6 +69,12 @@ def test_terminal_rules(case: str, fixes: list[TerminalFix], kind: str | None) -
         assert [(f.type, f.reason, f.detail["kind"]) for f in found] == [
             ("terminal_tampering", "sighting_contradiction", kind)
         ], case
+
+
+def test_a_plate_one_character_from_a_registered_one_is_a_misread() -> None:
+    assert plate_findings(seen(), False, False, RULES, near_registered=True) == []
+    assert one_apart("桂A12345", "桂A12B45") and not one_apart("桂A12345", "桂A1234")
+    assert not one_apart("桂A12345", "桂A12345") and not one_apart("桂A12345", "桂B12B45")
 
 
 def test_a_doubtful_read_never_accuses_the_terminal() -> None:

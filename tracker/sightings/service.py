@@ -14,21 +14,17 @@ fixes within ``window_s`` of it and raises ``terminal_tampering`` (reason
 review do not retract it: an officer sees both kinds of evidence in the incident.
 
 Incident ids are deterministic (``sighting-{id}-{type}``), so a review run twice (two
-processes) writes one incident.
+processes) writes one incident. The incidents and the review: tracker.sightings.findings.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
 import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from tracker import metrics
@@ -36,6 +32,7 @@ from tracker.accounts import repo as audit
 from tracker.accounts.models import Principal, Role
 from tracker.errors import BadRequest, PayloadTooLarge
 from tracker.settings import Settings
+from tracker.sightings import findings
 from tracker.sightings.models import (
     SightingBatch,
     SightingIn,
@@ -45,23 +42,12 @@ from tracker.sightings.models import (
     plate_ok,
 )
 from tracker.trips.core.sighting import (
-    Finding,
     Seen,
-    SightingRules,
-    TerminalFix,
+    one_apart,
     plate_findings,
-    terminal_findings,
 )
 
-log = logging.getLogger(__name__)
 AConn = psycopg.AsyncConnection[Any]
-Row = dict[str, Any]
-REVIEW_BATCH = 500
-
-
-def rules_of(settings: Settings) -> SightingRules:
-    s = settings.sightings
-    return SightingRules(s.min_confidence, s.window_s, s.base_distance_m, s.max_speed_kmh)
 
 
 def _refuse(reason: str, message: str, field: str) -> BadRequest:
@@ -159,68 +145,98 @@ async def intake(
                 f"sightings.{i}.checkpoint_id",
             )
     vehicles = await _vehicles(conn, sorted(set(plates)))
-    grace = timedelta(seconds=settings.sightings.grace_s)
     results: list[SightingResult] = []
-    rules = rules_of(settings)
     async with conn.transaction():
         for item, plate in zip(batch.sightings, plates, strict=True):
             vehicle = vehicles.get(plate)
-            seen_at = item.time.astimezone(now.tzinfo)
-            review_after = max(seen_at, now) + grace
-            cur = await conn.execute(
-                _INSERT,
-                (camera_system_id, item.sighting_id, plate, item.plate_colour, seen_at,
-                 item.checkpoint_id, item.direction, item.camera_id, item.photo_ref,
-                 item.confidence, item.loaded, vehicle[0] if vehicle else None,
-                 vehicle[1] if vehicle else None, now, review_after,
-                 None if vehicle else now),
-            )  # fmt: skip
-            row = await cur.fetchone()
-            if row is None:
-                cur = await conn.execute(
-                    _EXISTING,
-                    (camera_system_id, item.sighting_id, plate, item.checkpoint_id, seen_at),
-                )
-                old = await cur.fetchone()
-                assert old is not None
-                results.append(
-                    SightingResult(
-                        id=old[0],
-                        status="duplicate",
-                        vehicle_id=old[1],
-                        sighting_id=item.sighting_id,
-                    )
-                )
-                continue
-            sighting_id = int(row[0])
-            results.append(
-                SightingResult(
-                    id=sighting_id,
-                    status="stored",
-                    vehicle_id=vehicle[0] if vehicle else None,
-                    sighting_id=item.sighting_id,
-                )
-            )
-            checkpoint = known[item.checkpoint_id]
-            seen = Seen(seen_at, checkpoint.lon, checkpoint.lat, item.confidence, item.loaded,
-                        checkpoint.muck_lanes)  # fmt: skip
-            permit_valid = vehicle is not None and await _permit_valid(
-                conn, vehicle[0], seen_at, settings.city_tz
-            )
-            findings = plate_findings(seen, vehicle is not None, permit_valid, rules)
-            sighting = await _sighting(conn, sighting_id)
-            for finding in findings:
-                await _raise(conn, sighting, finding, [], now)
-            if findings:
-                await _note(conn, sighting_id, findings, reviewed=False)
+            result = await _store(conn, camera_system_id, item, plate, vehicle, now, settings)
+            results.append(result)
+            if result.status == "stored":
+                checkpoint = known[item.checkpoint_id]
+                await _plate_rules(conn, result.id, item, plate, checkpoint, vehicle, now, settings)
         stored = [r.id for r in results if r.status == "stored"]
         who = Principal(f"camera_system:{camera_system_id}", Role.admin)
         await audit.record(conn, who, "post_sightings", "camera_system", camera_system_id,
                            None, {"stored": stored})  # fmt: skip
-    n_stored = sum(r.status == "stored" for r in results)
+    n_stored = len(stored)
     metrics.SIGHTINGS.labels("stored").inc(n_stored)
     metrics.SIGHTINGS.labels("duplicate").inc(len(results) - n_stored)
     return SightingsAnswer(results=results, stored=n_stored, duplicate=len(results) - n_stored)
+
+
+async def _store(
+    conn: AConn,
+    camera_system_id: int,
+    item: SightingIn,
+    plate: str,
+    vehicle: tuple[int, int] | None,
+    now: datetime,
+    settings: Settings,
+) -> SightingResult:
+    """Insert one read, or find the read it repeats. An unregistered plate has no terminal to
+    compare: it is reviewed at once."""
+    seen_at = item.time.astimezone(now.tzinfo)
+    review_after = max(seen_at, now) + timedelta(seconds=settings.sightings.grace_s)
+    cur = await conn.execute(
+        _INSERT,
+        (camera_system_id, item.sighting_id, plate, item.plate_colour, seen_at,
+         item.checkpoint_id, item.direction, item.camera_id, item.photo_ref, item.confidence,
+         item.loaded, vehicle[0] if vehicle else None, vehicle[1] if vehicle else None, now,
+         review_after, None if vehicle else now),
+    )  # fmt: skip
+    row = await cur.fetchone()
+    if row is not None:
+        vehicle_id = vehicle[0] if vehicle else None
+        return SightingResult(
+            id=row[0], status="stored", vehicle_id=vehicle_id, sighting_id=item.sighting_id
+        )
+    cur = await conn.execute(
+        _EXISTING, (camera_system_id, item.sighting_id, plate, item.checkpoint_id, seen_at)
+    )
+    old = await cur.fetchone()
+    assert old is not None
+    return SightingResult(
+        id=old[0], status="duplicate", vehicle_id=old[1], sighting_id=item.sighting_id
+    )
+
+
+async def _plate_rules(
+    conn: AConn,
+    sighting_id: int,
+    item: SightingIn,
+    plate: str,
+    checkpoint: Checkpoint,
+    vehicle: tuple[int, int] | None,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """``unregistered_vehicle`` and ``no_permit``, raised at once."""
+    seen = Seen(item.time, checkpoint.lon, checkpoint.lat, item.confidence, item.loaded,
+                checkpoint.muck_lanes)  # fmt: skip
+    permit_valid = vehicle is not None and await _permit_valid(
+        conn, vehicle[0], item.time, settings.city_tz
+    )
+    near = vehicle is None and await _near_registered(conn, plate)
+    rules = findings.rules_of(settings.sightings)
+    found = plate_findings(seen, vehicle is not None, permit_valid, rules, near)
+    if not found:
+        return
+    sighting = await findings.sighting_row(conn, sighting_id)
+    for finding in found:
+        await findings.raise_incident(conn, sighting, finding, [], now)
+    await findings.note_findings(conn, sighting_id, found, reviewed=False)
+
+
+async def _near_registered(conn: AConn, plate: str) -> bool:
+    """Is an active registered plate one character away from ``plate`` (a misread)?"""
+    patterns = [plate[:i] + "_" + plate[i + 1 :] for i in range(len(plate))]
+    cur = await conn.execute(
+        """SELECT upper(regexp_replace(plate, '[[:space:]·•-]', '', 'g')) FROM vehicles
+            WHERE active AND upper(regexp_replace(plate, '[[:space:]·•-]', '', 'g')) LIKE ANY(%s)
+            LIMIT 20""",
+        (patterns,),
+    )
+    return any(one_apart(plate, r[0]) for r in await cur.fetchall())
 
 
 async def _permit_valid(conn: AConn, vehicle_id: int, at: datetime, city_tz: str) -> bool:
@@ -232,156 +248,3 @@ async def _permit_valid(conn: AConn, vehicle_id: int, at: datetime, city_tz: str
         (vehicle_id, day),
     )
     return await cur.fetchone() is not None
-
-
-_SIGHTING = """
-SELECT s.id, s.camera_system_id, s.external_id, s.plate, s.plate_colour, s.seen_at,
-       s.checkpoint_id, c.name AS checkpoint_name, c.lon, c.lat, c.muck_lanes, s.direction,
-       s.camera_id, s.photo_ref, s.confidence, s.loaded, s.vehicle_id, s.company_id,
-       s.reviewed_at, s.findings
-  FROM sightings s JOIN checkpoints c ON c.id = s.checkpoint_id
-"""
-
-
-async def _sighting(conn: AConn, sighting_id: int) -> Row:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_SIGHTING + " WHERE s.id = %s", (sighting_id,))
-        row = await cur.fetchone()
-    assert row is not None
-    return row
-
-
-def _json(obj: Any) -> str:
-    return orjson.dumps(obj, option=orjson.OPT_UTC_Z).decode()
-
-
-def sighting_summary(s: Row) -> dict[str, Any]:
-    """A sighting as an incident's detail and an evidence pack show it."""
-    return {
-        "sighting_id": s["id"],
-        "plate": s["plate"],
-        "plate_colour": s["plate_colour"],
-        "seen_at": s["seen_at"],
-        "checkpoint_id": s["checkpoint_id"],
-        "checkpoint": s["checkpoint_name"],
-        "lon": s["lon"],
-        "lat": s["lat"],
-        "direction": s["direction"],
-        "camera_id": s["camera_id"],
-        "photo_ref": s["photo_ref"],
-        "confidence": s["confidence"],
-        "loaded": s["loaded"],
-        "camera_system_id": s["camera_system_id"],
-    }
-
-
-def _evidence(s: Row, fixes: list[TerminalFix]) -> dict[str, Any]:
-    sighting = {
-        "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
-        "properties": {"source": "sighting", "time": s["seen_at"], "plate": s["plate"],
-                       "checkpoint_id": s["checkpoint_id"], "photo_ref": s["photo_ref"]},
-    }  # fmt: skip
-    points = [
-        {
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
-            "properties": {"source": "terminal", "time": f.time},
-        }
-        for f in sorted(fixes, key=lambda f: f.time)
-    ]
-    return {"type": "FeatureCollection", "features": [sighting, *points]}
-
-
-async def _raise(
-    conn: AConn, s: Row, finding: Finding, fixes: list[TerminalFix], now: datetime
-) -> None:
-    detail: dict[str, Any] = {
-        "reason": finding.reason,
-        "source": "sighting",
-        "plate": s["plate"],
-        **finding.detail,
-        "sighting": sighting_summary(s),
-    }
-    if finding.type == "terminal_tampering":
-        detail["terminal_fixes"] = [
-            {"time": f.time, "lon": f.lon, "lat": f.lat}
-            for f in sorted(fixes, key=lambda f: f.time)
-        ]
-    await conn.execute(
-        """INSERT INTO incidents (incident_id, type, vehicle_id, company_id, severity, opened_at,
-               detected_at, lon, lat, detail, evidence)
-           VALUES (%s, %s, %s, %s, 'normal', %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (incident_id) DO NOTHING""",
-        (
-            f"sighting-{s['id']}-{finding.type}",
-            finding.type,
-            s["vehicle_id"],
-            s["company_id"],
-            s["seen_at"],
-            now,
-            s["lon"],
-            s["lat"],
-            Jsonb(detail, dumps=_json),
-            Jsonb(_evidence(s, fixes), dumps=_json),
-        ),
-    )
-    metrics.SIGHTING_INCIDENTS.labels(finding.type).inc()
-
-
-async def _note(conn: AConn, sighting_id: int, findings: list[Finding], *, reviewed: bool) -> None:
-    notes = [{"type": f.type, "reason": f.reason, **f.detail} for f in findings]
-    await conn.execute(
-        "UPDATE sightings SET findings = findings || %s, "
-        "reviewed_at = CASE WHEN %s THEN now() ELSE reviewed_at END WHERE id = %s",
-        (Jsonb(notes, dumps=_json), reviewed, sighting_id),
-    )
-
-
-async def _terminal_fixes(
-    conn: AConn, vehicle_id: int, at: datetime, window_s: float
-) -> list[TerminalFix]:
-    window = timedelta(seconds=window_s)
-    cur = await conn.execute(
-        """SELECT fix_time, lon, lat FROM pings
-            WHERE vehicle_id = %s AND fix_time BETWEEN %s AND %s AND valid AND flags = 0
-            ORDER BY fix_time""",
-        (vehicle_id, at - window, at + window),
-    )
-    return [TerminalFix(r[0], r[1], r[2]) for r in await cur.fetchall()]
-
-
-async def _has_terminal(conn: AConn, vehicle_id: int) -> bool:
-    cur = await conn.execute(
-        "SELECT 1 FROM terminals WHERE vehicle_id = %s AND active LIMIT 1", (vehicle_id,)
-    )
-    return await cur.fetchone() is not None
-
-
-async def review_due(conn: AConn, now: datetime, settings: Settings) -> int:
-    """Compare the sightings whose grace period is over with their terminals; the number
-    reviewed. Rows are taken ``FOR UPDATE SKIP LOCKED``: two processes share the work."""
-    rules = rules_of(settings)
-    reviewed = 0
-    async with conn.transaction():
-        cur = await conn.execute(
-            """SELECT id FROM sightings
-                WHERE reviewed_at IS NULL AND review_after <= %s
-                ORDER BY review_after LIMIT %s FOR UPDATE SKIP LOCKED""",
-            (now, REVIEW_BATCH),
-        )
-        ids = [int(r[0]) for r in await cur.fetchall()]
-        for sighting_id in ids:
-            s = await _sighting(conn, sighting_id)
-            findings: list[Finding] = []
-            fixes: list[TerminalFix] = []
-            if s["vehicle_id"] is not None and await _has_terminal(conn, s["vehicle_id"]):
-                seen = Seen(s["seen_at"], s["lon"], s["lat"], s["confidence"], s["loaded"],
-                            s["muck_lanes"])  # fmt: skip
-                fixes = await _terminal_fixes(conn, s["vehicle_id"], s["seen_at"], rules.window_s)
-                findings = terminal_findings(seen, fixes, rules)
-            for finding in findings:
-                await _raise(conn, s, finding, fixes, now)
-            await _note(conn, sighting_id, findings, reviewed=True)
-            reviewed += 1
-    return reviewed

@@ -4,8 +4,9 @@ A sighting is not a fix: the sighting service (tracker.sightings) gathers the fa
 registered vehicle of the plate, whether it holds a valid permit at that time, the terminal's
 fixes around the sighting — and asks :func:`plate_findings` and :func:`terminal_findings`.
 
-- ``unregistered_vehicle``: no registered (active) vehicle has the plate, and the checkpoint's
-  cameras watch muck-truck lanes only.
+- ``unregistered_vehicle``: no registered (active) vehicle has the plate, no registered plate
+  is one character away from it (a misread), and the checkpoint's cameras watch muck-truck
+  lanes only.
 - ``no_permit``: a registered vehicle without a valid permit at that time, seen loaded (or
   with the load unknown: the lanes carry muck trucks at work); seen empty raises nothing.
 - ``terminal_tampering`` with reason ``sighting_contradiction``: the vehicle's terminal sent
@@ -58,13 +59,19 @@ class Finding:
 
 
 def plate_findings(
-    seen: Seen, registered: bool, permit_valid: bool, rules: SightingRules
+    seen: Seen,
+    registered: bool,
+    permit_valid: bool,
+    rules: SightingRules,
+    near_registered: bool = False,
 ) -> list[Finding]:
-    """The findings on the plate alone: unregistered, or registered without a valid permit."""
+    """The findings on the plate alone: unregistered, or registered without a valid permit.
+    ``near_registered``: an unknown plate one character away from a registered one, which is
+    what a camera's misread looks like (8/B, 0/D): it raises nothing."""
     if seen.confidence < rules.min_confidence:
         return []
     if not registered:
-        if not seen.muck_lanes:
+        if not seen.muck_lanes or near_registered:
             return []
         return [Finding("unregistered_vehicle", "unregistered_plate", {})]
     if not permit_valid and seen.loaded is not False:
@@ -105,3 +112,8 @@ def terminal_findings(seen: Seen, fixes: list[TerminalFix], rules: SightingRules
             },
         )
     ]
+
+
+def one_apart(a: str, b: str) -> bool:
+    """Same length and exactly one character different: a plate misread by one character."""
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
