@@ -227,8 +227,8 @@ class SightingSettings(BaseModel):
     sightings"): a batch's size and field limits, the confidence below which a plate read raises
     nothing, and how a sighting is compared with its terminal: fixes within ``window_s`` of
     it; farther than ``base_distance_m`` plus ``max_speed_kmh`` times the time apart is a
-    contradiction; the comparison waits ``grace_s`` after the sighting (or its arrival, if
-    later) so that fixes a terminal held back can arrive first."""
+    contradiction; the comparison waits ``grace_s`` after the end of that window (or the
+    sighting's arrival, if later) so that fixes a terminal held back can arrive first."""
 
     max_batch: int = Field(default=500, ge=1, le=10_000)
     body_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)  # POST /api/v1/sightings

@@ -33,8 +33,8 @@ def fixes(times_s: list[float], arrival_delay_s: float) -> list[tuple[float, flo
     [
         ("terminal reporting", fixes([980, 1010, 1040], 1), False, False),
         ("terminal cut", fixes([100, 2500], 1), True, True),
-        ("held back, in within the grace period", fixes([980, 1010, 1040], 400), False, False),
-        ("held back past the review", fixes([980, 1010, 1040], 1500), False, True),
+        ("held back, in within the grace period", fixes([980, 1010, 1290], 800), False, False),
+        ("held back past the review", fixes([980, 1010, 1040], 1000), False, True),
     ],
 )
 def test_sightings_are_labelled_from_the_truth_and_judged_on_what_had_arrived(

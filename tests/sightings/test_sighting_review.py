@@ -23,7 +23,7 @@ SEEN = NOW - timedelta(minutes=2)
 
 
 def after_grace() -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=601)
+    return datetime.now(UTC) + timedelta(seconds=300 + 601)  # the window's end, then the grace
 
 
 def fixes(east_m: float, *offsets_s: int) -> list[dict[str, Any]]:
@@ -60,7 +60,7 @@ async def test_a_silent_terminal_is_tampering_once_the_grace_period_is_over(
 ) -> None:
     w, vehicle_id, _ = await seen_truck(client, db)
     await w.post(w.camera_a, sighting("桂A12345", w.checkpoint_id, time=SEEN.isoformat()))
-    assert await review(client, NOW) == 0  # within the grace period: nothing yet
+    assert await review(client, NOW + timedelta(seconds=600)) == 0  # within the grace period
     assert w.incidents() == []
     assert await review(client, after_grace()) == 1
     assert await review(client, after_grace()) == 0  # reviewed once
@@ -122,7 +122,8 @@ async def test_the_maintenance_round_reviews_due_sightings(
     w, _, _ = await seen_truck(client, db)
     platform = client.app.state.platform  # type: ignore[attr-defined]
     platform.settings.sightings.grace_s = 0.0
-    await w.post(w.camera_a, sighting("桂A12345", w.checkpoint_id, time=SEEN.isoformat()))
+    past_window = (NOW - timedelta(minutes=10)).isoformat()  # its window is over: due now
+    await w.post(w.camera_a, sighting("桂A12345", w.checkpoint_id, time=past_window))
     runner = MaintenanceRunner(
         platform.settings, platform.pool, platform.redis, ["sighting-review"]
     )

@@ -8,9 +8,9 @@ fleet plate), with a lower confidence. A few unregistered trucks (no terminal, n
 random plates) are seen at checkpoints too.
 
 The sightings are judged the way the sighting service does (tracker.sightings): the plate rule
-at once, the terminal after the grace period (``SightingSettings.grace_s``) on the fixes that
-had *arrived* by then, through the same pure rules (tracker.trips.core.sighting). The review
-round runs every ``REVIEW_EVERY_S``.
+at once, the terminal after the grace period (``SightingSettings.grace_s`` past the end of the
+sighting's window) on the fixes that had *arrived* by then, through the same pure rules
+(tracker.trips.core.sighting). The review round runs every ``REVIEW_EVERY_S``.
 
 Labels come from the ground truth, not from the rules: ``terminal_tampering`` (kind
 ``sighting_silent``) for a correct read of a truck whose terminal recorded no fix within
@@ -194,7 +194,7 @@ class SightingWatch:
             out.append((finding.type, plate_of, t_s, t_s + 1.0, tag))
         if not registered:
             return out
-        review_s = t_s + self.settings.grace_s + rng.uniform(0.0, REVIEW_EVERY_S)
+        review_s = t_s + rules.window_s + self.settings.grace_s + rng.uniform(0, REVIEW_EVERY_S)
         terminal = self.trucks[plate_of][1]
         lo = bisect.bisect_left(terminal.times_s, t_s - rules.window_s)
         hi = bisect.bisect_right(terminal.times_s, t_s + rules.window_s)

@@ -8,7 +8,8 @@ the plate rules at once (``unregistered_vehicle``, ``no_permit``: tracker.trips.
 
 The terminal is compared later: a terminal that was silent at the sighting may still deliver
 the fixes it held back. Each sighting of a vehicle waits ``grace_s`` (600 s) after the later of
-its time and its arrival; the ``sighting-review`` maintenance round then reads the terminal's
+the end of its window (its time + ``window_s``: the last fix that counts is due then) and its
+arrival; the ``sighting-review`` maintenance round then reads the terminal's
 fixes within ``window_s`` of it and raises ``terminal_tampering`` (reason
 ``sighting_contradiction``) when they are missing or too far. Late fixes arriving after the
 review do not retract it: an officer sees both kinds of evidence in the incident.
@@ -176,7 +177,8 @@ async def _store(
     """Insert one read, or find the read it repeats. An unregistered plate has no terminal to
     compare: it is reviewed at once."""
     seen_at = item.time.astimezone(now.tzinfo)
-    review_after = max(seen_at, now) + timedelta(seconds=settings.sightings.grace_s)
+    window_end = seen_at + timedelta(seconds=settings.sightings.window_s)
+    review_after = max(window_end, now) + timedelta(seconds=settings.sightings.grace_s)
     cur = await conn.execute(
         _INSERT,
         (camera_system_id, item.sighting_id, plate, item.plate_colour, seen_at,
