@@ -139,7 +139,7 @@ async def _daily_exports(s: Services) -> object:
 
 async def _sighting_review(s: Services) -> int:
     async with s.pool.connection() as conn:
-        return await review_due(conn, datetime.now(UTC), s.settings)
+        return await review_due(conn, datetime.now(UTC), s.settings, s.redis)
 
 
 TASKS: tuple[MaintenanceTask, ...] = (

@@ -10,6 +10,8 @@ import psycopg
 from httpx import AsyncClient
 from sighting_world import NOW, STAFF, World, sighting
 
+from tracker.wire import Channel, IncidentMessage, channel
+
 
 def scalar(db: psycopg.Connection[Any], query: str) -> Any:
     row = db.execute(query).fetchone()
@@ -177,6 +179,24 @@ async def test_plate_rules_raise_unregistered_and_no_permit(
     # the incidents API lists it (no vehicle) for officers
     listed = await client.get("/api/v1/incidents?type=unregistered_vehicle", headers=STAFF)
     assert listed.status_code == 200 and listed.json()["incidents"][0]["vehicle_id"] is None
+
+
+async def test_a_new_sighting_incident_reaches_the_live_map(
+    client: AsyncClient, db: psycopg.Connection[Any], rdb: Any
+) -> None:
+    w = await World(client, db).build()
+    pubsub = rdb.pubsub()
+    pubsub.subscribe(channel(rdb, Channel.INCIDENTS))
+    assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+    await w.post(w.camera_a, sighting("桂B54321", w.checkpoint_id, sighting_id="x-1"))
+    await w.post(w.camera_a, sighting("桂B54321", w.checkpoint_id, sighting_id="x-1"))  # repeat
+    got = pubsub.get_message(timeout=2)
+    assert got is not None, "no live message"
+    message = IncidentMessage.decode(got["data"])
+    assert message.type == "unregistered_vehicle" and message.vehicle_id is None
+    assert message.detail == "桂B54321 · 大沙田卡点"
+    assert pubsub.get_message(timeout=1) is None  # the repeat raised nothing new
+    pubsub.close()
 
 
 async def test_an_unknown_plate_on_mixed_lanes_raises_nothing(

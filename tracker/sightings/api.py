@@ -12,7 +12,7 @@ from tracker.accounts.models import Role
 from tracker.deps import PlatformDep, StaffDep
 from tracker.errors import BadRequest, Forbidden, Unauthorized
 from tracker.registry import repo
-from tracker.sightings import service
+from tracker.sightings import findings, service
 from tracker.sightings.models import (
     SightingBatch,
     SightingOut,
@@ -61,10 +61,13 @@ async def post_sightings(
 ) -> SightingsAnswer:
     camera_system_id = await _camera_system(platform, authorization)
     batch = service.parse_batch(await request.body(), platform.settings)
+    live: list[bytes] = []
     async with platform.pool.connection() as conn:
-        return await service.intake(
-            conn, camera_system_id, batch, datetime.now(UTC), platform.settings
+        answer = await service.intake(
+            conn, camera_system_id, batch, datetime.now(UTC), platform.settings, live
         )
+    await findings.publish(platform.redis, live)
+    return answer
 
 
 @router.get(

@@ -4,6 +4,7 @@ the sighting row, and the review of terminals once a sighting's grace period is 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import orjson
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from redis.exceptions import RedisError
 
 from tracker import metrics
 from tracker.settings import Settings, SightingSettings
@@ -21,7 +23,9 @@ from tracker.trips.core.sighting import (
     TerminalFix,
     terminal_findings,
 )
+from tracker.wire import Channel, IncidentMessage, channel, rfc3339
 
+log = logging.getLogger(__name__)
 AConn = psycopg.AsyncConnection[Any]
 Row = dict[str, Any]
 REVIEW_BATCH = 500
@@ -93,7 +97,9 @@ def _evidence(s: Row, fixes: list[TerminalFix]) -> dict[str, Any]:
 
 async def raise_incident(
     conn: AConn, s: Row, finding: Finding, fixes: list[TerminalFix], now: datetime
-) -> None:
+) -> bytes | None:
+    """Write the incident (once: its id is deterministic); the live map's message for it, to
+    publish after the commit (:func:`publish`), or None when it was already there."""
     detail: dict[str, Any] = {
         "reason": finding.reason,
         "source": "sighting",
@@ -106,13 +112,14 @@ async def raise_incident(
             {"time": f.time, "lon": f.lon, "lat": f.lat}
             for f in sorted(fixes, key=lambda f: f.time)
         ]
-    await conn.execute(
+    incident_id = f"sighting-{s['id']}-{finding.type}"
+    cur = await conn.execute(
         """INSERT INTO incidents (incident_id, type, vehicle_id, company_id, severity, opened_at,
                detected_at, lon, lat, detail, evidence)
            VALUES (%s, %s, %s, %s, 'normal', %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (incident_id) DO NOTHING""",
+           ON CONFLICT (incident_id) DO NOTHING RETURNING incident_id""",
         (
-            f"sighting-{s['id']}-{finding.type}",
+            incident_id,
             finding.type,
             s["vehicle_id"],
             s["company_id"],
@@ -124,7 +131,34 @@ async def raise_incident(
             Jsonb(_evidence(s, fixes), dumps=_json),
         ),
     )
+    if await cur.fetchone() is None:
+        return None
     metrics.SIGHTING_INCIDENTS.labels(finding.type).inc()
+    return IncidentMessage(
+        type=finding.type,
+        vehicle_id=s["vehicle_id"],
+        lon=s["lon"],
+        lat=s["lat"],
+        time=rfc3339(s["seen_at"]),
+        event="opened",
+        incident_id=incident_id,
+        severity="normal",
+        status="ended",  # one sighting: nothing stays open
+        detail=f"{s['plate']} · {s['checkpoint_name']}",
+    ).encode()
+
+
+async def publish(redis: Any, messages: list[bytes]) -> None:
+    """The new incidents to the live map (best effort: they are stored either way)."""
+    if not messages or redis is None:
+        return
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for message in messages:
+                pipe.publish(channel(redis, Channel.INCIDENTS), message)
+            await pipe.execute()
+    except (OSError, RedisError) as exc:
+        log.warning("publishing sighting incidents failed: %s", exc)
 
 
 async def note_findings(
@@ -158,11 +192,13 @@ async def _has_terminal(conn: AConn, vehicle_id: int) -> bool:
     return await cur.fetchone() is not None
 
 
-async def review_due(conn: AConn, now: datetime, settings: Settings) -> int:
+async def review_due(conn: AConn, now: datetime, settings: Settings, redis: Any = None) -> int:
     """Compare the sightings whose grace period is over with their terminals; the number
-    reviewed. Rows are taken ``FOR UPDATE SKIP LOCKED``: two processes share the work."""
+    reviewed. Rows are taken ``FOR UPDATE SKIP LOCKED``: two processes share the work. New
+    incidents go to the live map (``redis``) after the commit."""
     rules = rules_of(settings.sightings)
     reviewed = 0
+    live: list[bytes] = []
     async with conn.transaction():
         cur = await conn.execute(
             """SELECT id FROM sightings
@@ -181,7 +217,9 @@ async def review_due(conn: AConn, now: datetime, settings: Settings) -> int:
                 fixes = await _terminal_fixes(conn, s["vehicle_id"], s["seen_at"], rules.window_s)
                 findings = terminal_findings(seen, fixes, rules)
             for finding in findings:
-                await raise_incident(conn, s, finding, fixes, now)
+                message = await raise_incident(conn, s, finding, fixes, now)
+                live += [message] if message else []
             await note_findings(conn, sighting_id, findings, reviewed=True)
             reviewed += 1
+    await publish(redis, live)
     return reviewed

@@ -131,9 +131,15 @@ SELECT id, vehicle_id FROM sightings
 
 
 async def intake(
-    conn: AConn, camera_system_id: int, batch: SightingBatch, now: datetime, settings: Settings
+    conn: AConn,
+    camera_system_id: int,
+    batch: SightingBatch,
+    now: datetime,
+    settings: Settings,
+    live: list[bytes] | None = None,
 ) -> SightingsAnswer:
-    """Store a batch (all or nothing) and apply the plate rules to the new reads."""
+    """Store a batch (all or nothing) and apply the plate rules to the new reads; the live
+    map's messages of the incidents raised are added to ``live`` (publish after the commit)."""
     plates = [normalise_plate(s.plate) for s in batch.sightings]
     for i, (item, plate) in enumerate(zip(batch.sightings, plates, strict=True)):
         _check(i, item, plate, now, settings)
@@ -154,7 +160,11 @@ async def intake(
             results.append(result)
             if result.status == "stored":
                 checkpoint = known[item.checkpoint_id]
-                await _plate_rules(conn, result.id, item, plate, checkpoint, vehicle, now, settings)
+                raised = await _plate_rules(
+                    conn, result.id, item, plate, checkpoint, vehicle, now, settings
+                )
+                if live is not None:
+                    live += raised
         stored = [r.id for r in results if r.status == "stored"]
         who = Principal(f"camera_system:{camera_system_id}", Role.admin)
         await audit.record(conn, who, "post_sightings", "camera_system", camera_system_id,
@@ -211,8 +221,8 @@ async def _plate_rules(
     vehicle: tuple[int, int] | None,
     now: datetime,
     settings: Settings,
-) -> None:
-    """``unregistered_vehicle`` and ``no_permit``, raised at once."""
+) -> list[bytes]:
+    """``unregistered_vehicle`` and ``no_permit``, raised at once; their live messages."""
     seen = Seen(item.time, checkpoint.lon, checkpoint.lat, item.confidence, item.loaded,
                 checkpoint.muck_lanes)  # fmt: skip
     permit_valid = vehicle is not None and await _permit_valid(
@@ -222,11 +232,11 @@ async def _plate_rules(
     rules = findings.rules_of(settings.sightings)
     found = plate_findings(seen, vehicle is not None, permit_valid, rules, near)
     if not found:
-        return
+        return []
     sighting = await findings.sighting_row(conn, sighting_id)
-    for finding in found:
-        await findings.raise_incident(conn, sighting, finding, [], now)
+    messages = [await findings.raise_incident(conn, sighting, f, [], now) for f in found]
     await findings.note_findings(conn, sighting_id, found, reviewed=False)
+    return [m for m in messages if m is not None]
 
 
 async def _near_registered(conn: AConn, plate: str) -> bool:
