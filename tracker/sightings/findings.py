@@ -95,11 +95,8 @@ def _evidence(s: Row, fixes: list[TerminalFix]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": [sighting, *points]}
 
 
-async def raise_incident(
-    conn: AConn, s: Row, finding: Finding, fixes: list[TerminalFix], now: datetime
-) -> bytes | None:
-    """Write the incident (once: its id is deterministic); the live map's message for it, to
-    publish after the commit (:func:`publish`), or None when it was already there."""
+def _detail(s: Row, finding: Finding, fixes: list[TerminalFix]) -> dict[str, Any]:
+    """The sighting, and for a contradiction the terminal's fixes in the window."""
     detail: dict[str, Any] = {
         "reason": finding.reason,
         "source": "sighting",
@@ -112,6 +109,15 @@ async def raise_incident(
             {"time": f.time, "lon": f.lon, "lat": f.lat}
             for f in sorted(fixes, key=lambda f: f.time)
         ]
+    return detail
+
+
+async def raise_incident(
+    conn: AConn, s: Row, finding: Finding, fixes: list[TerminalFix], now: datetime
+) -> bytes | None:
+    """Write the incident (once: its id is deterministic); the live map's message for it, to
+    publish after the commit (:func:`publish`), or None when it was already there."""
+    detail = _detail(s, finding, fixes)
     incident_id = f"sighting-{s['id']}-{finding.type}"
     cur = await conn.execute(
         """INSERT INTO incidents (incident_id, type, vehicle_id, company_id, severity, opened_at,
