@@ -156,3 +156,24 @@ async def test_the_evidence_pack_shows_the_sighting_and_the_terminal(
         else:
             assert incident["type"] == "unregistered_vehicle"
             assert sources == ["sighting"] and "桂B54321" in text
+
+
+async def test_an_engine_incidents_pack_shows_the_sightings_meanwhile(
+    client: AsyncClient, db: psycopg.Connection[Any]
+) -> None:
+    w, vehicle_id, _ = await seen_truck(client, db)
+    db.execute(
+        "INSERT INTO incidents (incident_id, type, vehicle_id, opened_at, detected_at, lon, lat) "
+        "VALUES ('engine-1', 'terminal_offline', %s, %s, %s, %s, %s)",
+        (vehicle_id, SEEN - timedelta(minutes=5), SEEN, CP_LON, CP_LAT),
+    )
+    await w.post(w.camera_a, sighting("桂A12345", w.checkpoint_id, time=SEEN.isoformat()))
+    staff = {"Authorization": "Bearer test-staff"}
+    resp = await client.get("/api/v1/incidents/engine-1/pack", headers=staff)
+    assert resp.status_code == 200, resp.text
+    with zipfile.ZipFile(io.BytesIO(resp.content)) as zf:
+        geo = orjson.loads(zf.read("evidence.geojson"))
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(zf.read("case.pdf"))).pages)
+    assert "同一时段卡点抓拍" in text and "大沙田卡点" in text, text
+    seen = [f for f in geo["features"] if f["properties"].get("source") == "sighting"]
+    assert len(seen) == 1 and seen[0]["geometry"]["coordinates"] == [CP_LON, CP_LAT]

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.rows import dict_row
@@ -226,6 +227,14 @@ async def dossier(
     )
     place = None if row["lon"] is None else (float(row["lon"]), float(row["lat"]))
     title = TYPE_NAMES.get(row["type"], row["type"])
+    evidence = row["evidence"] or {}
+    facts = _facts(row, title)
+    if vehicle_id is not None and not (row["detail"] or {}).get("sighting"):
+        seen = await vehicle_sightings(conn, vehicle_id, start, end)
+        if seen:  # the checkpoint cameras saw the truck meanwhile: a second witness
+            facts += _seen_meanwhile(seen, time_zone)
+            evidence = {**evidence, "features": [*evidence.get("features", []),
+                                                 *(_seen_feature(r) for r in seen)]}  # fmt: skip
     return Dossier(
         ref=f"incident:{row['incident_id']}",
         title=title,
@@ -233,16 +242,53 @@ async def dossier(
         party=Party(row["company"] or "—", row["plate"], row["credit_code"], row["vehicle_id"]),
         opened_at=row["opened_at"],
         place=place,
-        facts=_facts(row, title),
+        facts=facts,
         events=_events(row, actions),
         fixes=fixes,
         fences=tuple(await fences_met(conn, fixes, place)),
         photos=() if vehicle_id is None else await vehicle_photos(conn, vehicle_id, start, end),
         decision=None,
-        evidence=row["evidence"] or {},
+        evidence=evidence,
         status=row["status"],
         time_zone=time_zone,
     )
+
+
+MAX_SIGHTINGS = 20
+
+
+async def vehicle_sightings(
+    conn: AConn, vehicle_id: int, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """The vehicle's checkpoint sightings within the window (at most ``MAX_SIGHTINGS``)."""
+    return await fetch_all(
+        conn,
+        """SELECT s.id, s.plate, s.seen_at, s.confidence, s.photo_ref, s.camera_id,
+                  c.name AS checkpoint, c.lon, c.lat
+             FROM sightings s JOIN checkpoints c ON c.id = s.checkpoint_id
+            WHERE s.vehicle_id = %s AND s.seen_at >= %s AND s.seen_at < %s
+            ORDER BY s.seen_at LIMIT %s""",
+        (vehicle_id, start, end, MAX_SIGHTINGS),
+    )
+
+
+def _seen_meanwhile(rows: list[dict[str, Any]], time_zone: str) -> str:
+    zone = ZoneInfo(time_zone)
+    lines = [
+        f"{r['checkpoint']} {r['seen_at'].astimezone(zone):%Y-%m-%d %H:%M:%S}"
+        f"（号牌 {r['plate']}，置信度 {r['confidence']:.2f}，照片 {r['photo_ref'] or '—'}）"
+        for r in rows
+    ]
+    return "\n同一时段卡点抓拍：" + "；".join(lines) + "。"
+
+
+def _seen_feature(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+        "properties": {"source": "sighting", "time": _z(r["seen_at"]), "plate": r["plate"],
+                       "checkpoint": r["checkpoint"], "photo_ref": r["photo_ref"]},
+    }  # fmt: skip
 
 
 def _facts(row: dict[str, Any], title: str) -> str:
