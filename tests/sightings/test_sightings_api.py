@@ -54,9 +54,14 @@ async def test_checkpoints_are_registry_places_with_audit(
 
 
 async def test_each_camera_system_posts_with_its_own_token(
-    client: AsyncClient, db: psycopg.Connection[Any], fleet: Any
+    client: AsyncClient, db: psycopg.Connection[Any], fleet: Any, accounts: Any
 ) -> None:
     w = await World(client, db).build()
+    company = scalar(db, "INSERT INTO companies (name) VALUES ('Acme') RETURNING id")
+    company_user = accounts.headers("company_user", company)
+    assert (await client.get("/api/v1/camera-systems", headers=company_user)).status_code == 403
+    token_of_b = f"/api/v1/camera-systems/{w.camera_b_id}/token"
+    assert (await client.post(token_of_b, headers=company_user)).status_code == 403
     item = sighting("桂A12345", w.checkpoint_id)
     assert (await w.post("", item)).status_code == 401
     assert (await w.post("mt_not-a-token", item)).status_code == 401
