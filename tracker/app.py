@@ -43,6 +43,7 @@ from tracker.responses import JSONResponse
 from tracker.runtime import tune_gc
 from tracker.security import SecurityMiddleware
 from tracker.settings import Settings
+from tracker.sightings import api as sightings_api
 from tracker.trips import api as incidents_api
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(exports_api.router)
     app.include_router(feeds_api.router)
+    app.include_router(sightings_api.router)
     live_api.mount_web(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and writer figures")

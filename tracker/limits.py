@@ -32,6 +32,7 @@ _POSITIONS = re.compile(r"^/api/v1/positions/?$")
 _LOGIN = re.compile(r"^/api/v1/auth/token/?$")
 _GEOMETRY = re.compile(r"^/api/v1/(sites|yards|zones|permits|jurisdictions)(/\d+)?/?$")
 _CLUES = re.compile(r"^/api/v1/(public/vehicles/[0-9a-f]{32}/clues|clues)/?$")
+_SIGHTINGS = re.compile(r"^/api/v1/sightings/?$")
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -47,6 +48,8 @@ def body_limit(settings: Settings, method: str, path: str) -> int:
             return limits.geometry_body_bytes
         if _CLUES.match(path):
             return settings.clues.body_bytes  # clues with their photos (tracker.clues)
+        if _SIGHTINGS.match(path):
+            return settings.sightings.body_bytes  # batches of plate sightings
     return limits.body_bytes
 
 

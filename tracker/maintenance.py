@@ -32,6 +32,8 @@ daily-exports      daily_export_interval_s        safe: a file is written under 
                                                   name and renamed; existing days are skipped
 clue-privacy       clue_privacy_interval_s        safe: one ``UPDATE … WHERE … IS NOT NULL``
                                                   per field; a second process finds nothing
+sighting-review    sighting_review_interval_s     safe: rows ``FOR UPDATE SKIP LOCKED``;
+                                                  incident ids are deterministic
 =================  =============================  ==========================================
 """
 
@@ -65,6 +67,7 @@ from tracker.kpi.rollup import rollup_round
 from tracker.outbox.notices import notices_round
 from tracker.permits.expiry import expire_once
 from tracker.settings import Settings
+from tracker.sightings.findings import review_due
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +143,11 @@ async def _exports_expiry(s: Services) -> int:
 
 async def _daily_exports(s: Services) -> object:
     return await daily_exports.write_yesterday(s.pool, s.settings)
+
+
+async def _sighting_review(s: Services) -> int:
+    async with s.pool.connection() as conn:
+        return await review_due(conn, datetime.now(UTC), s.settings, s.redis)
 
 
 TASKS: tuple[MaintenanceTask, ...] = (
@@ -221,6 +229,13 @@ TASKS: tuple[MaintenanceTask, ...] = (
         _clue_privacy,
         (psycopg.Error, OSError),
         what="forget public reporters' addresses and contacts past their keeping periods",
+    ),
+    MaintenanceTask(
+        "sighting-review",
+        "sighting_review_interval_s",
+        _sighting_review,
+        (psycopg.Error, OSError),
+        what="compare sightings past their grace period with their terminals (tracker.sightings)",
     ),
 )
 TASK_NAMES = tuple(t.name for t in TASKS)

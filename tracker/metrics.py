@@ -171,3 +171,22 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+# --- checkpoint sightings (API: tracker.sightings) --------------------------------------------
+SIGHTINGS = Counter(
+    "tracker_sightings_total",
+    "Plate sightings answered, by outcome: stored (new) or duplicate (a repeat, nothing stored)",
+    ["outcome"],
+)
+SIGHTINGS_REFUSED = Counter(
+    "tracker_sightings_refused_total",
+    "Sightings refused with a 4xx, by reason (invalid, plate, future, past, photo_ref, "
+    "checkpoint, batch_too_large); a refused batch stores nothing",
+    ["reason"],
+)
+SIGHTING_INCIDENTS = Counter(
+    "tracker_sighting_incidents_total",
+    "Incidents raised from sightings, by type",
+    ["type"],
+)

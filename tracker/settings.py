@@ -226,6 +226,24 @@ class ExportSettings(BaseModel):
     stale_job_s: float = Field(default=600.0, gt=0)  # a running job not heard of since: failed
 
 
+class SightingSettings(BaseModel):
+    """Plate sightings from checkpoint cameras (tracker.sightings, README "Checkpoints and
+    sightings"): a batch's size and field limits, the confidence below which a plate read raises
+    nothing, and how a sighting is compared with its terminal: fixes within ``window_s`` of
+    it; farther than ``base_distance_m`` plus ``max_speed_kmh`` times the time apart is a
+    contradiction; the comparison waits ``grace_s`` after the end of that window (or the
+    sighting's arrival, if later) so that fixes a terminal held back can arrive first."""
+
+    max_batch: int = Field(default=500, ge=1, le=10_000)
+    body_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)  # POST /api/v1/sightings
+    photo_ref_chars: int = Field(default=500, ge=16, le=2000)
+    min_confidence: float = Field(default=0.8, ge=0, le=1)
+    window_s: float = Field(default=300.0, gt=0, le=3600)
+    base_distance_m: float = Field(default=2000.0, ge=0)
+    max_speed_kmh: float = Field(default=100.0, gt=0, le=300)
+    grace_s: float = Field(default=600.0, ge=0, le=86_400)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACKER_", env_nested_delimiter="__", extra="ignore"
@@ -341,6 +359,11 @@ class Settings(BaseSettings):
     cases: CaseSettings = CaseSettings()
 
     exports: ExportSettings = ExportSettings()
+
+    # Checkpoint sightings (tracker.sightings): how often pending sightings past their grace
+    # period are compared with their terminals (0: off).
+    sighting_review_interval_s: float = Field(default=30.0, ge=0)
+    sightings: SightingSettings = SightingSettings()
 
     @model_validator(mode="after")
     def _no_default_secret_in_prod(self) -> Settings:

@@ -67,7 +67,23 @@ const ENTITIES = {
     place: true,
     label: (r) => r.name,
   },
+  // checkpoints (卡点): a point with plate cameras; directions as names (bearing kept on edit)
+  checkpoints: {
+    fields: [
+      TEXT("name", { required: true, maxlength: 200 }),
+      NUMBER("lon", { required: true, min: -180, max: 180, step: "any" }),
+      NUMBER("lat", { required: true, min: -90, max: 90, step: "any" }),
+      TEXT("district", { maxlength: 64 }),
+      TEXT("directions", { maxlength: 300, list: true, objects: true }),
+      TEXT("cameras", { maxlength: 2000, list: true }),
+      { name: "muck_lanes", kind: "checkbox", initial: true },
+      ACTIVE,
+    ],
+    label: (r) => r.name,
+  },
+  "camera-systems": { fields: [TEXT("name", { required: true, maxlength: 200 }), TEXT("note", { maxlength: 500 }), ACTIVE], token: true, label: (r) => r.name },
 };
+const listNames = (value, field) => (value ?? []).map((v) => (field.objects ? v.name : v));
 
 const params = new URLSearchParams(location.search);
 const state = { entity: ENTITIES[params.get("entity")] ? params.get("entity") : "companies", rows: [], editing: null, refs: {}, editors: {} };
@@ -144,7 +160,7 @@ function fill(row) {
     const value = row ? row[field.name] : field.initial;
     if (field.kind === "windows") state.editors[field.name].set(value ?? []);
     else if (field.kind === "checkbox") form.elements[field.name].checked = row ? Boolean(value) : Boolean(field.initial);
-    else if (field.list) form.elements[field.name].value = (value ?? []).join(", ");
+    else if (field.list) form.elements[field.name].value = listNames(value, field).join(", ");
     else form.elements[field.name].value = value ?? "";
   }
   if (spec().place) {
@@ -160,7 +176,11 @@ function body() {
     const input = form.elements[field.name];
     if (field.kind === "windows") out[field.name] = state.editors[field.name].value();
     else if (field.kind === "checkbox") out[field.name] = input.checked;
-    else if (field.list) out[field.name] = input.value.split(/[,，、]/).map((s) => s.trim()).filter(Boolean);
+    else if (field.list) {
+      const items = input.value.split(/[,，、]/).map((s) => s.trim()).filter(Boolean);
+      const kept = new Map((state.editing?.[field.name] ?? []).map((d) => [d.name, d]));
+      out[field.name] = field.objects ? items.map((name) => kept.get(name) ?? { name }) : items;
+    }
     else if (field.kind === "number" || field.kind === "ref") out[field.name] = input.value === "" ? null : Number(input.value);
     else out[field.name] = input.value.trim() === "" ? null : input.value.trim();
   }
@@ -181,7 +201,7 @@ async function save(ev) {
   try {
     const saved = row ? await apiSend("PUT", `/api/v1/${state.entity}/${row.id}`, body()) : await apiSend("POST", `/api/v1/${state.entity}`, body());
     notice(t(row ? "forms.saved" : "forms.created", { name: spec().label(saved) }));
-    if (state.entity === "terminals" && !row) await showToken(saved.id);
+    if ((state.entity === "terminals" || spec().token) && !row) await showToken(saved.id);
     if (state.entity === "companies" || state.entity === "vehicles") await loadRefs();
     await reload();
     fill(null);
@@ -191,14 +211,14 @@ async function save(ev) {
 }
 
 async function showToken(terminalId) {
-  const issued = await apiSend("POST", `/api/v1/terminals/${terminalId}/token`);
+  const issued = await apiSend("POST", `/api/v1/${state.entity}/${terminalId}/token`);
   $("token-value").textContent = issued.token;
   $("token-terminal").textContent = String(terminalId);
   $("token-once").hidden = false;
 }
 
 async function rotate(row) {
-  if (!confirm(t("forms.confirm_rotate", { name: row.identity }))) return;
+  if (!confirm(t("forms.confirm_rotate", { name: row.identity ?? row.name }))) return;
   try {
     await showToken(row.id);
     await reload();
@@ -224,7 +244,7 @@ function cell(row, field) {
   if (field.kind === "ref") return value == null ? "—" : state.refs[field.ref].get(value) ?? String(value);
   if (field.kind === "choice") return t(`forms.choice.${value}`);
   if (field.kind === "windows") return (value ?? []).map((w) => `${w.days ? `${w.days.map((d) => t(`forms.day_${d}`)).join("")} ` : ""}${w.start}–${w.end}`).join("; ") || "—";
-  if (field.list) return (value ?? []).join("、") || "—";
+  if (field.list) return listNames(value, field).join("、") || "—";
   return value ?? "—";
 }
 
@@ -238,7 +258,7 @@ function renderRows() {
     actions.append(el("button", { type: "button", class: "small row-edit", text: t("forms.edit"), onclick: () => fill(row) }));
     if (row.active) actions.append(el("button", { type: "button", class: "small row-deactivate", text: t("forms.deactivate"), onclick: () => deactivate(row) }));
     if (state.entity === "vehicles") actions.append(el("a", { class: "row-replay", href: `replay.html?vehicle=${row.id}`, text: t("forms.nav.replay") }));
-    if (state.entity === "terminals") actions.append(el("button", { type: "button", class: "small row-token", text: t("forms.rotate_token"), onclick: () => rotate(row) }));
+    if (state.entity === "terminals" || spec().token) actions.append(el("button", { type: "button", class: "small row-token", text: t("forms.rotate_token"), onclick: () => rotate(row) }));
     const tr = el("tr", { dataset: { id: String(row.id), active: String(row.active) } }, ...shown.map((f) => el("td", { text: String(cell(row, f)) })), el("td", { text: row.active ? t("forms.yes") : t("forms.no") }), actions);
     tbody.append(tr);
     if (spec().place && row.geometry) {

@@ -1,6 +1,8 @@
 // Track replay: any truck and period (entered in the city's local time) over
 // GET /api/v1/vehicles/{id}/track (following its `next` pages), drawn on the map and played back
 // with play / pause, a speed (fix time per wall-clock second) and a slider over the fixes.
+// The truck's checkpoint sightings in the period (GET /api/v1/sightings) are drawn as square
+// markers, even when the terminal sent nothing (a silent terminal is what they reveal).
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 import { displayTransform } from "./geo.js";
 import { $, api, checkForm, cityTimeZone, el, instantToLocal, localToInstant, notice, showApiError, startPage, zoneLabel } from "./forms-api.js";
@@ -19,7 +21,7 @@ const map = L.map("map").setView([30.66, 104.06], 12);
 const tiles = params.get("tiles") || localStorage.getItem("tracker.tiles") || "";
 if (tiles) L.tileLayer(tiles, { maxZoom: 19, attribution: "© OpenStreetMap contributors" }).addTo(map);
 const layer = L.layerGroup().addTo(map);
-const state = { vehicles: [], points: [], times: [], index: 0, timer: null, clock: 0, timeZone: "Asia/Shanghai", cursor: null };
+const state = { vehicles: [], points: [], times: [], sightings: [], index: 0, timer: null, clock: 0, timeZone: "Asia/Shanghai", cursor: null };
 window.trackerReplay = state; // read by the browser tests
 
 function fillVehicles(filter = "") {
@@ -88,6 +90,20 @@ async function fetchTrack(vehicleId, start, end) {
   return points;
 }
 
+function drawSightings() {
+  const bounds = [];
+  for (const s of state.sightings) {
+    const at = toLatLng(s.lon, s.lat);
+    bounds.push(at);
+    const found = s.findings.map((f) => t(`forms.replay.finding.${f.kind ?? f.type}`)).join("、");
+    const text = t("forms.replay.sighting", { checkpoint: s.checkpoint_name, at: formatDateTime(s.seen_at, state.timeZone), plate: s.plate, confidence: formatNumber(s.confidence) });
+    L.circleMarker(at, { radius: 7, weight: 2, color: "#fff", fillColor: s.findings.length ? "#e03131" : "#7048e8", fillOpacity: 1, className: `replay-sighting sighting-${s.id}` })
+      .bindTooltip(found ? `${text} · ${found}` : text)
+      .addTo(layer);
+  }
+  return bounds;
+}
+
 async function load(ev) {
   ev?.preventDefault();
   pause();
@@ -97,6 +113,8 @@ async function load(ev) {
   const end = localToInstant(form.elements.end.value, state.timeZone);
   try {
     state.points = await fetchTrack(form.elements.vehicle_id.value, start, end);
+    const query = new URLSearchParams({ vehicle_id: form.elements.vehicle_id.value, from: start, to: end, limit: "1000" });
+    state.sightings = await api(`/api/v1/sightings?${query}`);
   } catch (err) {
     showApiError(form, err);
     return;
@@ -105,7 +123,8 @@ async function load(ev) {
   layer.clearLayers();
   const plate = form.elements.vehicle_id.selectedOptions[0]?.textContent ?? "";
   $("replay-title").textContent = t("forms.replay.title", { plate });
-  $("replay-count").textContent = t("forms.replay.count", { n: formatNumber(state.points.length) });
+  const counted = t("forms.replay.count", { n: formatNumber(state.points.length) });
+  $("replay-count").textContent = state.sightings.length ? `${counted} · ${t("forms.replay.sightings", { n: formatNumber(state.sightings.length) })}` : counted;
   const slider = $("replay-slider");
   slider.max = String(Math.max(state.points.length - 1, 0));
   slider.disabled = state.points.length < 2;
@@ -113,7 +132,12 @@ async function load(ev) {
   $("replay-point").replaceChildren();
   $("replay-point").dataset.index = "";
   document.body.dataset.loaded = String(state.points.length);
-  if (!state.points.length) return;
+  const seen = drawSightings();
+  document.body.dataset.sightings = String(state.sightings.length);
+  if (!state.points.length) {
+    if (seen.length) map.fitBounds(L.latLngBounds(seen).pad(0.5), { maxZoom: 16 });
+    return;
+  }
   const latlngs = state.points.map((f) => toLatLng(...f.geometry.coordinates));
   const line = L.polyline(latlngs, { color: "#1c7ed6", weight: 4, className: "replay-track" }).addTo(layer);
   state.cursor = L.circleMarker(latlngs[0], { radius: 8, weight: 3, color: "#fff", fillColor: "#d9480f", fillOpacity: 1, className: "replay-cursor" }).addTo(layer);

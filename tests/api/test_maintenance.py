@@ -33,6 +33,7 @@ def test_every_task_is_declared_once_with_a_real_interval_setting() -> None:
         "exports-expiry",
         "daily-exports",
         "clue-privacy",
+        "sighting-review",
     )
     for task in TASKS:
         assert task.interval_setting in Settings.model_fields, task.name
@@ -51,6 +52,7 @@ def test_an_interval_of_zero_turns_a_task_off(settings: Settings) -> None:
         "exports-expiry",
         "daily-exports",
         "clue-privacy",
+        "sighting-review",
     ]  # compaction is off (0) unless set
     off = settings.model_copy(update={**ALL_ON, "kpi_rollup_interval_s": 0.0})
     assert "kpi-rollup" not in [t.name for t in selected(off)]

@@ -40,6 +40,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from tracker.bench import detect_sightings
 from tracker.geo import EARTH_RADIUS_M
 from tracker.geofence import GeofenceIndex
 from tracker.roads.network import RoadNetwork, load_landuse
@@ -115,6 +116,7 @@ class TruckRun:
     short_deviations: int
     traffic_stops: int
     unscored: list[Label] = field(default_factory=list)  # detectable too late in the day
+    passages: list[tuple[float, int]] = field(default_factory=list)  # checkpoints (hard)
 
 
 @dataclass(slots=True)
@@ -127,6 +129,7 @@ class Results:
     fixes: int = 0
     short_deviations: int = 0
     traffic_stops: int = 0
+    sightings: int = 0  # camera reads (hard profile)
 
 
 # -- scenario to fixes ---------------------------------------------------------------------
@@ -247,7 +250,10 @@ def generate_truck(
     unscored = [lb for lb in labels if lb.detectable_s >= end_s - 60.0]
     labels = [lb for lb in labels if lb.detectable_s < end_s - 60.0]
     ctx = _context(world, spec, hours)
-    return TruckRun(spec, ctx, noisy, labels, short, motion.injected.traffic_stops, unscored)
+    run = TruckRun(spec, ctx, noisy, labels, short, motion.injected.traffic_stops, unscored)
+    if hard:  # checkpoint sightings (tracker.bench.detect_sightings)
+        run.passages = detect_sightings.passages(motion.log, detect_sightings.checkpoints(world))
+    return run
 
 
 # -- engine and baseline -------------------------------------------------------------------
@@ -444,6 +450,7 @@ def run_bench(
     view = registry_view(world)
     rng = random.Random(seed)
     results = Results()
+    watch = detect_sightings.SightingWatch(detect_sightings.checkpoints(world), seed, hours)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("haul days", total=trucks)
         for spec in truck_specs(world, trucks, hours, rng):
@@ -457,8 +464,28 @@ def run_bench(
             results.fixes += processed
             results.short_deviations += run.short_deviations
             results.traffic_stops += run.traffic_stops
+            if profile == "hard":
+                watch.add(run.spec.vehicle_id, run.passages, _recorded(run))
             progress.advance(task)
+    if profile == "hard":
+        _add_sightings(results, watch)
     return results
+
+
+def _recorded(run: TruckRun) -> list[tuple[float, float, float, float]]:
+    return [
+        ((f.fix_time - DAY_START).total_seconds(), arrival_s, f.lon, f.lat)
+        for arrival_s, fixes in run.batches
+        for f in fixes
+    ]
+
+
+def _add_sightings(results: Results, watch: detect_sightings.SightingWatch) -> None:
+    """The checkpoint sightings' labels and what the sighting service raised from them."""
+    labels, found, reads = watch.finish()
+    results.labels += labels
+    results.engine += [Detection(*f) for f in found]
+    results.sightings += reads
 
 
 def _table(figures: dict[str, dict[str, Any]]) -> Table:
@@ -570,7 +597,10 @@ def _main_many(args: argparse.Namespace, trucks: int, hours: float) -> int:
                 t: (f["precision"], f["recall"], f["median_detect_s"])
                 for t, f in per_seed[-1].items()
             }
-            console.print(f"{profile} seed {seed}: {results.fixes} fixes; {json.dumps(brief)}")
+            console.print(
+                f"{profile} seed {seed}: {results.fixes} fixes, {results.sightings} camera "
+                f"reads; {json.dumps(brief)}"
+            )
         out[profile] = summarize(per_seed)
         console.print(_table(out[profile]))
     console.print(

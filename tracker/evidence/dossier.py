@@ -32,6 +32,7 @@ TYPE_NAMES = {
     "quota_exceeded": "超出核准运量",
     "inactive_site": "工地不在核准施工期",
     "blacklisted_vehicle": "黑名单车辆上路",
+    "unregistered_vehicle": "未登记车辆（卡点抓拍）",
 }
 
 STATUS_NAMES = {

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.rows import dict_row
@@ -54,8 +55,9 @@ async def fetch_all(conn: AConn, query: str, params: Sequence[Any]) -> list[dict
 async def incident_row(conn: AConn, incident_id: str) -> dict[str, Any] | None:
     return await fetch_one(
         conn,
-        """SELECT i.*, v.plate, c.name AS company, c.credit_code
-             FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id
+        """SELECT i.*, COALESCE(v.plate, i.detail->>'plate') AS plate, c.name AS company,
+                  c.credit_code
+             FROM incidents i LEFT JOIN vehicles v ON v.id = i.vehicle_id
              LEFT JOIN companies c ON c.id = COALESCE(i.company_id, v.company_id)
             WHERE i.incident_id = %s""",
         (incident_id,),
@@ -215,7 +217,8 @@ async def dossier(
     start = row["opened_at"] - TRACK_MARGIN
     end = (row["ended_at"] or row["updated_at"] or row["detected_at"]) + TRACK_MARGIN
     end = max(end, row["detected_at"] + TRACK_MARGIN)
-    fixes = await fetch_track(conn, row["vehicle_id"], start, end, max_fixes)
+    vehicle_id = row["vehicle_id"]  # none: an unregistered plate seen at a checkpoint
+    fixes = () if vehicle_id is None else await fetch_track(conn, vehicle_id, start, end, max_fixes)
     actions = await fetch_all(
         conn,
         """SELECT at, action, actor, after FROM audit_log
@@ -224,6 +227,14 @@ async def dossier(
     )
     place = None if row["lon"] is None else (float(row["lon"]), float(row["lat"]))
     title = TYPE_NAMES.get(row["type"], row["type"])
+    evidence = row["evidence"] or {}
+    facts = _facts(row, title)
+    if vehicle_id is not None and not (row["detail"] or {}).get("sighting"):
+        seen = await vehicle_sightings(conn, vehicle_id, start, end)
+        if seen:  # the checkpoint cameras saw the truck meanwhile: a second witness
+            facts += _seen_meanwhile(seen, time_zone)
+            evidence = {**evidence, "features": [*evidence.get("features", []),
+                                                 *(_seen_feature(r) for r in seen)]}  # fmt: skip
     return Dossier(
         ref=f"incident:{row['incident_id']}",
         title=title,
@@ -231,16 +242,53 @@ async def dossier(
         party=Party(row["company"] or "—", row["plate"], row["credit_code"], row["vehicle_id"]),
         opened_at=row["opened_at"],
         place=place,
-        facts=_facts(row, title),
+        facts=facts,
         events=_events(row, actions),
         fixes=fixes,
         fences=tuple(await fences_met(conn, fixes, place)),
-        photos=await vehicle_photos(conn, row["vehicle_id"], start, end),
+        photos=() if vehicle_id is None else await vehicle_photos(conn, vehicle_id, start, end),
         decision=None,
-        evidence=row["evidence"] or {},
+        evidence=evidence,
         status=row["status"],
         time_zone=time_zone,
     )
+
+
+MAX_SIGHTINGS = 20
+
+
+async def vehicle_sightings(
+    conn: AConn, vehicle_id: int, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """The vehicle's checkpoint sightings within the window (at most ``MAX_SIGHTINGS``)."""
+    return await fetch_all(
+        conn,
+        """SELECT s.id, s.plate, s.seen_at, s.confidence, s.photo_ref, s.camera_id,
+                  c.name AS checkpoint, c.lon, c.lat
+             FROM sightings s JOIN checkpoints c ON c.id = s.checkpoint_id
+            WHERE s.vehicle_id = %s AND s.seen_at >= %s AND s.seen_at < %s
+            ORDER BY s.seen_at LIMIT %s""",
+        (vehicle_id, start, end, MAX_SIGHTINGS),
+    )
+
+
+def _seen_meanwhile(rows: list[dict[str, Any]], time_zone: str) -> str:
+    zone = ZoneInfo(time_zone)
+    lines = [
+        f"{r['checkpoint']} {r['seen_at'].astimezone(zone):%Y-%m-%d %H:%M:%S}"
+        f"（号牌 {r['plate']}，置信度 {r['confidence']:.2f}，照片 {r['photo_ref'] or '—'}）"
+        for r in rows
+    ]
+    return "\n同一时段卡点抓拍：" + "；".join(lines) + "。"
+
+
+def _seen_feature(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+        "properties": {"source": "sighting", "time": _z(r["seen_at"]), "plate": r["plate"],
+                       "checkpoint": r["checkpoint"], "photo_ref": r["photo_ref"]},
+    }  # fmt: skip
 
 
 def _facts(row: dict[str, Any], title: str) -> str:
@@ -249,6 +297,27 @@ def _facts(row: dict[str, Any], title: str) -> str:
     if row["ended_at"] is not None:
         text += f"，持续 {int((row['ended_at'] - row['opened_at']).total_seconds())} 秒"
     text += "。"
+    seen = (row["detail"] or {}).get("sighting")
+    if seen:  # a sighting-based incident: the camera's read is the evidence
+        text += _sighting_facts(seen, row["detail"])
     if row["note"]:
         text += f"\n执法人员意见：{row['note']}"
+    return text
+
+
+def _sighting_facts(seen: dict[str, Any], detail: dict[str, Any]) -> str:
+    """The checkpoint camera's read (and, for a contradiction, what the terminal said)."""
+    text = (
+        f"\n卡点抓拍：{seen.get('checkpoint')}（卡点 {seen.get('checkpoint_id')}）摄像机 "
+        f"{seen.get('camera_id') or '—'} 于 {seen.get('seen_at')} 拍到号牌 {seen.get('plate')}"
+        f"（{seen.get('plate_colour')}，置信度 {seen.get('confidence')}，方向 "
+        f"{seen.get('direction') or '—'}，照片 {seen.get('photo_ref') or '—'}）。"
+    )
+    if detail.get("kind") == "silent":
+        text += f"该车终端在抓拍前后 {detail.get('window_s')} 秒内没有上报定位。"
+    elif detail.get("kind") == "far":
+        text += (
+            f"该车终端同一时刻报告的位置距卡点 {detail.get('distance_m')} 米，"
+            f"超出合理距离 {detail.get('plausible_m')} 米。"
+        )
     return text

@@ -30,6 +30,8 @@ SITE = Entity("site", "sites", fence_role="site")
 YARD = Entity("yard", "yards", fence_role="yard", json_columns=("opening_hours",))
 ZONE = Entity("zone", "zones", fence_role="zone", json_columns=("schedule",))
 NOT_COMPANY = STAFF_ROLES - {Role.company_user}
+CHECKPOINT = Entity("checkpoint", "checkpoints", json_columns=("directions", "cameras"))
+CAMERA_SYSTEM = Entity("camera_system", "camera_systems")
 
 
 async def _visible(platform: Platform, entity: Entity, row_id: int, who: Principal) -> Any:
@@ -138,6 +140,10 @@ crud_routes(TERMINAL, "terminals", models.TerminalIn, models.TerminalOut, NOT_CO
 crud_routes(SITE, "sites", models.SiteIn, models.SiteOut)
 crud_routes(YARD, "yards", models.YardIn, models.YardOut)
 crud_routes(ZONE, "zones", models.ZoneIn, models.ZoneOut)
+crud_routes(CHECKPOINT, "checkpoints", models.CheckpointIn, models.CheckpointOut)
+crud_routes(
+    CAMERA_SYSTEM, "camera-systems", models.CameraSystemIn, models.CameraSystemOut, NOT_COMPANY
+)
 
 
 @router.post(
@@ -178,3 +184,19 @@ async def reset_terminal_registration(
         after = {"had_auth_code": False, "device_id": device_id, "registered_at": None}
         await audit.record(conn, who, "reset_registration", "terminal", terminal_id, before, after)
     return models.RegistrationResetOut(terminal_id=terminal_id, device_id=device_id)
+
+
+@router.post(
+    "/camera-systems/{camera_system_id}/token",
+    summary="Issue a new sighting token for a camera system (the old one stops working); "
+    "shown once",
+)
+async def issue_camera_token(
+    platform: PlatformDep, who: OfficeDep, camera_system_id: int
+) -> models.CameraSystemToken:
+    async with platform.pool.connection() as conn, conn.transaction():
+        token = await repo.rotate_camera_token(conn, camera_system_id)
+        if token is None:
+            raise NotFound(f"no camera system {camera_system_id}", field="camera_system_id")
+        await audit.record(conn, who, "issue_token", "camera_system", camera_system_id)
+    return models.CameraSystemToken(camera_system_id=camera_system_id, token=token)

@@ -154,3 +154,52 @@ class RegistrationReset(BaseModel):
 class RegistrationResetOut(BaseModel):
     terminal_id: int
     device_id: str | None
+
+
+class CheckpointDirection(BaseModel):
+    """A direction a checkpoint's cameras watch: a name (``inbound``, ``outbound``, a road's
+    name) and, if known, the bearing of travel in degrees (0 north, 90 east)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=32, examples=["inbound"])
+    bearing_deg: float | None = Field(default=None, ge=0, lt=360)
+
+
+class CheckpointIn(BaseModel):
+    """A checkpoint (卡点) with plate cameras. ``muck_lanes``: the cameras watch lanes only muck
+    trucks use, so an unknown plate there is an unregistered muck truck."""
+
+    name: str = Name
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    directions: list[CheckpointDirection] = Field(default=[], max_length=8)
+    district: str | None = Field(default=None, max_length=64)
+    cameras: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default=[], max_length=32, description="camera ids"
+    )
+    muck_lanes: bool = True
+    active: bool = True
+
+
+class CheckpointOut(CheckpointIn):
+    id: int
+    created_at: datetime
+
+
+class CameraSystemIn(BaseModel):
+    """One operator's plate cameras: it posts sightings with its own token."""
+
+    name: str = Name
+    note: str | None = Field(default=None, max_length=500)
+    active: bool = True
+
+
+class CameraSystemOut(CameraSystemIn):
+    id: int
+    token_issued_at: datetime | None
+    created_at: datetime
+
+
+class CameraSystemToken(BaseModel):
+    camera_system_id: int
+    token: str = Field(description="shown once; only its hash is stored")

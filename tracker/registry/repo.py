@@ -144,3 +144,22 @@ async def reset_registration(
     )
     registered_at = row[2].isoformat() if row[2] is not None else None
     return {"had_auth_code": bool(row[0]), "device_id": row[1], "registered_at": registered_at}
+
+
+async def rotate_camera_token(conn: AConn, camera_system_id: int) -> str | None:
+    """Issue a new sighting token for a camera system (the old one stops working)."""
+    token = new_token()
+    cur = await conn.execute(
+        "UPDATE camera_systems SET token_hash = %s, token_issued_at = now() WHERE id = %s",
+        (token_hash(token), camera_system_id),
+    )
+    return token if cur.rowcount == 1 else None
+
+
+async def camera_system_by_token(conn: AConn, token: str) -> tuple[int, bool] | None:
+    """The camera system holding ``token``: its id and whether it is active."""
+    cur = await conn.execute(
+        "SELECT id, active FROM camera_systems WHERE token_hash = %s", (token_hash(token),)
+    )
+    row = await cur.fetchone()
+    return None if row is None else (int(row[0]), bool(row[1]))

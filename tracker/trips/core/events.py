@@ -25,6 +25,7 @@ INCIDENT_TYPES = (
     "closed_yard",
     "quota_exceeded",
     "inactive_site",
+    "unregistered_vehicle",
 )
 
 

@@ -1,0 +1,1 @@
+"""Checkpoint plate sightings: intake, the rules, the review of terminals (issue 18)."""
