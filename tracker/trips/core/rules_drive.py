@@ -65,14 +65,17 @@ def _zone_active(ctx: VehicleContext, zone_id: str, t: datetime) -> bool:
 
 
 def no_go_zone(state: VehicleState, step: Step) -> list[Event]:
-    """Inside an active no-go zone for ``zone_open_fixes`` fixes, or a segment crossing it;
-    one episode per zone, closed after ``zone_clear_fixes``/``zone_clear_s`` outside."""
+    """Inside an active no-go zone for ``zone_open_fixes`` fixes, or a segment crossing it
+    (over a gap of at most ``zone_cross_max_gap_s``); one episode per zone, closed after
+    ``zone_clear_fixes``/``zone_clear_s`` outside."""
     cfg, afix = step.cfg, step.afix
     prefix = "no_go_zone:"
     held = [k[len(prefix) :] for k in state.tracks if k.startswith(prefix)]
     if not (afix.zone_ids or afix.segment_events or held):
         return []
-    crossed = {fid for fid, ev in afix.segment_events if ev == "cross"}
+    crossed: set[str] = set()
+    if step.gap_s is not None and step.gap_s <= cfg.zone_cross_max_gap_s:
+        crossed = {fid for fid, ev in afix.segment_events if ev == "cross"}
     candidates = set(afix.zone_ids) | crossed | set(held)
     applies = cfg.no_go_when_empty or state.trip.loaded
     h = Hysteresis(0.0, cfg.zone_open_fixes, cfg.zone_clear_s, cfg.zone_clear_fixes)

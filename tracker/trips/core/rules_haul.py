@@ -310,6 +310,7 @@ def no_permit(state: VehicleState, step: Step) -> list[Event]:
         open_cond=cond,
         hold_cond=cond,
         h=IMMEDIATE,
+        start_us=trip.departed_us,
         detail={"origin_id": trip.origin_id} if cond else None,
     )
 
@@ -346,22 +347,27 @@ def outside_hours(state: VehicleState, step: Step) -> list[Event]:
 
 
 def uncovered(state: VehicleState, step: Step) -> list[Event]:
-    """Cover open while loaded and moving for ``uncovered_min_s`` (cover sensor only)."""
+    """Cover open while loaded for ``uncovered_min_s`` (2 readings), opened once the truck is
+    seen moving (this fix or the one before it): a stopped fix in stop-and-go traffic does
+    not reset the run (cover sensor only)."""
     cfg = step.cfg
     if not step.ctx.sensors.has_cover and "uncovered" not in state.tracks:
         return []
     cover_open = (
         step.ctx.sensors.has_cover and state.trip.loaded and step.afix.fix.cover_closed is False
     )
+    last = state.last
+    moving = step.moving or (last is not None and last.speed_kmh >= cfg.stop_speed_kmh)
     return advance(
         state,
         "uncovered",
         "uncovered",
         step,
-        open_cond=cover_open and step.moving,
+        open_cond=cover_open,
         hold_cond=cover_open,
         h=Hysteresis(cfg.uncovered_min_s, 2, 0.0, 2),
         detail={"max_speed_kmh": step.speed_kmh} if cover_open else None,
+        ready=moving,
     )
 
 

@@ -1,0 +1,102 @@
+"""Rule cases found by scoring every incident type on the labelled haul days (issue 18, item 5):
+a zone "crossed" by the straight line over a long silence, a trip whose road a terminal cut
+at the gate hid, a cover open in stop-and-go traffic."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from trips_world import CONTEXT, Drive, haul_to_yard, incidents, load_at_site, run
+
+from tracker.trips.core import IncidentOpened, Sensors, TripCompleted, TripStarted, ZoneRule
+
+ZONE = replace(CONTEXT, zones={"Z1": ZoneRule("Z1")})
+COVER = replace(CONTEXT, sensors=Sensors(has_cover=True))
+
+
+def test_zone_crossed_by_a_short_gap_opens() -> None:
+    d = load_at_site().to(2900, 0, 40)
+    d.t += timedelta(seconds=45)
+    d.x = 3400
+    _, events = run(haul_to_yard(d.emit(40)).fixes, ZONE)
+    assert incidents(events) == [("open", "no_go_zone"), ("close", "no_go_zone")]
+
+
+def test_zone_crossed_only_by_the_line_over_a_long_silence_is_no_evidence() -> None:
+    """Ten minutes without a fix: the straight line from the last fix to the next crosses
+    the zone, the roads the truck took need not (the silence is the offline rule's)."""
+    d = load_at_site().to(2900, 0, 40).gap(600, 6000, 0)
+    _, events = run(haul_to_yard(d).fixes, ZONE)
+    assert ("open", "no_go_zone") not in incidents(events)
+    assert ("open", "terminal_offline") in incidents(events)
+
+
+def trips(events: list[object]) -> list[tuple[str, str | None]]:
+    out: list[tuple[str, str | None]] = []
+    for e in events:
+        if isinstance(e, TripStarted):
+            out.append(("started", e.origin_id))
+        elif isinstance(e, TripCompleted):
+            out.append((e.outcome, e.yard_id))
+    return out
+
+
+def test_silent_from_the_gate_and_seen_once_in_the_yard() -> None:
+    """Cut as it leaves the site, one fix in the yard, then out of it: the site was left
+    (a fix in a yard says so) and the yard visited: the trip completes there, instead of
+    starting only as the truck drives away empty."""
+    d = load_at_site().gap(900, 10000, 0).emit(0)
+    d.t += timedelta(seconds=30)
+    d.to(10400, 0, 30).to(10400, 300, 30).to(10400, 2000, 30)
+    _, events = run(d.fixes)
+    assert trips(events) == [("started", "S1"), ("yard", "Y1")]
+    started = next(e for e in events if isinstance(e, TripStarted))
+    assert started.time == d.fixes[10].fix_time  # the yard fix: the trip ends there
+
+
+def test_back_loading_at_its_site_ends_the_unseen_trip() -> None:
+    """The road to the yard and back hidden by a silence: the truck is next seen near its
+    site and loads there again. That is a new load (the old one went unseen), not a loaded
+    truck stopped at the site; the next haul is a trip of its own."""
+    d = load_at_site().to(400, 0, 30).gap(1500, 300, 0).to(0, 0, 20)
+    d = haul_to_yard(d.stop(300).to(2000, 0, 40))
+    _, events = run(d.fixes)
+    assert trips(events) == [
+        ("started", "S1"),
+        ("elsewhere", None),
+        ("started", "S1"),
+        ("yard", "Y1"),
+    ]
+
+
+def test_no_permit_dated_from_a_departure_hidden_by_a_silence() -> None:
+    d = load_at_site()
+    last_at_site = d.t - timedelta(seconds=d.interval_s)
+    d.gap(600, 3000, 0)
+    reappeared = d.t
+    _, events = run(haul_to_yard(d).fixes, replace(CONTEXT, permits=()))
+    opened = [e for e in events if isinstance(e, IncidentOpened)]
+    no_permit = [e.incident for e in opened if e.incident.type == "no_permit"]
+    assert len(no_permit) == 1
+    assert last_at_site < no_permit[0].started_at < reappeared
+
+
+def stop_and_go(d: Drive, queues: int) -> Drive:
+    """Queues of 60 s (two stopped fixes) with one moving fix between them."""
+    for _ in range(queues):
+        d.stop(60).to(d.x + 120, 0, 15)
+    return d
+
+
+def test_cover_open_in_stop_and_go_traffic() -> None:
+    d = load_at_site().to(2000, 0, 40).set(cover_closed=False)
+    d = haul_to_yard(stop_and_go(d, 4).set(cover_closed=True))
+    _, events = run(d.fixes, COVER)
+    assert incidents(events) == [("open", "uncovered"), ("close", "uncovered")]
+
+
+def test_cover_open_only_while_parked_is_quiet() -> None:
+    d = load_at_site().to(2000, 0, 40).stop(30).set(cover_closed=False).stop(120)
+    _, events = run(haul_to_yard(d.set(cover_closed=True)).fixes, COVER)
+    assert incidents(events) == []
