@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from trips_world import CONTEXT, Drive, haul_to_yard, incidents, load_at_site, run
+import pytest
+from trips_world import CONTEXT, Drive, haul_to_yard, incidents, load_at_site, run, with_rules
 
 from tracker.trips.core import IncidentOpened, Sensors, TripCompleted, TripStarted, ZoneRule
 
@@ -99,4 +100,31 @@ def test_cover_open_in_stop_and_go_traffic() -> None:
 def test_cover_open_only_while_parked_is_quiet() -> None:
     d = load_at_site().to(2000, 0, 40).stop(30).set(cover_closed=False).stop(120)
     _, events = run(haul_to_yard(d.set(cover_closed=True)).fixes, COVER)
+    assert incidents(events) == []
+
+
+def test_speeding_timed_from_the_crossing_of_the_limit() -> None:
+    """Two fixes over the limit 27 s apart, after one under it: over for about 35 s once the
+    acceleration between the fixes is counted (the first fix over alone makes 27 s)."""
+    d = load_at_site().to(2000, 0, 40)
+    under_at = d.t
+    for speed_kmh, step_m in ((26, 200), (60, 450), (60, 330), (44, 330)):
+        d.emit(speed_kmh)
+        d.t += timedelta(seconds=27)
+        d.x += step_m
+    _, events = run(haul_to_yard(d).fixes, with_rules(speed_limit_kmh=50.0))
+    opened = [e.incident for e in events if isinstance(e, IncidentOpened)]
+    assert [i.type for i in opened] == ["speeding"]
+    # (50 - 26) / (60 - 26) of the 27 s from the fix under the limit to the first one over
+    crossed_s = (opened[0].started_at - under_at).total_seconds()
+    assert crossed_s == pytest.approx(27 * 24 / 34, abs=1e-3)
+
+
+def test_one_fix_over_the_limit_is_not_speeding() -> None:
+    d = load_at_site().to(2000, 0, 40)
+    for speed_kmh, step_m in ((26, 200), (70, 450), (44, 330)):
+        d.emit(speed_kmh)
+        d.t += timedelta(seconds=27)
+        d.x += step_m
+    _, events = run(haul_to_yard(d).fixes, with_rules(speed_limit_kmh=50.0))
     assert incidents(events) == []

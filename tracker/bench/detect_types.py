@@ -11,8 +11,9 @@ own so that the other trucks' days are the same as without them) get one of ``KI
   outside-hours labels are dropped (the ground truth without a permit has none).
 - ``inactive_site``: its site's active dates ended the day before; every loaded haul.
 - ``quota_exceeded``: its permit allows ``k`` loads (1–4) of its rated volume (plus half a
-  load); the registry's hauled volume is refreshed ``REFRESH_S`` after each delivery (the
-  worker reloads its view every 60 s); every haul after the ``k``-th is a label.
+  load); the registry's hauled volume (and the vehicle's latest counted departure) is
+  refreshed ``REFRESH_S`` after each delivery (the worker reloads its view every 60 s);
+  every haul after the ``k``-th is a label.
 - ``closed_yard``: its yard's opening hours end during the day; every stay in the yard,
   arrived loaded, that lasts past the closing time and past the place dwell is a label.
 - ``blacklisted_vehicle``: the truck is on the blacklist; every movement period (moving
@@ -363,7 +364,8 @@ def type_truck(
                 ctx, sites={site_id: SiteRule(site_id, active_until=day - timedelta(hours=6))}
             )
     elif kind == "quota_exceeded":
-        ctx, out = _quota(ctx, out, truth, trips, random.Random(f"quota-{vid}-{hours}"))
+        rng = random.Random(f"quota-{vid}-{hours}")
+        ctx, out = _quota(ctx, out, truth, trips, rng, typed.day_start)
     elif kind == "closed_yard":
         out.labels += _closed_yard(typed, truth, yard_fences[0], hours, vid)
         ctx = dataclasses.replace(ctx, yards={"yard-0": _yard_rule(typed, hours, vid)})
@@ -402,6 +404,7 @@ def _quota(
     truth: Truth,
     trips: list[tuple[float, float, str]],
     rng: random.Random,
+    day_start: datetime,
 ) -> tuple[VehicleContext, Typed]:
     """A quota of ``k`` loads and a half; the hauled volume refreshed after each delivery."""
     loads = rng.randint(*QUOTA_LOADS)
@@ -417,7 +420,11 @@ def _quota(
         j = int(np.searchsorted(truth.t_s, b_s))
         empty = np.flatnonzero(~truth.loaded[j:].astype(bool))
         done_s = float(truth.t_s[j + int(empty[0])]) if len(empty) else b_s
-        hauled = dataclasses.replace(permit, hauled_m3=RATED_M3 * n)
+        # What the registry reads: the volume, and this vehicle's latest departure among its
+        # delivered trips (any instant from the engine's departure to the next one's rules
+        # alike: the yard arrival is one).
+        until = day_start + timedelta(seconds=b_s)
+        hauled = dataclasses.replace(permit, hauled_m3=RATED_M3 * n, hauled_until=until)
         out.refreshes.append((done_s + REFRESH_S, dataclasses.replace(ctx, permits=(hauled,))))
     return ctx, out
 

@@ -108,6 +108,10 @@ class PermitScope:
     rules: RuleConfig | None = None  # the permit's own thresholds (config), if it has any
     quota_m3: float | None = None  # the volume the permit allows in all
     hauled_m3: float = 0.0  # the volume of its completed trips, as of the registry load
+    # This vehicle's latest departure among those trips: a trip of its that left no later is
+    # in ``hauled_m3`` already (replayed with late fixes after it was delivered) or was judged
+    # when it ran; it is not counted against the quota a second time.
+    hauled_until: datetime | None = None
 
     def valid_at(self, t: datetime) -> bool:
         return self.valid_from <= t < self.valid_until

@@ -32,7 +32,9 @@ SWAP = "terminal_tampering:swap"  # the swap watch's track (same incident type)
 
 
 def speeding(state: VehicleState, step: Step) -> list[Event]:
-    """Over the lowest applicable limit (city, zones the fix is in) for ``speeding_min_s``."""
+    """Over the lowest applicable limit (city, zones the fix is in) for ``speeding_min_s`` and
+    2 fixes, timed from the moment the speed crossed the limit between the last fix under it
+    and the first over it (interpolated, as a corridor exit is)."""
     cfg = step.cfg
     if not step.afix.zone_ids and cfg.speed_limit_kmh is None and "speeding" not in state.tracks:
         return []
@@ -45,6 +47,10 @@ def speeding(state: VehicleState, step: Step) -> list[Event]:
         limits.append(cfg.speed_limit_kmh)
     limit = min(limits) if limits else None
     over = limit is not None and step.speed_kmh > limit
+    start_us = None
+    last = state.last
+    if over and limit is not None and "speeding" not in state.tracks and last is not None:
+        start_us = _limit_crossed_us(last.t_us, last.speed_kmh, step, limit)
     return advance(
         state,
         "speeding",
@@ -53,8 +59,21 @@ def speeding(state: VehicleState, step: Step) -> list[Event]:
         open_cond=over,
         hold_cond=over,
         h=Hysteresis(cfg.speeding_min_s, 2, 0.0, 2),
+        start_us=start_us,
         detail={"max_speed_kmh": step.speed_kmh, "limit_kmh": limit} if over else None,
     )
+
+
+SPEED_CROSS_MAX_GAP_S = 60.0  # beyond this, a run over the limit starts at its first fix
+
+
+def _limit_crossed_us(last_us: int, last_kmh: float, step: Step, limit: float) -> int | None:
+    """When the speed went over ``limit`` between the previous fix (under it) and this one,
+    interpolated linearly; None over a long gap (the run then starts at this fix)."""
+    if step.gap_s is None or step.gap_s > SPEED_CROSS_MAX_GAP_S or last_kmh > limit:
+        return None
+    share = (limit - last_kmh) / (step.speed_kmh - last_kmh)
+    return last_us + int((step.t_us - last_us) * share)
 
 
 def _zone_active(ctx: VehicleContext, zone_id: str, t: datetime) -> bool:

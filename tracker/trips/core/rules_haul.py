@@ -9,7 +9,7 @@ from __future__ import annotations
 from tracker.geo import distance_m
 from tracker.trips.core.events import Event
 from tracker.trips.core.models import PermitScope, in_windows_us
-from tracker.trips.core.state import StopState, Track, VehicleState, from_us
+from tracker.trips.core.state import StopState, Track, VehicleState, from_us, to_us
 from tracker.trips.core.tracks import (
     US,
     Hysteresis,
@@ -402,7 +402,9 @@ def closed_yard(state: VehicleState, step: Step) -> list[Event]:
 
 def quota_exceeded(state: VehicleState, step: Step) -> list[Event]:
     """A loaded trip under a permit whose completed trips (as of the registry load) and this
-    load together exceed its quota; lasts while the trip is loaded."""
+    load together exceed its quota; lasts while the trip is loaded. A trip that left no
+    later than the vehicle's latest counted one (``hauled_until``) is in the count already:
+    replayed after its delivery, it is not counted twice."""
     trip = state.trip
     key = "quota_exceeded"
     if not trip.loaded and key not in state.tracks:
@@ -414,6 +416,7 @@ def quota_exceeded(state: VehicleState, step: Step) -> list[Event]:
         and permit is not None
         and permit.quota_m3 is not None
         and permit.hauled_m3 + load_m3 > permit.quota_m3
+        and not _counted(permit, trip.departed_us)
     )
     detail = None
     if over and permit is not None:
@@ -434,6 +437,12 @@ def quota_exceeded(state: VehicleState, step: Step) -> list[Event]:
         start_us=trip.departed_us,
         detail=detail,
     )
+
+
+def _counted(permit: PermitScope, departed_us: int | None) -> bool:
+    """The trip is among the hauled ones already (or older than one that is)."""
+    until = permit.hauled_until
+    return until is not None and departed_us is not None and departed_us <= to_us(until)
 
 
 def inactive_site(state: VehicleState, step: Step) -> list[Event]:
