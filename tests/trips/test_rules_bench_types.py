@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from trips_world import CONTEXT, Drive, haul_to_yard, incidents, load_at_site, run, with_rules
 
-from tracker.trips.core import IncidentOpened, Sensors, TripCompleted, TripStarted, ZoneRule
+from tracker.trips.core import Event, IncidentOpened, Sensors, TripCompleted, TripStarted, ZoneRule
 
 ZONE = replace(CONTEXT, zones={"Z1": ZoneRule("Z1")})
 COVER = replace(CONTEXT, sensors=Sensors(has_cover=True))
@@ -128,3 +128,28 @@ def test_one_fix_over_the_limit_is_not_speeding() -> None:
         d.x += step_m
     _, events = run(haul_to_yard(d).fixes, with_rules(speed_limit_kmh=50.0))
     assert incidents(events) == []
+
+
+BLACKLISTED = replace(CONTEXT, blacklisted=True)
+
+
+def listed(events: list[Event]) -> list[str]:
+    return [kind for kind, type_ in incidents(events) if type_ == "blacklisted_vehicle"]
+
+
+def test_blacklisted_in_a_creeping_queue_is_one_episode() -> None:
+    """A queue that creeps 100 m between fixes that all read 0 km/h, for 20 minutes: still
+    moving, one episode; then parked for 15 minutes, closed."""
+    d = load_at_site().to(2000, 0, 40)
+    for _ in range(10):
+        d.stop(120)
+        d.x += 100
+    d.to(d.x + 1000, 0, 40).stop(900)
+    _, events = run(d.fixes, BLACKLISTED)
+    assert listed(events) == ["open", "close"]
+
+
+def test_blacklisted_parked_ten_minutes_closes() -> None:
+    d = load_at_site().to(2000, 0, 40).stop(660).to(4000, 0, 40)
+    _, events = run(d.fixes, BLACKLISTED)
+    assert listed(events) == ["open", "close", "open"]

@@ -121,19 +121,24 @@ BLACKLISTED = "blacklisted_vehicle"
 
 def blacklisted_active(state: VehicleState, step: Step) -> list[Event]:
     """A blacklisted vehicle moving (``blacklist_min_fixes`` moving fixes): one episode per
-    movement period, closed after it stood still ``blacklist_idle_close_s``."""
+    movement period, closed once it has stood still ``blacklist_idle_close_s`` in one place
+    (the current stop, see ``update_stop``: a queue creeping on between fixes that all read
+    0 km/h is still on the move)."""
     cfg, ctx = step.cfg, step.ctx
     if not ctx.blacklisted and BLACKLISTED not in state.tracks:
         return []
     moving = ctx.blacklisted and step.moving
-    h = Hysteresis(0.0, cfg.blacklist_min_fixes, cfg.blacklist_idle_close_s, 2)
+    stop = state.stop
+    standing_s = 0.0 if stop is None or step.moving else (stop.last_us - stop.start_us) / US
+    held = ctx.blacklisted and standing_s < cfg.blacklist_idle_close_s
+    h = Hysteresis(0.0, cfg.blacklist_min_fixes, 0.0, 1)
     return advance(
         state,
         BLACKLISTED,
         BLACKLISTED,
         step,
         open_cond=moving,
-        hold_cond=moving,
+        hold_cond=held,
         h=h,
         detail={"listing_id": ctx.blacklist_listing_id} if ctx.blacklisted else None,
     )
