@@ -153,3 +153,21 @@ def test_blacklisted_parked_ten_minutes_closes() -> None:
     d = load_at_site().to(2000, 0, 40).stop(660).to(4000, 0, 40)
     _, events = run(d.fixes, BLACKLISTED)
     assert listed(events) == ["open", "close", "open"]
+
+
+def test_error_burst_while_standing_is_no_deviation() -> None:
+    """Stopped at a light on the corridor for 3 min, the fixes 70 m off it (an urban-canyon
+    error burst): a truck reporting 0 km/h has not left its route."""
+    d = load_at_site().to(2000, 0, 40).stop(30)
+    for _ in range(6):
+        d.emit(0.0, d.x, 70)
+        d.t += timedelta(seconds=30)
+    d.stop(30)
+    _, events = run(haul_to_yard(d).fixes)
+    assert incidents(events) == []
+
+
+def test_detour_then_parked_off_the_route_is_a_deviation() -> None:
+    d = load_at_site().to(2000, 0, 40).to(2000, 150, 20).stop(170).to(2000, 0, 20)
+    _, events = run(haul_to_yard(d).fixes)
+    assert incidents(events) == [("open", "route_deviation"), ("close", "route_deviation")]

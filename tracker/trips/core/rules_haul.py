@@ -153,7 +153,9 @@ def route_deviation(state: VehicleState, step: Step) -> list[Event]:
     ``deviation_clear_fixes`` fixes clearly inside spanning ``deviation_clear_s`` (a truck
     that touches the route and leaves again is on one detour); a run opens only when some fix
     went ``deviation_hold_m`` beyond the edge (driving along the edge is not a deviation) and
-    ``deviation_min_fixes`` of its fixes in a row were out (an isolated 60 m jump is not).
+    ``deviation_min_fixes`` of its fixes in a row were out (an isolated 60 m jump is not),
+    and one of its fixes out reported movement: a truck standing still (0 km/h) whose fixes
+    wander 30–80 m off (an urban-canyon error burst) has not left its route.
     A fix in the band keeps the run going but is not time beyond the edge: the run is timed
     to its last fix out.
     Over a gap longer than ``LONG_GAP_S`` the exit is placed no earlier, and the return no
@@ -204,6 +206,7 @@ def route_deviation(state: VehicleState, step: Step) -> list[Event]:
             track.last_held_us = t_us  # the run is timed to its last fix beyond the edge
             track.run_fixes += 1
             track.max_excess_m = max(track.max_excess_m, excess)
+            track.moved_out = track.moved_out or step.moving
     else:
         track.held_streak = 0
         if track.clear_fixes == 0:  # the moment it came back in, interpolated
@@ -228,6 +231,7 @@ def route_deviation(state: VehicleState, step: Step) -> list[Event]:
             and track.best_streak >= cfg.deviation_min_fixes
             and end_us - run_start >= cfg.deviation_min_s * US
             and track.max_excess_m >= cfg.deviation_hold_m
+            and track.moved_out
         ):
             detail = {**detail, "max_excess_m": track.max_excess_m}
             detail["max_distance_m"] = track.max_excess_m + _half_width(permit, step)
