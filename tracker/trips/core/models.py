@@ -213,7 +213,7 @@ class RuleConfig:
     zone_clear_s: float = 60.0
     # A segment crossing a zone is evidence only over a short gap: after a longer silence the
     # straight line between the two fixes is no model of the roads the truck took.
-    zone_cross_max_gap_s: float = 120.0
+    zone_cross_max_gap_s: float = 300.0
     no_go_when_empty: bool = True
     outside_hours_min_fixes: int = 1  # loaded fixes outside the windows (see outside_hours)
     outside_hours_clear_s: float = 180.0
