@@ -21,8 +21,9 @@ own so that the other trucks' days are the same as without them) get one of ``KI
 - ``uncovered``: the truck reports its cover; half of its loaded legs have the cover open
   for 1–5 min while driving (not on a haul whose terminal is silenced: one event per haul);
   the label is that stretch (detectable once open 30 s).
-- ``speeding``: the truck is under a city limit of ``SPEED_LIMIT_KMH`` (above every road's
-  speed on the map); about a third of its legs have a stretch of 1–3 km (up to the leg's
+- ``speeding``: the truck is under a city limit of ``SPEED_LIMIT_KMH`` (above the speed of
+  every road between the sites and the yard, 45 km/h; a few other roads allow 70); about a
+  third of its legs have a stretch of 1–3 km (up to the leg's
   end) driven at 60–75 km/h; every stretch of the truth over the limit for 30 s or more is
   a label.
 - ``no_go_zone``: a circular no-go zone of ``ZONE_RADIUS_M`` away from every corridor,
@@ -79,7 +80,7 @@ ZONE_ID = "zone-0"
 ZONE_RADIUS_M = 120.0
 ZONE_CLEAR_M = 400.0  # from every corridor's route and from the second yard
 ZONE_MERGE_S = 60.0  # RuleConfig.zone_clear_s: spells inside closer than this are one
-SPEED_LIMIT_KMH = 50.0  # the map's roads are 45 km/h at most (× 1.05 for a brisk driver)
+SPEED_LIMIT_KMH = 50.0  # the hauling roads are 45 km/h at most (× 1.05 for a brisk driver)
 SPEEDING_KMH = (60.0, 75.0)
 SPEEDING_M = (1000.0, 3000.0)
 SPEEDING_LEG_SHARE = 0.35
