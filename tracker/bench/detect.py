@@ -9,6 +9,8 @@ does over ``pings``. The stream, shards and checkpoints are not exercised.
 
 Scenario (``tracker.sim.scenario``): N trucks × a haul day on the Monaco roads with injected,
 labelled violations and the simulator's terminal noise, plus 60 m jumps (0.5 % of fixes).
+``tracker.bench.detect_types`` adds the other types (no-go zone, no permit, speeding,
+uncovered, blacklisted, closed yard, quota, inactive site) on a few trucks per seed.
 A naive baseline runs on the same fixes: dumping = any stop (< 5 km/h within 50 m) of ≥ 3 min
 outside every site and yard; route deviation = raw corridor exit (any fix beyond the
 half-width between a site and a yard). Other types have no naive analogue: their baseline
