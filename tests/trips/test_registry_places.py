@@ -35,6 +35,7 @@ async def test_registry_view_reads_yards_sites_and_quotas(
     assert site.active_from is None and site.active_until is None
     (permit,) = [p for p in ctx.permits if p.permit_id == str(permit_id)]
     assert permit.quota_m3 == 1000.0 and permit.hauled_m3 == 0.0
+    assert permit.hauled_until is None
 
     db.execute(
         "UPDATE sites SET active_from = '2026-05-01', active_to = '2026-05-31' WHERE id = %s",
@@ -52,15 +53,16 @@ async def test_registry_view_reads_yards_sites_and_quotas(
     rated = db.execute(
         "SELECT rated_volume_m3 FROM vehicles WHERE id = %s", (vehicle_id,)
     ).fetchone()[0]  # type: ignore[index]
+    departures = (datetime(2026, 5, 4, 3, tzinfo=UTC), datetime(2026, 5, 4, 4, 5, 30, tzinfo=UTC))
     for i, volume in enumerate((None, 12.5)):  # the rated volume, then a measured one
         db.execute(
-            "INSERT INTO trips (trip_id, vehicle_id, permit_id, completed_at, volume_m3, outcome)"
-            " VALUES (%s, %s, %s, now(), %s, 'yard')",
-            (f"{vehicle_id}:q{i}", vehicle_id, str(permit_id), volume),
+            "INSERT INTO trips (trip_id, vehicle_id, permit_id, departed_at, completed_at,"
+            " volume_m3, outcome) VALUES (%s, %s, %s, %s, now(), %s, 'yard')",
+            (f"{vehicle_id}:q{i}", vehicle_id, str(permit_id), departures[i], volume),
         )
     db.execute(  # under way: not hauled yet
-        "INSERT INTO trips (trip_id, vehicle_id, permit_id) VALUES (%s, %s, %s)",
-        (f"{vehicle_id}:q9", vehicle_id, str(permit_id)),
+        "INSERT INTO trips (trip_id, vehicle_id, permit_id, departed_at) VALUES (%s, %s, %s, %s)",
+        (f"{vehicle_id}:q9", vehicle_id, str(permit_id), datetime(2026, 5, 4, 5, tzinfo=UTC)),
     )
     db.commit()
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
@@ -76,3 +78,5 @@ async def test_registry_view_reads_yards_sites_and_quotas(
     assert not site.active_at(datetime(2026, 5, 31, 16, tzinfo=UTC))
     (permit,) = [p for p in ctx.permits if p.permit_id == str(permit_id)]
     assert permit.hauled_m3 == float(rated) + 12.5
+    # The vehicle's latest departure among the completed trips (the one under way is not).
+    assert permit.hauled_until == datetime(2026, 5, 4, 4, 5, 30, tzinfo=UTC)

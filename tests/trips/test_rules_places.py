@@ -53,6 +53,16 @@ CASES = [
     ("quota used up", permit(quota_m3=30.0, hauled_m3=20.0), pair("quota_exceeded")),
     ("quota with room", permit(quota_m3=100.0, hauled_m3=20.0), []),
     ("quota exactly reached", permit(quota_m3=38.0, hauled_m3=20.0), []),
+    (
+        "quota used up by this very trip, replayed after its delivery",
+        permit(quota_m3=30.0, hauled_m3=38.0, hauled_until=datetime(2026, 5, 4, 4, 6, tzinfo=UTC)),
+        [],
+    ),
+    (
+        "quota used up by the vehicle's trip before this one",
+        permit(quota_m3=30.0, hauled_m3=20.0, hauled_until=datetime(2026, 5, 4, 3, tzinfo=UTC)),
+        pair("quota_exceeded"),
+    ),
     ("site closed since 1 May", site(SiteRule("S1", active_until=MAY_1)), pair("inactive_site")),
     (
         "site not yet active",

@@ -9,6 +9,8 @@ does over ``pings``. The stream, shards and checkpoints are not exercised.
 
 Scenario (``tracker.sim.scenario``): N trucks × a haul day on the Monaco roads with injected,
 labelled violations and the simulator's terminal noise, plus 60 m jumps (0.5 % of fixes).
+``tracker.bench.detect_types`` adds the other types (no-go zone, no permit, speeding,
+uncovered, blacklisted, closed yard, quota, inactive site) on a few trucks per seed.
 A naive baseline runs on the same fixes: dumping = any stop (< 5 km/h within 50 m) of ≥ 3 min
 outside every site and yard; route deviation = raw corridor exit (any fix beyond the
 half-width between a site and a yard). Other types have no naive analogue: their baseline
@@ -40,7 +42,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from tracker.bench import detect_sightings
+from tracker.bench import detect_sightings, detect_types
 from tracker.geo import EARTH_RADIUS_M
 from tracker.geofence import GeofenceIndex
 from tracker.roads.network import RoadNetwork, load_landuse
@@ -116,6 +118,8 @@ class TruckRun:
     short_deviations: int
     traffic_stops: int
     unscored: list[Label] = field(default_factory=list)  # detectable too late in the day
+    # Registry reloads (s since the start, the context from then on): see ``detect_types``.
+    refreshes: list[tuple[float, VehicleContext]] = field(default_factory=list)
     passages: list[tuple[float, int]] = field(default_factory=list)  # checkpoints (hard)
 
 
@@ -225,14 +229,22 @@ def _noisy_batches(
 
 
 def generate_truck(
-    world: World, spec: TruckSpec, hours: float, seed: int, profile: str = "normal"
+    world: World,
+    spec: TruckSpec,
+    hours: float,
+    seed: int,
+    profile: str = "normal",
+    typed: detect_types.TypesWorld | None = None,
+    kind: str | None = None,
 ) -> TruckRun:
-    """One truck's haul day: its permit context, arriving batches and labels."""
+    """One truck's haul day: its permit context, arriving batches and labels; with
+    ``typed``, the no-go zone and the truck's ``kind`` of ``detect_types``."""
     rng = random.Random(seed)
     hard = profile == "hard"
     weights = HARD_WEIGHTS if hard else None
     motion_rng = random.Random(rng.getrandbits(64))
-    motion = ScenarioMotion(world, spec, motion_rng, DrivingConfig(), weights)
+    make = None if typed is None else detect_types.motion_factory(kind, typed)
+    motion = (make or ScenarioMotion)(world, spec, motion_rng, DrivingConfig(), weights)
     config = TerminalConfig(gap_max_s=240.0)  # canyon gaps mostly stay below 5 min of silence
     if hard:
         config = HARD_SLOW if rng.random() < HARD_SLOW_SHARE else HARD_TERMINAL
@@ -244,13 +256,24 @@ def generate_truck(
     fix_times_s = [(f.fix_time - DAY_START).total_seconds() for _, fixes in noisy for f in fixes]
     labels, short = motion.finish()
     labels += motion.gap_labels(fix_times_s)
+    ctx = _context(world, spec, hours)
+    refreshes: list[tuple[float, VehicleContext]] = []
+    if typed is not None:
+        ctx, extra = detect_types.type_truck(world, typed, spec, kind, motion, ctx, hours)
+        if kind == "no_permit":
+            labels = [lb for lb in labels if lb.type not in detect_types.NEEDS_PERMIT]
+        if kind == "uncovered":
+            detect_types.cover_fixes(noisy, motion.log, extra.labels, DAY_START)
+        labels += extra.labels
+        refreshes = extra.refreshes
     # Violations that become detectable in the day's last minute are not scored: neither a
     # miss if the engine has not raised them yet, nor a false alarm if it has.
     end_s = hours * 3600.0
     unscored = [lb for lb in labels if lb.detectable_s >= end_s - 60.0]
     labels = [lb for lb in labels if lb.detectable_s < end_s - 60.0]
-    ctx = _context(world, spec, hours)
-    run = TruckRun(spec, ctx, noisy, labels, short, motion.injected.traffic_stops, unscored)
+    run = TruckRun(
+        spec, ctx, noisy, labels, short, motion.injected.traffic_stops, unscored, refreshes
+    )
     if hard:  # checkpoint sightings (tracker.bench.detect_sightings)
         run.passages = detect_sightings.passages(motion.log, detect_sightings.checkpoints(world))
     return run
@@ -319,6 +342,7 @@ def run_truck(
     same annotated fixes, stragglers skipped. Returns engine and baseline detections, the
     fixes processed and the incidents that late fixes retracted."""
     ctx, vid = run.ctx, run.spec.vehicle_id
+    refreshes = sorted(run.refreshes, key=lambda r: r[0])
     state, base = VehicleState(vehicle_id=vid), Baseline(vid)
     found: list[Detection] = []
     next_tick_s, processed = TICK_S, 0
@@ -331,6 +355,8 @@ def run_truck(
         return annotate(index, view, ctx, fix, prev_lon_lat, t_us, received_us)
 
     for arrival_s, fixes in sorted(run.batches, key=lambda b: b[0]):
+        while refreshes and refreshes[0][0] <= arrival_s:  # the worker reloads its view
+            ctx = refreshes.pop(0)[1]
         while next_tick_s < arrival_s:
             now = DAY_START + timedelta(seconds=next_tick_s)
             state, events = tick(state, ctx, now)
@@ -446,15 +472,19 @@ def run_bench(
     world: World | None = None,
 ) -> Results:
     world = load_world() if world is None else world
-    index = GeofenceIndex(world.fences())
-    view = registry_view(world)
+    typed = detect_types.types_world(world, DAY_START, UTC_OFFSET_MIN)
+    index = GeofenceIndex([*world.fences(), *typed.fences()])
+    view = typed.view(registry_view(world))
     rng = random.Random(seed)
     results = Results()
     watch = detect_sightings.SightingWatch(detect_sightings.checkpoints(world), seed, hours)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("haul days", total=trucks)
-        for spec in truck_specs(world, trucks, hours, rng):
-            run = generate_truck(world, spec, hours, rng.getrandbits(64), profile)
+        specs = truck_specs(world, trucks, hours, rng)
+        kinds = detect_types.plan([s.vehicle_id for s in specs], seed)
+        for spec in specs:
+            kind = kinds.get(spec.vehicle_id)
+            run = generate_truck(world, spec, hours, rng.getrandbits(64), profile, typed, kind)
             engine, baseline, processed, retracted = run_truck(index, view, run)
             results.retracted |= retracted
             results.labels += run.labels

@@ -108,6 +108,10 @@ class PermitScope:
     rules: RuleConfig | None = None  # the permit's own thresholds (config), if it has any
     quota_m3: float | None = None  # the volume the permit allows in all
     hauled_m3: float = 0.0  # the volume of its completed trips, as of the registry load
+    # This vehicle's latest departure among those trips: a trip of its that left no later is
+    # in ``hauled_m3`` already (replayed with late fixes after it was delivered) or was judged
+    # when it ran; it is not counted against the quota a second time.
+    hauled_until: datetime | None = None
 
     def valid_at(self, t: datetime) -> bool:
         return self.valid_from <= t < self.valid_until
@@ -207,6 +211,9 @@ class RuleConfig:
     zone_open_fixes: int = 1  # entry opens (a crossing segment too); flapping is held open
     zone_clear_fixes: int = 2
     zone_clear_s: float = 60.0
+    # A segment crossing a zone is evidence only over a short gap: after a longer silence the
+    # straight line between the two fixes is no model of the roads the truck took.
+    zone_cross_max_gap_s: float = 300.0
     no_go_when_empty: bool = True
     outside_hours_min_fixes: int = 1  # loaded fixes outside the windows (see outside_hours)
     outside_hours_clear_s: float = 180.0

@@ -32,7 +32,9 @@ SWAP = "terminal_tampering:swap"  # the swap watch's track (same incident type)
 
 
 def speeding(state: VehicleState, step: Step) -> list[Event]:
-    """Over the lowest applicable limit (city, zones the fix is in) for ``speeding_min_s``."""
+    """Over the lowest applicable limit (city, zones the fix is in) for ``speeding_min_s`` and
+    2 fixes, timed from the moment the speed crossed the limit between the last fix under it
+    and the first over it (interpolated, as a corridor exit is)."""
     cfg = step.cfg
     if not step.afix.zone_ids and cfg.speed_limit_kmh is None and "speeding" not in state.tracks:
         return []
@@ -45,6 +47,10 @@ def speeding(state: VehicleState, step: Step) -> list[Event]:
         limits.append(cfg.speed_limit_kmh)
     limit = min(limits) if limits else None
     over = limit is not None and step.speed_kmh > limit
+    start_us = None
+    last = state.last
+    if over and limit is not None and "speeding" not in state.tracks and last is not None:
+        start_us = _limit_crossed_us(last.t_us, last.speed_kmh, step, limit)
     return advance(
         state,
         "speeding",
@@ -53,8 +59,21 @@ def speeding(state: VehicleState, step: Step) -> list[Event]:
         open_cond=over,
         hold_cond=over,
         h=Hysteresis(cfg.speeding_min_s, 2, 0.0, 2),
+        start_us=start_us,
         detail={"max_speed_kmh": step.speed_kmh, "limit_kmh": limit} if over else None,
     )
+
+
+SPEED_CROSS_MAX_GAP_S = 60.0  # beyond this, a run over the limit starts at its first fix
+
+
+def _limit_crossed_us(last_us: int, last_kmh: float, step: Step, limit: float) -> int | None:
+    """When the speed went over ``limit`` between the previous fix (under it) and this one,
+    interpolated linearly; None over a long gap (the run then starts at this fix)."""
+    if step.gap_s is None or step.gap_s > SPEED_CROSS_MAX_GAP_S or last_kmh > limit:
+        return None
+    share = (limit - last_kmh) / (step.speed_kmh - last_kmh)
+    return last_us + int((step.t_us - last_us) * share)
 
 
 def _zone_active(ctx: VehicleContext, zone_id: str, t: datetime) -> bool:
@@ -65,14 +84,17 @@ def _zone_active(ctx: VehicleContext, zone_id: str, t: datetime) -> bool:
 
 
 def no_go_zone(state: VehicleState, step: Step) -> list[Event]:
-    """Inside an active no-go zone for ``zone_open_fixes`` fixes, or a segment crossing it;
-    one episode per zone, closed after ``zone_clear_fixes``/``zone_clear_s`` outside."""
+    """Inside an active no-go zone for ``zone_open_fixes`` fixes, or a segment crossing it
+    (over a gap of at most ``zone_cross_max_gap_s``); one episode per zone, closed after
+    ``zone_clear_fixes``/``zone_clear_s`` outside."""
     cfg, afix = step.cfg, step.afix
     prefix = "no_go_zone:"
     held = [k[len(prefix) :] for k in state.tracks if k.startswith(prefix)]
     if not (afix.zone_ids or afix.segment_events or held):
         return []
-    crossed = {fid for fid, ev in afix.segment_events if ev == "cross"}
+    crossed: set[str] = set()
+    if step.gap_s is not None and step.gap_s <= cfg.zone_cross_max_gap_s:
+        crossed = {fid for fid, ev in afix.segment_events if ev == "cross"}
     candidates = set(afix.zone_ids) | crossed | set(held)
     applies = cfg.no_go_when_empty or state.trip.loaded
     h = Hysteresis(0.0, cfg.zone_open_fixes, cfg.zone_clear_s, cfg.zone_clear_fixes)
@@ -99,19 +121,24 @@ BLACKLISTED = "blacklisted_vehicle"
 
 def blacklisted_active(state: VehicleState, step: Step) -> list[Event]:
     """A blacklisted vehicle moving (``blacklist_min_fixes`` moving fixes): one episode per
-    movement period, closed after it stood still ``blacklist_idle_close_s``."""
+    movement period, closed once it has stood still ``blacklist_idle_close_s`` in one place
+    (the current stop, see ``update_stop``: a queue creeping on between fixes that all read
+    0 km/h is still on the move)."""
     cfg, ctx = step.cfg, step.ctx
     if not ctx.blacklisted and BLACKLISTED not in state.tracks:
         return []
     moving = ctx.blacklisted and step.moving
-    h = Hysteresis(0.0, cfg.blacklist_min_fixes, cfg.blacklist_idle_close_s, 2)
+    stop = state.stop
+    standing_s = 0.0 if stop is None or step.moving else (stop.last_us - stop.start_us) / US
+    held = ctx.blacklisted and standing_s < cfg.blacklist_idle_close_s
+    h = Hysteresis(0.0, cfg.blacklist_min_fixes, 0.0, 1)
     return advance(
         state,
         BLACKLISTED,
         BLACKLISTED,
         step,
         open_cond=moving,
-        hold_cond=moving,
+        hold_cond=held,
         h=h,
         detail={"listing_id": ctx.blacklist_listing_id} if ctx.blacklisted else None,
     )

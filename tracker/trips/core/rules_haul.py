@@ -9,7 +9,7 @@ from __future__ import annotations
 from tracker.geo import distance_m
 from tracker.trips.core.events import Event
 from tracker.trips.core.models import PermitScope, in_windows_us
-from tracker.trips.core.state import StopState, Track, VehicleState, from_us
+from tracker.trips.core.state import StopState, Track, VehicleState, from_us, to_us
 from tracker.trips.core.tracks import (
     US,
     Hysteresis,
@@ -153,7 +153,9 @@ def route_deviation(state: VehicleState, step: Step) -> list[Event]:
     ``deviation_clear_fixes`` fixes clearly inside spanning ``deviation_clear_s`` (a truck
     that touches the route and leaves again is on one detour); a run opens only when some fix
     went ``deviation_hold_m`` beyond the edge (driving along the edge is not a deviation) and
-    ``deviation_min_fixes`` of its fixes in a row were out (an isolated 60 m jump is not).
+    ``deviation_min_fixes`` of its fixes in a row were out (an isolated 60 m jump is not),
+    and one of its fixes out reported movement: a truck standing still (0 km/h) whose fixes
+    wander 30–80 m off (an urban-canyon error burst) has not left its route.
     A fix in the band keeps the run going but is not time beyond the edge: the run is timed
     to its last fix out.
     Over a gap longer than ``LONG_GAP_S`` the exit is placed no earlier, and the return no
@@ -204,6 +206,7 @@ def route_deviation(state: VehicleState, step: Step) -> list[Event]:
             track.last_held_us = t_us  # the run is timed to its last fix beyond the edge
             track.run_fixes += 1
             track.max_excess_m = max(track.max_excess_m, excess)
+            track.moved_out = track.moved_out or step.moving
     else:
         track.held_streak = 0
         if track.clear_fixes == 0:  # the moment it came back in, interpolated
@@ -228,6 +231,7 @@ def route_deviation(state: VehicleState, step: Step) -> list[Event]:
             and track.best_streak >= cfg.deviation_min_fixes
             and end_us - run_start >= cfg.deviation_min_s * US
             and track.max_excess_m >= cfg.deviation_hold_m
+            and track.moved_out
         ):
             detail = {**detail, "max_excess_m": track.max_excess_m}
             detail["max_distance_m"] = track.max_excess_m + _half_width(permit, step)
@@ -310,6 +314,7 @@ def no_permit(state: VehicleState, step: Step) -> list[Event]:
         open_cond=cond,
         hold_cond=cond,
         h=IMMEDIATE,
+        start_us=trip.departed_us,
         detail={"origin_id": trip.origin_id} if cond else None,
     )
 
@@ -346,22 +351,27 @@ def outside_hours(state: VehicleState, step: Step) -> list[Event]:
 
 
 def uncovered(state: VehicleState, step: Step) -> list[Event]:
-    """Cover open while loaded and moving for ``uncovered_min_s`` (cover sensor only)."""
+    """Cover open while loaded for ``uncovered_min_s`` (2 readings), opened once the truck is
+    seen moving (this fix or the one before it): a stopped fix in stop-and-go traffic does
+    not reset the run (cover sensor only)."""
     cfg = step.cfg
     if not step.ctx.sensors.has_cover and "uncovered" not in state.tracks:
         return []
     cover_open = (
         step.ctx.sensors.has_cover and state.trip.loaded and step.afix.fix.cover_closed is False
     )
+    last = state.last
+    moving = step.moving or (last is not None and last.speed_kmh >= cfg.stop_speed_kmh)
     return advance(
         state,
         "uncovered",
         "uncovered",
         step,
-        open_cond=cover_open and step.moving,
+        open_cond=cover_open,
         hold_cond=cover_open,
         h=Hysteresis(cfg.uncovered_min_s, 2, 0.0, 2),
         detail={"max_speed_kmh": step.speed_kmh} if cover_open else None,
+        ready=moving,
     )
 
 
@@ -396,7 +406,9 @@ def closed_yard(state: VehicleState, step: Step) -> list[Event]:
 
 def quota_exceeded(state: VehicleState, step: Step) -> list[Event]:
     """A loaded trip under a permit whose completed trips (as of the registry load) and this
-    load together exceed its quota; lasts while the trip is loaded."""
+    load together exceed its quota; lasts while the trip is loaded. A trip that left no
+    later than the vehicle's latest counted one (``hauled_until``) is in the count already:
+    replayed after its delivery, it is not counted twice."""
     trip = state.trip
     key = "quota_exceeded"
     if not trip.loaded and key not in state.tracks:
@@ -408,6 +420,7 @@ def quota_exceeded(state: VehicleState, step: Step) -> list[Event]:
         and permit is not None
         and permit.quota_m3 is not None
         and permit.hauled_m3 + load_m3 > permit.quota_m3
+        and not _counted(permit, trip.departed_us)
     )
     detail = None
     if over and permit is not None:
@@ -428,6 +441,12 @@ def quota_exceeded(state: VehicleState, step: Step) -> list[Event]:
         start_us=trip.departed_us,
         detail=detail,
     )
+
+
+def _counted(permit: PermitScope, departed_us: int | None) -> bool:
+    """The trip is among the hauled ones already (or older than one that is)."""
+    until = permit.hauled_until
+    return until is not None and departed_us is not None and departed_us <= to_us(until)
 
 
 def inactive_site(state: VehicleState, step: Step) -> list[Event]:

@@ -77,6 +77,7 @@ class Track:
     last_held_us: int = 0  # route deviation: the last fix beyond the edge
     held_streak: int = 0  # route deviation: consecutive fixes out (or in the band) now
     best_streak: int = 0  # route deviation: the longest such streak of the run
+    moved_out: bool = False  # route deviation: a fix beyond the edge reported movement
 
     @property
     def idle(self) -> bool:
@@ -96,6 +97,7 @@ class Track:
             last_held_us=d.get("last_held_us", 0),
             held_streak=d.get("held_streak", 0),
             best_streak=d.get("best_streak", 0),
+            moved_out=d.get("moved_out", True),  # a checkpoint from before: as it was
         )
 
 

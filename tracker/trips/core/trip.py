@@ -2,13 +2,17 @@
 
 - A site or yard is *entered* on the first fix inside it (after a silence longer than
   ``ENTRY_GAP_S``, at the middle of the silence: the truck went in during it) and *left* after
-  ``place_exit_fixes`` consecutive fixes outside (the exit time is the first of them), so
+  ``place_exit_fixes`` consecutive fixes outside (the exit time is the first of them, or the
+  middle of the silence before it), so
   noise along a fence edge does not make the truck leave and come back.
 - loading: dwell ≥ ``place_dwell_s`` in a site, or the load sensor reads loaded there.
 - hauling: the site is left loaded (GPS only: assumed loaded after the dwell; with a load
   sensor: unless it reads empty). A load sensor reading loaded outside any site also starts
   a trip, with an unknown origin.
 - unloading: dwell ≥ ``place_dwell_s`` in a yard, a lift there, or the load sensor empty there.
+- A site is left at once for a fix in a yard (a silence from the gate hid the road), and a
+  hauling truck that dwells ``place_dwell_s`` at its own site (the trip's origin or one of its
+  permit's) is loading again: its trip completes ``elsewhere`` (the load went unseen).
 - completed: the yard is left. A load sensor reading empty outside any yard ends the trip
   with outcome ``elsewhere`` (the dumping rule raises the incident).
 """
@@ -38,13 +42,18 @@ def track_place(trip: TripState, step: Step) -> Left | None:
     left: Left | None = None
     if trip.place_id is not None and trip.place_kind is not None:
         here = step.afix.yard_ids if trip.place_kind == "yard" else step.afix.site_ids
+        # In a yard, out of the site: left for sure (places do not overlap), however few
+        # fixes say so (a terminal silent from the site gate, back in the yard).
+        in_yard = trip.place_kind == "site" and bool(step.afix.yard_ids)
         if trip.place_id in here:
             trip.place_out_fixes, trip.place_out_us = 0, None
         else:
             trip.place_out_fixes += 1
             if trip.place_out_us is None:
                 trip.place_out_us = step.t_us
-            if trip.place_out_fixes >= step.cfg.place_exit_fixes:
+                if step.gap_s is not None and step.gap_s > ENTRY_GAP_S:
+                    trip.place_out_us -= int(step.gap_s * US / 2)  # left during the gap
+            if trip.place_out_fixes >= step.cfg.place_exit_fixes or in_yard:
                 left = trip.place_id, trip.place_kind, trip.place_out_us
                 trip.place_id = trip.place_kind = trip.place_entered_us = None
                 trip.place_out_fixes, trip.place_out_us, trip.lifted_in_place = 0, None, False
@@ -113,6 +122,16 @@ def _reset(trip: TripState) -> None:
     trip.yard_id = None
 
 
+def _loads_here(trip: TripState, step: Step) -> bool:
+    """The site the vehicle is in is its trip's origin, or one of the trip permit's."""
+    if trip.place_id is None:
+        return False
+    if trip.place_id == trip.origin_id:
+        return True
+    permit = step.ctx.permit_by_id(trip.permit_id)
+    return permit is not None and trip.place_id in permit.origin_ids
+
+
 def update_trip(state: VehicleState, step: Step) -> list[Event]:
     trip, cfg = state.trip, step.cfg
     left = track_place(trip, step)
@@ -139,6 +158,14 @@ def update_trip(state: VehicleState, step: Step) -> list[Event]:
             trip.arrived_us = trip.place_entered_us
         elif trip.place_id is None and sensor_empty:
             return [_complete(state, step, "elsewhere")]
+        elif trip.place_kind == "site" and dwelt and _loads_here(trip, step):
+            # Back at its own site for a load: the previous load went where no fix saw it
+            # (a terminal silent from the gate until after the yard). The trip ends there,
+            # and this dwell is a new loading, not a loaded truck off its route.
+            completed = _complete(state, step, "elsewhere")
+            trip.phase, trip.origin_id = "loading", trip.place_id
+            trip.loading_us = trip.place_entered_us
+            return [completed]
     elif trip.phase == "unloading" and left is not None:
         return [_complete(state, step, "yard")]
     return []

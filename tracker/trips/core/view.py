@@ -177,6 +177,13 @@ def permit_scope(row: dict[str, Any], tz: tzinfo) -> PermitScope:
     )
 
 
+def hauled_until_of(row: dict[str, Any], vehicle_id: int) -> datetime | None:
+    """The vehicle's latest departure among the permit's completed trips (a row's
+    ``hauled_until``: vehicle id as text to an ISO timestamp)."""
+    raw = (row.get("hauled_until") or {}).get(str(vehicle_id))
+    return None if raw is None else datetime.fromisoformat(raw)
+
+
 def site_rule(row: dict[str, Any], tz: tzinfo) -> SiteRule:
     """A site's active dates (local days of ``tz``, both included) as UTC instants."""
     start, end = row["active_from"], row["active_to"]

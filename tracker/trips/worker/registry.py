@@ -7,6 +7,7 @@ permit and zone (a bad row is logged and skipped by the core's ``permit_with``/`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import tzinfo
 from typing import Any
 
@@ -28,6 +29,7 @@ from tracker.trips.core.view import (
     RegistryView,
     Role,
     VehicleInfo,
+    hauled_until_of,
     permit_scope,
     permit_with,
     schedule_of,
@@ -50,7 +52,13 @@ SELECT p.id, p.valid_from, p.valid_to, p.windows,
        p.quota_m3,
        (SELECT coalesce(sum(coalesce(trip_ledger_m3(t.volume_m3, v.rated_volume_m3), 0)), 0)
           FROM trips t JOIN vehicles v ON v.id = t.vehicle_id
-         WHERE t.permit_id = p.id::text AND t.completed_at IS NOT NULL) AS hauled_m3
+         WHERE t.permit_id = p.id::text AND t.completed_at IS NOT NULL) AS hauled_m3,
+       coalesce((SELECT jsonb_object_agg(h.vehicle_id::text, h.departed_at)
+                   FROM (SELECT t.vehicle_id, max(t.departed_at) AS departed_at FROM trips t
+                          WHERE t.permit_id = p.id::text AND t.completed_at IS NOT NULL
+                            AND t.departed_at IS NOT NULL
+                          GROUP BY t.vehicle_id) h),
+                '{}') AS hauled_until
 FROM permits p WHERE p.state = 'approved' ORDER BY p.id
 """
 
@@ -135,6 +143,8 @@ async def load_registry(
             for fence_id in scope.corridors:
                 roles[fence_id] = ("corridor", fence_id)
             for vehicle_id in row["vehicle_ids"]:
-                permits.setdefault(int(vehicle_id), []).append(scope)
+                until = hauled_until_of(row, int(vehicle_id))
+                own = scope if until is None else replace(scope, hauled_until=until)
+                permits.setdefault(int(vehicle_id), []).append(own)
     by_vehicle = {k: tuple(v) for k, v in permits.items()}
     return RegistryView(roles, zones, vehicles, by_vehicle, tz, rules, yards=yards, sites=sites)
