@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -93,28 +94,43 @@ def _subscribe(url: str, ports: list[int], batch: int) -> list[int]:
         ]
 
 
-async def _produce(url: str, vehicles: list[int], rate: float, seconds: float, tasks: int) -> int:
-    """List and delist vehicles at ``rate`` actions per second, spread over ``tasks``."""
-    started = time.monotonic()
+async def _produce(
+    url: str, vehicles: list[int], rate: float, seconds: float, tasks: int, go: Any = None
+) -> int:
+    """List and delist vehicles at ``rate`` actions per second, spread over ``tasks``
+    connections, each action one transaction as the API runs it. ``go`` (an event): connect
+    first, start when it is set."""
     per_task = rate / tasks
+    conns = [await psycopg.AsyncConnection.connect(url, autocommit=True) for _ in range(tasks)]
+    if go is not None:
+        await asyncio.to_thread(go.wait)
+    started = time.monotonic()
 
-    async def one(mine: list[int]) -> int:
+    async def one(conn: psycopg.AsyncConnection[Any], mine: list[int]) -> int:
         done = 0
         listed: dict[int, int] = {}
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        async with conn:
             while (due := started + done / per_task) < started + seconds:
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
                 vehicle = mine[done % len(mine)]
                 if vehicle in listed:
-                    await blacklist.delist(conn, listed.pop(vehicle), "整改完成", WHO, "manual")
+                    async with conn.transaction():  # as POST /blacklist/{id}/delist does
+                        await blacklist.delist(conn, listed.pop(vehicle), "整改完成", WHO, "manual")
                 else:
                     body = ListingIn(vehicle_id=vehicle, reason="基准测试")
                     listed[vehicle] = int((await blacklist.list_vehicle(conn, body, WHO))["id"])
                 done += 1
         return done
 
-    counts = await asyncio.gather(*(one(vehicles[i::tasks]) for i in range(tasks)))
+    counts = await asyncio.gather(*(one(c, vehicles[i::tasks]) for i, c in enumerate(conns)))
     return sum(counts)
+
+
+def _producer(
+    url: str, vehicles: list[int], rate: float, seconds: float, tasks: int, go: Any, out: Any
+) -> None:
+    """One producer process (several keep one Python process from being the bottleneck)."""
+    out.put(asyncio.run(_produce(url, vehicles, rate, seconds, tasks, go)))
 
 
 def _wait_delivered(url: str, timeout_s: float) -> bool:
@@ -169,11 +185,19 @@ def _drain(url: str, port: int, batch: int, events: int) -> float:
 
 def _figures(
     logs: dict[int, list[tuple[str, float, float]]], ports: list[int], subs: list[int],
-    event_ids: list[int], elapsed_s: float,
+    event_ids: list[int], first_event_at: float,
 ) -> dict[str, Any]:  # fmt: skip
+    """Counts at the receivers; ``deliveries_per_s`` is delivered ÷ the time from the first
+    event's commit (its ``emitted_at``) to the last delivery's first arrival."""
     expected = {f"muck-{e}-{s}" for e in event_ids for s in subs}
     received = Counter(k for p in ports for k, _e, _r in logs[p])
     got = set(received) & expected
+    arrived: dict[str, float] = {}
+    for p in ports:
+        for key, _emitted, recv in logs[p]:
+            arrived[key] = min(recv, arrived.get(key, recv))
+    last_delivery_at = max((arrived[k] for k in got), default=first_event_at)
+    span_s = max(last_delivery_at - first_event_at, 1e-9)
     healthy = [p for p, kind in zip(ports, KINDS, strict=True) if kind == "ok"]
     first_seen: dict[str, float] = {}
     for p in healthy:
@@ -187,7 +211,8 @@ def _figures(
         "lost": len(expected - got),
         "duplicates": sum(received.values()) - len(received),
         "unexpected": len(set(received) - expected),
-        "deliveries_per_s": round(len(got) / elapsed_s, 1),
+        "deliveries_per_s": round(len(got) / span_s, 1),
+        "first_event_to_last_delivery_s": round(span_s, 2),
         "p50_event_to_delivery_ms": round(percentile(latencies, 50), 1),
         "p99_event_to_delivery_ms": round(percentile(latencies, 99), 1),
     }
@@ -211,26 +236,46 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     receivers.stdout.readline()  # "receivers ready"
     subs = _subscribe(url, ports, args.batch)
     deliverers = [_deliverer(url) for _ in range(args.deliverers)]
+    ctx = multiprocessing.get_context("spawn")
+    go, counts = ctx.Event(), ctx.Queue()
+    n = args.producers
+    procs = [
+        ctx.Process(
+            target=_producer,
+            args=(url, vehicles[i::n], args.rate / n, args.seconds, args.tasks, go, counts),
+        )
+        for i in range(n)
+    ]
+    load_before = os.getloadavg()
     try:
-        _say(f"producing {args.rate}/s for {args.seconds} s to {len(subs)} receivers")
+        for proc in procs:
+            proc.start()
+        time.sleep(2.0)  # the producers import and connect before the clock starts
+        _say(
+            f"producing {args.rate}/s for {args.seconds} s ({n} processes × {args.tasks} "
+            f"connections) to {len(subs)} receivers"
+        )
         started = time.monotonic()
-        loop = asyncio.new_event_loop()
-        produce = loop.create_task(_produce(url, vehicles, args.rate, args.seconds, args.tasks))
-        loop.run_until_complete(asyncio.sleep(args.seconds * 0.4))
+        go.set()
+        time.sleep(args.seconds * 0.4)
         _say("SIGKILL one deliverer")
         deliverers[0].send_signal(signal.SIGKILL)
         deliverers[0].wait()
-        loop.run_until_complete(asyncio.sleep(1.0))
-        deliverers[0] = _deliverer(url, wait=False)  # the producer goes on meanwhile
-        actions = loop.run_until_complete(produce)
+        time.sleep(1.0)
+        deliverers[0] = _deliverer(url, wait=False)  # the producers go on meanwhile
+        actions = sum(counts.get(timeout=args.seconds * 10 + 120) for _ in procs)
         produced_s = time.monotonic() - started
-        loop.close()
+        for proc in procs:
+            proc.join()
+        load_during = os.getloadavg()
         _say(f"{actions} actions; waiting for every delivery")
         if not _wait_delivered(url, args.settle_s):
             _say("not everything was delivered in time")
         elapsed = time.monotonic() - started
         with psycopg.connect(url, autocommit=True) as conn:
             event_ids = [int(r[0]) for r in conn.execute("SELECT id FROM outbox_events")]
+            first = conn.execute("SELECT extract(epoch FROM min(created_at)) FROM outbox_events")
+            first_event_at = float(first.fetchone()[0])  # type: ignore[index]
         _say("baseline: draining a backlog one event per request, then batched")
         one_at_a_time = _drain(url, ports[0], 1, args.backlog)
         batched = _drain(url, ports[1], args.batch, args.backlog)
@@ -245,7 +290,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     drained = {f"muck-{e}-" for e in event_ids}
     for p in ports:  # leave the main run's deliveries only
         logs[p] = [row for row in logs[p] if row[0].rsplit("-", 1)[0] + "-" in drained]
-    result = _figures(logs, ports, subs, event_ids, elapsed)
+    result = _figures(logs, ports, subs, event_ids, first_event_at)
     result.update(
         {
             "actions": actions,
@@ -253,6 +298,10 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             "elapsed_s": round(elapsed, 1),
             "rate_per_s": args.rate,
             "seconds": args.seconds,
+            "producers": args.producers,
+            "tasks": args.tasks,
+            "load_avg_1m_before": round(load_before[0], 2),
+            "load_avg_1m_after_producing": round(load_during[0], 2),
             "batch": args.batch,
             "deliverers": args.deliverers,
             "deliverer_killed": 1,
@@ -269,7 +318,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="tracker bench outbox", description=__doc__)
     parser.add_argument("--rate", type=float, default=500.0, help="platform actions per second")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--tasks", type=int, default=4, help="concurrent producers")
+    parser.add_argument("--producers", type=int, default=2, help="producer processes")
+    parser.add_argument("--tasks", type=int, default=8, help="connections per producer")
     parser.add_argument("--vehicles", type=int, default=400)
     parser.add_argument("--batch", type=int, default=100, help="webhook events per request")
     parser.add_argument("--deliverers", type=int, default=2)

@@ -225,6 +225,7 @@ export default {
     "forms.permit.saved_submitted": "核准申请 {id} 已提交审批",
     "forms.incident.note": "处理说明",
     "forms.confirm_rotate": "重置终端“{name}”的令牌？旧令牌将立即失效。",
+    "forms.field.district": "所属区县（区域编码）",
   },
   en: {
     "forms.page.registry": "Registry",
@@ -450,5 +451,6 @@ export default {
     "forms.permit.saved_submitted": "Permit {id} submitted for approval",
     "forms.incident.note": "Note",
     "forms.confirm_rotate": "Issue a new token for terminal {name}? The old one stops working at once.",
+    "forms.field.district": "District (area code)",
   },
 };
