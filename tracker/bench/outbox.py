@@ -1,19 +1,24 @@
 """``tracker bench outbox``: the outbox end to end, with a receiver down and a deliverer killed.
 
 Real platform actions (blacklisting and delisting vehicles through tracker.blacklist.service,
-whose trigger writes vehicle.listed / vehicle.delisted in the same transaction) run at a steady
-``--rate`` for ``--seconds``. Five webhook subscriptions (HMAC-signed, ``--batch`` events per
+whose trigger writes vehicle.listed / vehicle.delisted in the same transaction; each action one
+transaction, as the API runs it) run at a steady ``--rate`` for ``--seconds``, from
+``--producers`` processes of ``--tasks`` connections each (one Python process alone is a
+bottleneck of its own). Five webhook subscriptions (HMAC-signed, ``--batch`` events per
 request) hear them, served by ``--deliverers`` ``tracker deliver`` processes; receivers run in a
 process of their own (tracker.bench.outbox_receivers): three healthy, one slow (``--slow-ms``
 per request) and one down (connections refused) from 25 % to 55 % of the run. At 40 % one
 deliverer is SIGKILLed and started again a second later. Then the bench waits for every
 delivery and counts, at the receivers, what arrived: ``lost`` must be 0; ``duplicates`` are
 repeats (each with the same idempotency key, the receiver's to drop). Latency is emitted
-(the event's commit-time clock) to received, for the healthy receivers.
+(the event's commit-time clock) to received, for the healthy receivers. ``deliveries_per_s`` is
+delivered ÷ the time from the first event to the last delivery's first arrival.
 
 Baseline, same run: a backlog of ``--backlog`` events drained by the same deliverers to one
 subscription one event per request, then to one subscription in batches: the ratio is what
-batching buys. Progress on stderr; last line: one JSON object.
+batching buys; then a backlog to all five subscriptions (what the deliverers drain with five
+subscribers). The load average is reported with the figures (the machine is shared). Progress
+on stderr; last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -67,6 +72,11 @@ def _deliverer(url: str, wait: bool = True) -> subprocess.Popen[bytes]:
     if wait:  # "deliverer running": its start-up is not counted as latency
         proc.stdout.readline()
     return proc
+
+
+def _close(proc: subprocess.Popen[bytes]) -> None:
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def _seed(url: str, vehicles: int) -> list[int]:
@@ -160,16 +170,18 @@ def _read_logs(out: Path, ports: list[int]) -> dict[int, list[tuple[str, float, 
     return logs
 
 
-def _drain(url: str, port: int, batch: int, events: int) -> float:
-    """Deliveries per second draining ``events`` queued for one subscription of ``batch``."""
+def _drain(url: str, ports: list[int], batch: int, events: int) -> float:
+    """Deliveries per second draining ``events`` queued for one subscription of ``batch`` per
+    port."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("UPDATE outbox_subscriptions SET active = false")
-        conn.execute(
-            """INSERT INTO outbox_subscriptions (name, kind, channel, target, batch_max,
-                                                 event_types, created_by)
-               VALUES ('drain', 'department', 'webhook', %s, %s, '{yard.fill}', 'bench')""",
-            (f"http://127.0.0.1:{port}/hook", batch),
-        )
+        for port in ports:
+            conn.execute(
+                """INSERT INTO outbox_subscriptions (name, kind, channel, target, batch_max,
+                                                     event_types, created_by)
+                   VALUES ('drain', 'department', 'webhook', %s, %s, '{yard.fill}', 'bench')""",
+                (f"http://127.0.0.1:{port}/hook", batch),
+            )
         with conn.transaction():
             conn.execute(
                 """SELECT outbox_emit('yard.fill', now(), NULL, NULL, 1, NULL,
@@ -180,7 +192,7 @@ def _drain(url: str, port: int, batch: int, events: int) -> float:
         started = time.monotonic()
     if not _wait_delivered(url, 300):
         raise RuntimeError("the drain did not finish")
-    return events / (time.monotonic() - started)
+    return events * len(ports) / (time.monotonic() - started)
 
 
 def _figures(
@@ -219,7 +231,7 @@ def _figures(
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
-    url = scratch_database(Settings.load(), BENCH_DB)
+    url = scratch_database(Settings.load(), args.database_name)
     vehicles = _seed(url, args.vehicles)
     ports = [free_port() for _ in KINDS]
     out = Path(tempfile.mkdtemp(prefix="bench-outbox-"))
@@ -261,6 +273,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         _say("SIGKILL one deliverer")
         deliverers[0].send_signal(signal.SIGKILL)
         deliverers[0].wait()
+        _close(deliverers[0])
         time.sleep(1.0)
         deliverers[0] = _deliverer(url, wait=False)  # the producers go on meanwhile
         actions = sum(counts.get(timeout=args.seconds * 10 + 120) for _ in procs)
@@ -277,15 +290,20 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             first = conn.execute("SELECT extract(epoch FROM min(created_at)) FROM outbox_events")
             first_event_at = float(first.fetchone()[0])  # type: ignore[index]
         _say("baseline: draining a backlog one event per request, then batched")
-        one_at_a_time = _drain(url, ports[0], 1, args.backlog)
-        batched = _drain(url, ports[1], args.batch, args.backlog)
+        one_at_a_time = _drain(url, ports[:1], 1, args.backlog)
+        batched = _drain(url, ports[1:2], args.batch, args.backlog)
+        _say("draining a backlog to the 5 receivers, batched")
+        batched_5 = _drain(url, ports, args.batch, args.backlog)
     finally:
         for d in deliverers:
             d.send_signal(signal.SIGTERM)
         for d in deliverers:
             d.wait(30)
+            _close(d)
         receivers.send_signal(signal.SIGTERM)
         receivers.wait(30)
+        _close(receivers)
+        counts.close()
     logs = _read_logs(out, ports)
     drained = {f"muck-{e}-" for e in event_ids}
     for p in ports:  # leave the main run's deliveries only
@@ -307,6 +325,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             "deliverer_killed": 1,
             "receivers": {"healthy": 3, "slow_ms": args.slow_ms, "down_s": args.seconds * 0.3},
             "drain_batched_per_s": round(batched, 1),
+            "drain_5_subscriptions_per_s": round(batched_5, 1),
             "baseline_one_at_a_time_per_s": round(one_at_a_time, 1),
             "ratio": round(batched / one_at_a_time, 2),
         }
@@ -326,6 +345,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--slow-ms", type=float, default=50.0)
     parser.add_argument("--backlog", type=int, default=3000)
     parser.add_argument("--settle-s", type=float, default=120.0)
+    parser.add_argument("--database-name", default=BENCH_DB, help="the scratch database")
     result = _run(parser.parse_args(argv))
     print(json.dumps(result, ensure_ascii=False))
     return 0
