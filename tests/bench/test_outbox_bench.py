@@ -44,6 +44,8 @@ def test_the_outbox_bench_prints_its_figures(
         assert figures["unexpected"] == 0 and figures["producers"] == 2
         assert 0 < figures["first_event_to_last_delivery_s"] <= figures["elapsed_s"]
         assert figures["deliveries_per_s"] > 0 and figures["drain_batched_per_s"] > 0
+        assert figures["drain_5_subscriptions_while_producing_per_s"] > 0
+        assert figures["actions_while_draining"] > 0
         assert figures["load_avg_1m_before"] >= 0
     finally:
         admin = psycopg.conninfo.make_conninfo(database_url, dbname="postgres")

@@ -17,7 +17,8 @@ delivered ÷ the time from the first event to the last delivery's first arrival.
 Baseline, same run: a backlog of ``--backlog`` events drained by the same deliverers to one
 subscription one event per request, then to one subscription in batches: the ratio is what
 batching buys; then a backlog to all five subscriptions (what the deliverers drain with five
-subscribers). The load average is reported with the figures (the machine is shared). Progress
+subscribers), once alone and once while the producers list and delist other trucks at
+``--rate`` for half of ``--seconds`` (their events go to no one then). The load average is reported with the figures (the machine is shared). Progress
 on stderr; last line: one JSON object.
 """
 
@@ -79,11 +80,12 @@ def _close(proc: subprocess.Popen[bytes]) -> None:
         proc.stdout.close()
 
 
-def _seed(url: str, vehicles: int) -> list[int]:
+def _seed(url: str, vehicles: int, first: int = 0) -> list[int]:
     with psycopg.connect(url, autocommit=True) as conn:
         company = registry.ensure_company(conn, "基准运输公司")
         return [
-            registry.ensure_vehicle(conn, f"粤Z{i:05d}", company, 16.0) for i in range(vehicles)
+            registry.ensure_vehicle(conn, f"粤Z{i:05d}", company, 16.0)
+            for i in range(first, first + vehicles)
         ]
 
 
@@ -143,15 +145,19 @@ def _producer(
     out.put(asyncio.run(_produce(url, vehicles, rate, seconds, tasks, go)))
 
 
-def _wait_delivered(url: str, timeout_s: float) -> bool:
+def _wait_delivered(url: str, timeout_s: float, types: tuple[str, ...] | None = None) -> bool:
+    """Until every event (of ``types``) is fanned out and every active delivery made."""
     deadline = time.monotonic() + timeout_s
     with psycopg.connect(url, autocommit=True) as conn:
         while time.monotonic() < deadline:
             row = conn.execute(
-                """SELECT (SELECT count(*) FROM outbox_events WHERE fanned_at IS NULL)
+                """SELECT (SELECT count(*) FROM outbox_events
+                            WHERE fanned_at IS NULL
+                              AND (%(t)s::text[] IS NULL OR type = ANY (%(t)s)))
                         + (SELECT count(*) FROM outbox_deliveries d
                              JOIN outbox_subscriptions s ON s.id = d.subscription_id
-                            WHERE d.state <> 'delivered' AND s.active)"""
+                            WHERE d.state <> 'delivered' AND s.active)""",
+                {"t": None if types is None else list(types)},
             ).fetchone()
             if row == (0,):
                 return True
@@ -170,9 +176,9 @@ def _read_logs(out: Path, ports: list[int]) -> dict[int, list[tuple[str, float, 
     return logs
 
 
-def _drain(url: str, ports: list[int], batch: int, events: int) -> float:
+def _drain(url: str, ports: list[int], batch: int, events: int, go: Any = None) -> float:
     """Deliveries per second draining ``events`` queued for one subscription of ``batch`` per
-    port."""
+    port (``go``: set once the backlog is queued, to start producers meanwhile)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("UPDATE outbox_subscriptions SET active = false")
         for port in ports:
@@ -190,7 +196,9 @@ def _drain(url: str, ports: list[int], batch: int, events: int) -> float:
                 (events,),
             )
         started = time.monotonic()
-    if not _wait_delivered(url, 300):
+        if go is not None:
+            go.set()
+    if not _wait_delivered(url, 300, ("yard.fill",)):
         raise RuntimeError("the drain did not finish")
     return events * len(ports) / (time.monotonic() - started)
 
@@ -294,6 +302,23 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         batched = _drain(url, ports[1:2], args.batch, args.backlog)
         _say("draining a backlog to the 5 receivers, batched")
         batched_5 = _drain(url, ports, args.batch, args.backlog)
+        _say("again, while the producers list and delist other trucks at the same rate")
+        go2 = ctx.Event()
+        more = _seed(url, args.vehicles, first=args.vehicles)
+        procs = [
+            ctx.Process(
+                target=_producer,
+                args=(url, more[i::n], args.rate / n, args.seconds / 2, args.tasks, go2, counts),
+            )
+            for i in range(n)
+        ]
+        for proc in procs:
+            proc.start()
+        time.sleep(2.0)
+        batched_5_producing = _drain(url, ports, args.batch, args.backlog, go2)
+        actions_2 = sum(counts.get(timeout=args.seconds * 10 + 120) for _ in procs)
+        for proc in procs:
+            proc.join()
     finally:
         for d in deliverers:
             d.send_signal(signal.SIGTERM)
@@ -326,6 +351,8 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             "receivers": {"healthy": 3, "slow_ms": args.slow_ms, "down_s": args.seconds * 0.3},
             "drain_batched_per_s": round(batched, 1),
             "drain_5_subscriptions_per_s": round(batched_5, 1),
+            "drain_5_subscriptions_while_producing_per_s": round(batched_5_producing, 1),
+            "actions_while_draining": actions_2,
             "baseline_one_at_a_time_per_s": round(one_at_a_time, 1),
             "ratio": round(batched / one_at_a_time, 2),
         }
