@@ -142,8 +142,20 @@ async def _produce(
 def _producer(
     url: str, vehicles: list[int], rate: float, seconds: float, tasks: int, go: Any, out: Any
 ) -> None:
-    """One producer process (several keep one Python process from being the bottleneck)."""
-    out.put(asyncio.run(_produce(url, vehicles, rate, seconds, tasks, go)))
+    """One producer process (several keep one Python process from being the bottleneck);
+    puts (actions, its CPU seconds)."""
+    started = time.process_time()
+    done = asyncio.run(_produce(url, vehicles, rate, seconds, tasks, go))
+    out.put((done, time.process_time() - started))
+
+
+def _cpu_s(pid: int) -> float:
+    """A live process's user + system CPU seconds (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_delivered(url: str, timeout_s: float, types: tuple[str, ...] | None = None) -> bool:
@@ -285,7 +297,9 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         _close(deliverers[0])
         time.sleep(1.0)
         deliverers[0] = _deliverer(url, wait=False)  # the producers go on meanwhile
-        actions = sum(counts.get(timeout=args.seconds * 10 + 120) for _ in procs)
+        got = [counts.get(timeout=args.seconds * 10 + 120) for _ in procs]
+        actions = sum(a for a, _cpu in got)
+        producers_cpu_s = sum(cpu for _a, cpu in got)
         produced_s = time.monotonic() - started
         for proc in procs:
             proc.join()
@@ -293,6 +307,9 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         _say(f"{actions} actions; waiting for every delivery")
         if not _wait_delivered(url, args.settle_s):
             _say("not everything was delivered in time")
+        # CPU of the main run (the killed deliverer's first life is not counted)
+        deliverers_cpu_s = sum(_cpu_s(d.pid) for d in deliverers)
+        receivers_cpu_s = _cpu_s(receivers.pid)
         elapsed = time.monotonic() - started
         with psycopg.connect(url, autocommit=True) as conn:
             event_ids = [int(r[0]) for r in conn.execute("SELECT id FROM outbox_events")]
@@ -318,7 +335,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(2.0)
         started_2 = time.monotonic()  # (the backlog's insert counts as producing time too)
         batched_5_producing = _drain(url, ports, args.batch, args.backlog, go2)
-        actions_2 = sum(counts.get(timeout=args.seconds * 10 + 120) for _ in procs)
+        actions_2 = sum(counts.get(timeout=args.seconds * 10 + 120)[0] for _ in procs)
         produced_2_s = time.monotonic() - started_2
         for proc in procs:
             proc.join()
@@ -347,6 +364,11 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             "producers": args.producers,
             "tasks": args.tasks,
             "load_avg_1m_before": round(load_before[0], 2),
+            "cpu_s": {
+                "producers": round(producers_cpu_s, 1),
+                "deliverers": round(deliverers_cpu_s, 1),
+                "receivers": round(receivers_cpu_s, 1),
+            },
             "load_avg_1m_after_producing": round(load_during[0], 2),
             "batch": args.batch,
             "deliverers": args.deliverers,
