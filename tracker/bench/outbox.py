@@ -26,7 +26,6 @@ object.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import multiprocessing
 import os
@@ -41,15 +40,12 @@ from typing import Any
 
 import psycopg
 
-from tracker.accounts.models import Principal, Role
 from tracker.bench.common import free_port, percentile, scratch_database
-from tracker.blacklist import service as blacklist
-from tracker.blacklist.models import ListingIn
+from tracker.bench.outbox_producers import cpu_s, producer
 from tracker.registry import repo as registry
 from tracker.settings import Settings
 
 BENCH_DB = "tracker_bench_outbox"
-WHO = Principal("bench", Role.admin)
 KINDS = ("ok", "ok", "ok", "down", "slow")
 
 
@@ -105,57 +101,6 @@ def _subscribe(url: str, ports: list[int], batch: int) -> list[int]:
             )
             for p in ports
         ]
-
-
-async def _produce(
-    url: str, vehicles: list[int], rate: float, seconds: float, tasks: int, go: Any = None
-) -> int:
-    """List and delist vehicles at ``rate`` actions per second, spread over ``tasks``
-    connections, each action one transaction as the API runs it. ``go`` (an event): connect
-    first, start when it is set."""
-    per_task = rate / tasks
-    conns = [await psycopg.AsyncConnection.connect(url, autocommit=True) for _ in range(tasks)]
-    if go is not None:
-        await asyncio.to_thread(go.wait)
-    started = time.monotonic()
-
-    async def one(conn: psycopg.AsyncConnection[Any], mine: list[int]) -> int:
-        done = 0
-        listed: dict[int, int] = {}
-        async with conn:
-            while (due := started + done / per_task) < started + seconds:
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                vehicle = mine[done % len(mine)]
-                if vehicle in listed:
-                    async with conn.transaction():  # as POST /blacklist/{id}/delist does
-                        await blacklist.delist(conn, listed.pop(vehicle), "整改完成", WHO, "manual")
-                else:
-                    body = ListingIn(vehicle_id=vehicle, reason="基准测试")
-                    listed[vehicle] = int((await blacklist.list_vehicle(conn, body, WHO))["id"])
-                done += 1
-        return done
-
-    counts = await asyncio.gather(*(one(c, vehicles[i::tasks]) for i, c in enumerate(conns)))
-    return sum(counts)
-
-
-def _producer(
-    url: str, vehicles: list[int], rate: float, seconds: float, tasks: int, go: Any, out: Any
-) -> None:
-    """One producer process (several keep one Python process from being the bottleneck);
-    puts (actions, its CPU seconds)."""
-    started = time.process_time()
-    done = asyncio.run(_produce(url, vehicles, rate, seconds, tasks, go))
-    out.put((done, time.process_time() - started))
-
-
-def _cpu_s(pid: int) -> float:
-    """A live process's user + system CPU seconds (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_delivered(url: str, timeout_s: float, types: tuple[str, ...] | None = None) -> bool:
@@ -274,7 +219,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     n = args.producers
     procs = [
         ctx.Process(
-            target=_producer,
+            target=producer,
             args=(url, vehicles[i::n], args.rate / n, args.seconds, args.tasks, go, counts),
         )
         for i in range(n)
@@ -308,8 +253,8 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         if not _wait_delivered(url, args.settle_s):
             _say("not everything was delivered in time")
         # CPU of the main run (the killed deliverer's first life is not counted)
-        deliverers_cpu_s = sum(_cpu_s(d.pid) for d in deliverers)
-        receivers_cpu_s = _cpu_s(receivers.pid)
+        deliverers_cpu_s = sum(cpu_s(d.pid) for d in deliverers)
+        receivers_cpu_s = cpu_s(receivers.pid)
         elapsed = time.monotonic() - started
         with psycopg.connect(url, autocommit=True) as conn:
             event_ids = [int(r[0]) for r in conn.execute("SELECT id FROM outbox_events")]
@@ -325,7 +270,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         more = _seed(url, args.vehicles, first=args.vehicles)
         procs = [
             ctx.Process(
-                target=_producer,
+                target=producer,
                 args=(url, more[i::n], args.rate / n, args.seconds / 2, args.tasks, go2, counts),
             )
             for i in range(n)
