@@ -42,8 +42,10 @@ BEGIN
     FOR i IN 0 .. n - 1 LOOP
         xi := (ring -> i ->> 0)::double precision;
         yi := (ring -> i ->> 1)::double precision;
-        IF (yi > y) <> (yj > y) AND x < (xj - xi) * (y - yi) / (yj - yi) + xi THEN
-            inside := NOT inside;
+        IF (yi > y) <> (yj > y) THEN  -- nested: the division runs only for such an edge
+            IF x < (xj - xi) * (y - yi) / (yj - yi) + xi THEN
+                inside := NOT inside;
+            END IF;
         END IF;
         xj := xi;
         yj := yi;
