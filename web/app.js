@@ -10,6 +10,7 @@ import { alarms } from "./alarms.js";
 import { api, ensureToken, signInAgain } from "./common.js";
 import { chooseBasemap } from "./basemap.js";
 import { evidencePanel } from "./evidence.js";
+import { exportButton } from "./exports.js";
 import { formatDateTime, formatTime, register, t, term } from "./i18n.js";
 import { LiveConnection } from "./live.js";
 import words from "./locales/map.js";
@@ -265,6 +266,9 @@ function wireControls() {
     findPlate(document.getElementById("plate-search").value.trim());
   });
   document.getElementById("company-filter").addEventListener("change", (ev) => setCompany(ev.target.value));
+  // the incidents of the chosen company (or all) over the export's default period (30 days)
+  const shown = () => ({ company_id: view.company || null });
+  document.getElementById("incident-exports").append(exportButton("incidents", shown), " ", exportButton("incidents", shown, { format: "xlsx" }));
   for (const id of ["vehicle-close", "evidence-close"]) document.getElementById(id).addEventListener("click", () => showTab(document.body.dataset.tab));
 }
 

@@ -2,6 +2,7 @@
 // a listing lifted with a reason; appeals filed by company users against a listing or an
 // incident, upheld or rejected by officers with a note. What a role may do decides what it sees.
 import { $, api, apiSend, checkForm, cityTimeZone, el, localToInstant, notice, showApiError, startPage } from "./forms-api.js";
+import { exportButton } from "./exports.js";
 import { formatDateTime, t } from "./i18n.js";
 
 const OFFICERS = ["admin", "permit_officer", "enforcement_officer"];
@@ -176,6 +177,9 @@ async function main() {
   $("list-form").addEventListener("submit", listVehicle);
   $("appeal-form").addEventListener("submit", fileAppeal);
   $("show-lifted").addEventListener("change", reload);
+  // what the table shows: the active listings, or with the lifted ones; listed in the last year
+  const shown = () => ({ active: $("show-lifted").checked ? null : true, since: new Date(Date.now() - 365 * 86_400_000) });
+  $("blacklist-exports").append(exportButton("blacklist", shown), " ", exportButton("blacklist", shown, { format: "xlsx" }));
   await reload();
 }
 

@@ -7,6 +7,7 @@ import { cityTimeZone, localToInstant } from "./forms-api.js";
 import { applyI18n, errorText, formatDateTime, formatNumber, locale, register, setLocale, t } from "./i18n.js";
 import common from "./locales/common.js";
 import cases from "./locales/cases.js";
+import { exportButton } from "./exports.js";
 
 register(common);
 register(cases);
@@ -205,6 +206,9 @@ async function loadUnits() {
 async function main() {
   applyI18n();
   for (const s of STATES) $("filter-state").append(el("option", stateName(s), { value: s }));
+  // the queue's filters (state, unit) over the cases opened in the last year
+  const shown = () => ({ status: $("filter-state").value, unit_id: $("filter-unit").value, since: new Date(Date.now() - 365 * 86_400_000) });
+  $("case-exports").append(exportButton("cases", shown), " ", exportButton("cases", shown, { format: "xlsx" }));
   $("locale").addEventListener("click", () => {
     setLocale(locale() === "en" ? "zh-CN" : "en");
     location.reload();

@@ -14,7 +14,7 @@ const NUMBER = (name, extra = {}) => ({ name, kind: "number", ...extra });
 const ACTIVE = { name: "active", kind: "checkbox", initial: true };
 
 const ENTITIES = {
-  companies: { fields: [TEXT("name", { required: true, maxlength: 200 }), TEXT("credit_code", { maxlength: 64 }), ACTIVE], label: (r) => r.name },
+  companies: { fields: [TEXT("name", { required: true, maxlength: 200 }), TEXT("credit_code", { maxlength: 64 }), TEXT("district", { maxlength: 64 }), ACTIVE], label: (r) => r.name },
   vehicles: {
     fields: [
       TEXT("plate", { required: true, maxlength: 20 }),

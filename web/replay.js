@@ -6,6 +6,7 @@
 import * as L from "./node_modules/leaflet/dist/leaflet-src.esm.js";
 import { displayTransform } from "./geo.js";
 import { $, api, checkForm, cityTimeZone, el, instantToLocal, localToInstant, notice, showApiError, startPage, zoneLabel } from "./forms-api.js";
+import { exportButton } from "./exports.js";
 import { formatDateTime, formatNumber, t } from "./i18n.js";
 
 const MAX_POINTS = 50_000;
@@ -158,6 +159,14 @@ async function main() {
   form.elements.start.value = instantToLocal(new Date(now - 2 * 3600_000), state.timeZone);
   $("plate-search").addEventListener("input", (ev) => fillVehicles(ev.target.value));
   form.addEventListener("submit", load);
+  // the chosen truck's track over the chosen period, as a job (a month of fixes takes a while)
+  const period = () => ({
+    vehicle_id: form.elements.vehicle_id.value,
+    since: form.elements.start.value && localToInstant(form.elements.start.value, state.timeZone),
+    until: form.elements.end.value && localToInstant(form.elements.end.value, state.timeZone),
+  });
+  const formats = ["csv", "gpx", "kml", "geojson"];
+  $("replay-exports").append(...formats.flatMap((format) => [exportButton("track", period, { format, job: true }), " "]));
   $("replay-play").addEventListener("click", play);
   $("replay-slider").addEventListener("input", (ev) => {
     pause();

@@ -67,7 +67,8 @@ async def _prepare(
     "/{kind}",
     summary="Stream an export: tracks as CSV, GPX, KML, GeoJSON; tables as CSV or XLSX",
     description="`kind`: track (vehicle_id, since, until ≤ 31 days), incidents, trips, "
-    "blacklist, blacklist-history, yard-ledger (yard_id). Headers are Chinese unless "
+    "blacklist, blacklist-history, yard-ledger (yard_id), cases (unit_id, status, type; "
+    "scoped like the case queue). Headers are Chinese unless "
     "`headers=en`; table times are the city's local time, the track's `time_utc` is UTC. "
     "Audited; at most `exports.max_rows` rows (400 naming `until` beyond).",
     response_class=StreamingResponse,

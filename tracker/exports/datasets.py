@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tracker.accounts.models import Principal, Role
+from tracker.cases.repo import scope_sql as case_scope
 from tracker.errors import BadRequest
 from tracker.settings import ExportSettings
 from tracker.times import Instant
@@ -46,6 +47,7 @@ class Dataset:
     order: str
     formats: tuple[str, ...] = TABLE_FORMATS
     company_column: str | None = "v.company_id"  # None: not scoped by company (yard ledger)
+    scoped_as_cases: bool = False  # cases: the case queue's scope (tracker.cases.repo.scope_sql)
 
 
 _VEHICLE: tuple[tuple[str, str, ColumnKind], ...] = (
@@ -202,6 +204,39 @@ DATASETS: dict[str, Dataset] = {
             "g.at, g.id",
             company_column=None,
         ),
+        Dataset(
+            "cases",
+            "案件",
+            _cols(
+                ("id", "案件编号", "int"),
+                ("subtype", "案由"),
+                ("state", "状态"),
+                ("source", "来源"),
+                ("source_ref", "来源编号"),
+                ("company", "当事企业"),
+                ("plate", "车牌号"),
+                ("district", "区县"),
+                ("unit", "承办单位"),
+                ("lon", "经度", "float"),
+                ("lat", "纬度", "float"),
+                ("penalty_cny", "罚款(元)", "float"),
+                ("opened_at", "立案时间", "time"),
+                ("due_at", "本阶段期限", "time"),
+                ("closed_at", "结案时间", "time"),
+                ("facts", "案情"),
+            ),
+            "SELECT c.id, st.name_zh, c.state, c.source, c.source_ref, co.name, v.plate, d.name,"
+            " u.name, c.lon, c.lat, c.penalty_cny::float8, c.opened_at, c.due_at, c.closed_at,"
+            " c.facts FROM cases c JOIN case_subtypes st ON st.code = c.subtype"
+            " LEFT JOIN companies co ON co.id = c.company_id"
+            " LEFT JOIN vehicles v ON v.id = c.vehicle_id"
+            " LEFT JOIN jurisdictions d ON d.id = c.district_id"
+            " LEFT JOIN units u ON u.id = c.unit_id",
+            "c.opened_at",
+            "c.opened_at, c.id",
+            company_column="c.company_id",
+            scoped_as_cases=True,
+        ),
     )
 }
 
@@ -212,6 +247,7 @@ class ExportParams(BaseModel):
     vehicle_id: int | None = Field(default=None, ge=1, le=2**62)
     company_id: int | None = Field(default=None, ge=1, le=2**62)
     yard_id: int | None = Field(default=None, ge=1, le=2**62)
+    unit_id: int | None = Field(default=None, ge=1, le=2**62)  # cases: the unit's queue
     permit_id: str | None = Field(default=None, min_length=1, max_length=64)
     type: str | None = Field(default=None, min_length=1, max_length=64)
     status: str | None = Field(default=None, min_length=1, max_length=32)
@@ -285,6 +321,12 @@ def build(kind: str, fmt: str, p: ExportParams, who: Principal, cfg: ExportSetti
             )
         if not p.include_flagged:
             where.append("p.flags = 0")
+    elif dataset.scoped_as_cases:  # who sees which case: as the case queue decides
+        scope, scope_params = case_scope(who)
+        where.append(f"({scope})")
+        params.update(scope_params)
+        if p.company_id is not None and who.role != Role.company_user:
+            where.append(f"{dataset.company_column} = %(company_id)s")
     elif dataset.company_column is not None and company is not None:
         where.append(f"{dataset.company_column} = %(company_id)s")
     params["company_id"] = company
@@ -292,6 +334,7 @@ def build(kind: str, fmt: str, p: ExportParams, who: Principal, cfg: ExportSetti
     for name, value in (
         ("vehicle_id", p.vehicle_id),
         ("yard_id", p.yard_id),
+        ("unit_id", p.unit_id),
         ("permit_id", p.permit_id),
         ("type", p.type),
         ("status", p.status),
@@ -329,8 +372,14 @@ _FILTERS: dict[str, frozenset[str]] = {
     "blacklist": frozenset({"vehicle_id"}),
     "blacklist-history": frozenset({"vehicle_id", "type"}),
     "yard-ledger": frozenset({"yard_id", "type"}),
+    "cases": frozenset({"vehicle_id", "unit_id", "type", "status"}),
 }
-_RENAMED = {("blacklist-history", "type"): "action", ("yard-ledger", "type"): "kind"}
+_RENAMED = {
+    ("blacklist-history", "type"): "action",
+    ("yard-ledger", "type"): "kind",
+    ("cases", "type"): "subtype",
+    ("cases", "status"): "state",
+}
 
 
 def _filter_column(dataset: Dataset, alias: str, name: str) -> str | None:

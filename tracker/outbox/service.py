@@ -123,10 +123,36 @@ def _values(body: SubscriptionIn, who: Principal) -> Row:
     return values
 
 
+async def _district_codes(conn: AConn, given: list[str]) -> list[str]:
+    """The scope's districts as codes (events carry the code): each named by its code or
+    its name; an unknown one is a 400."""
+    if not given:
+        return []
+    rows = await _rows(
+        conn,
+        """SELECT code, name FROM jurisdictions
+            WHERE level = 'district' AND (code = ANY (%(d)s) OR name = ANY (%(d)s))""",
+        {"d": given},
+    )
+    by_code = {r["code"]: r["code"] for r in rows}
+    by_name = {r["name"]: r["code"] for r in rows}
+    out: list[str] = []
+    for d in given:
+        code = by_code.get(d) or by_name.get(d)
+        if code is None:
+            raise BadRequest(
+                f"no district {d!r} (a district's code or name)", field="scope_districts"
+            )
+        if code not in out:
+            out.append(code)
+    return out
+
+
 async def create(conn: AConn, body: SubscriptionIn, who: Principal) -> Row:
     _check_manager(who)
     values = _values(body, who)
     async with conn.transaction():
+        values["scope_districts"] = await _district_codes(conn, body.scope_districts)
         if values["company_id"] is not None:
             cur = await conn.execute(
                 "SELECT 1 FROM companies WHERE id = %s", (values["company_id"],)
@@ -149,6 +175,7 @@ async def update(conn: AConn, sub_id: int, body: SubscriptionIn, who: Principal)
     values = _values(body, who)
     async with conn.transaction():
         before = await _visible(conn, sub_id, who, lock=True)
+        values["scope_districts"] = await _district_codes(conn, body.scope_districts)
         if body.secret is None:
             values["secret"] = before["secret"]  # unchanged unless given
         sets = ", ".join(f"{c} = %({c})s" for c in _COLUMNS)

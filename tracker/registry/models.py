@@ -44,6 +44,13 @@ class CompanyIn(BaseModel):
     name: str = Name
     credit_code: str | None = Field(default=None, max_length=64)
     active: bool = True
+    district: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the code of the company's district (an area of /api/v1/jurisdictions); "
+        "the outbox scopes the company's events by it",
+    )
 
 
 class CompanyOut(CompanyIn):
