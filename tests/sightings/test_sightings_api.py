@@ -184,6 +184,12 @@ async def test_plate_rules_raise_unregistered_and_no_permit(
     # the incidents API lists it (no vehicle) for officers
     listed = await client.get("/api/v1/incidents?type=unregistered_vehicle", headers=STAFF)
     assert listed.status_code == 200 and listed.json()["incidents"][0]["vehicle_id"] is None
+    # its outbox event names the plate read, as a registered truck's names its own
+    outbox = db.execute(
+        "SELECT payload ->> 'plate' FROM outbox_events WHERE type = 'incident.opened'"
+        " AND payload ->> 'incident_type' = 'unregistered_vehicle'"
+    ).fetchall()
+    assert outbox == [("桂B54321",)]
 
 
 async def test_a_new_sighting_incident_reaches_the_live_map(
