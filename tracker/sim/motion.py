@@ -116,8 +116,9 @@ def leg_between(network: RoadNetwork, source: int, target: int) -> Leg:
 
 
 # Scripted violators (the demo, `tracker simulate --violators`): they load at their site as soon
-# as the live run starts, then break a rule within minutes of it.
-VIOLATIONS = ("dump", "deviation", "cut_terminal")
+# as the live run starts, then break a rule within minutes of it. ``outside_hours`` hauls as any
+# truck does: its permit's window is elsewhere in the day (demo_city.off_hours_window).
+VIOLATIONS = ("dump", "deviation", "cut_terminal", "outside_hours")
 SCRIPT_LOAD_S = 150.0  # seen loading at the site a little longer than place_dwell_s (120 s)
 DUMP_AFTER_M = 350.0  # along the road from the site, outside every place
 DUMP_STAND_S = (30.0, 90.0, 90.0)  # stopped, body raised, standing empty
@@ -207,7 +208,8 @@ class TruckMotion:
     def _script(self, kind: str, at_s: float) -> None:
         """A scripted violator: idle at its site until ``at_s``, load, then ``kind``: tip the
         load by the road (dump), haul off every corridor (deviation), or haul normally while
-        its terminal is cut (the terminal's part, see Fleet)."""
+        its terminal is cut (the terminal's part, see Fleet) or outside its permit's hours
+        (the permit's part, see demo_city)."""
         if kind not in VIOLATIONS:
             raise ValueError(f"unknown violation {kind!r}; one of {', '.join(VIOLATIONS)}")
         self.site = self.sites[0]  # the demo's no-go zone is on this site's detour
