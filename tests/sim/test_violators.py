@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import shapely
 
 from tracker.bench.detect import registry_view
 from tracker.geofence import Fence, GeofenceIndex, fence_from_geojson
@@ -72,6 +73,16 @@ def no_go(monaco: RoadNetwork, monaco_places: Places) -> Fence:
     return fence_from_geojson("zone-0", geojson(zone))
 
 
+def _registered(world: World) -> list[Fence]:
+    """The fences as `tracker seed --permits` registers them: the sites and the yard are the
+    OSM polygons themselves (no margin: Travaux du Sporting is 6 m deep at most, less than a
+    terminal's error), and a corridor per site."""
+    places = [(f"site-{i}", s.polygon) for i, s in enumerate(world.sites)]
+    places.append(("yard-0", world.yard.polygon))
+    out = [fence_from_geojson(i, shapely.geometry.mapping(p)) for i, p in places]
+    return [*out, *world.corridors.values()]
+
+
 def _context(
     world: World, vehicle_id: int, sensors: Sensors, windows: tuple[TimeWindow, ...] = ()
 ) -> VehicleContext:
@@ -114,7 +125,7 @@ def _engine(
     windows: tuple[TimeWindow, ...] = (),
 ) -> list[IncidentOpened]:
     """The truck's uploads through the core as a worker feeds them, the clock ticking."""
-    index = GeofenceIndex([*world.fences(), no_go])
+    index = GeofenceIndex([*_registered(world), no_go])
     ctx = _context(world, vehicle_id, sensors, windows)
     roles = {**registry_view(world).fence_roles, "zone-0": ("zone", "zone-0")}
     view = RegistryView(fence_roles=roles, zones=ctx.zones)  # type: ignore[arg-type]
