@@ -156,7 +156,12 @@ def _engine(
     return opened
 
 
-def _live_fleet(monaco: RoadNetwork, places: Places, scripts: list[str | None]) -> Fleet:
+def _live_fleet(
+    monaco: RoadNetwork,
+    places: Places,
+    scripts: list[str | None],
+    terminal: TerminalConfig | None = None,
+) -> Fleet:
     sites, yard = places
     fleet = Fleet(
         monaco,
@@ -165,7 +170,7 @@ def _live_fleet(monaco: RoadNetwork, places: Places, scripts: list[str | None]) 
         len(scripts),
         random.Random(11),
         LIVE - WARM_UP,
-        terminal=TerminalConfig.clean(),
+        terminal=terminal or TerminalConfig.clean(),
         scripts=scripts,
         script_at=LIVE,
     )
@@ -178,7 +183,9 @@ def test_each_violator_raises_its_incident_within_5_minutes(
 ) -> None:
     assert set(VIOLATIONS) == set(EXPECTED)  # the demo's scripts, each with its incident
     scripts: list[str | None] = [*VIOLATIONS, None]
-    fleet = _live_fleet(monaco, monaco_places, scripts)
+    # the demo's terminals, noise and all (lost fixes, late runs, blackouts): the violators'
+    # own are reliable ones (Fleet), or their loading at the site goes unseen
+    fleet = _live_fleet(monaco, monaco_places, scripts, TerminalConfig())
     batches = fleet.advance(LIVE + WITHIN)
     for truck, script in enumerate(scripts):
         mine = [b for b in batches if b.truck == truck]

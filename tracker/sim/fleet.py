@@ -114,6 +114,8 @@ class Fleet:
                     upload_max_s=SCRIPT_UPLOAD_S[1],
                     error_min_m=min(terminal.error_min_m, SCRIPT_ERROR_M[0]),
                     error_max_m=min(terminal.error_max_m, SCRIPT_ERROR_M[1]),
+                    late_prob=0.0,  # nor held-back runs or blackouts: a late run of the
+                    gap_prob=0.0,  # loading minutes hid the dwell from the engine (scratch demo)
                 )
             unit = Terminal(index, random.Random(rng.getrandbits(64)), config, start_time)
             if script == "cut_terminal":
