@@ -32,6 +32,7 @@ class TileLayer(BaseModel):
     url: str = Field(description="Leaflet URL template ({s}, {x}, {y}, {z})")
     subdomains: str = ""
     max_zoom: int = 18
+    min_zoom: int = Field(default=0, description="the lowest zoom the server has tiles for")
     attribution: str = ""
     overlay: bool = False  # drawn over the base layer (Tianditu's labels)
 
@@ -61,6 +62,15 @@ class PublicConfig(BaseModel):
     utc_offset_min: int = Field(description="the zone's offset from UTC now, in minutes")
     locale: Locales
     basemaps: Basemaps
+
+
+# The tile URL templates. Tianditu's is the WMTS GetTile request of its published map service
+# description (layers vec_w / cva_w, hosts t0-t7, the key as tk; its "w" tile matrix set starts
+# at level 1). AMap and Baidu publish no raw tile URLs (their documented way is their JS API
+# with a key): these are the templates in common use (Leaflet.ChineseTmsProviders, SuperMap
+# iClient, OpenLayers and maptalks examples); Baidu's carries the data version udt as its own
+# JS API does. None could be fetched from here (no network): see the README.
+BAIDU_UDT = "20240101"
 
 
 def _presets(key: str) -> dict[Basemap, BasemapPreset]:
@@ -105,7 +115,7 @@ def _presets(key: str) -> dict[Basemap, BasemapPreset]:
             layers=[
                 TileLayer(
                     url="https://maponline{s}.bdimg.com/tile/?qt=vtile&x={x}&y={y}&z={z}"
-                    "&styles=pl&scaler=1",
+                    f"&styles=pl&scaler=1&udt={BAIDU_UDT}",
                     subdomains="0123",
                     max_zoom=18,
                     attribution="© 百度地图 Baidu",
@@ -124,6 +134,7 @@ def _presets(key: str) -> dict[Basemap, BasemapPreset]:
                     url=tianditu.replace("{layer}", layer).replace("{key}", key),
                     subdomains="01234567",
                     max_zoom=18,
+                    min_zoom=1,
                     attribution="© 天地图 Tianditu" if layer == "vec" else "",
                     overlay=layer == "cva",
                 )

@@ -92,6 +92,8 @@ export async function chooseBasemap(params = new URLSearchParams(location.search
         const layer = new Tiles(l.url, {
           subdomains: l.subdomains || "abc",
           maxZoom: l.max_zoom ?? 18,
+          // below the server's first level (Tianditu's is 1) Leaflet scales that level's tiles
+          minNativeZoom: l.min_zoom ?? 0,
           attribution: l.attribution || "",
           className: `basemap-tiles basemap-${preset.id}`,
         });

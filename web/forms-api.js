@@ -1,10 +1,12 @@
 // What the form pages share: a JSON request with a body (apiSend), the page's own checks and the
-// API's 4xx field errors shown next to the field they name, the header with its links and the
-// locale switch, and the city's time zone (GET /api/v1/config when the server has it).
+// API's 4xx field errors shown next to the field they name, the console's one header
+// (web/shell.js: navigation, locale switch, user; the page's NAV key is its body's data-page),
+// and the city's time zone (GET /api/v1/config when the server has it).
 import { ApiError, api, ensureToken } from "./common.js";
-import { applyI18n, errorText, locale, register, setLocale, t } from "./i18n.js";
+import { errorText, register, t } from "./i18n.js";
 import common from "./locales/common.js";
 import forms from "./locales/forms.js";
+import { mountShell, showUser } from "./shell.js";
 
 export { api, ApiError };
 export const $ = (id) => document.getElementById(id);
@@ -24,15 +26,13 @@ export async function apiSend(method, path, body) {
   return data;
 }
 
-/** Translate the page, wire the locale switch, ask for the token when none is known. */
+/** Mount the shared header (which translates the page), ask for the token when none is
+ * known, then show who is signed in. */
 export async function startPage() {
-  applyI18n();
-  const sw = $("locale-switch");
-  sw?.addEventListener("click", () => {
-    setLocale(locale() === "zh-CN" ? "en" : "zh-CN");
-    location.reload();
-  });
+  const page = document.body.dataset.page;
+  mountShell({ page, title: `forms.page.${page}` });
   await ensureToken();
+  showUser();
 }
 
 /** The city's time zone: from the server's config when it serves one, else Asia/Shanghai. */

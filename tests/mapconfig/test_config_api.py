@@ -66,6 +66,49 @@ async def test_tianditu_with_its_key_and_a_chosen_default(settings: Settings) ->
     assert labels["overlay"] is True and "LAYER=cva" in labels["url"]
     assert "天地图" in base["attribution"]
     assert "https://*.tianditu.gov.cn" in policy and "bdimg" not in policy
+    # the WMTS GetTile request of Tianditu's map service description, Web Mercator ("_w"),
+    # whose tile matrix set starts at level 1 (the page scales level 1 below it)
+    for layer, name in ((base, "vec"), (labels, "cva")):
+        host, query = layer["url"].split("?")
+        assert host == f"https://t{{s}}.tianditu.gov.cn/{name}_w/wmts"
+        assert dict(q.split("=") for q in query.split("&")) == {
+            "SERVICE": "WMTS",
+            "REQUEST": "GetTile",
+            "VERSION": "1.0.0",
+            "LAYER": name,
+            "STYLE": "default",
+            "TILEMATRIXSET": "w",
+            "FORMAT": "tiles",
+            "TILEMATRIX": "{z}",
+            "TILEROW": "{y}",
+            "TILECOL": "{x}",
+            "tk": "0123abcd",
+        }
+        assert (layer["subdomains"], layer["min_zoom"], layer["max_zoom"]) == ("01234567", 1, 18)
+
+
+async def test_amap_and_baidu_templates_are_the_ones_in_common_use(settings: Settings) -> None:
+    """Neither publishes raw tile URLs: the templates Leaflet and OpenLayers users share (AMap's
+    road map with labels, style 8; Baidu's vector tiles with the data version its JS API
+    sends), both over HTTPS, from zoom 0."""
+    _, body, _ = await _get(settings)
+    presets = {p["id"]: p for p in body["basemaps"]["presets"]}
+    (amap,) = presets["amap"]["layers"]
+    host, query = amap["url"].split("?")
+    assert host == "https://webrd0{s}.is.autonavi.com/appmaptile" and amap["subdomains"] == "1234"
+    assert dict(q.split("=") for q in query.split("&")) == {
+        "lang": "zh_cn", "size": "1", "scale": "1", "style": "8",
+        "x": "{x}", "y": "{y}", "z": "{z}",
+    }  # fmt: skip
+    (baidu,) = presets["baidu"]["layers"]
+    host, query = baidu["url"].split("?")
+    assert host == "https://maponline{s}.bdimg.com/tile/" and baidu["subdomains"] == "0123"
+    params = dict(q.split("=") for q in query.split("&"))
+    assert params.pop("udt").isdigit()
+    assert params == {
+        "qt": "vtile", "x": "{x}", "y": "{y}", "z": "{z}", "styles": "pl", "scaler": "1",
+    }  # fmt: skip
+    assert amap["min_zoom"] == baidu["min_zoom"] == 0
 
 
 def test_default_falls_back_to_an_offered_preset(settings: Settings) -> None:

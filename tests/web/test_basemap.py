@@ -112,7 +112,7 @@ async def test_switching_the_basemap_redraws_trucks_in_its_system(
     assert abs(lon - want[0]) < 1e-9 and abs(lat - want[1]) < 1e-9
     assert "百度" in await page.locator(".leaflet-control-attribution").inner_text()
     src = await _tile_src(page, "baidu")
-    assert src is not None and "bdimg.com/tile/" in src
+    assert src is not None and "bdimg.com/tile/" in src and "udt=" in src
     # the viewport filter is converted back: the truck stays subscribed
     bbox = await page.evaluate(
         "(() => { const b = window.trackerLive.map.getBounds();"

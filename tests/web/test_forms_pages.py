@@ -1,6 +1,7 @@
 """Every form page under the Content-Security-Policy the server sends, in zh-CN at 1400×900: it
 loads without a refused script or style, speaks Chinese with its words from the catalog, drops
-the token from the address bar, and switches to English and back."""
+the token from the address bar, wears the console's one header (web/shell.js: its navigation
+with the page marked, the signed-in user), and switches to English and back."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ PAGES = {
     "audit.html": ("审计日志", "#audit[data-query]"),
     "replay.html": ("轨迹回放", "body[data-ready=true]"),
 }
+SHELL_NAV = 12  # web/shell.js NAV: every console page, the form pages among them
 
 
 async def test_the_form_pages_load_under_the_csp_in_chinese(
@@ -37,7 +39,14 @@ async def test_the_form_pages_load_under_the_csp_in_chinese(
         await page.wait_for_selector(ready, timeout=10000)
         assert "token" not in page.url
         assert await page.locator("html").get_attribute("lang") == "zh-CN"
-        assert await page.locator("header h1").inner_text() == f"渣土车监管平台 · {title}"
+        assert await page.locator("header").count() == 1
+        assert await page.locator("header#shell h1 .brand").inner_text() == "渣土车监管平台"
+        assert await page.locator("header#shell h1 .page-title").inner_text() == title
+        assert await page.locator("#shell-nav a").count() >= SHELL_NAV
+        current = page.locator("#shell-nav a[aria-current=page]")
+        assert await current.get_attribute("href") == path
+        await page.wait_for_selector("#shell-user:not([hidden])", timeout=5000)
+        assert await page.locator("#locale-switch").count() == 1
         missing = await page.locator("[data-i18n]").evaluate_all(
             "els => els.filter(e => e.textContent.startsWith('forms.')).map(e => e.dataset.i18n)"
         )
@@ -47,7 +56,8 @@ async def test_the_form_pages_load_under_the_csp_in_chinese(
     await page.click("#locale-switch")  # on the replay page, the last one
     await page.wait_for_selector("html[lang=en] body[data-ready=true]", timeout=10000)
     assert await page.locator("html").get_attribute("lang") == "en"
-    assert await page.locator("header h1").inner_text() == "muck-tracker · Track replay"
+    assert await page.locator("header#shell h1 .brand").inner_text() == "muck-tracker"
+    assert await page.locator("header#shell h1 .page-title").inner_text() == "Track replay"
     await page.click("#locale-switch")
     await page.wait_for_selector("html[lang=zh-CN] body[data-ready=true]", timeout=10000)
 

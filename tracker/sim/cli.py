@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--resume", action=argparse.BooleanOptionalAction, default=False,
         help="live: trucks carry on from their newest stored position")  # fmt: skip
     add("--violators", action="store_true",
-        help="live: the first trucks commit scripted violations (dump, deviation, cut terminal) "
+        help="live: the first trucks commit scripted violations (dump, deviation, cut terminal, "
+        "a haul outside their permit's hours) "
         "within minutes")  # fmt: skip
     add("--protocol", choices=("http", "jt808"), default="http", help="jt808: TCP to --gateway")
     add("--gateway", default="127.0.0.1:6808", help="jt808: the gateway's host:port")

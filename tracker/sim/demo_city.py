@@ -11,7 +11,12 @@ engine sees permitted trips and the yard's capacity ledger fills:
   as a site, the simulator tips there) is deactivated, so trucks tipping there are not read as
   loading at an origin;
 - one approved permit of the demo company: its active trucks that are not blacklisted, the
-  sites, the yard, one corridor per site, valid today and 90 days on, all day, with a quota.
+  sites, the yard, one corridor per site, valid today and 90 days on, all day, with a quota;
+- when the fleet has the outside-hours violator (``DEMO-00004``, ``motion.VIOLATIONS``), it is
+  left off that permit and gets one of its own that says the same but allows one hour of the
+  day, twelve hours from the seeding (``off_hours_window``), so its hauls in the demo's first
+  hours are ``outside_hours``. A re-seed keeps that window while it is at least
+  ``OFF_HOURS_CLEAR_H`` hours away, and moves it otherwise.
 
 Each corridor is the route the simulator drives (``tracker.sim.motion.leg_between``: the fastest
 road path), from the loading point to the tipping point. The corridor proposal of the permit
@@ -32,7 +37,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import psycopg
@@ -51,8 +56,10 @@ from tracker.permits.corridor import NoRoute, propose
 from tracker.permits.models import CorridorIn, PermitIn, PermitState
 from tracker.registry import api, models, places, service
 from tracker.roads.network import RoadNetwork
-from tracker.sim.motion import detour_node, leg_between
+from tracker.sim.motion import VIOLATIONS, detour_node, leg_between
 from tracker.sim.places import Place
+from tracker.trips.core.models import CITY_TZ, in_windows
+from tracker.trips.core.view import windows_of
 from tracker.wire import FenceChange
 
 AConn = psycopg.AsyncConnection[Any]
@@ -73,6 +80,11 @@ ALL_DAY = [
     models.TimeWindow(start="12:00", end="00:00"),
 ]
 MAX_PERMIT_VEHICLES = 500  # PermitIn.vehicle_ids
+OFF_HOURS_NOTE = "demo city: the outside-hours violator's permit (tracker seed --permits)"
+OFF_HOURS_PLATE = f"DEMO-{VIOLATIONS.index('outside_hours') + 1:05d}"  # tracker seed's plates
+OFF_HOURS_AHEAD_H = 12  # the violator's one-hour window starts this far from the seeding
+OFF_HOURS_CLEAR_H = 3  # a re-seed keeps a window at least this far from now
+OFF_HOURS_QUOTA_M3 = 20_000.0  # with QUOTA_M3, within the yard's capacity
 SAME_PLACE = 0.9  # intersection over union of two polygons that are the same place
 SITE_KINDS = ("construction", "quarry", "mixing")
 LIVE_STATES = frozenset(
@@ -107,6 +119,8 @@ class CityOutcome:
     yard_id: int = 0
     permit_id: int = 0
     vehicle_ids: list[int] = field(default_factory=list)
+    off_hours_permit_id: int | None = None  # the outside-hours violator's own permit
+    off_hours_vehicle_id: int | None = None
     lines: list[str] = field(default_factory=list)  # what was done, for the command's output
 
 
@@ -289,7 +303,9 @@ async def register_places(
             out.lines.append(f"site {row['name']!r} deactivated: it is the demo's disposal yard")
 
 
-async def _company_trucks(conn: AConn, company: str) -> tuple[int, list[int], list[str]]:
+async def _company_trucks(
+    conn: AConn, company: str
+) -> tuple[int, list[int], list[str], int | None]:
     row = await (
         await conn.execute("SELECT id FROM companies WHERE name = %s", (company,))
     ).fetchone()
@@ -305,17 +321,42 @@ async def _company_trucks(conn: AConn, company: str) -> tuple[int, list[int], li
     rows = await cur.fetchall()
     usable = [int(r[0]) for r in rows if r[2]]
     left_out = [str(r[1]) for r in rows if not r[2]]
+    off_hours = next((int(r[0]) for r in rows if r[2] and r[1] == OFF_HOURS_PLATE), None)
     if not usable:
         raise DemoCityError(f"{company!r} has no active trucks: run `tracker seed` first")
     if len(usable) > MAX_PERMIT_VEHICLES:
         raise DemoCityError(
             f"{company!r} has {len(usable)} trucks; one permit covers {MAX_PERMIT_VEHICLES}"
         )
-    return company_id, usable, left_out
+    return company_id, usable, left_out, off_hours
+
+
+def off_hours_window(now: datetime, tz: tzinfo) -> models.TimeWindow:
+    """One hour of the day, starting on the hour ``OFF_HOURS_AHEAD_H`` hours after ``now`` in
+    the city's wall-clock time: the demo's first hours are outside it."""
+    start = (now.astimezone(tz) + timedelta(hours=OFF_HOURS_AHEAD_H)).replace(
+        minute=0, second=0, microsecond=0
+    )
+    end = start + timedelta(hours=1)
+    return models.TimeWindow(start=start.strftime("%H:%M"), end=end.strftime("%H:%M"))
+
+
+def clear_of(windows: Sequence[models.TimeWindow], now: datetime, tz: tzinfo) -> bool:
+    """Whether no minute of the next ``OFF_HOURS_CLEAR_H`` hours is in ``windows``."""
+    core = windows_of([w.model_dump() for w in windows])
+    minutes = range(0, OFF_HOURS_CLEAR_H * 60 + 1)
+    return not any(in_windows(core, now + timedelta(minutes=m), tz) for m in minutes)
 
 
 def permit_body(
-    company_id: int, vehicle_ids: list[int], out: CityOutcome, plan: CityPlan, today: date
+    company_id: int,
+    vehicle_ids: list[int],
+    out: CityOutcome,
+    plan: CityPlan,
+    today: date,
+    windows: Sequence[models.TimeWindow] = ALL_DAY,
+    note: str = DEMO_NOTE,
+    quota_m3: float = QUOTA_M3,
 ) -> PermitIn:
     return PermitIn(
         company_id=company_id,
@@ -331,9 +372,9 @@ def permit_body(
         ],
         valid_from=today,
         valid_to=today + timedelta(days=VALID_DAYS),
-        windows=ALL_DAY,
-        quota_m3=QUOTA_M3,
-        note=DEMO_NOTE,
+        windows=list(windows),
+        quota_m3=quota_m3,
+        note=note,
     )
 
 
@@ -366,10 +407,7 @@ async def register_permit(
     today: date,
     out: CityOutcome,
 ) -> None:
-    rows = await permits_repo.load(conn, company_id=body.company_id, limit=1000)
-    for row in rows:
-        row["state"] = PermitState(row["state"])
-    live = [r for r in rows if r["note"] == DEMO_NOTE and r["state"] in LIVE_STATES]
+    live = await _live_permits(conn, body.company_id, body.note)
     current = live[-1] if live else None
     for extra in live[:-1]:  # older duplicates (a run interrupted half-way)
         if extra["state"] in (PermitState.approved, PermitState.suspended):
@@ -412,6 +450,14 @@ async def register_permit(
     out.lines.append(f"permit {permit_id}: approved")
 
 
+async def _live_permits(conn: AConn, company_id: int, note: str | None) -> list[Row]:
+    """The company's demo permits with this note that are not over, oldest first."""
+    rows = await permits_repo.load(conn, company_id=company_id, limit=1000)
+    for row in rows:
+        row["state"] = PermitState(row["state"])
+    return [r for r in rows if r["note"] == note and r["state"] in LIVE_STATES]
+
+
 async def _transition(
     conn: AConn, redis: aioredis.Redis, permit_id: int, action: str, reason: str | None
 ) -> None:
@@ -425,18 +471,27 @@ async def _approve(conn: AConn, redis: aioredis.Redis, permit_id: int, today: da
 
 
 async def seed_demo_city(
-    conn: AConn, redis: aioredis.Redis, plan: CityPlan, company: str, today: date
+    conn: AConn,
+    redis: aioredis.Redis,
+    plan: CityPlan,
+    company: str,
+    today: date,
+    now: datetime | None = None,
+    tz: tzinfo = CITY_TZ,
 ) -> CityOutcome:
-    """Register the simulator's places and the demo permit (see the module). ``conn`` is in
-    autocommit mode: each write is its own transaction, its fence notices published after it."""
+    """Register the simulator's places and the demo permits (see the module). ``conn`` is in
+    autocommit mode: each write is its own transaction, its fence notices published after it.
+    ``now`` and ``tz`` place the outside-hours violator's window (the city's zone)."""
     out = CityOutcome()
-    company_id, vehicle_ids, left_out = await _company_trucks(conn, company)
+    company_id, vehicle_ids, left_out, off_hours = await _company_trucks(conn, company)
     await register_places(conn, redis, plan, out)
-    out.vehicle_ids = vehicle_ids
+    out.vehicle_ids = [v for v in vehicle_ids if v != off_hours]
     if left_out:
         out.lines.append(f"left off the permit (inactive or blacklisted): {', '.join(left_out)}")
-    body = permit_body(company_id, vehicle_ids, out, plan, today)
+    body = permit_body(company_id, out.vehicle_ids, out, plan, today)
     await register_permit(conn, redis, body, today, out)
+    if off_hours is not None:  # after: an all-day permit still holding it is replaced by then
+        await _off_hours_permit(conn, redis, plan, company_id, off_hours, today, now, tz, out)
     for site, route, gap in zip(plan.sites, plan.routes, plan.proposal_gaps_m, strict=True):
         length_km = route_km(route)
         note = "no proposal" if gap is None else f"the shortest-road proposal strays {gap:.0f} m"
@@ -445,6 +500,35 @@ async def seed_demo_city(
             f"half-width {HALF_WIDTH_M:.0f} m ({note})"
         )
     return out
+
+
+async def _off_hours_permit(
+    conn: AConn,
+    redis: aioredis.Redis,
+    plan: CityPlan,
+    company_id: int,
+    vehicle_id: int,
+    today: date,
+    now: datetime | None,
+    tz: tzinfo,
+    out: CityOutcome,
+) -> None:
+    """The outside-hours violator's permit: the demo permit's places, one hour of the day."""
+    now = now or datetime.now(UTC)
+    current = await _live_permits(conn, company_id, OFF_HOURS_NOTE)
+    kept = [
+        models.TimeWindow(start=w["start"], end=w["end"])
+        for w in (current[-1]["windows"] if current else [])
+    ]
+    windows = kept if kept and clear_of(kept, now, tz) else [off_hours_window(now, tz)]
+    body = permit_body(
+        company_id, [vehicle_id], out, plan, today, windows, OFF_HOURS_NOTE, OFF_HOURS_QUOTA_M3
+    )
+    found = CityOutcome(site_ids=out.site_ids, yard_id=out.yard_id)
+    await register_permit(conn, redis, body, today, found)
+    out.off_hours_permit_id, out.off_hours_vehicle_id = found.permit_id, vehicle_id
+    window = f"{windows[0].start}-{windows[0].end}"
+    out.lines.extend(f"{line} (the outside-hours violator, {window} only)" for line in found.lines)
 
 
 def route_km(route: Coords) -> float:

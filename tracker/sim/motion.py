@@ -116,14 +116,21 @@ def leg_between(network: RoadNetwork, source: int, target: int) -> Leg:
 
 
 # Scripted violators (the demo, `tracker simulate --violators`): they load at their site as soon
-# as the live run starts, then break a rule within minutes of it.
-VIOLATIONS = ("dump", "deviation", "cut_terminal")
+# as the live run starts, then break a rule within minutes of it. ``outside_hours`` hauls as any
+# truck does: its permit's window is elsewhere in the day (demo_city.off_hours_window).
+VIOLATIONS = ("dump", "deviation", "cut_terminal", "outside_hours")
 SCRIPT_LOAD_S = 150.0  # seen loading at the site a little longer than place_dwell_s (120 s)
 DUMP_AFTER_M = 350.0  # along the road from the site, outside every place
 DUMP_STAND_S = (30.0, 90.0, 90.0)  # stopped, body raised, standing empty
 DETOUR_FROM_SITE_M = (400.0, 1200.0)  # where the deviating truck turns off to
 DETOUR_CLEAR_M = 250.0  # away from every corridor's road nodes
 RESUME_DWELL_S = 45.0  # a resumed truck stands a little longer than a report interval first
+AT_PLACE_M = 40.0  # a resumed truck this near a site's loading point is at the site
+
+
+def _at_place(place: Place, lon: float, lat: float) -> bool:
+    near_m = haversine_m(lon, lat, place.dwell_lon, place.dwell_lat) <= AT_PLACE_M
+    return near_m or bool(place.polygon.covers(Point(lon, lat)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +214,8 @@ class TruckMotion:
     def _script(self, kind: str, at_s: float) -> None:
         """A scripted violator: idle at its site until ``at_s``, load, then ``kind``: tip the
         load by the road (dump), haul off every corridor (deviation), or haul normally while
-        its terminal is cut (the terminal's part, see Fleet)."""
+        its terminal is cut (the terminal's part, see Fleet) or outside its permit's hours
+        (the permit's part, see demo_city)."""
         if kind not in VIOLATIONS:
             raise ValueError(f"unknown violation {kind!r}; one of {', '.join(VIOLATIONS)}")
         self.site = self.sites[0]  # the demo's no-go zone is on this site's detour
@@ -273,8 +281,12 @@ class TruckMotion:
         )
 
     def _resume(self, resume: Resume) -> None:
-        """Stand briefly where the truck was last seen, then carry on: a loaded truck to the
-        yard, an empty one to its site, by the road from the nearest node."""
+        """Stand briefly where the truck was last seen, then carry on from what it was doing
+        there, as the engine saw it: a truck stopped empty at a site loads at that site
+        (the engine saw it dwell there and takes a truck leaving a site for a loaded one: one
+        that drove off empty, cover open, to another site raised ``uncovered`` and
+        ``route_deviation``); otherwise a loaded truck drives to the yard and an empty one to
+        a site, by the road from the nearest node."""
         self._loaded = resume.loaded
         start_s = 0.0
         self._pieces.append(
@@ -291,13 +303,15 @@ class TruckMotion:
                 False,
             )
         )
-        node = self.network.nearest_node(resume.lon, resume.lat)
-        if resume.loaded:
-            self.phase = Phase.TO_YARD
-            self._drive_from(node, self.yard)
+        site = next((s for s in self.sites if _at_place(s, resume.lon, resume.lat)), None)
+        if not resume.loaded and site is not None:
+            self.site, self.phase = site, Phase.LOADING
+            self._site_move(site.dwell_lon, site.dwell_lat)
+            self._load(site)
         else:
-            self.phase = Phase.TO_SITE
-            self._drive_from(node, self.site)
+            node = self.network.nearest_node(resume.lon, resume.lat)
+            self.phase = Phase.TO_YARD if resume.loaded else Phase.TO_SITE
+            self._drive_from(node, self.yard if resume.loaded else self.site)
 
     @property
     def _end_s(self) -> float:

@@ -5,7 +5,8 @@ tokens are issued anew each run (the old ones stop working) and the file is rewr
 
 ``tracker seed --permits`` seeds no trucks: it registers the places the simulator drives between
 (origin sites, the disposal yard) and one approved permit for the demo company's trucks, with a
-corridor per site (``tracker.sim.demo_city``). Run it after seeding the fleets and
+corridor per site, and one for the outside-hours violator, whose hour is elsewhere in the day
+(``tracker.sim.demo_city``). Run it after seeding the fleets and
 ``tracker import osm``; it is safe to run twice too.
 """
 
@@ -116,8 +117,9 @@ def seed_city(settings: Settings, data_dir: Path | None) -> int:
             async with await psycopg.AsyncConnection.connect(
                 settings.database_url, autocommit=True
             ) as conn:
-                today = datetime.now(ZoneInfo(settings.city_tz)).date()  # the city's day
-                out = await seed_demo_city(conn, redis, plan, DEMO_COMPANY, today)
+                zone = ZoneInfo(settings.city_tz)
+                today = datetime.now(zone).date()  # the city's day
+                out = await seed_demo_city(conn, redis, plan, DEMO_COMPANY, today, tz=zone)
         finally:
             await redis.aclose()
         return [
