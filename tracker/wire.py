@@ -16,8 +16,8 @@ each other. It holds no I/O: names, dataclasses and codecs only.
   ``STREAM_SELECT`` row) into one. Both are positional because the engine decodes every fix
   (a test checks them against the column list).
 - ``shard_of``: which stream shard a vehicle's fixes go to (``SHARD_SQL``: the same in SQL).
-- Redis keys (``LATEST_KEY``, ``LATEST_TIME_KEY``, ``stream_key``, ``VSTATE_KEY``) and pub/sub
-  channels (``Channel``, named per database by ``channel``).
+- Redis keys (``LATEST_KEY``, ``LATEST_TIME_KEY``, ``stream_key``, ``VSTATE_KEY``,
+  ``HEARD_KEY``) and pub/sub channels (``Channel``, named per database by ``channel``).
 - The typed messages on those channels, each with ``encode``/``decode``: ``FenceChange``,
   ``IncidentMessage``, ``VehicleStateMessage`` (the engine's truck states, ``VEHICLE_STATES``)
   ``YardAlert`` and ``Revocation``; and ``latest_feature``, the latest-position record.
@@ -44,6 +44,9 @@ class FixFlag(IntFlag):
     INVALID = 8  # the terminal itself said the fix is not valid (no GNSS lock)
     JUMP = 16  # implied speed from the neighbouring fix is impossible
     ACCURACY = 32  # HDOP above the configured limit
+    # Not noise: the fix came in a JT/T 808 0x0704 blind-area upload (type 1, 盲区补报), a
+    # run the terminal recorded while it held its reports back. Rules do not skip it.
+    BLIND_AREA = 64
 
 
 @dataclass(slots=True)
@@ -249,6 +252,10 @@ STREAM_PREFIX = "tracker:fixes:"  # a stream per shard; entries as ``entry_field
 LATEST_KEY = "tracker:latest"  # hash: vehicle id -> ``latest_feature`` of its newest fix
 LATEST_TIME_KEY = "tracker:latest:t"  # hash: vehicle id -> that fix's time in epoch µs
 VSTATE_KEY = "tracker:vstate"  # hash: vehicle id -> its current ``VehicleStateMessage``
+# hash: vehicle id -> epoch µs its JT/T 808 terminal was last heard without a position (its
+# session authenticated, or a 0x0002 heartbeat): written by the gateway, read by the engine's
+# clock (a terminal heard while no positions come is holding them back, not cut).
+HEARD_KEY = "tracker:heard"
 LOGIN_THROTTLE_PREFIX = "tracker:login:"  # hashes per account and source: failed logins, lock
 CLUE_RATE_PREFIX = "tracker:clues:rate:"  # counters per window: public reports, receipt lookups
 

@@ -45,6 +45,7 @@ from tracker.geofence import GeofenceIndex
 from tracker.roads.network import RoadNetwork, load_landuse
 from tracker.sim.data import default_data_dir, ensure_monaco_pbf
 from tracker.sim.fleet import Truck
+from tracker.sim.gate_labels import gate_silences, relabel, site_fence
 from tracker.sim.motion import DrivingConfig
 from tracker.sim.places import demo_places
 from tracker.sim.scenario import (
@@ -58,6 +59,7 @@ from tracker.sim.scenario import (
     loaded_spans,
     truck_specs,
 )
+from tracker.sim.session import heard_at, heartbeat_times
 from tracker.sim.terminal import OutgoingBatch, Terminal, TerminalConfig
 from tracker.trips.core import (
     AnnotatedFix,
@@ -74,7 +76,7 @@ from tracker.trips.core.annotate import annotate
 from tracker.trips.core.rewind import advance, note
 from tracker.trips.core.state import to_us
 from tracker.trips.core.view import RegistryView, Role
-from tracker.wire import Fix, Timed
+from tracker.wire import Fix, FixFlag, Timed
 
 DAY_START = datetime(2026, 5, 4, 4, 0, tzinfo=UTC)  # 06:00 in Monaco (UTC+2)
 UTC_OFFSET_MIN = 120
@@ -115,6 +117,7 @@ class TruckRun:
     short_deviations: int
     traffic_stops: int
     unscored: list[Label] = field(default_factory=list)  # detectable too late in the day
+    heard_s: list[float] = field(default_factory=list)  # heartbeats (``tracker.sim.session``)
 
 
 @dataclass(slots=True)
@@ -207,6 +210,8 @@ def _noisy_batches(
         fixes = []
         for raw in batch.fixes:
             fix = _to_fix(raw, spec, arrival)
+            if batch.late:  # a held-back run goes up as a 0x0704 blind-area upload
+                fix.flags |= FixFlag.BLIND_AREA
             t_s = (fix.fix_time - DAY_START).total_seconds()
             if any(a <= t_s <= b for a, b in silences):
                 continue
@@ -240,6 +245,9 @@ def generate_truck(
     noisy = _noisy_batches(spec, batches, silences, rng.getrandbits(64), bursts)
     fix_times_s = [(f.fix_time - DAY_START).total_seconds() for _, fixes in noisy for f in fixes]
     labels, short = motion.finish()
+    starts = [a_s for a_s, _ in loaded_spans(motion.log)]
+    gate = gate_silences(silences, motion.log, site_fence(spec.site), starts)
+    labels = relabel(labels, gate)  # a silence at the gate is tampering by definition
     labels += motion.gap_labels(fix_times_s)
     # Violations that become detectable in the day's last minute are not scored: neither a
     # miss if the engine has not raised them yet, nor a false alarm if it has.
@@ -247,7 +255,8 @@ def generate_truck(
     unscored = [lb for lb in labels if lb.detectable_s >= end_s - 60.0]
     labels = [lb for lb in labels if lb.detectable_s < end_s - 60.0]
     ctx = _context(world, spec, hours)
-    return TruckRun(spec, ctx, noisy, labels, short, motion.injected.traffic_stops, unscored)
+    heard = heartbeat_times((a for a, _ in noisy), fix_times_s, end_s, silences)
+    return TruckRun(spec, ctx, noisy, labels, short, motion.injected.traffic_stops, unscored, heard)
 
 
 # -- engine and baseline -------------------------------------------------------------------
@@ -327,7 +336,9 @@ def run_truck(
     for arrival_s, fixes in sorted(run.batches, key=lambda b: b[0]):
         while next_tick_s < arrival_s:
             now = DAY_START + timedelta(seconds=next_tick_s)
-            state, events = tick(state, ctx, now)
+            heard_s = heard_at(run.heard_s, next_tick_s)
+            heard_us = None if heard_s is None else to_us(DAY_START) + int(heard_s * 1e6)
+            state, events = tick(state, ctx, now, heard_us)
             note(state, events)
             found += _opened(events, vid, next_tick_s)
             next_tick_s += TICK_S

@@ -52,7 +52,9 @@ from tracker.trips.core.events import (
 from tracker.trips.core.models import AnnotatedFix, RuleConfig, VehicleContext
 from tracker.trips.core.state import VehicleState, from_us
 from tracker.trips.core.tracks import US
-from tracker.wire import Fix, Timed
+from tracker.wire import Fix, FixFlag, Timed
+
+BLIND_AREA = int(FixFlag.BLIND_AREA)
 
 # Annotates one fix for the replay: the fix, the previous replayed fix's lon/lat, t_us, received_us.
 Annotator = Callable[[Fix, tuple[float, float] | None, int, int], AnnotatedFix]
@@ -193,6 +195,8 @@ def replay(
     fixes = prepare_timed(merged, ctx.rules)
     new = VehicleState.from_dict(orjson.loads(text))
     new.snapshots = [list(s) for s in state.snapshots[: chosen + 1]]
+    # What the gateway heard is known now, whatever the replay.
+    new.heard_us, new.blind_us = state.heard_us, state.blind_us
     events: list[Event] = []
     prev = (new.last.lon, new.last.lat) if new.last is not None else None
     for t_us, received_us, fix in fixes:
@@ -228,6 +232,7 @@ def advance(
             window = list(window)
             times = Counter(t[0] for t in window)
             held = any(times[t[0]] <= 1 for t in late)  # not only fixes sent again
+            held = held or any(t[2].flags & BLIND_AREA for t in late)  # marked 盲区补报
             replayed = replay(state, ctx, late, window, annotator)
         if replayed is not None:
             # A terminal that held fixes back: the clock waits longer for its silences.
