@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from trips_world import CONTEXT, WORLD, Drive, haul_to_yard, load_at_site
+from trips_world import CONTEXT, WORLD, Drive, haul_to_yard, incidents, load_at_site, run
 
 from tracker.trips.core import (
     AnnotatedFix,
     Event,
+    IncidentClosed,
     IncidentOpened,
     IncidentRetracted,
+    TripCompleted,
     VehicleState,
     tick,
 )
@@ -210,3 +212,42 @@ def test_swapped_terminal_is_tampering_whatever_it_heartbeats() -> None:
     _, out = drive(live(d.fixes), heard)
     ((_, event),) = opened(out, "terminal_tampering")
     assert event.incident.detail["reason"] == "swap"
+
+
+def test_back_at_the_site_after_a_silence_is_a_new_load() -> None:
+    """A silence hid the whole unloading: the truck is next seen back at its site, where it
+    dwells for a new load. That haul ended elsewhere, unseen; the new load is a trip of its
+    own, and a cut at the gate after it is tampering again (not a silence of the old haul)."""
+    d = load_at_site().to(2000, 0, 40).gap(1800, 0, 0)
+    d = load_at_site(d).to(340, 0, 40).gap(900, 6000, 0)
+    _, events = run(haul_to_yard(d).fixes)
+    completed = [e for e in events if isinstance(e, TripCompleted)]
+    assert [c.outcome for c in completed][:1] == ["elsewhere"]
+    assert incidents(events) == [
+        ("open", "terminal_offline"),  # the silence that hid the unloading
+        ("close", "terminal_offline"),
+        ("open", "terminal_tampering"),
+        ("close", "terminal_tampering"),
+    ]
+
+
+def test_held_back_fixes_that_shorten_a_silence_keep_its_incident() -> None:
+    """The clock reported a silence; a blind-area upload then brings the first 80 s of it,
+    taken long ago: the terminal is still silent, so the incident stays open and moves to
+    start after those fixes (one incident, not a closed one and a second one)."""
+    d = load_at_site().to(2000, 0, 40)
+    last = d.fixes[-1].fix_time
+    d.to(2900, 0, 40)  # about 80 s, then nothing for 10 min
+    held_end = d.t
+    d = haul_to_yard(d.gap(600, 9000, 0))
+    start = last + timedelta(seconds=1)
+    ups = blind_area_uploads(d, start, held_end, 340)  # arrives at 7 min of silence
+    _, out = drive(ups)
+    ((_, event),) = opened(out, "terminal_offline")
+    assert event.incident.started_at == last
+    closed = [e for _, e in out if isinstance(e, IncidentClosed)]
+    (close,) = [e for e in closed if e.incident.type == "terminal_offline"]
+    moved_to = max(f.fix_time for f in d.fixes if f.fix_time < held_end)
+    assert close.incident.started_at == moved_to
+    assert close.incident.incident_id == event.incident.incident_id
+    assert not close.incident.detail.get("delivery_only")

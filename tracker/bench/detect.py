@@ -17,11 +17,18 @@ repeats the engine's figures and says so.
 A detection matches a label of its type and vehicle when its start lies within the label's
 span ± 90 s; a label matches once; extra detections are false positives. Delays run from the
 label's "becomes detectable" time (start + the rule's minimum duration) to the arrival of the
-fix (or the tick) that raised it. A violation that becomes detectable in the day's last minute
+fix (or the tick) that raised it (its start: the one it closes with, which held-back fixes
+can move). A violation that becomes detectable in the day's last minute
 is not scored: no miss if it is not raised, no false alarm if it is. ``terminal_offline``
 labels are the injected silences plus every other stretch of ≥ 5 min without a fix while
 loaded in what the terminal delivered (canyon gaps with lost fixes, tunnels): docs/DOMAIN.md §2
 counts any such silence. Last line: one JSON object keyed by incident type.
+
+The JT/T 808 session (``tracker.sim.session``): held-back runs arrive marked blind-area
+(``FixFlag.BLIND_AREA``), and the terminal heartbeats while it records without sending; the
+clock is told the latest heartbeat (``tick``'s ``heard_us``), as the worker reads
+``HEARD_KEY``. An injected silence that begins before the truck is ``tamper_exit_s`` past its
+site's fence is labelled ``terminal_tampering`` (``tracker.sim.gate_labels``).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import math
 import random
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -63,6 +70,7 @@ from tracker.sim.session import heard_at, heartbeat_times
 from tracker.sim.terminal import OutgoingBatch, Terminal, TerminalConfig
 from tracker.trips.core import (
     AnnotatedFix,
+    IncidentClosed,
     IncidentOpened,
     IncidentRetracted,
     PermitScope,
@@ -314,6 +322,21 @@ def _opened(events: list[Any], vehicle_id: int, detected_s: float) -> list[Detec
     ]
 
 
+def _moved(found: list[Detection], events: list[Any]) -> list[Detection]:
+    """A silence that held-back fixes shortened keeps its incident and moves its start: the
+    detection is scored at the start it ends with (found when it was opened)."""
+    starts = {
+        e.incident.incident_id: (e.incident.started_at - DAY_START).total_seconds()
+        for e in events
+        if isinstance(e, IncidentClosed)
+    }
+    if not starts:
+        return found
+    return [
+        replace(d, start_s=starts[d.incident_id]) if d.incident_id in starts else d for d in found
+    ]
+
+
 def run_truck(
     index: GeofenceIndex, view: RegistryView, run: TruckRun
 ) -> tuple[list[Detection], list[Detection], int, set[str]]:
@@ -346,6 +369,7 @@ def run_truck(
         arrived += timed
         state, events, live = advance(state, ctx, timed, arrived, annotator)
         found += _opened(events, vid, arrival_s)
+        found = _moved(found, events)
         retracted.update(e.incident_id for e in events if isinstance(e, IncidentRetracted))
         for afix in live:
             base.feed(afix, (afix.fix.fix_time - DAY_START).total_seconds(), arrival_s)

@@ -230,6 +230,13 @@ def _gap_rule(
     episode = None if track is None else track.episode
     covered = step.gap_s is not None and step.gap_s < step.cfg.offline_gap_s
     if episode is not None and not alarm and covered and episode.detail.get("live_tick"):
+        if _history(step):
+            # Held-back fixes that shorten the silence without ending it (the terminal is
+            # still silent now): the same silence, from this fix on; still open.
+            episode.started_us = step.t_us
+            episode.evidence = [step.point]
+            episode.detail["silent_from_us"] = step.t_us
+            return events
         # Opened by the clock, and the fixes that now arrive cover the silence: the terminal
         # was recording all along and only held its uploads back (a blind area). The episode
         # closes here, marked so it is not taken for a cut terminal.
@@ -245,6 +252,15 @@ def _gap_rule(
         detail=detail or None,
     )
     return events
+
+
+def _history(step: Step) -> bool:
+    """A fix that arrived more than ``offline_upload_grace_s`` after it was taken: it tells
+    where the truck was, not that its terminal is reporting now."""
+    received_us = step.afix.received_us
+    if received_us is None:
+        received_us = to_us(step.afix.fix.received_at)
+    return received_us - step.t_us > step.cfg.offline_upload_grace_s * US
 
 
 def terminal_offline(state: VehicleState, step: Step) -> list[Event]:

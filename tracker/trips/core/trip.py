@@ -139,6 +139,13 @@ def update_trip(state: VehicleState, step: Step) -> list[Event]:
             trip.arrived_us = trip.place_entered_us
         elif trip.place_id is None and sensor_empty:
             return [_complete(state, step, "elsewhere")]
+        elif trip.place_id == trip.origin_id and trip.place_kind == "site" and dwelt:
+            # Back at its site for the loading dwell without a yard seen (a silence hid the
+            # unloading): that haul ended elsewhere, unseen, and this is a new load.
+            site_id, entered_us = trip.place_id, trip.place_entered_us
+            done = _complete(state, step, "elsewhere")
+            trip.phase, trip.origin_id, trip.loading_us = "loading", site_id, entered_us
+            return [done]
     elif trip.phase == "unloading" and left is not None:
         return [_complete(state, step, "yard")]
     return []
