@@ -251,3 +251,24 @@ def test_held_back_fixes_that_shorten_a_silence_keep_its_incident() -> None:
     assert close.incident.started_at == moved_to
     assert close.incident.incident_id == event.incident.incident_id
     assert not close.incident.detail.get("delivery_only")
+
+
+def test_a_replay_judges_an_old_silence_by_what_was_heard_then() -> None:
+    """A heard silence revealed by a reappearance waits as pending; a later, short heard
+    silence and a resent old fix (a replay from a snapshot) must not make the first one look
+    unheard and report it at once."""
+    d = load_at_site().to(2000, 0, 40)
+    first_last = d.fixes[-1].fix_time
+    resent = d.fixes[-3]
+    d.gap(330, 5600, 0).to(7000, 0, 40)
+    back = next(f for f in d.fixes if f.fix_time > first_last)
+    second_last = d.fixes[-1].fix_time
+    d.gap(100, 8100, 0).to(9000, 0, 40)
+    heard = [
+        *every_minute(first_last + timedelta(seconds=90), first_last + timedelta(seconds=320)),
+        second_last + timedelta(seconds=80),
+    ]
+    ups = [*live(d.fixes), (d.fixes[-1].received_at + timedelta(seconds=5), [resent])]
+    state, out = drive(ups, heard, until=back.received_at + timedelta(seconds=400))
+    assert opened(out, "terminal_offline") == []
+    assert state.offline_pending  # still waiting for held-back fixes

@@ -196,7 +196,7 @@ def replay(
     new = VehicleState.from_dict(orjson.loads(text))
     new.snapshots = [list(s) for s in state.snapshots[: chosen + 1]]
     # What the gateway heard is known now, whatever the replay.
-    new.heard_us, new.blind_us = state.heard_us, state.blind_us
+    new.heard_us, new.blind_us = state.heard_us, list(state.blind_us)
     events: list[Event] = []
     prev = (new.last.lon, new.last.lat) if new.last is not None else None
     for t_us, received_us, fix in fixes:

@@ -26,6 +26,7 @@ from tracker.trips.core.tracks import (
     open_episode,
 )
 
+BLIND_KEEP = 16  # silences whose first heartbeat is remembered (replays look back ≤ 15 min)
 OFFLINE = "terminal_offline"
 TAMPER = "terminal_tampering"  # 车机分离: one incident type, whatever the evidence
 SWAP = "terminal_tampering:swap"  # the swap watch's track (same incident type)
@@ -149,23 +150,23 @@ def heard_since_last(
     ``offline_upload_grace_s`` after its last fix (and before ``until_us``, the fix that ends
     the silence): connected, and holding its positions back (a blind area), so its silence
     is not a cut. None: no session known for it."""
-    last, blind_us = state.last, state.blind_us
+    last = state.last
     if state.heard_us is None or last is None:
         return None
-    if blind_us is None or blind_us <= last.t_us + cfg.offline_upload_grace_s * US:
-        return False
-    return until_us is None or blind_us < until_us
+    grace_us = last.t_us + cfg.offline_upload_grace_s * US
+    return any(grace_us < b and (until_us is None or b < until_us) for b in state.blind_us)
 
 
 def note_heard(state: VehicleState, cfg: RuleConfig) -> None:
     """The clock was told of a newer ``heard_us``: the first heard in the current silence
-    (later than the upload grace after the last fix) is kept as ``blind_us``."""
+    (later than the upload grace after the last fix) is kept in ``blind_us``."""
     last, heard_us = state.last, state.heard_us
     if last is None or heard_us is None:
         return
     grace_us = last.t_us + cfg.offline_upload_grace_s * US
-    if heard_us > grace_us and (state.blind_us is None or state.blind_us <= grace_us):
-        state.blind_us = heard_us
+    if heard_us > grace_us and not any(b > grace_us for b in state.blind_us):
+        state.blind_us.append(heard_us)
+        del state.blind_us[:-BLIND_KEEP]
 
 
 def cut_in_site(state: VehicleState, cfg: RuleConfig, until_us: int | None = None) -> bool:

@@ -176,7 +176,9 @@ class VehicleState:
     # known (an HTTP terminal, or no gateway). Heard after the last fix: connected, holding
     # its positions back (a blind area), not cut.
     heard_us: int | None = None
-    blind_us: int | None = None  # the first of those heard later than the grace after a fix
+    # The first of those heard later than the grace after a fix, one per silence (the last
+    # ``BLIND_KEEP``, oldest first): a replay judges old silences by what was heard then.
+    blind_us: list[int] = field(default_factory=list)
     interval_s: float | None = None  # the terminal's usual report interval (moving average)
 
     def to_dict(self) -> dict[str, Any]:
@@ -200,6 +202,6 @@ class VehicleState:
             offline_pending=[Episode.from_dict(e) for e in d.get("offline_pending", [])],
             late_runs=d.get("late_runs", 0),
             heard_us=d.get("heard_us"),
-            blind_us=d.get("blind_us"),
+            blind_us=list(d.get("blind_us") or []),
             interval_s=d.get("interval_s"),
         )
