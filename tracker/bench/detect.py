@@ -338,7 +338,7 @@ def _moved(found: list[Detection], events: list[Any]) -> list[Detection]:
 
 
 def run_truck(
-    index: GeofenceIndex, view: RegistryView, run: TruckRun
+    index: GeofenceIndex, view: RegistryView, run: TruckRun, end_s: float | None = None
 ) -> tuple[list[Detection], list[Detection], int, set[str]]:
     """Feed one truck's uploads to the engine as a worker would (stragglers replayed into
     history over what had arrived, as the worker does from ``pings``); the baseline sees the
@@ -356,7 +356,10 @@ def run_truck(
     ) -> AnnotatedFix:
         return annotate(index, view, ctx, fix, prev_lon_lat, t_us, received_us)
 
-    for arrival_s, fixes in sorted(run.batches, key=lambda b: b[0]):
+    batches = sorted(run.batches, key=lambda b: b[0])
+    if end_s is not None:  # the worker's clock runs to the day's end, uploads or not
+        batches.append((end_s, []))
+    for arrival_s, fixes in batches:
         while next_tick_s < arrival_s:
             now = DAY_START + timedelta(seconds=next_tick_s)
             heard_s = heard_at(run.heard_s, next_tick_s)
@@ -365,6 +368,8 @@ def run_truck(
             note(state, events)
             found += _opened(events, vid, next_tick_s)
             next_tick_s += TICK_S
+        if not fixes:
+            continue
         timed = [(to_us(f.fix_time), to_us(f.received_at), f) for f in fixes]
         arrived += timed
         state, events, live = advance(state, ctx, timed, arrived, annotator)
@@ -483,7 +488,7 @@ def run_bench(
         task = progress.add_task("haul days", total=trucks)
         for spec in truck_specs(world, trucks, hours, rng):
             run = generate_truck(world, spec, hours, rng.getrandbits(64), profile)
-            engine, baseline, processed, retracted = run_truck(index, view, run)
+            engine, baseline, processed, retracted = run_truck(index, view, run, hours * 3600.0)
             results.retracted |= retracted
             results.labels += run.labels
             results.unscored += run.unscored
