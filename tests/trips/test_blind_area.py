@@ -141,7 +141,7 @@ def test_blind_area_upload_is_history_not_a_live_alarm() -> None:
 
 def test_heartbeat_without_positions_holds_the_alarm_until_it_stops() -> None:
     """Heartbeats while no positions come: suspected, no incident, however long; once the
-    terminal is no longer heard for ``heard_lost_s`` (3 min) the silence is reported."""
+    terminal is no longer heard for ``heard_lost_s`` (5 min) the silence is reported."""
     d = load_at_site().to(2000, 0, 40)
     last = d.fixes[-1].fix_time
     heard_until = last + timedelta(seconds=1200)
@@ -151,7 +151,7 @@ def test_heartbeat_without_positions_holds_the_alarm_until_it_stops() -> None:
     assert vehicle_state(state, CONTEXT) == "suspected"
     state, out = drive(live(d.fixes), heard, until=last + timedelta(seconds=1500))
     ((at, event),) = opened(out, "terminal_offline")
-    assert heard[-1] + timedelta(seconds=180) <= at <= heard[-1] + timedelta(seconds=190)
+    assert heard[-1] + timedelta(seconds=300) <= at <= heard[-1] + timedelta(seconds=310)
     assert event.incident.started_at == last and event.incident.detail["heard_at_us"]
 
 

@@ -46,7 +46,7 @@ async def test_a_silent_truck_heard_by_the_gateway_is_only_suspected(
         rdb.hset(HEARD_KEY, str(vehicle_id), to_us(now + timedelta(minutes=5)))  # heartbeats
         await worker.tick(now + timedelta(minutes=6))  # the clock moves on
         heard = json.loads(rdb.hget(VSTATE_KEY, str(vehicle_id)) or b"{}")
-        await worker.tick(now + timedelta(minutes=9))  # no longer heard for 4 min
+        await worker.tick(now + timedelta(minutes=11))  # no longer heard for 6 min
         lost = json.loads(rdb.hget(VSTATE_KEY, str(vehicle_id)) or b"{}")
     finally:
         await worker.stop()

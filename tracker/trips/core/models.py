@@ -200,7 +200,7 @@ class RuleConfig:
     # A JT/T 808 terminal heard (heartbeat) later than ``offline_upload_grace_s`` after its
     # last fix is connected and holding its positions back (a blind area): its silence is not
     # reported while it is heard; it counts as silent once not heard for this long.
-    heard_lost_s: float = 180.0
+    heard_lost_s: float = 300.0
     tamper_speed_kmh: float = 150.0
     tamper_gap_min_s: float = 60.0  # reappearance check only after a real gap
     tamper_exit_s: float = 60.0  # a silence this soon after leaving the site: from the gate
