@@ -44,9 +44,6 @@ class FixFlag(IntFlag):
     INVALID = 8  # the terminal itself said the fix is not valid (no GNSS lock)
     JUMP = 16  # implied speed from the neighbouring fix is impossible
     ACCURACY = 32  # HDOP above the configured limit
-    # Not noise: the fix came in a JT/T 808 0x0704 blind-area upload (type 1, 盲区补报), a
-    # run the terminal recorded while it held its reports back. Rules do not skip it.
-    BLIND_AREA = 64
 
 
 @dataclass(slots=True)
@@ -71,6 +68,9 @@ class Fix:
     flags: int = 0
     source: str = "http"  # "http" | "jt808"
     extra: dict[str, object] | None = field(default=None)
+    # A JT/T 808 0x0704 blind-area upload (type 1, 盲区补报): the terminal recorded this fix
+    # and held it back. Not noise (no flag): the engine takes it as history.
+    blind_area: bool = False
 
 
 # --- the column list ---------------------------------------------------------------------
@@ -109,6 +109,7 @@ FIX_COLUMNS: tuple[Column, ...] = (
     Column("flags", "int2", "flags"),
     Column("source", "int2", "source"),
     Column("extra", "jsonb", None),
+    Column("blind_area", "bool", "blind_area"),
 )
 SOURCES = {"http": 1, "jt808": 2}  # the ``source`` column's codes
 DEFAULT_SOURCE = "http"  # what an unknown code reads back as
@@ -168,6 +169,7 @@ def stream_row(fix: Fix) -> list[Any]:
         fix.alarm_bits,
         fix.flags,
         fix.source,
+        fix.blind_area,
     ]
 
 
@@ -194,6 +196,7 @@ def fix_from_row(v: Sequence[Any]) -> Fix:
         int(v[15]),
         int(v[16]),
         str(v[17]),
+        blind_area=len(v) > 18 and bool(v[18]),  # entries written before 0023 lack it
     )
 
 

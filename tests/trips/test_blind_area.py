@@ -92,7 +92,7 @@ def held_run() -> tuple[Drive, datetime, datetime]:
 def blind_area_uploads(d: Drive, start: datetime, end: datetime, delay_s: float) -> list[Upload]:
     """Fixes in ``[start, end)`` held back and uploaded ``delay_s`` after ``end`` in one
     0x0704 blind-area upload (marked); the others live, one by one."""
-    held = [replace(f, flags=int(FixFlag.BLIND_AREA)) for f in d.fixes if start <= f.fix_time < end]
+    held = [replace(f, blind_area=True) for f in d.fixes if start <= f.fix_time < end]
     ups = [u for u in live(d.fixes) if not start <= u[1][0].fix_time < end]
     return [*ups, (end + timedelta(seconds=delay_s), held)]
 
@@ -126,8 +126,8 @@ def test_blind_area_upload_is_history_not_a_live_alarm() -> None:
     d.stop(240)
     end = d.t
     d = haul_to_yard(d.to(4000, 0, 40))
-    for mark, late in ((FixFlag.BLIND_AREA, True), (FixFlag.NONE, False)):
-        held = [replace(f, flags=int(mark)) for f in d.fixes if start <= f.fix_time < end]
+    for mark in (True, False):
+        held = [replace(f, blind_area=mark) for f in d.fixes if start <= f.fix_time < end]
         ups = [u for u in live(d.fixes) if not start <= u[1][0].fix_time < end]
         first_after = next(u for u in ups if u[1][0].fix_time >= end)
         ups.remove(first_after)
@@ -135,7 +135,7 @@ def test_blind_area_upload_is_history_not_a_live_alarm() -> None:
         ups += [(arrive, held), (arrive + timedelta(seconds=1), first_after[1])]
         _, out = drive(ups)
         ((_, dumping),) = opened(out, "dumping")
-        assert dumping.late is late
+        assert dumping.late is mark
         assert opened(out, "terminal_offline") == []  # the upload covers the silence
 
 

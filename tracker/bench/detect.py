@@ -25,7 +25,7 @@ loaded in what the terminal delivered (canyon gaps with lost fixes, tunnels): do
 counts any such silence. Last line: one JSON object keyed by incident type.
 
 The JT/T 808 session (``tracker.sim.session``): held-back runs arrive marked blind-area
-(``FixFlag.BLIND_AREA``), and the terminal heartbeats while it records without sending; the
+(``Fix.blind_area``), and the terminal heartbeats while it records without sending; the
 clock is told the latest heartbeat (``tick``'s ``heard_us``), as the worker reads
 ``HEARD_KEY``. An injected silence that begins before the truck is ``tamper_exit_s`` past its
 site's fence is labelled ``terminal_tampering`` (``tracker.sim.gate_labels``).
@@ -84,7 +84,7 @@ from tracker.trips.core.annotate import annotate
 from tracker.trips.core.rewind import advance, note
 from tracker.trips.core.state import to_us
 from tracker.trips.core.view import RegistryView, Role
-from tracker.wire import Fix, FixFlag, Timed
+from tracker.wire import Fix, Timed
 
 DAY_START = datetime(2026, 5, 4, 4, 0, tzinfo=UTC)  # 06:00 in Monaco (UTC+2)
 UTC_OFFSET_MIN = 120
@@ -219,7 +219,7 @@ def _noisy_batches(
         for raw in batch.fixes:
             fix = _to_fix(raw, spec, arrival)
             if batch.late:  # a held-back run goes up as a 0x0704 blind-area upload
-                fix.flags |= FixFlag.BLIND_AREA
+                fix.blind_area = True
             t_s = (fix.fix_time - DAY_START).total_seconds()
             if any(a <= t_s <= b for a, b in silences):
                 continue

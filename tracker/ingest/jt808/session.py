@@ -50,7 +50,7 @@ from tracker.ingest.quarantine import Origin, RateLimitedLog
 from tracker.ingest.service import IngestService
 from tracker.ingest.validate import FieldErrors, Verdict
 from tracker.settings import Jt808Settings
-from tracker.wire import Fix, FixFlag
+from tracker.wire import Fix
 
 log = logging.getLogger(__name__)
 _FRAMES_OK = metrics.GATEWAY_FRAMES.labels("ok")
@@ -419,7 +419,7 @@ class SessionHandler:
                 verdict = self._item(r, terminal, received_at, session.mapping)
                 if blind and isinstance(verdict.item, Fix):
                     # 盲区补报: the terminal held these back; the engine reads the mark
-                    verdict.item.flags |= FixFlag.BLIND_AREA
+                    verdict.item.blind_area = True
                 items.append(verdict.item)
                 origins.append(origin)
                 raws.append(r)

@@ -37,7 +37,6 @@ from tracker.trips.core.trip import update_trip
 from tracker.wire import Fix, FixFlag
 
 JUMP = int(FixFlag.JUMP)
-BLIND_AREA = int(FixFlag.BLIND_AREA)
 INTERVAL_MAX_S = 120.0  # longer gaps are silences, not the terminal's report interval
 
 Rule = Callable[[VehicleState, Step], list[Event]]
@@ -74,7 +73,7 @@ def _step(state: VehicleState, afix: AnnotatedFix, ctx: VehicleContext, t_us: in
         late = (fix.received_at - fix.fix_time).total_seconds() > cfg.late_after_s
     else:
         late = received_us - t_us > cfg.late_after_s * US
-    late = late or bool(fix.flags & BLIND_AREA)  # a blind-area upload is history, not live
+    late = late or fix.blind_area  # a blind-area upload is history, not live
     return Step(
         afix,
         ctx,

@@ -52,9 +52,7 @@ from tracker.trips.core.events import (
 from tracker.trips.core.models import AnnotatedFix, RuleConfig, VehicleContext
 from tracker.trips.core.state import EvidencePoint, VehicleState, from_us
 from tracker.trips.core.tracks import US
-from tracker.wire import Fix, FixFlag, Timed
-
-BLIND_AREA = int(FixFlag.BLIND_AREA)
+from tracker.wire import Fix, Timed
 
 # Annotates one fix for the replay: the fix, the previous replayed fix's lon/lat, t_us, received_us.
 Annotator = Callable[[Fix, tuple[float, float] | None, int, int], AnnotatedFix]
@@ -235,7 +233,7 @@ def advance(
             window = list(window)
             times = Counter(t[0] for t in window)
             held = any(times[t[0]] <= 1 for t in late)  # not only fixes sent again
-            held = held or any(t[2].flags & BLIND_AREA for t in late)  # marked 盲区补报
+            held = held or any(t[2].blind_area for t in late)  # marked 盲区补报
             replayed = replay(state, ctx, late, window, annotator)
         if replayed is not None:
             # A terminal that held fixes back: the clock waits longer for its silences.
