@@ -16,8 +16,8 @@ each other. It holds no I/O: names, dataclasses and codecs only.
   ``STREAM_SELECT`` row) into one. Both are positional because the engine decodes every fix
   (a test checks them against the column list).
 - ``shard_of``: which stream shard a vehicle's fixes go to (``SHARD_SQL``: the same in SQL).
-- Redis keys (``LATEST_KEY``, ``LATEST_TIME_KEY``, ``stream_key``, ``VSTATE_KEY``) and pub/sub
-  channels (``Channel``, named per database by ``channel``).
+- Redis keys (``LATEST_KEY``, ``LATEST_TIME_KEY``, ``stream_key``, ``VSTATE_KEY``,
+  ``HEARD_KEY``) and pub/sub channels (``Channel``, named per database by ``channel``).
 - The typed messages on those channels, each with ``encode``/``decode``: ``FenceChange``,
   ``IncidentMessage``, ``VehicleStateMessage`` (the engine's truck states, ``VEHICLE_STATES``)
   ``YardAlert`` and ``Revocation``; and ``latest_feature``, the latest-position record.
@@ -68,6 +68,9 @@ class Fix:
     flags: int = 0
     source: str = "http"  # "http" | "jt808"
     extra: dict[str, object] | None = field(default=None)
+    # A JT/T 808 0x0704 blind-area upload (type 1, 盲区补报): the terminal recorded this fix
+    # and held it back. Not noise (no flag): the engine takes it as history.
+    blind_area: bool = False
 
 
 # --- the column list ---------------------------------------------------------------------
@@ -106,6 +109,7 @@ FIX_COLUMNS: tuple[Column, ...] = (
     Column("flags", "int2", "flags"),
     Column("source", "int2", "source"),
     Column("extra", "jsonb", None),
+    Column("blind_area", "bool", "blind_area"),
 )
 SOURCES = {"http": 1, "jt808": 2}  # the ``source`` column's codes
 DEFAULT_SOURCE = "http"  # what an unknown code reads back as
@@ -165,6 +169,7 @@ def stream_row(fix: Fix) -> list[Any]:
         fix.alarm_bits,
         fix.flags,
         fix.source,
+        fix.blind_area,
     ]
 
 
@@ -191,6 +196,7 @@ def fix_from_row(v: Sequence[Any]) -> Fix:
         int(v[15]),
         int(v[16]),
         str(v[17]),
+        blind_area=len(v) > 18 and bool(v[18]),  # entries written before 0023 lack it
     )
 
 
@@ -249,6 +255,10 @@ STREAM_PREFIX = "tracker:fixes:"  # a stream per shard; entries as ``entry_field
 LATEST_KEY = "tracker:latest"  # hash: vehicle id -> ``latest_feature`` of its newest fix
 LATEST_TIME_KEY = "tracker:latest:t"  # hash: vehicle id -> that fix's time in epoch µs
 VSTATE_KEY = "tracker:vstate"  # hash: vehicle id -> its current ``VehicleStateMessage``
+# hash: vehicle id -> epoch µs its JT/T 808 terminal was last heard without a position (its
+# session authenticated, or a 0x0002 heartbeat): written by the gateway, read by the engine's
+# clock (a terminal heard while no positions come is holding them back, not cut).
+HEARD_KEY = "tracker:heard"
 LOGIN_THROTTLE_PREFIX = "tracker:login:"  # hashes per account and source: failed logins, lock
 CLUE_RATE_PREFIX = "tracker:clues:rate:"  # counters per window: public reports, receipt lookups
 

@@ -147,7 +147,14 @@ def test_a_loaded_silence_is_suspected_at_5_min_and_offline_after_the_upload_gra
 
 def test_cut_just_after_the_gate_while_hauling_is_tampering() -> None:
     """Two fixes out of the site make the trip "hauling"; a silence that starts within
-    ``tamper_exit_s`` of leaving is still a cut at the gate, not a plain offline."""
-    d = load_at_site().to(800, 0, 40).gap(600, 6000, 0)  # silent 40 s after leaving
+    ``tamper_exit_s`` of leaving is still a cut at the gate, not a plain offline. The exit
+    lies half a report interval before the first fix outside, the silence's start half one
+    after the last fix: with fixes every 20 s, out at 9 s, fixes out at 20 and 40 s, silent
+    from about 50 s is a cut at the gate; fixes out until 80 s, silent from about 90 s, is
+    plain offline."""
+    d = load_at_site(Drive(interval_s=20)).to(600, 0, 40).gap(600, 6000, 0)
     _, events = run(haul_to_yard(d).fixes)
     assert incidents(events) == TAMPER
+    d = load_at_site(Drive(interval_s=20)).to(1000, 0, 40).gap(600, 6000, 0)
+    _, events = run(haul_to_yard(d).fixes)
+    assert incidents(events) == [("open", "terminal_offline"), ("close", "terminal_offline")]

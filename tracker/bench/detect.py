@@ -19,11 +19,18 @@ repeats the engine's figures and says so.
 A detection matches a label of its type and vehicle when its start lies within the label's
 span ± 90 s; a label matches once; extra detections are false positives. Delays run from the
 label's "becomes detectable" time (start + the rule's minimum duration) to the arrival of the
-fix (or the tick) that raised it. A violation that becomes detectable in the day's last minute
+fix (or the tick) that raised it (its start: the one it closes with, which held-back fixes
+can move). A violation that becomes detectable in the day's last minute
 is not scored: no miss if it is not raised, no false alarm if it is. ``terminal_offline``
 labels are the injected silences plus every other stretch of ≥ 5 min without a fix while
 loaded in what the terminal delivered (canyon gaps with lost fixes, tunnels): docs/DOMAIN.md §2
 counts any such silence. Last line: one JSON object keyed by incident type.
+
+The JT/T 808 session (``tracker.sim.session``): held-back runs arrive marked blind-area
+(``Fix.blind_area``), and the terminal heartbeats while it records without sending; the
+clock is told the latest heartbeat (``tick``'s ``heard_us``), as the worker reads
+``HEARD_KEY``. An injected silence that begins before the truck is ``tamper_exit_s`` past its
+site's fence is labelled ``terminal_tampering`` (``tracker.sim.gate_labels``).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import math
 import random
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -48,6 +55,7 @@ from tracker.geofence import GeofenceIndex
 from tracker.roads.network import RoadNetwork, load_landuse
 from tracker.sim.data import default_data_dir, ensure_monaco_pbf
 from tracker.sim.fleet import Truck
+from tracker.sim.gate_labels import gate_silences, relabel, site_fence
 from tracker.sim.motion import DrivingConfig
 from tracker.sim.places import demo_places
 from tracker.sim.scenario import (
@@ -61,9 +69,11 @@ from tracker.sim.scenario import (
     loaded_spans,
     truck_specs,
 )
+from tracker.sim.session import heard_at, heartbeat_times
 from tracker.sim.terminal import OutgoingBatch, Terminal, TerminalConfig
 from tracker.trips.core import (
     AnnotatedFix,
+    IncidentClosed,
     IncidentOpened,
     IncidentRetracted,
     PermitScope,
@@ -121,6 +131,7 @@ class TruckRun:
     # Registry reloads (s since the start, the context from then on): see ``detect_types``.
     refreshes: list[tuple[float, VehicleContext]] = field(default_factory=list)
     passages: list[tuple[float, int]] = field(default_factory=list)  # checkpoints (hard)
+    heard_s: list[float] = field(default_factory=list)  # heartbeats (``tracker.sim.session``)
 
 
 @dataclass(slots=True)
@@ -214,6 +225,8 @@ def _noisy_batches(
         fixes = []
         for raw in batch.fixes:
             fix = _to_fix(raw, spec, arrival)
+            if batch.late:  # a held-back run goes up as a 0x0704 blind-area upload
+                fix.blind_area = True
             t_s = (fix.fix_time - DAY_START).total_seconds()
             if any(a <= t_s <= b for a, b in silences):
                 continue
@@ -255,6 +268,9 @@ def generate_truck(
     noisy = _noisy_batches(spec, batches, silences, rng.getrandbits(64), bursts)
     fix_times_s = [(f.fix_time - DAY_START).total_seconds() for _, fixes in noisy for f in fixes]
     labels, short = motion.finish()
+    starts = [a_s for a_s, _ in loaded_spans(motion.log)]
+    gate = gate_silences(silences, motion.log, site_fence(spec.site), starts)
+    labels = relabel(labels, gate)  # a silence at the gate is tampering by definition
     labels += motion.gap_labels(fix_times_s)
     ctx = _context(world, spec, hours)
     refreshes: list[tuple[float, VehicleContext]] = []
@@ -271,9 +287,11 @@ def generate_truck(
     end_s = hours * 3600.0
     unscored = [lb for lb in labels if lb.detectable_s >= end_s - 60.0]
     labels = [lb for lb in labels if lb.detectable_s < end_s - 60.0]
+    heard = heartbeat_times((a for a, _ in noisy), fix_times_s, end_s, silences)
     run = TruckRun(
-        spec, ctx, noisy, labels, short, motion.injected.traffic_stops, unscored, refreshes
-    )
+        spec, ctx, noisy, labels, short, motion.injected.traffic_stops, unscored, refreshes,
+        heard_s=heard,
+    )  # fmt: skip
     if hard:  # checkpoint sightings (tracker.bench.detect_sightings)
         run.passages = detect_sightings.passages(motion.log, detect_sightings.checkpoints(world))
     return run
@@ -334,8 +352,23 @@ def _opened(events: list[Any], vehicle_id: int, detected_s: float) -> list[Detec
     ]
 
 
+def _moved(found: list[Detection], events: list[Any]) -> list[Detection]:
+    """A silence that held-back fixes shortened keeps its incident and moves its start: the
+    detection is scored at the start it ends with (found when it was opened)."""
+    starts = {
+        e.incident.incident_id: (e.incident.started_at - DAY_START).total_seconds()
+        for e in events
+        if isinstance(e, IncidentClosed)
+    }
+    if not starts:
+        return found
+    return [
+        replace(d, start_s=starts[d.incident_id]) if d.incident_id in starts else d for d in found
+    ]
+
+
 def run_truck(
-    index: GeofenceIndex, view: RegistryView, run: TruckRun
+    index: GeofenceIndex, view: RegistryView, run: TruckRun, end_s: float | None = None
 ) -> tuple[list[Detection], list[Detection], int, set[str]]:
     """Feed one truck's uploads to the engine as a worker would (stragglers replayed into
     history over what had arrived, as the worker does from ``pings``); the baseline sees the
@@ -354,19 +387,27 @@ def run_truck(
     ) -> AnnotatedFix:
         return annotate(index, view, ctx, fix, prev_lon_lat, t_us, received_us)
 
-    for arrival_s, fixes in sorted(run.batches, key=lambda b: b[0]):
+    batches = sorted(run.batches, key=lambda b: b[0])
+    if end_s is not None:  # the worker's clock runs to the day's end, uploads or not
+        batches.append((end_s, []))
+    for arrival_s, fixes in batches:
         while refreshes and refreshes[0][0] <= arrival_s:  # the worker reloads its view
             ctx = refreshes.pop(0)[1]
         while next_tick_s < arrival_s:
             now = DAY_START + timedelta(seconds=next_tick_s)
-            state, events = tick(state, ctx, now)
+            heard_s = heard_at(run.heard_s, next_tick_s)
+            heard_us = None if heard_s is None else to_us(DAY_START) + int(heard_s * 1e6)
+            state, events = tick(state, ctx, now, heard_us)
             note(state, events)
             found += _opened(events, vid, next_tick_s)
             next_tick_s += TICK_S
+        if not fixes:
+            continue
         timed = [(to_us(f.fix_time), to_us(f.received_at), f) for f in fixes]
         arrived += timed
         state, events, live = advance(state, ctx, timed, arrived, annotator)
         found += _opened(events, vid, arrival_s)
+        found = _moved(found, events)
         retracted.update(e.incident_id for e in events if isinstance(e, IncidentRetracted))
         for afix in live:
             base.feed(afix, (afix.fix.fix_time - DAY_START).total_seconds(), arrival_s)
@@ -485,7 +526,7 @@ def run_bench(
         for spec in specs:
             kind = kinds.get(spec.vehicle_id)
             run = generate_truck(world, spec, hours, rng.getrandbits(64), profile, typed, kind)
-            engine, baseline, processed, retracted = run_truck(index, view, run)
+            engine, baseline, processed, retracted = run_truck(index, view, run, hours * 3600.0)
             results.retracted |= retracted
             results.labels += run.labels
             results.unscored += run.unscored

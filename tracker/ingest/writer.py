@@ -95,6 +95,7 @@ def fix_row(fix: Fix, h3_resolution: int) -> tuple[object, ...]:
         fix.flags,
         SOURCES[fix.source],
         None if fix.extra is None else Jsonb(fix.extra),
+        fix.blind_area,
     )
 
 

@@ -42,6 +42,7 @@ from tracker.ingest.service import IngestService
 from tracker.pipeline import build_pipeline
 from tracker.runtime import tune_gc
 from tracker.settings import Jt808Settings, Settings
+from tracker.wire import HEARD_KEY
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +135,14 @@ class TerminalConnection(asyncio.Protocol):
 
 class Jt808Gateway:
     def __init__(
-        self, settings: Jt808Settings, pool: AsyncConnectionPool[Any], ingest: IngestService
+        self,
+        settings: Jt808Settings,
+        pool: AsyncConnectionPool[Any],
+        ingest: IngestService,
+        redis: aioredis.Redis | None = None,
     ) -> None:
         self.settings = settings
+        self.redis = redis  # heartbeats go to ``HEARD_KEY`` for the engine (None: not told)
         self.stats = GatewayStats()
         self.registry = SessionRegistry(self.stats)
         self.handler = SessionHandler(settings, pool, ingest, self.registry, self.stats)
@@ -205,6 +211,23 @@ class Jt808Gateway:
                 if conn.worker is None:  # a frame being answered is not idleness
                     self.stats.idle_closed += 1
                     conn.close()
+            await self.flush_heard()
+
+    async def flush_heard(self) -> None:
+        """The heartbeats heard since the last flush, to ``HEARD_KEY`` in one write (the
+        engine's clock reads them: a terminal heard while no positions come is holding them
+        back, not cut). A Redis error keeps them for the next round."""
+        heard = self.handler.heard
+        if self.redis is None or not heard:
+            return
+        taken, self.handler.heard = heard, {}
+        try:
+            mapping = {str(k): v for k, v in taken.items()}
+            await self.redis.hset(HEARD_KEY, mapping=mapping)  # type: ignore[misc]
+        except (OSError, aioredis.ConnectionError) as exc:
+            log.warning("recording heartbeats failed: %s", exc)
+            for vehicle_id, heard_us in taken.items():  # newer ones meanwhile win
+                self.handler.heard.setdefault(vehicle_id, heard_us)
 
 
 @contextlib.asynccontextmanager
@@ -215,7 +238,7 @@ async def gateway_process(settings: Settings) -> AsyncIterator[Jt808Gateway]:
     pool = make_pool(settings)
     redis = aioredis.Redis.from_url(settings.redis_url)
     pipeline = build_pipeline(settings, pool, redis, protocol="jt808")
-    gateway = Jt808Gateway(settings.jt808, pool, pipeline.service)
+    gateway = Jt808Gateway(settings.jt808, pool, pipeline.service, redis)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(redis.aclose)
         await pool.open(wait=True)

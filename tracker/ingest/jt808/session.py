@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,7 @@ from tracker.ingest.jt808.codec import (
 from tracker.ingest.jt808.errors import Jt808Error, Result, UnsupportedMessageError
 from tracker.ingest.jt808.fixes import SensorMappings, report_to_item
 from tracker.ingest.jt808.frame import DecodeOptions, Frame, decode_frame
-from tracker.ingest.jt808.location import LocationBatch, LocationReport
+from tracker.ingest.jt808.location import BatchKind, LocationBatch, LocationReport
 from tracker.ingest.jt808.messages import (
     Authentication,
     Heartbeat,
@@ -150,6 +151,7 @@ class SessionHandler:
         self.reassembly = ReassemblyBudget(
             settings.subpacket_total_messages, settings.subpacket_total_bytes
         )  # shared by every connection's reassembler
+        self.heard: dict[int, int] = {}  # vehicle id -> epoch µs of its latest heartbeat
 
     # -- decoding (pure) ---------------------------------------------------------------------
 
@@ -267,9 +269,20 @@ class SessionHandler:
             session.closing = True
             return general_reply(header, Result.OK, serial=session.next_serial())
         if isinstance(msg, Heartbeat):
+            self._heard(session)
             return general_reply(header, Result.OK, serial=session.next_serial())
         self.stats.bad_frames += 1  # a platform message sent to the platform
         return general_reply(header, Result.UNSUPPORTED, serial=session.next_serial())
+
+    def _heard(self, session: Session) -> None:
+        """A heartbeat from a terminal that may report: it is connected. Noted for the engine
+        (``HEARD_KEY``, written by the gateway's sweep): heard while no positions come, it
+        holds them back (a blind area) and is not cut."""
+        terminal = session.terminal
+        if terminal is None or terminal.vehicle_id is None or not terminal.may_report:
+            return
+        if session.authenticated or not self.settings.require_auth:
+            self.heard[terminal.vehicle_id] = int(time.time() * 1_000_000)
 
     async def _register(self, session: Session, frame: Frame, msg: Registration) -> bytes:
         """0x0100 → 0x8100. A code is handed out once, to the device the terminal is registered
@@ -401,8 +414,12 @@ class SessionHandler:
             if isinstance(msg, LocationBatch) and msg.skipped:
                 self._quarantine_short_items(msg.skipped, origin, received_at)
             start = len(items)
+            blind = isinstance(msg, LocationBatch) and msg.kind == BatchKind.BLIND_AREA
             for r in reports:
                 verdict = self._item(r, terminal, received_at, session.mapping)
+                if blind and isinstance(verdict.item, Fix):
+                    # 盲区补报: the terminal held these back; the engine reads the mark
+                    verdict.item.blind_area = True
                 items.append(verdict.item)
                 origins.append(origin)
                 raws.append(r)

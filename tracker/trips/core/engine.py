@@ -13,6 +13,7 @@ from tracker.trips.core.models import AnnotatedFix, RuleConfig, VehicleContext
 from tracker.trips.core.rules_drive import (
     blacklisted_active,
     no_go_zone,
+    note_heard,
     speeding,
     terminal_offline,
     terminal_swap,
@@ -36,6 +37,7 @@ from tracker.trips.core.trip import update_trip
 from tracker.wire import Fix, FixFlag
 
 JUMP = int(FixFlag.JUMP)
+INTERVAL_MAX_S = 120.0  # longer gaps are silences, not the terminal's report interval
 
 Rule = Callable[[VehicleState, Step], list[Event]]
 
@@ -71,6 +73,7 @@ def _step(state: VehicleState, afix: AnnotatedFix, ctx: VehicleContext, t_us: in
         late = (fix.received_at - fix.fix_time).total_seconds() > cfg.late_after_s
     else:
         late = received_us - t_us > cfg.late_after_s * US
+    late = late or fix.blind_area  # a blind-area upload is history, not live
     return Step(
         afix,
         ctx,
@@ -114,16 +117,24 @@ def process(
         if new:
             events += new
     state.last = LastFix(t_us, fix.lon, fix.lat, step.speed_kmh)
+    if step.gap_s is not None and step.gap_s <= INTERVAL_MAX_S:  # not a silence: the rhythm
+        previous = state.interval_s
+        gap_s = step.gap_s
+        state.interval_s = gap_s if previous is None else previous + (gap_s - previous) / 8
     state.suspected_us = None  # a fix: no longer silent
     state.fixes_seen += 1
     return state, events
 
 
 def tick(
-    state: VehicleState, ctx: VehicleContext, now: datetime
+    state: VehicleState, ctx: VehicleContext, now: datetime, heard_us: int | None = None
 ) -> tuple[VehicleState, list[Event]]:
     """Time passing without fixes, on a clock the worker supplies (the core reads none):
-    opens ``terminal_offline`` for a loaded vehicle silent for ``offline_gap_s``."""
+    opens ``terminal_offline`` for a loaded vehicle silent for ``offline_gap_s``. ``heard_us``
+    is when the gateway last heard the terminal without a position (``HEARD_KEY``), if known."""
+    if heard_us is not None and (state.heard_us is None or heard_us > state.heard_us):
+        state.heard_us = heard_us
+        note_heard(state, ctx.rules_for(state.trip.permit_id))
     return state, tick_offline(state, ctx, now)
 
 
@@ -148,8 +159,10 @@ class VehicleEngine:
             events += new
         return state, events
 
-    def tick(self, state: VehicleState, now: datetime) -> tuple[VehicleState, list[Event]]:
-        return tick(state, self.context, now)
+    def tick(
+        self, state: VehicleState, now: datetime, heard_us: int | None = None
+    ) -> tuple[VehicleState, list[Event]]:
+        return tick(state, self.context, now, heard_us)
 
 
 def prepare_batch(fixes: Iterable[Fix], rules: RuleConfig) -> list[Fix]:

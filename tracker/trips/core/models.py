@@ -201,6 +201,10 @@ class RuleConfig:
     # once this long has passed without late fixes filling it: terminals hold runs of fixes
     # back and upload them minutes later (blind-area uploads). 0: reported at once.
     offline_confirm_s: float = 600.0
+    # A JT/T 808 terminal heard (heartbeat) later than ``offline_upload_grace_s`` after its
+    # last fix is connected and holding its positions back (a blind area): its silence is not
+    # reported while it is heard; it counts as silent once not heard for this long.
+    heard_lost_s: float = 300.0
     tamper_speed_kmh: float = 150.0
     tamper_gap_min_s: float = 60.0  # reappearance check only after a real gap
     tamper_exit_s: float = 60.0  # a silence this soon after leaving the site: from the gate

@@ -50,7 +50,7 @@ from tracker.trips.core.events import (
     TripStarted,
 )
 from tracker.trips.core.models import AnnotatedFix, RuleConfig, VehicleContext
-from tracker.trips.core.state import VehicleState, from_us
+from tracker.trips.core.state import EvidencePoint, VehicleState, from_us
 from tracker.trips.core.tracks import US
 from tracker.wire import Fix, Timed
 
@@ -193,6 +193,8 @@ def replay(
     fixes = prepare_timed(merged, ctx.rules)
     new = VehicleState.from_dict(orjson.loads(text))
     new.snapshots = [list(s) for s in state.snapshots[: chosen + 1]]
+    # What the gateway heard is known now, whatever the replay.
+    new.heard_us, new.blind_us = state.heard_us, list(state.blind_us)
     events: list[Event] = []
     prev = (new.last.lon, new.last.lat) if new.last is not None else None
     for t_us, received_us, fix in fixes:
@@ -203,7 +205,10 @@ def replay(
             prev = (fix.lon, fix.lat)
         events += evs
     new.fixes_skipped = state.fixes_skipped
-    return new, reconcile(state, new, events, snap_us)
+    # A clock-seen silence the late fixes shorten but do not end: the same silence, moved.
+    arrived_us = max(t[1] for t in stragglers)
+    still_silent_us = arrived_us - int(ctx.rules.offline_upload_grace_s * US)
+    return new, reconcile(state, new, events, snap_us, still_silent_us)
 
 
 def advance(
@@ -228,6 +233,7 @@ def advance(
             window = list(window)
             times = Counter(t[0] for t in window)
             held = any(times[t[0]] <= 1 for t in late)  # not only fixes sent again
+            held = held or any(t[2].blind_area for t in late)  # marked 盲区补报
             replayed = replay(state, ctx, late, window, annotator)
         if replayed is not None:
             # A terminal that held fixes back: the clock waits longer for its silences.
@@ -328,12 +334,18 @@ def _renamed(ev: Event, incidents: dict[str, str], trips: dict[str, str]) -> Eve
 
 
 def reconcile(
-    before: VehicleState, after: VehicleState, events: list[Event], since_us: int
+    before: VehicleState,
+    after: VehicleState,
+    events: list[Event],
+    since_us: int,
+    still_silent_us: int | None = None,
 ) -> list[Event]:
     """The replay's events minus what was reported already, ids kept stable, marked late;
     ``after.recent`` becomes ``before.recent`` updated with them (see the module doc).
     ``since_us``: the snapshot the replay started from (what began before it is not
-    re-derived, so it cannot be contradicted)."""
+    re-derived, so it cannot be contradicted). ``still_silent_us``: a silence the clock
+    reported that goes on after the replayed history, which ends before this, is the same
+    silence, moved to start after the late fixes (same id), not retracted."""
     vid = before.vehicle_id
     recent = {k: list(v) for k, v in before.recent.items()}
     rename = _renames(recent, _spans(events), vid)
@@ -365,6 +377,13 @@ def reconcile(
                 continue
             if ep.started_us >= after.last.t_us and key not in after.tracks:
                 after.tracks[key] = track  # after the replayed history (a silence): kept
+                continue
+            moved = still_silent_us is not None and after.last.t_us <= still_silent_us
+            if moved and ep.detail.get("live_tick") and key not in after.tracks:
+                last = after.last  # the late fixes shortened the silence; it goes on
+                ep.started_us = last.t_us
+                ep.evidence = [EvidencePoint(last.t_us, last.lon, last.lat, last.speed_kmh)]
+                after.tracks[key] = track
                 continue
             entry = recent.get(ep.incident_id)
             if entry is not None and entry[3]:

@@ -26,6 +26,7 @@ from tracker.trips.core.tracks import (
     open_episode,
 )
 
+BLIND_KEEP = 16  # silences whose first heartbeat is remembered (replays look back ≤ 15 min)
 OFFLINE = "terminal_offline"
 TAMPER = "terminal_tampering"  # 车机分离: one incident type, whatever the evidence
 SWAP = "terminal_tampering:swap"  # the swap watch's track (same incident type)
@@ -150,36 +151,82 @@ def _last_point(last: LastFix) -> EvidencePoint:
 
 def departing(state: VehicleState, cfg: RuleConfig) -> bool:
     """A loaded truck on its way out of its site: loading done (dwell or sensor), and the last
-    fix was outside the site or moving; or hauling for less than ``tamper_exit_s`` since it
-    left. The trip becomes "hauling" only after ``place_exit_fixes`` fixes outside, which a
-    terminal cut at the gate never sends."""
+    fix was outside the site or moving; or hauling and the silence (from the last fix) starts
+    less than ``tamper_exit_s`` after it left. The trip becomes "hauling" only after
+    ``place_exit_fixes`` fixes outside, which a terminal cut at the gate never sends."""
     trip, last = state.trip, state.last
     if last is None:
         return False
     if trip.phase == "hauling":
         departed = trip.departed_us
-        return departed is not None and last.t_us - departed < cfg.tamper_exit_s * US
+        if departed is None:
+            return False
+        # The exit lies somewhere before the first fix outside, the silence's start somewhere
+        # after the last fix: half a report interval each way, at the terminal's rhythm.
+        interval_us = int((state.interval_s or 0.0) * US)
+        return last.t_us - departed + interval_us < cfg.tamper_exit_s * US
     return trip.phase == "loading" and (
         trip.place_out_fixes > 0 or last.speed_kmh >= cfg.stop_speed_kmh
     )
 
 
+def heard_since_last(
+    state: VehicleState, cfg: RuleConfig, until_us: int | None = None
+) -> bool | None:
+    """Whether the terminal was heard without a position (a JT/T 808 heartbeat) later than
+    ``offline_upload_grace_s`` after its last fix (and before ``until_us``, the fix that ends
+    the silence): connected, and holding its positions back (a blind area), so its silence
+    is not a cut. None: no session known for it."""
+    last = state.last
+    if state.heard_us is None or last is None:
+        return None
+    grace_us = last.t_us + cfg.offline_upload_grace_s * US
+    return any(grace_us < b and (until_us is None or b < until_us) for b in state.blind_us)
+
+
+def note_heard(state: VehicleState, cfg: RuleConfig) -> None:
+    """The clock was told of a newer ``heard_us``: the first heard in the current silence
+    (later than the upload grace after the last fix) is kept in ``blind_us``."""
+    last, heard_us = state.last, state.heard_us
+    if last is None or heard_us is None:
+        return
+    grace_us = last.t_us + cfg.offline_upload_grace_s * US
+    if heard_us > grace_us and not any(b > grace_us for b in state.blind_us):
+        state.blind_us.append(heard_us)
+        del state.blind_us[:-BLIND_KEEP]
+
+
+def cut_in_site(state: VehicleState, cfg: RuleConfig, until_us: int | None = None) -> bool:
+    """A truck that loaded at its site (the loading dwell reached) whose terminal went silent
+    there, and whose JT/T 808 session is known but was not heard since: the terminal is off,
+    not asleep (a sleeping terminal heartbeats) nor holding back (that one heartbeats too).
+    Cut before the truck rolled out: a silent departure as much as one at the gate."""
+    return state.trip.phase == "loading" and heard_since_last(state, cfg, until_us) is False
+
+
 def _gap_details(state: VehicleState, step: Step) -> tuple[dict[str, object], dict[str, object]]:
     """What the gap since the previous fix says, as (offline detail, tampering detail): a
     loaded silence is plain offline; a silence from the site gate on a loaded departure, or a
-    reappearance implying an impossible speed, is tampering (车机分离)."""
+    reappearance implying an impossible speed, is tampering (车机分离). A terminal heard
+    (heartbeats) during the silence was not cut: its silence is plain offline."""
     cfg = step.cfg
     offline: dict[str, object] = {}
     tamper: dict[str, object] = {}
     if state.last is None or step.gap_s is None or step.jump_m is None:
         return offline, tamper
+    heard = heard_since_last(state, cfg, step.t_us)
     if step.gap_s >= cfg.offline_gap_s:
-        if departing(state, cfg):
+        if heard:
+            offline["heard_at_us"] = state.heard_us
+        if (departing(state, cfg) or cut_in_site(state, cfg, step.t_us)) and not heard:
             tamper.update(reason="silent_departure", max_gap_s=step.gap_s)
-            if state.trip.origin_id is not None:
-                tamper["site_id"] = state.trip.origin_id
-        elif state.trip.loaded:
+            site_id = state.trip.origin_id or state.trip.place_id
+            if site_id is not None:
+                tamper["site_id"] = site_id
+        elif state.trip.loaded or (heard and departing(state, cfg)):
             offline.update(reason="silence", max_gap_s=step.gap_s)
+        else:
+            offline.clear()
     implied_kmh = step.jump_m / step.gap_s * 3.6
     if step.gap_s >= cfg.tamper_gap_min_s and implied_kmh > cfg.tamper_speed_kmh:
         offline.clear()
@@ -211,6 +258,13 @@ def _gap_rule(
     episode = None if track is None else track.episode
     covered = step.gap_s is not None and step.gap_s < step.cfg.offline_gap_s
     if episode is not None and not alarm and covered and episode.detail.get("live_tick"):
+        if _history(step):
+            # Held-back fixes that shorten the silence without ending it (the terminal is
+            # still silent now): the same silence, from this fix on; still open.
+            episode.started_us = step.t_us
+            episode.evidence = [step.point]
+            episode.detail["silent_from_us"] = step.t_us
+            return events
         # Opened by the clock, and the fixes that now arrive cover the silence: the terminal
         # was recording all along and only held its uploads back (a blind area). The episode
         # closes here, marked so it is not taken for a cut terminal.
@@ -226,6 +280,15 @@ def _gap_rule(
         detail=detail or None,
     )
     return events
+
+
+def _history(step: Step) -> bool:
+    """A fix that arrived more than ``offline_upload_grace_s`` after it was taken: it tells
+    where the truck was, not that its terminal is reporting now."""
+    received_us = step.afix.received_us
+    if received_us is None:
+        received_us = to_us(step.afix.fix.received_at)
+    return received_us - step.t_us > step.cfg.offline_upload_grace_s * US
 
 
 def terminal_offline(state: VehicleState, step: Step) -> list[Event]:
@@ -269,6 +332,10 @@ def _hold_back(state: VehicleState, step: Step, detail: dict[str, object]) -> bo
     that fill the silence drops it; otherwise ``confirm_offline`` reports it."""
     cfg, last = step.cfg, state.last
     if step.late or cfg.offline_confirm_s <= 0 or last is None or is_open(state, OFFLINE):
+        return False
+    if heard_since_last(state, cfg, step.t_us) is False:
+        # The gateway knows the session and did not hear the terminal during the silence: it
+        # was off or cut, not holding fixes back (that terminal heartbeats): reported at once.
         return False
     episode = Episode(
         incident_id=f"{state.vehicle_id}:{OFFLINE}:{last.t_us}",
@@ -373,7 +440,7 @@ def tick_offline(state: VehicleState, ctx: VehicleContext, now: datetime) -> lis
     silent_s = (now_us - last.t_us) / US
     if state.trip.loaded and silent_s >= rules.offline_gap_s and state.suspected_us is None:
         state.suspected_us = last.t_us  # shown on the map; an incident needs more (below)
-    if departing(state, rules):
+    if departing(state, rules) or cut_in_site(state, rules):
         key, reason = TAMPER, "silent_departure"
     elif state.trip.loaded:
         key, reason = OFFLINE, "silence"
@@ -382,15 +449,26 @@ def tick_offline(state: VehicleState, ctx: VehicleContext, now: datetime) -> lis
     if is_open(state, key):
         return events
     wait_s = rules.offline_gap_s + rules.offline_upload_grace_s
-    if key == OFFLINE and state.late_runs:
-        # A terminal seen holding runs of fixes back: its silence is reported once late fixes
-        # had the same time to fill it as at a reappearance (suspected meanwhile).
+    heard = heard_since_last(state, rules)
+    if heard:
+        # Heard (heartbeats) while no positions come: connected and holding them back (a
+        # blind area, uploaded later marked 0x0704 type 1), not cut. Suspected, no incident,
+        # until the terminal is no longer heard for ``heard_lost_s``.
+        assert state.heard_us is not None
+        if (now_us - state.heard_us) / US < rules.heard_lost_s:
+            return events
+    elif heard is None and key == OFFLINE and state.late_runs:
+        # No session known, but a terminal seen holding runs of fixes back: its silence is
+        # reported once late fixes had the same time to fill it as at a reappearance.
         wait_s += rules.offline_confirm_s
     if silent_s < wait_s:
         return events
     state.tracks.pop(key, None)
     detail: dict[str, object] = {"reason": reason, "max_gap_s": silent_s, "live_tick": True}
-    if key == TAMPER and state.trip.origin_id is not None:
-        detail["site_id"] = state.trip.origin_id
+    if heard:
+        detail["heard_at_us"] = state.heard_us  # heard during the silence, then no more
+    site_id = state.trip.origin_id or state.trip.place_id
+    if key == TAMPER and site_id is not None:
+        detail["site_id"] = site_id
     evidence = [_last_point(last)]
     return [*events, open_episode(state, key, key, last.t_us, now, False, evidence, detail)]

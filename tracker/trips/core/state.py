@@ -173,6 +173,15 @@ class VehicleState:
     suspected_us: int | None = None
     offline_pending: list[Episode] = field(default_factory=list)
     late_runs: int = 0  # uploads that brought fixes older than the state: it holds fixes back
+    # The latest time the gateway heard the terminal without a position (its JT/T 808 session
+    # authenticated, or a 0x0002 heartbeat), as the clock was told (``tick``); None: no session
+    # known (an HTTP terminal, or no gateway). Heard after the last fix: connected, holding
+    # its positions back (a blind area), not cut.
+    heard_us: int | None = None
+    # The first of those heard later than the grace after a fix, one per silence (the last
+    # ``BLIND_KEEP``, oldest first): a replay judges old silences by what was heard then.
+    blind_us: list[int] = field(default_factory=list)
+    interval_s: float | None = None  # the terminal's usual report interval (moving average)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,4 +203,7 @@ class VehicleState:
             suspected_us=d.get("suspected_us"),
             offline_pending=[Episode.from_dict(e) for e in d.get("offline_pending", [])],
             late_runs=d.get("late_runs", 0),
+            heard_us=d.get("heard_us"),
+            blind_us=list(d.get("blind_us") or []),
+            interval_s=d.get("interval_s"),
         )

@@ -159,12 +159,13 @@ def update_trip(state: VehicleState, step: Step) -> list[Event]:
         elif trip.place_id is None and sensor_empty:
             return [_complete(state, step, "elsewhere")]
         elif trip.place_kind == "site" and dwelt and _loads_here(trip, step):
-            # Back at its own site for a load: the previous load went where no fix saw it
-            # (a terminal silent from the gate until after the yard). The trip ends there,
-            # and this dwell is a new loading, not a loaded truck off its route.
+            # Back at its own site (the trip's origin or its permit's) for a load: the previous
+            # load went where no fix saw it (a terminal silent from the gate until after the
+            # yard, a silence that hid the unloading). The trip ends there, elsewhere, and this
+            # dwell is a new loading, not a loaded truck off its route.
+            site_id, entered_us = trip.place_id, trip.place_entered_us
             completed = _complete(state, step, "elsewhere")
-            trip.phase, trip.origin_id = "loading", trip.place_id
-            trip.loading_us = trip.place_entered_us
+            trip.phase, trip.origin_id, trip.loading_us = "loading", site_id, entered_us
             return [completed]
     elif trip.phase == "unloading" and left is not None:
         return [_complete(state, step, "yard")]

@@ -208,12 +208,32 @@ class ShardRunner:
             per_vehicle.setdefault(timed[2].vehicle_id, []).append(timed)
         return parsed
 
-    def tick_all(self, view: RegistryView, now: datetime) -> Batch:
+    def silent(self, now: datetime, after_s: float = 60.0) -> list[int]:
+        """Vehicles in a loaded phase (loading, hauling) without a fix for ``after_s``: the
+        ones whose heartbeats (``HEARD_KEY``) the clock needs."""
+        now_us = to_us(now)
+        return [
+            vehicle_id
+            for vehicle_id, state in self.states.items()
+            if state.last is not None
+            and state.trip.phase in ("loading", "hauling")
+            and now_us - state.last.t_us >= after_s * 1_000_000
+        ]
+
+    def tick_all(
+        self, view: RegistryView, now: datetime, heard: dict[int, int] | None = None
+    ) -> Batch:
+        """The clock for every vehicle; ``heard``: when the gateway last heard a vehicle's
+        terminal without a position (epoch µs, ``HEARD_KEY``)."""
         batch = Batch()
+        heard = heard or {}
         for vehicle_id, state in self.states.items():
             lag = self.lag.get(vehicle_id, timedelta(0))
             before = state.suspected_us, len(state.offline_pending)
-            _, events = tick(state, view.context(vehicle_id), now - lag)
+            heard_us = heard.get(vehicle_id)
+            if heard_us is not None:  # on the vehicle's clock, as its fixes
+                heard_us -= int(lag.total_seconds() * 1_000_000)
+            _, events = tick(state, view.context(vehicle_id), now - lag, heard_us)
             if events or before != (state.suspected_us, len(state.offline_pending)):
                 note(state, events)
                 batch.events += events

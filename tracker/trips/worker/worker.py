@@ -68,6 +68,7 @@ from tracker.trips.worker.shard import (
     Timed,
 )
 from tracker.wire import (
+    HEARD_KEY,
     VSTATE_KEY,
     Channel,
     IncidentMessage,
@@ -494,9 +495,22 @@ class EngineWorker:
     async def tick(self, now: datetime) -> None:
         self._tick_due = time.monotonic() + self.config.tick_s
         for runner in self.runners:
-            batch = runner.tick_all(self.view, now)
+            batch = runner.tick_all(self.view, now, await self.heard(runner.silent(now)))
             if batch.touched:
                 await self.commit(runner, batch, None, now)
+
+    async def heard(self, vehicle_ids: list[int]) -> dict[int, int]:
+        """When the gateway last heard these vehicles' terminals without a position
+        (``HEARD_KEY``); a Redis error reads as nothing new heard."""
+        if not vehicle_ids:
+            return {}
+        try:
+            keys = [str(v) for v in vehicle_ids]
+            values: list[bytes | None] = await self.redis.hmget(HEARD_KEY, keys)  # type: ignore[misc]
+        except (OSError, aioredis.ConnectionError) as exc:
+            log.warning("reading heartbeats failed: %s", exc)
+            return {}
+        return {v: int(x) for v, x in zip(vehicle_ids, values, strict=True) if x is not None}
 
     async def check_gaps(self) -> None:
         """A stream Redis lost (emptied while we held a position in it) is read again from its
