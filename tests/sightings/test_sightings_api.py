@@ -187,7 +187,8 @@ async def test_plate_rules_raise_unregistered_and_no_permit(
     # its outbox event names the plate read, as a registered truck's names its own
     outbox = db.execute(
         "SELECT payload ->> 'plate' FROM outbox_events WHERE type = 'incident.opened'"
-        " AND payload ->> 'incident_type' = 'unregistered_vehicle'"
+        " AND payload ->> 'incident_id' = %s ORDER BY id DESC LIMIT 1",  # ids recur per test
+        (unregistered["incident_id"],),
     ).fetchall()
     assert outbox == [("桂B54321",)]
 
