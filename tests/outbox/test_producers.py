@@ -160,3 +160,38 @@ def test_every_type_has_chinese_and_english_text(kind: str) -> None:
     assert kind in DEFAULTS["zh-CN"] and kind in DEFAULTS["en"]
     title, body = render(kind, {"plate": "粤B1"}, T0)
     assert title and body and "{" not in title + body
+
+
+def test_the_credit_round_does_not_block_a_companys_new_rows(
+    db: psycopg.Connection[Any], fleet: Any, database_url: str, outbox_clean: None
+) -> None:
+    """While the round holds its companies (a second process skips them), a company's new
+    vehicle or user still goes in: its foreign-key check is not blocked by the round's lock."""
+    vehicle_id, _ = fleet.truck("粤B30005")
+    row = db.execute("SELECT company_id FROM vehicles WHERE id = %s", (vehicle_id,)).fetchone()
+    assert row is not None
+    company_id = row[0]
+    db.commit()
+
+    async def round_then_insert() -> None:
+        held = await psycopg.AsyncConnection.connect(database_url)
+        async with held, held.transaction():
+            await credit_grades(held, T0)  # its row locks are kept until this commits
+            async with await psycopg.AsyncConnection.connect(
+                database_url, autocommit=True
+            ) as other:
+                await other.execute("SET lock_timeout = '2s'")
+                await other.execute(
+                    "INSERT INTO users (username, password_hash, role, company_id)"
+                    " VALUES ('credit-round-user', 'unusable', 'company_user', %s)",
+                    (company_id,),
+                )
+                skipped = await other.execute(
+                    "SELECT id FROM companies WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
+                    (company_id,),
+                )
+                assert await skipped.fetchall() == []  # a second round skips it
+
+    import asyncio
+
+    asyncio.run(round_then_insert())

@@ -53,14 +53,19 @@ async def permits_expiring(conn: AConn, now: datetime, days: int) -> int:
 
 
 async def credit_grades(conn: AConn, now: datetime) -> int:
-    """Emit company.credit_changed for each company whose grade moved; returns how many."""
+    """Emit company.credit_changed for each company whose grade moved; returns how many.
+
+    Companies are taken ``FOR NO KEY UPDATE SKIP LOCKED``: a second process running the round
+    skips them, and the foreign-key checks of rows inserted meanwhile (a company's new vehicle,
+    user or permit take ``KEY SHARE``) are not blocked. ``FOR UPDATE`` blocked every such insert
+    for the whole round."""
     changed = 0
     async with conn.transaction():
         cfg = await credit_repo.settings(conn)
         cur = await conn.execute(
             """SELECT c.id, g.grade FROM companies c
                  LEFT JOIN outbox_credit_grades g ON g.company_id = c.id
-                WHERE c.active ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"""
+                WHERE c.active ORDER BY c.id FOR NO KEY UPDATE OF c SKIP LOCKED"""
         )
         for company_id, told in await cur.fetchall():
             rec = await credit_repo.company_record(conn, company_id, cfg["window_days"])
