@@ -56,9 +56,7 @@ fleet = json.loads(Path('$TRACKER_DATA_DIR/jt808-fleet.json').read_text()); \
 lost = [int(e['vehicle_id']) for e in fleet if codes.get(phone_for(int(e['vehicle_id']))) is None]; \
 lost and register_terminals(Settings.load().database_url, lost)"
   # the city's construction sites and quarry as fences, and its roads for corridor proposals
-  # sites as registry fences are drawn: around the gate and kerb, not on OSM's outline (one of
-  # Monaco's is 6 m deep: a truck waiting at its kerb would read as a stop outside every place)
-  $BIN/tracker import osm "$TRACKER_DATA_DIR/monaco.osm.pbf" --margin-m 40 | tail -n 2
+  $BIN/tracker import osm "$TRACKER_DATA_DIR/monaco.osm.pbf" | tail -n 2
   # the sites and the yard the simulator drives between, and the fleet's approved permit
   $BIN/tracker seed --permits | sed 's/^/demo: /' \
     || echo "demo: no demo permit (see above): the engine will see trucks hauling without one" >&2

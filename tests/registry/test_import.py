@@ -118,21 +118,3 @@ async def test_import_osm(
     assert sites is not None and sites[0] > 0, out
     kinds = {k for (k,) in db.execute("SELECT DISTINCT kind FROM sites").fetchall()}
     assert kinds <= {"construction", "quarry"}
-
-
-def test_osm_polygons_grow_by_the_margin_in_metres() -> None:
-    from shapely.geometry import Point, Polygon
-
-    from tracker.geo import M_PER_DEG
-
-    lat0 = 43.74
-    dlat = 1.0 / M_PER_DEG  # one metre north
-    dlon = dlat / math.cos(math.radians(lat0))  # one metre east
-    sliver = Polygon([(7.42, lat0), (7.42 + 80 * dlon, lat0), (7.42 + 80 * dlon, lat0 + 6 * dlat),
-                      (7.42, lat0 + 6 * dlat)])  # fmt: skip
-    kerb = Point(7.42 + 40 * dlon, lat0 - 30 * dlat)  # 30 m south of the outline
-    street = Point(7.42 + 40 * dlon, lat0 - 60 * dlat)
-    assert importer.grown(sliver, 0.0) is sliver
-    fence = importer.grown(sliver, 40.0)
-    assert not sliver.contains(kerb) and fence.contains(kerb) and not fence.contains(street)
-    assert fence.contains(sliver) and len(fence.exterior.coords) <= 20

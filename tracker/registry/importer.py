@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from rich.progress import Progress
 
 from tracker.accounts.models import Principal, Role
 from tracker.errors import TrackerError
-from tracker.geo import EARTH_RADIUS_M
 from tracker.registry import api, models, places, service
 from tracker.roads import ROADS_PBF
 from tracker.settings import LimitSettings, Settings
@@ -128,34 +126,12 @@ def geojson_bodies(
     return out
 
 
-def grown(polygon: Any, margin_m: float) -> Any:
-    """``polygon`` (lon, lat) grown by ``margin_m`` metres, in a local metric frame, its
-    rounded corners coarse (two segments a quarter circle) and simplified to 1 m."""
-    if margin_m <= 0:
-        return polygon
-    import numpy as np
-    import shapely
-
-    lon0, lat0 = polygon.centroid.x, polygon.centroid.y
-    ky = math.radians(1.0) * EARTH_RADIUS_M
-    scale = np.array([ky * math.cos(math.radians(lat0)), ky])
-    origin = np.array([lon0, lat0])
-    metric = shapely.transform(polygon, lambda xy: (xy - origin) * scale)
-    bigger = shapely.simplify(metric.buffer(margin_m, quad_segs=2), 1.0)
-    return shapely.transform(bigger, lambda xy: xy / scale + origin)
-
-
-def osm_bodies(
-    pbf: Path, capacity_m3: float, margin_m: float = 0.0
-) -> dict[str, list[tuple[str, BaseModel | str]]]:
-    """Sites and yards from OSM landuse polygons; ``margin_m`` grows each (a registry fence is
-    drawn around a site with its gate and kerb, OSM's outline can be a few metres deep)."""
+def osm_bodies(pbf: Path, capacity_m3: float) -> dict[str, list[tuple[str, BaseModel | str]]]:
     from tracker.roads.landuse import load_landuse
 
     found: dict[str, list[tuple[str, BaseModel | str]]] = {"site": [], "yard": []}
     for area in load_landuse(pbf):
-        shape = grown(area.polygon, margin_m)
-        geometry = json.loads(json.dumps(shape.__geo_interface__))
+        geometry = json.loads(json.dumps(area.polygon.__geo_interface__))
         name = f"{area.name or area.kind} (osm {area.osm_id})"
         label = f"osm {area.osm_id}"
         if area.kind == "landfill":
@@ -190,12 +166,6 @@ def main(argv: list[str]) -> int:
     osm = sub.add_parser("osm", help="road network and candidate sites and yards from OSM")
     osm.add_argument("file", type=Path)
     osm.add_argument("--capacity-m3", type=float, default=100_000.0)
-    osm.add_argument(
-        "--margin-m",
-        type=float,
-        default=0.0,
-        help="grow each polygon by this many metres (the fence around a site's gate and kerb)",
-    )
     osm.add_argument("--data-dir", type=Path, help="defaults to TRACKER_DATA_DIR")
     args = parser.parse_args(argv)
     settings = Settings.load()
@@ -220,14 +190,11 @@ def main(argv: list[str]) -> int:
         )
         return _report(args.kind, outcome)
     return import_osm(
-        args.file, args.data_dir or Path(settings.data_dir), args.capacity_m3, settings,
-        max(0.0, args.margin_m),
-    )  # fmt: skip
+        args.file, args.data_dir or Path(settings.data_dir), args.capacity_m3, settings
+    )
 
 
-def import_osm(
-    pbf: Path, data_dir: Path, capacity_m3: float, settings: Settings, margin_m: float = 0.0
-) -> int:
+def import_osm(pbf: Path, data_dir: Path, capacity_m3: float, settings: Settings) -> int:
     from tracker.roads.network import RoadNetwork
 
     console = Console(stderr=True)
@@ -243,7 +210,7 @@ def import_osm(
         shutil.copyfile(pbf, target)
     print(f"saved for corridor proposals as {target}")
     with console.status("reading landuse polygons"):
-        found = osm_bodies(pbf, capacity_m3, margin_m)
+        found = osm_bodies(pbf, capacity_m3)
     status = 0
     for kind, bodies in found.items():
         outcome = asyncio.run(
