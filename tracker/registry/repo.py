@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import class_row
 
 TOKEN_PREFIX = "mt_"
@@ -111,14 +112,22 @@ async def all_vehicles(conn: AConn) -> list[VehicleRow]:
         return await cur.fetchall()
 
 
-async def rotate_token(conn: AConn, terminal_id: int) -> str | None:
-    """Issue a new HTTP token for a terminal (the old one stops working); None if unknown."""
+async def _rotate(conn: AConn, table: str, row_id: int) -> str | None:
+    """A new bearer token for a row of ``table`` (terminals, camera_systems): only its hash is
+    kept, the old one stops working; None if there is no such row."""
     token = new_token()
     cur = await conn.execute(
-        "UPDATE terminals SET token_hash = %s, token_issued_at = now() WHERE id = %s",
-        (token_hash(token), terminal_id),
+        sql.SQL("UPDATE {} SET token_hash = %s, token_issued_at = now() WHERE id = %s").format(
+            sql.Identifier(table)
+        ),
+        (token_hash(token), row_id),
     )
     return token if cur.rowcount == 1 else None
+
+
+async def rotate_token(conn: AConn, terminal_id: int) -> str | None:
+    """Issue a new HTTP token for a terminal (the old one stops working); None if unknown."""
+    return await _rotate(conn, "terminals", terminal_id)
 
 
 async def reset_registration(
@@ -148,12 +157,7 @@ async def reset_registration(
 
 async def rotate_camera_token(conn: AConn, camera_system_id: int) -> str | None:
     """Issue a new sighting token for a camera system (the old one stops working)."""
-    token = new_token()
-    cur = await conn.execute(
-        "UPDATE camera_systems SET token_hash = %s, token_issued_at = now() WHERE id = %s",
-        (token_hash(token), camera_system_id),
-    )
-    return token if cur.rowcount == 1 else None
+    return await _rotate(conn, "camera_systems", camera_system_id)
 
 
 async def camera_system_by_token(conn: AConn, token: str) -> tuple[int, bool] | None:
